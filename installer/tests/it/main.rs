@@ -1,0 +1,2 @@
+//! Integration tests of cp-installer.
+#![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]

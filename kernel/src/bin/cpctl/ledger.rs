@@ -1,0 +1,15 @@
+//! `cpctl ledger` (lands with issue 2).
+
+use clap::Subcommand;
+
+use crate::common::{CmdResult, Settings};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LedgerCmd {
+    /// Placeholder until issue 2 lands.
+    Pending,
+}
+
+pub(crate) fn run(_s: &Settings, _c: LedgerCmd) -> CmdResult {
+    anyhow::bail!("`cpctl ledger` is not available in this build yet (issue 2)")
+}

@@ -1,0 +1,15 @@
+//! `cpctl schema` (lands with issue 2).
+
+use clap::Subcommand;
+
+use crate::common::{CmdResult, Settings};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SchemaCmd {
+    /// Placeholder until issue 2 lands.
+    Pending,
+}
+
+pub(crate) fn run(_s: &Settings, _c: SchemaCmd) -> CmdResult {
+    anyhow::bail!("`cpctl schema` is not available in this build yet (issue 2)")
+}

@@ -1,0 +1,277 @@
+//! The ledger entry and its hash.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::canonical;
+
+/// Version of the entry format written by this kernel.
+pub const SCHEMA_VERSION: &str = "1.0";
+
+/// `previous_hash` of entry 0.
+pub const GENESIS_PREVIOUS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// First-class provenance of an entry; every field is optional and indexed by the stores.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// Tenant the entry belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// Agent that caused the entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    /// Class of that agent (`KERNEL.syntactic`, `KERNEL.semantic`, `ADMIN`, `RESIDENT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_class: Option<String>,
+    /// Framework the agent or package belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framework_id: Option<String>,
+    /// Package concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_id: Option<String>,
+    /// Work order being executed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_order_id: Option<String>,
+    /// Session scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Distributed trace id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// Span id within the trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span_id: Option<String>,
+    /// `id` of the entry this one answers (e.g. RECEIVED → SENT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_event_id: Option<String>,
+    /// Tier (`hot`, `ho2`, `ho1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+}
+
+impl Provenance {
+    /// Names of the provenance fields, in declaration order.
+    pub const FIELDS: [&'static str; 11] = [
+        "tenant_id",
+        "agent_id",
+        "agent_class",
+        "framework_id",
+        "package_id",
+        "work_order_id",
+        "session_id",
+        "trace_id",
+        "span_id",
+        "parent_event_id",
+        "tier",
+    ];
+
+    /// The value of a provenance field by name.
+    pub fn get(&self, field: &str) -> Option<&str> {
+        let v = match field {
+            "tenant_id" => &self.tenant_id,
+            "agent_id" => &self.agent_id,
+            "agent_class" => &self.agent_class,
+            "framework_id" => &self.framework_id,
+            "package_id" => &self.package_id,
+            "work_order_id" => &self.work_order_id,
+            "session_id" => &self.session_id,
+            "trace_id" => &self.trace_id,
+            "span_id" => &self.span_id,
+            "parent_event_id" => &self.parent_event_id,
+            "tier" => &self.tier,
+            _ => return None,
+        };
+        v.as_deref()
+    }
+}
+
+/// An entry to append: what the caller decides. The store assigns `seq`, `id` (UUIDv7),
+/// `timestamp`, `previous_hash` and `entry_hash`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewEntry {
+    /// Event type (see [`super::event`]).
+    pub event_type: String,
+    /// Submission the entry concerns (Python-compatible field).
+    pub submission_id: Option<String>,
+    /// Decision taken (`ALLOW`, `DENY`, `PASS`, …).
+    pub decision: Option<String>,
+    /// Human-readable reason.
+    pub reason: Option<String>,
+    /// Event-specific data (a JSON object).
+    pub metadata: Map<String, Value>,
+    /// Provenance fields.
+    pub provenance: Provenance,
+}
+
+impl NewEntry {
+    /// A new entry of `event_type` with everything else empty.
+    pub fn new(event_type: impl Into<String>) -> Self {
+        Self { event_type: event_type.into(), ..Self::default() }
+    }
+
+    /// Sets the decision.
+    pub fn decision(mut self, d: impl Into<String>) -> Self {
+        self.decision = Some(d.into());
+        self
+    }
+
+    /// Sets the reason.
+    pub fn reason(mut self, r: impl Into<String>) -> Self {
+        self.reason = Some(r.into());
+        self
+    }
+
+    /// Sets the submission id.
+    pub fn submission(mut self, s: impl Into<String>) -> Self {
+        self.submission_id = Some(s.into());
+        self
+    }
+
+    /// Adds one metadata key.
+    pub fn meta(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the provenance.
+    pub fn provenance(mut self, p: Provenance) -> Self {
+        self.provenance = p;
+        self
+    }
+}
+
+/// A stored ledger entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerEntry {
+    /// 0-based dense position in its ledger.
+    pub seq: u64,
+    /// UUIDv7 (time-ordered) identifier.
+    pub id: String,
+    /// RFC 3339 UTC time of the append, e.g. `2026-11-22T05:03:04.123456789Z`.
+    pub timestamp: String,
+    /// Entry format version ([`SCHEMA_VERSION`]).
+    pub schema_version: String,
+    /// Event type.
+    pub event_type: String,
+    /// Submission id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submission_id: Option<String>,
+    /// Decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
+    /// Reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Event-specific data.
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+    /// Tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// Agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    /// Agent class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_class: Option<String>,
+    /// Framework.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framework_id: Option<String>,
+    /// Package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_id: Option<String>,
+    /// Work order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_order_id: Option<String>,
+    /// Session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// Span.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span_id: Option<String>,
+    /// Parent entry id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_event_id: Option<String>,
+    /// Tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    /// `entry_hash` of the previous entry (64 zeros for entry 0).
+    pub previous_hash: String,
+    /// `SHA-256(0x00 ‖ JCS(entry without entry_hash))`, 64 lowercase hex.
+    pub entry_hash: String,
+}
+
+impl LedgerEntry {
+    /// Builds the entry that `new` becomes at position `seq` after `previous_hash`, hashing it.
+    /// Returns the entry and the canonical bytes that were hashed.
+    pub fn seal(new: NewEntry, seq: u64, id: String, timestamp: String, previous_hash: String) -> (Self, Vec<u8>) {
+        let p = new.provenance;
+        let mut e = LedgerEntry {
+            seq,
+            id,
+            timestamp,
+            schema_version: SCHEMA_VERSION.to_string(),
+            event_type: new.event_type,
+            submission_id: new.submission_id,
+            decision: new.decision,
+            reason: new.reason,
+            metadata: new.metadata,
+            tenant_id: p.tenant_id,
+            agent_id: p.agent_id,
+            agent_class: p.agent_class,
+            framework_id: p.framework_id,
+            package_id: p.package_id,
+            work_order_id: p.work_order_id,
+            session_id: p.session_id,
+            trace_id: p.trace_id,
+            span_id: p.span_id,
+            parent_event_id: p.parent_event_id,
+            tier: p.tier,
+            previous_hash,
+            entry_hash: String::new(),
+        };
+        let body = e.canonical_body();
+        e.entry_hash = compute_entry_hash(&body);
+        (e, body)
+    }
+
+    /// The canonical JSON (RFC 8785) of this entry without `entry_hash`: the bytes that are hashed.
+    pub fn canonical_body(&self) -> Vec<u8> {
+        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut v {
+            m.remove("entry_hash");
+        }
+        canonical::to_vec(&v)
+    }
+
+    /// The provenance fields of this entry.
+    pub fn provenance(&self) -> Provenance {
+        Provenance {
+            tenant_id: self.tenant_id.clone(),
+            agent_id: self.agent_id.clone(),
+            agent_class: self.agent_class.clone(),
+            framework_id: self.framework_id.clone(),
+            package_id: self.package_id.clone(),
+            work_order_id: self.work_order_id.clone(),
+            session_id: self.session_id.clone(),
+            trace_id: self.trace_id.clone(),
+            span_id: self.span_id.clone(),
+            parent_event_id: self.parent_event_id.clone(),
+            tier: self.tier.clone(),
+        }
+    }
+}
+
+/// `hex(SHA-256(0x00 ‖ body))`.
+pub fn compute_entry_hash(body: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(body);
+    const_hex::encode(h.finalize())
+}

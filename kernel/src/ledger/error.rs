@@ -1,0 +1,54 @@
+//! Errors of the ledger module.
+
+use std::path::PathBuf;
+
+use crate::fsx::FsError;
+
+/// Errors of ledger storage, queries and verification.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// A filesystem operation failed.
+    #[error(transparent)]
+    Io(#[from] FsError),
+    /// SQLite failed.
+    #[error("sqlite error on ledger {ledger}")]
+    Sqlite {
+        /// Ledger name.
+        ledger: String,
+        /// Cause.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A stored record could not be decoded.
+    #[error("ledger {ledger}: corrupt record at seq {seq}: {message}")]
+    Corrupt {
+        /// Ledger name.
+        ledger: String,
+        /// Position (or line number - 1 for JSONL).
+        seq: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// An entry to append is invalid (e.g. metadata not an object, bad event type).
+    #[error("invalid entry: {0}")]
+    InvalidEntry(String),
+    /// The ledger name is not of the form `TIER/name`.
+    #[error("invalid ledger name {0:?} (expected TIER/name, e.g. HOT/governance)")]
+    InvalidName(String),
+    /// A ledger does not exist.
+    #[error("no ledger named {0}")]
+    NotFound(String),
+    /// The append was aborted by the caller's transaction closure.
+    #[error("append aborted: {0}")]
+    Aborted(String),
+    /// A ledger file could not be locked.
+    #[error("cannot lock ledger file {}", path.display())]
+    Lock {
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+}

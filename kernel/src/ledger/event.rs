@@ -1,0 +1,40 @@
+//! Event types written by the kernel, defined once.
+
+/// A package install began.
+pub const INSTALL_STARTED: &str = "INSTALL_STARTED";
+/// A package was installed (written last in the install transaction).
+pub const INSTALLED: &str = "INSTALLED";
+/// A package install failed; the plane is unchanged.
+pub const INSTALL_FAILED: &str = "INSTALL_FAILED";
+/// A package was uninstalled.
+pub const UNINSTALLED: &str = "UNINSTALLED";
+/// An interrupted install was rolled back or completed by recovery.
+pub const INSTALL_RECOVERED: &str = "INSTALL_RECOVERED";
+/// A policy was waived (e.g. unsigned package under `--dev`).
+pub const POLICY_WAIVED: &str = "POLICY_WAIVED";
+/// A prompt was dispatched to a provider.
+pub const PROMPT_SENT: &str = "PROMPT_SENT";
+/// A provider response was received.
+pub const PROMPT_RECEIVED: &str = "PROMPT_RECEIVED";
+/// A prompt was refused before dispatch.
+pub const PROMPT_REJECTED: &str = "PROMPT_REJECTED";
+/// A dispatched prompt failed.
+pub const PROMPT_FAILED: &str = "PROMPT_FAILED";
+/// A budget was allocated to a scope.
+pub const BUDGET_ALLOCATED: &str = "BUDGET_ALLOCATED";
+/// A soft budget limit was crossed.
+pub const BUDGET_WARNING: &str = "BUDGET_WARNING";
+/// A dangling reservation was released by recovery.
+pub const BUDGET_RECOVERED: &str = "BUDGET_RECOVERED";
+/// An auth token was issued.
+pub const AUTH_TOKEN_ISSUED: &str = "AUTH_TOKEN_ISSUED";
+/// Dev mode (auth waived) was used.
+pub const AUTH_DEV_MODE: &str = "AUTH_DEV_MODE";
+/// A torn tail was removed from a JSONL ledger.
+pub const LEDGER_REPAIRED: &str = "LEDGER_REPAIRED";
+/// A Control Plane v2 ledger entry was imported (original hashes in metadata).
+pub const CP2_IMPORTED: &str = "CP2_IMPORTED";
+/// A checkpoint was emitted.
+pub const CHECKPOINT: &str = "CHECKPOINT";
+/// The plane was initialised.
+pub const PLANE_INITIALIZED: &str = "PLANE_INITIALIZED";

@@ -1,0 +1,132 @@
+//! The ledgers of a plane, by name (`TIER/name`), opened with the plane's backend.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use super::{LedgerError, LedgerStore};
+use crate::fsx;
+use crate::plane::{Durability, LedgerBackend, Plane, Tier};
+
+/// A validated ledger name: `TIER/name` with `name` of `[a-z0-9_-]+`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LedgerName {
+    /// The tier.
+    pub tier: Tier,
+    /// The name inside the tier.
+    pub name: String,
+}
+
+impl LedgerName {
+    /// Parses `HOT/governance`.
+    pub fn parse(s: &str) -> Result<Self, LedgerError> {
+        let bad = || LedgerError::InvalidName(s.to_string());
+        let (t, n) = s.split_once('/').ok_or_else(bad)?;
+        let tier: Tier = t.parse().map_err(|_| bad())?;
+        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-') {
+            return Err(bad());
+        }
+        Ok(Self { tier, name: n.to_string() })
+    }
+}
+
+impl std::fmt::Display for LedgerName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.tier.dir_name(), self.name)
+    }
+}
+
+/// Well-known ledger names.
+impl LedgerName {
+    /// Governance events (plane, policy, auth).
+    pub const GOVERNANCE: &'static str = "HOT/governance";
+    /// Package install events.
+    pub const PACKAGES: &'static str = "HOT/packages";
+}
+
+/// Opens and caches the ledgers of one plane.
+pub struct LedgerSet {
+    dirs: BTreeMap<Tier, PathBuf>,
+    backend: LedgerBackend,
+    durability: Durability,
+    open: Mutex<BTreeMap<LedgerName, Arc<dyn LedgerStore>>>,
+}
+
+impl std::fmt::Debug for LedgerSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LedgerSet").field("dirs", &self.dirs).field("backend", &self.backend).finish()
+    }
+}
+
+impl LedgerSet {
+    /// The ledgers of `plane`, with its configured backend and durability.
+    pub fn new(plane: &Plane) -> Self {
+        let backend = plane.config().ledger_backend.unwrap_or(plane.layout().ledger.backend);
+        let durability = plane.config().durability.unwrap_or(plane.layout().ledger.durability);
+        let dirs = Tier::ALL.iter().map(|&t| (t, plane.dir(t, "ledger"))).collect();
+        Self { dirs, backend, durability, open: Mutex::new(BTreeMap::new()) }
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> LedgerBackend {
+        self.backend
+    }
+
+    /// The file a ledger lives in.
+    pub fn path_of(&self, name: &LedgerName) -> PathBuf {
+        let ext = match self.backend {
+            LedgerBackend::Sqlite => "db",
+            LedgerBackend::Jsonl => "jsonl",
+        };
+        self.dirs[&name.tier].join(format!("{}.{ext}", name.name))
+    }
+
+    /// Opens (creating if needed) the ledger `name`.
+    pub fn open(&self, name: &str) -> Result<Arc<dyn LedgerStore>, LedgerError> {
+        let n = LedgerName::parse(name)?;
+        let mut g = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = g.get(&n) {
+            return Ok(s.clone());
+        }
+        let path = self.path_of(&n);
+        if let Some(dir) = path.parent() {
+            fsx::create_dir_all(dir)?;
+        }
+        let store = super::open_store(&path, &n.to_string(), self.backend, self.durability)?;
+        g.insert(n, store.clone());
+        Ok(store)
+    }
+
+    /// Opens an existing ledger; `NotFound` when it has never been written.
+    pub fn open_existing(&self, name: &str) -> Result<Arc<dyn LedgerStore>, LedgerError> {
+        let n = LedgerName::parse(name)?;
+        if !self.path_of(&n).exists() {
+            return Err(LedgerError::NotFound(name.to_string()));
+        }
+        self.open(name)
+    }
+
+    /// Names of every ledger present on disk, sorted.
+    pub fn list(&self) -> Result<Vec<LedgerName>, LedgerError> {
+        let ext = match self.backend {
+            LedgerBackend::Sqlite => ".db",
+            LedgerBackend::Jsonl => ".jsonl",
+        };
+        let mut out = Vec::new();
+        for (&tier, dir) in &self.dirs {
+            if !dir.is_dir() {
+                continue;
+            }
+            for e in fsx::read_dir(dir)? {
+                let f = e.file_name().to_string_lossy().into_owned();
+                if let Some(stem) = f.strip_suffix(ext)
+                    && let Ok(n) = LedgerName::parse(&format!("{}/{stem}", tier.dir_name()))
+                {
+                    out.push(n);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}

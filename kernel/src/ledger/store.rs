@@ -1,0 +1,93 @@
+//! The storage trait every ledger backend implements, and the conformance contract.
+
+use std::ops::ControlFlow;
+
+use super::{LedgerEntry, LedgerError, LedgerQuery, NewEntry};
+
+/// The last entry of a chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    /// `seq` of the last entry.
+    pub seq: u64,
+    /// Its `entry_hash`.
+    pub entry_hash: String,
+}
+
+/// One stored record as it is on disk, for verification: the canonical bytes that were hashed
+/// (entry without `entry_hash`) and the stored `entry_hash`.
+#[derive(Debug, Clone)]
+pub struct RawRecord<'a> {
+    /// Position as stored (`seq` column, or 0-based line number for JSONL).
+    pub position: u64,
+    /// The stored canonical bytes of the entry without `entry_hash`, or the raw line for
+    /// JSONL (see the backend's docs).
+    pub body: &'a [u8],
+    /// The stored `entry_hash` (as text; may be malformed on a corrupt store).
+    pub entry_hash: &'a str,
+}
+
+/// What a transaction closure sees: the chain as it is under the store's write lock.
+pub trait TxnView {
+    /// The chain head, `None` for an empty ledger.
+    fn head(&self) -> Option<ChainHead>;
+    /// Entries matching `q`, read inside the transaction (so no other writer interleaves).
+    fn query(&self, q: &LedgerQuery) -> Result<Vec<LedgerEntry>, LedgerError>;
+}
+
+/// The closure a [`LedgerStore::transact`] call runs under the write lock: it sees the chain
+/// and returns the entries to append (or an error to append nothing).
+pub type TxnFn<'a> = dyn FnMut(&dyn TxnView) -> Result<Vec<NewEntry>, LedgerError> + 'a;
+
+/// A ledger backend.
+///
+/// Contract (checked by the conformance suite for every backend):
+/// * appends are atomic: after a crash an append either fully happened or not at all;
+/// * `append_batch` and `transact` append all their entries or none, contiguously;
+/// * reading the head and appending happen under one exclusive lock (across threads and
+///   processes), so `seq` is dense and every `previous_hash` is the previous `entry_hash`;
+/// * an append that returned `Ok` is durable per the store's [`crate::plane::Durability`];
+/// * stored entries are never updated or deleted.
+pub trait LedgerStore: Send + Sync {
+    /// The ledger's name (`HOT/governance`).
+    fn name(&self) -> &str;
+
+    /// Appends one entry.
+    fn append(&self, entry: NewEntry) -> Result<LedgerEntry, LedgerError> {
+        let mut v = self.append_batch(vec![entry])?;
+        v.pop().ok_or_else(|| LedgerError::InvalidEntry("append returned nothing".into()))
+    }
+
+    /// Appends entries in one transaction.
+    fn append_batch(&self, entries: Vec<NewEntry>) -> Result<Vec<LedgerEntry>, LedgerError> {
+        let mut once = Some(entries);
+        self.transact(&mut |_| Ok(once.take().unwrap_or_default()))
+    }
+
+    /// Runs `f` under the write lock with a view of the current chain, then appends the
+    /// entries it returns in the same transaction. If `f` returns an error nothing is appended.
+    /// This is how the budgeter checks a limit and logs its reservation atomically.
+    fn transact(&self, f: &mut TxnFn<'_>) -> Result<Vec<LedgerEntry>, LedgerError>;
+
+    /// The chain head.
+    fn head(&self) -> Result<Option<ChainHead>, LedgerError>;
+
+    /// Number of entries.
+    fn len(&self) -> Result<u64, LedgerError> {
+        Ok(self.head()?.map_or(0, |h| h.seq + 1))
+    }
+
+    /// Whether the ledger is empty.
+    fn is_empty(&self) -> Result<bool, LedgerError> {
+        Ok(self.len()? == 0)
+    }
+
+    /// The entry at `seq`.
+    fn get(&self, seq: u64) -> Result<Option<LedgerEntry>, LedgerError>;
+
+    /// Entries matching `q`, in `q.order`, at most `q.limit`.
+    fn query(&self, q: &LedgerQuery) -> Result<Vec<LedgerEntry>, LedgerError>;
+
+    /// Visits every stored record in order, from the start, with its stored bytes, for
+    /// verification. Stops early when `f` returns `Break`.
+    fn scan_raw(&self, f: &mut dyn FnMut(RawRecord<'_>) -> ControlFlow<()>) -> Result<(), LedgerError>;
+}

@@ -1,0 +1,87 @@
+//! Plane-local operator configuration (`HOT/plane/plane.json`): not governed by packages,
+//! changed only through `cpctl` / `cp-install` commands, which log each change to the ledger.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Durability, Layout, LedgerBackend, PlaneError};
+use crate::fsx;
+
+/// Operator settings of one plane.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaneConfig {
+    /// Identifier of this plane (written into registries and checkpoints as `origin`).
+    pub plane_id: String,
+    /// Ledger backend override (else the layout's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_backend: Option<LedgerBackend>,
+    /// Durability override (else the layout's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub durability: Option<Durability>,
+    /// Whether packages must carry a signature by a trusted key (G5). Default `true`.
+    #[serde(default = "default_true")]
+    pub require_signatures: bool,
+    /// Public keys trusted to sign packages.
+    #[serde(default)]
+    pub trusted_keys: Vec<TrustedKey>,
+}
+
+/// A public key in the plane's trust store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedKey {
+    /// Key identifier (hex SHA-256 of the public key, first 16 characters).
+    pub key_id: String,
+    /// Ed25519 public key, 64 lowercase hex characters.
+    pub public_key: String,
+    /// Free-text note (who holds the key).
+    #[serde(default)]
+    pub note: String,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for PlaneConfig {
+    fn default() -> Self {
+        Self {
+            plane_id: "cp-plane".to_string(),
+            ledger_backend: None,
+            durability: None,
+            require_signatures: true,
+            trusted_keys: Vec::new(),
+        }
+    }
+}
+
+impl PlaneConfig {
+    /// Where the plane config lives under `root`.
+    pub fn path_in(root: &Path, layout: &Layout) -> PathBuf {
+        root.join("HOT").join(layout.dir_name("plane")).join("plane.json")
+    }
+
+    pub(crate) fn load_or_default(path: &Path) -> Result<Self, PlaneError> {
+        if !path.exists() {
+            return Ok(Self::default());
+        }
+        let text = fsx::read_to_string(path)?;
+        serde_json::from_str(&text).map_err(|e| PlaneError::InvalidDocument {
+            path: path.to_path_buf(),
+            message: format!("line {} column {}: {e}", e.line(), e.column()),
+        })
+    }
+
+    pub(crate) fn save(&self, path: &Path) -> Result<(), PlaneError> {
+        if let Some(dir) = path.parent() {
+            fsx::create_dir_all(dir)?;
+        }
+        let mut text = serde_json::to_string_pretty(self)
+            .map_err(|e| PlaneError::InvalidDocument { path: path.to_path_buf(), message: e.to_string() })?;
+        text.push('\n');
+        fsx::write_atomic(path, text)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,103 @@
+//! The plane layout document (`HOT/config/layout.json`, schema `layout.schema.json`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::{PlaneError, Tier};
+use crate::fsx;
+
+/// The layout shipped by `PKG-LAYOUT-001`, compiled in and used until that package is installed.
+pub const DEFAULT_LAYOUT_JSON: &str = include_str!("../../../packages/PKG-LAYOUT-001/HOT/config/layout.json");
+
+/// Plane-relative path of the installed layout document.
+pub const LAYOUT_PATH: &str = "HOT/config/layout.json";
+
+/// Which directories a plane has and which of them are governed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layout {
+    /// Version of the layout document format.
+    pub schema_version: String,
+    /// Tier directory names, highest first.
+    pub tiers: Vec<String>,
+    /// Logical directory name → directory name inside each tier.
+    pub dirs: BTreeMap<String, String>,
+    /// Directories (inside each tier; `*` globs allowed in a component) whose files must all be
+    /// owned by an installed package (checked by G0B).
+    pub governed_roots: Vec<String>,
+    /// Plane-relative files inside governed roots that the installer maintains itself (derived
+    /// registries); they are checked by `registries rebuild --verify`, not by ownership.
+    pub installer_maintained: Vec<String>,
+    /// Ledger storage defaults.
+    pub ledger: LedgerLayout,
+}
+
+/// Ledger storage defaults of a plane.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerLayout {
+    /// Storage backend (default `sqlite`).
+    pub backend: LedgerBackend,
+    /// Durability mode (default `full`).
+    pub durability: Durability,
+}
+
+/// Ledger storage backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LedgerBackend {
+    /// SQLite in WAL mode, one database file per ledger.
+    #[default]
+    Sqlite,
+    /// One JSON object per line, one file per ledger.
+    Jsonl,
+}
+
+/// Durability of an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// An append that returned `Ok` survives a power loss (fsync per commit).
+    #[default]
+    Full,
+    /// An append that returned `Ok` survives a process crash; the last commits may be lost on
+    /// power loss (no fsync per commit; the chain is never corrupted).
+    Normal,
+}
+
+impl Layout {
+    /// The compiled-in default layout.
+    pub fn default_layout() -> Self {
+        // The compiled-in document is tested to parse (plane::tests).
+        serde_json::from_str(DEFAULT_LAYOUT_JSON).unwrap_or_else(|e| panic!("built-in layout.json is invalid: {e}"))
+    }
+
+    /// Reads `HOT/config/layout.json` under `root`, or the default when it is absent.
+    pub fn load_or_default(root: &Path) -> Result<Self, PlaneError> {
+        let path = root.join(LAYOUT_PATH);
+        if !path.exists() {
+            return Ok(Self::default_layout());
+        }
+        let text = fsx::read_to_string(&path)?;
+        serde_json::from_str(&text).map_err(|e| PlaneError::InvalidDocument {
+            path,
+            message: format!("line {} column {}: {e}", e.line(), e.column()),
+        })
+    }
+
+    /// The directory name for a logical name (the name itself when not in `dirs`).
+    pub fn dir_name<'a>(&'a self, name: &'a str) -> &'a str {
+        self.dirs.get(name).map(String::as_str).unwrap_or(name)
+    }
+
+    /// The directories created in every tier.
+    pub fn tier_dirs(&self, _tier: Tier) -> Vec<String> {
+        let mut v: Vec<String> = self.dirs.values().cloned().collect();
+        v.extend(self.governed_roots.iter().filter(|g| !g.contains('*')).cloned());
+        v.sort();
+        v.dedup();
+        v
+    }
+}

@@ -1,0 +1,17 @@
+//! The CSV registries of a plane (`HOT/registries/`), with the Control Plane v2 columns:
+//!
+//! * `frameworks_registry.csv` — `framework_id, title, status, version, plane_id, created_at`
+//! * `specs_registry.csv` — `spec_id, title, framework_id, status, version, plane_id, created_at`
+//! * `file_ownership.csv` — `file_path, package_id, sha256, classification, installed_date,
+//!   replaced_date, superseded_by`; append-only, the last row per `file_path` wins
+//! * `packages_state.csv` — `package_id, version, layer, status, manifest_sha256,
+//!   installed_date`
+//!
+//! Owns: typed and untyped (filtered) reads, whole-file writes (atomic) and appends.
+//! Never does: decide what goes in them (the installer derives them).
+
+mod rows;
+mod table;
+
+pub use rows::{FrameworkRow, OwnershipRow, PackageStateRow, SpecRow, current_ownership};
+pub use table::{RegistryError, RegistryKind, Table, append_rows, read_rows, read_table, write_rows};
