@@ -97,7 +97,7 @@ impl LedgerStore for JsonlStore {
     fn scan_raw(&self, f: &mut dyn FnMut(RawRecord<'_>) -> ControlFlow<()>) -> Result<(), LedgerError> {
         for (i, e) in self.read_all()?.iter().enumerate() {
             let body = e.canonical_body();
-            if f(RawRecord { position: i as u64, body: &body, entry_hash: &e.entry_hash }).is_break() {
+            if f(RawRecord { position: i as u64, body: &body, entry_hash: &e.entry_hash, defect: None }).is_break() {
                 break;
             }
         }

@@ -105,7 +105,7 @@ impl LedgerStore for MemoryStore {
 
     fn scan_raw(&self, f: &mut dyn FnMut(RawRecord<'_>) -> ControlFlow<()>) -> Result<(), LedgerError> {
         for (i, (e, body)) in self.lock().iter().enumerate() {
-            if f(RawRecord { position: i as u64, body, entry_hash: &e.entry_hash }).is_break() {
+            if f(RawRecord { position: i as u64, body, entry_hash: &e.entry_hash, defect: None }).is_break() {
                 break;
             }
         }

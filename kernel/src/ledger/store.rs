@@ -24,6 +24,9 @@ pub struct RawRecord<'a> {
     pub body: &'a [u8],
     /// The stored `entry_hash` (as text; may be malformed on a corrupt store).
     pub entry_hash: &'a str,
+    /// Set when the record could not even be split into body and hash (junk or torn JSONL
+    /// line, undecodable row): what is wrong. `body` then holds the raw bytes.
+    pub defect: Option<&'a str>,
 }
 
 /// What a transaction closure sees: the chain as it is under the store's write lock.
