@@ -1,15 +1,27 @@
-//! `cpctl bench` (lands with issue 2).
+//! `cpctl bench …`: built-in benchmarks printing ratios against same-run baselines.
 
 use clap::Subcommand;
 
 use crate::common::{CmdResult, Settings};
+use crate::{bench_attention, bench_install, bench_ledger, bench_route};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum BenchCmd {
-    /// Placeholder until issue 2 lands.
-    Pending,
+    #[command(flatten)]
+    Ledger(bench_ledger::BenchLedgerCmd),
+    #[command(flatten)]
+    Attention(bench_attention::BenchAttentionCmd),
+    #[command(flatten)]
+    Route(bench_route::BenchRouteCmd),
+    #[command(flatten)]
+    Install(bench_install::BenchInstallCmd),
 }
 
-pub(crate) fn run(_s: &Settings, _c: BenchCmd) -> CmdResult {
-    anyhow::bail!("`cpctl bench` is not available in this build yet (issue 2)")
+pub(crate) fn run(s: &Settings, c: BenchCmd) -> CmdResult {
+    match c {
+        BenchCmd::Ledger(c) => bench_ledger::run(s, c),
+        BenchCmd::Attention(c) => bench_attention::run(s, c),
+        BenchCmd::Route(c) => bench_route::run(s, c),
+        BenchCmd::Install(c) => bench_install::run(s, c),
+    }
 }

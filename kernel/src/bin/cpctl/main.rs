@@ -8,12 +8,21 @@
 mod attention;
 mod auth;
 mod bench;
+mod bench_attention;
+mod bench_install;
+mod bench_ledger;
+mod bench_route;
 mod budget;
 mod common;
 mod gates;
 mod ledger;
+mod ledger_audit;
+mod ledger_check;
+mod ledger_ops;
 mod plane;
+mod plane_recover;
 mod quickstart;
+mod registries;
 mod registry;
 mod route;
 mod schema;
@@ -51,7 +60,7 @@ enum Command {
     Registry(registry::RegistryCmd),
     /// Rebuild and verify the derived registries.
     #[command(subcommand)]
-    Registries(registry::RegistriesCmd),
+    Registries(registries::RegistriesCmd),
     /// Run the plane-level gates.
     Gates(gates::GatesArgs),
     /// Assemble, validate and explain attention templates.
@@ -88,7 +97,7 @@ fn main() -> ExitCode {
         Command::Ledger(c) => ledger::run(&settings, c),
         Command::Schema(c) => schema::run(&settings, c),
         Command::Registry(c) => registry::run(&settings, c),
-        Command::Registries(c) => registry::run_registries(&settings, c),
+        Command::Registries(c) => registries::run(&settings, c),
         Command::Gates(a) => gates::run(&settings, a),
         Command::Attention(c) => attention::run(&settings, c),
         Command::Route(a) => route::run(&settings, a),

@@ -6,6 +6,7 @@ use serde::Serialize;
 use cp_kernel::plane::{Plane, PlaneConfig, Tier};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
+use crate::plane_recover;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PlaneCmd {
@@ -19,6 +20,8 @@ pub(crate) enum PlaneCmd {
     /// Show the plane's layout, config and ledgers.
     #[command(after_help = "Example:\n  cpctl --root ./cp-root plane info --json")]
     Info,
+    #[command(flatten)]
+    Recover(plane_recover::RecoverCmd),
 }
 
 #[derive(Debug, Serialize)]
@@ -38,6 +41,7 @@ pub(crate) fn run(s: &Settings, c: PlaneCmd) -> CmdResult {
             info(s, &p)
         }
         PlaneCmd::Info => info(s, &s.plane()?),
+        PlaneCmd::Recover(c) => plane_recover::run(s, c),
     }
 }
 

@@ -1,4 +1,4 @@
-//! `cpctl registry show` and `cpctl registries rebuild --verify`.
+//! `cpctl registry show` (lands with issue 2).
 
 use clap::Subcommand;
 
@@ -6,20 +6,11 @@ use crate::common::{CmdResult, Settings};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum RegistryCmd {
-    /// Placeholder until issue 2 lands.
-    Pending,
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum RegistriesCmd {
-    /// Placeholder until issue 5 lands.
-    Pending,
+    /// Not available yet (issue 2).
+    #[command(hide = true)]
+    PendingRegistry,
 }
 
 pub(crate) fn run(_s: &Settings, _c: RegistryCmd) -> CmdResult {
-    anyhow::bail!("`cpctl registry` is not available in this build yet (issue 2)")
-}
-
-pub(crate) fn run_registries(_s: &Settings, _c: RegistriesCmd) -> CmdResult {
-    anyhow::bail!("`cpctl registries` is not available in this build yet (issue 5)")
+    anyhow::bail!("this command is not available in this build yet (issue 2)")
 }
