@@ -12,6 +12,7 @@
 //! * [`schema`] — JSON Schema (draft 2020-12) validation of every document the kernel reads.
 //! * [`framework`] — framework manifests and spec packs.
 //! * [`package`] — package manifests, archives, the install transaction.
+//! * [`contract`] — prompt contracts; [`signing`] — Ed25519 keys; [`hashing`] — SHA-256 forms.
 //! * [`gates`] — G0A, G0B, G1, G1-COMPLETE, G5, G6.
 //! * [`attention`], [`router`], [`budget`], [`providers`], [`auth`] — the prompt path.
 //!
@@ -20,10 +21,12 @@
 pub mod attention;
 pub mod auth;
 pub mod budget;
+pub mod contract;
 pub mod env_vars;
 pub mod framework;
 pub mod fsx;
 pub mod gates;
+pub mod hashing;
 pub mod ledger;
 pub mod package;
 pub mod plane;
@@ -31,6 +34,7 @@ pub mod providers;
 pub mod registry;
 pub mod router;
 pub mod schema;
+pub mod signing;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
