@@ -30,3 +30,65 @@ impl Default for TempPlane {
         Self::new()
     }
 }
+
+/// The Python-shaped fixture package (`kernel/tests/fixtures/python_pkg/`): a manifest 1.2 with
+/// classifications `library` / `kernel` / `test` / `framework` / `spec`, Python files under
+/// `HOT/kernel/` and `HOT/tests/`, and its own framework `FMWK-900` (authorising
+/// `HOT/kernel/*.py`) and spec `SPEC-PYFIX-001`. Package id `PKG-PYFIX-001`, no dependencies.
+pub fn python_fixture_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/python_pkg")
+}
+
+/// Modification time written into [`python_style_archive`] entries and its gzip header
+/// (2026-02-10T00:00:00Z): non-zero, as Python's `tarfile` / GNU tar record real mtimes.
+pub const PYTHON_ARCHIVE_MTIME: u64 = 1_770_681_600;
+
+/// Builds a tar.gz of `dir` the way the Python system's packer did (unlike our deterministic
+/// packer): an entry for every directory (`HOT/`, `HOT/kernel/`, …, mode 0755) before its
+/// contents, regular files with mode 0644, a non-zero mtime ([`PYTHON_ARCHIVE_MTIME`]),
+/// uid/gid 1000 with user and group names, ustar headers, `manifest.json` at the root (after
+/// `HOT/`, in `ls` order), and a gzip header carrying the mtime. Panics on I/O errors (test
+/// support).
+pub fn python_style_archive(dir: &std::path::Path) -> Vec<u8> {
+    use flate2::{Compression, GzBuilder};
+
+    fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_size(size);
+        h.set_mtime(PYTHON_ARCHIVE_MTIME);
+        h.set_uid(1000);
+        h.set_gid(1000);
+        h.set_username("builder").unwrap_or_else(|e| panic!("username: {e}"));
+        h.set_groupname("builder").unwrap_or_else(|e| panic!("groupname: {e}"));
+        h
+    }
+
+    fn walk(builder: &mut tar::Builder<impl std::io::Write>, base: &std::path::Path, rel: &str) {
+        let here = if rel.is_empty() { base.to_path_buf() } else { base.join(rel) };
+        let entries = crate::fsx::read_dir(&here).unwrap_or_else(|e| panic!("{e}"));
+        for e in entries {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let r = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+            let path = e.path();
+            if path.is_dir() {
+                let mut h = header(tar::EntryType::Directory, 0o755, 0);
+                builder
+                    .append_data(&mut h, format!("{r}/"), std::io::empty())
+                    .unwrap_or_else(|e| panic!("append {r}/: {e}"));
+                walk(builder, base, &r);
+            } else {
+                let data = crate::fsx::read(&path).unwrap_or_else(|e| panic!("{e}"));
+                let mut h = header(tar::EntryType::Regular, 0o644, data.len() as u64);
+                builder.append_data(&mut h, &r, data.as_slice()).unwrap_or_else(|e| panic!("append {r}: {e}"));
+            }
+        }
+    }
+
+    let gz = GzBuilder::new().mtime(PYTHON_ARCHIVE_MTIME as u32).write(Vec::new(), Compression::default());
+    let mut builder = tar::Builder::new(gz);
+    walk(&mut builder, dir, "");
+    let gz = builder.into_inner().unwrap_or_else(|e| panic!("finish tar: {e}"));
+    gz.finish().unwrap_or_else(|e| panic!("finish gzip: {e}"))
+}
