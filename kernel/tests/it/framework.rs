@@ -587,3 +587,45 @@ fn python_fixture_is_consistent_and_archived_python_style() {
     files.sort();
     assert_eq!(files, declared);
 }
+
+#[test]
+fn package_manifest_schema_refuses_malformed_manifests() {
+    let s = schemas();
+    let base: Value = serde_json::from_str(
+        &std::fs::read_to_string(testkit::python_fixture_dir().join("manifest.json")).expect("read"),
+    )
+    .expect("json");
+    s.validate("package_manifest", &base).expect("the fixture is valid");
+    type Mutation = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Mutation)> = vec![
+        ("/package_id", Box::new(|m| m["package_id"] = "pkg-lower".into())),
+        ("/version", Box::new(|m| m["version"] = "1.0".into())),
+        ("/schema_version", Box::new(|m| m["schema_version"] = "1.1".into())),
+        ("/assets/0/sha256", Box::new(|m| m["assets"][0]["sha256"] = format!("sha256:{}", "A".repeat(64)).into())),
+        ("/assets/0/path", Box::new(|m| m["assets"][0]["path"] = "HOT/kernel/../../etc/passwd".into())),
+        ("/assets/0/path", Box::new(|m| m["assets"][0]["path"] = "/HOT/kernel/x.py".into())),
+        ("/assets/0/path", Box::new(|m| m["assets"][0]["path"] = "HOT/./x.py".into())),
+        ("/assets/0/path", Box::new(|m| m["assets"][0]["path"] = "etc/x.py".into())),
+        ("/assets/0", Box::new(|m| m["assets"][0]["mode"] = "0755".into())),
+        ("/dependencies/0", Box::new(|m| m["dependencies"] = serde_json::json!(["PKG-KERNEL-001 >= 1"]))),
+        ("", Box::new(|m| m["owner"] = "x".into())),
+        ("", Box::new(|m| m.as_object_mut().expect("object").remove("framework_id").map(drop).unwrap_or(()))),
+    ];
+    for (ptr, mutate) in cases {
+        let mut m = base.clone();
+        mutate(&mut m);
+        match s.validate("package_manifest", &m) {
+            Err(DocumentError::Invalid { violations, .. }) => {
+                assert!(
+                    violations.iter().any(|v| v.instance_path == ptr),
+                    "expected a violation at {ptr:?}: {violations:?}"
+                );
+            }
+            other => panic!("{ptr}: expected refusal, got {other:?}"),
+        }
+    }
+    // Versioned dependencies in object form are accepted.
+    let mut m = base.clone();
+    m["dependencies"] = serde_json::json!([{ "package_id": "PKG-KERNEL-001", "version": ">=1.0.0" }]);
+    s.validate("package_manifest", &m).expect("object dependency");
+}
