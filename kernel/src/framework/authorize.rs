@@ -32,9 +32,11 @@ impl PathAuthorizer {
                 })?;
             b.add(glob);
         }
+        // Building the set fails only when the combined matcher is too large; it is reported
+        // against the whole list (index = number of globs, empty pattern).
         let set = b.build().map_err(|source| FrameworkError::InvalidGlob {
             framework_id: framework.framework_id.clone(),
-            index: 0,
+            index: framework.path_authorizations.len(),
             pattern: String::new(),
             source,
         })?;

@@ -191,3 +191,37 @@ fn expected_specs_missing_and_wrong_framework() {
         ]
     );
 }
+
+proptest! {
+    /// Registry rows do not depend on the order manifests were found in.
+    #[test]
+    fn derived_rows_are_sorted_and_order_independent(
+        ids in proptest::collection::btree_set("[0-9]{3}", 0..8),
+        seed in any::<u64>(),
+    ) {
+        let mut fws: Vec<(String, FrameworkManifest)> = ids
+            .iter()
+            .map(|n| {
+                let mut f = framework(&[]);
+                f.framework_id = format!("FMWK-{n}");
+                f.created_at = Some(format!("2026-01-01T00:00:{}Z", &n[1..]));
+                (format!("HOT/FMWK-{n}/manifest.yaml"), f)
+            })
+            .collect();
+        let (a, _) = derive_rows(&fws, &[]);
+        // Deterministic shuffle from the seed.
+        let len = fws.len();
+        for i in (1..len).rev() {
+            let j = ((seed.rotate_left(i as u32) ^ i as u64) % (i as u64 + 1)) as usize;
+            fws.swap(i, j);
+        }
+        let (b, _) = derive_rows(&fws, &[]);
+        prop_assert_eq!(&a, &b);
+        let got: Vec<&str> = a.iter().map(|r| r.framework_id.as_str()).collect();
+        let want: Vec<String> = ids.iter().map(|n| format!("FMWK-{n}")).collect();
+        prop_assert_eq!(got, want.iter().map(String::as_str).collect::<Vec<_>>());
+        for r in &a {
+            prop_assert_eq!(&r.created_at, &format!("2026-01-01T00:00:{}Z", &r.framework_id[6..]));
+        }
+    }
+}
