@@ -44,28 +44,44 @@ pub fn python_fixture_dir() -> std::path::PathBuf {
 pub const PYTHON_ARCHIVE_MTIME: u64 = 1_770_681_600;
 
 /// Builds a tar.gz of `dir` the way the Python system's packer did (unlike our deterministic
-/// packer): an entry for every directory (`HOT/`, `HOT/kernel/`, …, mode 0755) before its
-/// contents, regular files with mode 0644, a non-zero mtime ([`PYTHON_ARCHIVE_MTIME`]),
-/// uid/gid 1000 with user and group names, ustar headers, `manifest.json` at the root (after
-/// `HOT/`, in `ls` order), and a gzip header carrying the mtime. Panics on I/O errors (test
-/// support).
+/// packer): an entry for every directory (`HOT/`, `HOT/kernel/`, …, mode 0755, names ending in
+/// `/`) before its contents, regular files with mode 0644, a non-zero mtime
+/// ([`PYTHON_ARCHIVE_MTIME`]), uid/gid 1000 with user and group names, ustar headers,
+/// `manifest.json` at the root (after `HOT/`, in `ls` order), and a gzip header carrying the
+/// mtime. Panics on I/O errors (test support).
 pub fn python_style_archive(dir: &std::path::Path) -> Vec<u8> {
+    python_archive(dir, "")
+}
+
+/// As [`python_style_archive`], but as `tar czf … -C dir .` writes it: a `./` entry for the
+/// root and every member name prefixed with `./` (which readers tolerate).
+pub fn python_style_archive_dot_prefixed(dir: &std::path::Path) -> Vec<u8> {
+    python_archive(dir, "./")
+}
+
+fn python_archive(dir: &std::path::Path, prefix: &str) -> Vec<u8> {
     use flate2::{Compression, GzBuilder};
 
-    fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+    // Writes the member name as given (the tar crate's path setters would drop `./` and the
+    // trailing `/` of directories, which the Python archives have).
+    fn append(builder: &mut tar::Builder<impl std::io::Write>, name: &str, kind: tar::EntryType, data: &[u8]) {
         let mut h = tar::Header::new_ustar();
+        let field = &mut h.as_old_mut().name;
+        assert!(name.len() < field.len(), "fixture name too long for a ustar header: {name}");
+        field[..name.len()].copy_from_slice(name.as_bytes());
         h.set_entry_type(kind);
-        h.set_mode(mode);
-        h.set_size(size);
+        h.set_mode(if kind == tar::EntryType::Directory { 0o755 } else { 0o644 });
+        h.set_size(data.len() as u64);
         h.set_mtime(PYTHON_ARCHIVE_MTIME);
         h.set_uid(1000);
         h.set_gid(1000);
         h.set_username("builder").unwrap_or_else(|e| panic!("username: {e}"));
         h.set_groupname("builder").unwrap_or_else(|e| panic!("groupname: {e}"));
-        h
+        h.set_cksum();
+        builder.append(&h, data).unwrap_or_else(|e| panic!("append {name}: {e}"));
     }
 
-    fn walk(builder: &mut tar::Builder<impl std::io::Write>, base: &std::path::Path, rel: &str) {
+    fn walk(builder: &mut tar::Builder<impl std::io::Write>, base: &std::path::Path, rel: &str, prefix: &str) {
         let here = if rel.is_empty() { base.to_path_buf() } else { base.join(rel) };
         let entries = crate::fsx::read_dir(&here).unwrap_or_else(|e| panic!("{e}"));
         for e in entries {
@@ -73,22 +89,21 @@ pub fn python_style_archive(dir: &std::path::Path) -> Vec<u8> {
             let r = if rel.is_empty() { name } else { format!("{rel}/{name}") };
             let path = e.path();
             if path.is_dir() {
-                let mut h = header(tar::EntryType::Directory, 0o755, 0);
-                builder
-                    .append_data(&mut h, format!("{r}/"), std::io::empty())
-                    .unwrap_or_else(|e| panic!("append {r}/: {e}"));
-                walk(builder, base, &r);
+                append(builder, &format!("{prefix}{r}/"), tar::EntryType::Directory, &[]);
+                walk(builder, base, &r, prefix);
             } else {
                 let data = crate::fsx::read(&path).unwrap_or_else(|e| panic!("{e}"));
-                let mut h = header(tar::EntryType::Regular, 0o644, data.len() as u64);
-                builder.append_data(&mut h, &r, data.as_slice()).unwrap_or_else(|e| panic!("append {r}: {e}"));
+                append(builder, &format!("{prefix}{r}"), tar::EntryType::Regular, &data);
             }
         }
     }
 
     let gz = GzBuilder::new().mtime(PYTHON_ARCHIVE_MTIME as u32).write(Vec::new(), Compression::default());
     let mut builder = tar::Builder::new(gz);
-    walk(&mut builder, dir, "");
+    if !prefix.is_empty() {
+        append(&mut builder, prefix, tar::EntryType::Directory, &[]);
+    }
+    walk(&mut builder, dir, "", prefix);
     let gz = builder.into_inner().unwrap_or_else(|e| panic!("finish tar: {e}"));
     gz.finish().unwrap_or_else(|e| panic!("finish gzip: {e}"))
 }

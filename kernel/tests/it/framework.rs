@@ -561,31 +561,41 @@ fn python_fixture_is_consistent_and_archived_python_style() {
     }
     assert!(framework::path_authorized(&fws[0].1, "HOT/kernel/new_module.py"));
     assert!(!framework::path_authorized(&fws[0].1, "HOT/kernel/sub/x.py"));
-    // The archive: directory entries, non-zero mtimes, every file once, manifest at the root.
+    // The archives: directory entries, non-zero mtimes, every file once, manifest at the root.
+    let mut declared: Vec<String> =
+        m["assets"].as_array().expect("a").iter().map(|a| a["path"].as_str().expect("p").to_string()).collect();
+    declared.push("manifest.json".into());
+    declared.sort();
     let gz = testkit::python_style_archive(&dir);
     assert_eq!(testkit::python_style_archive(&dir), gz, "same input, same bytes");
+    let (dirs, files) = members(&gz);
+    assert!(dirs.contains(&"HOT/".to_string()) && dirs.contains(&"HOT/kernel/".to_string()), "{dirs:?}");
+    assert_eq!(files, declared);
+    let (dot_dirs, dot_files) = members(&testkit::python_style_archive_dot_prefixed(&dir));
+    assert!(dot_dirs.contains(&"./".to_string()) && dot_dirs.contains(&"./HOT/kernel/".to_string()), "{dot_dirs:?}");
+    assert_eq!(dot_files, declared.iter().map(|f| format!("./{f}")).collect::<Vec<_>>());
+}
+
+/// Directory and file member names (raw, as stored) of a tar.gz, files sorted.
+fn members(gz: &[u8]) -> (Vec<String>, Vec<String>) {
     let mut tar_bytes = Vec::new();
-    flate2::read::GzDecoder::new(gz.as_slice()).read_to_end(&mut tar_bytes).expect("gunzip");
+    flate2::read::GzDecoder::new(gz).read_to_end(&mut tar_bytes).expect("gunzip");
     let mut ar = tar::Archive::new(tar_bytes.as_slice());
     let (mut dirs, mut files) = (Vec::new(), Vec::new());
     for e in ar.entries().expect("entries") {
         let e = e.expect("entry");
         let h = e.header();
         assert!(h.mtime().expect("mtime") > 0);
-        let path = e.path().expect("path").to_string_lossy().into_owned();
+        assert_eq!(h.uid().expect("uid"), 1000);
+        let path = String::from_utf8(e.path_bytes().into_owned()).expect("utf-8 name");
         match h.entry_type() {
             tar::EntryType::Directory => dirs.push(path),
             tar::EntryType::Regular => files.push(path),
             t => panic!("unexpected entry type {t:?}"),
         }
     }
-    assert!(dirs.iter().any(|d| d.trim_end_matches('/') == "HOT/kernel"), "{dirs:?}");
-    let mut declared: Vec<String> =
-        m["assets"].as_array().expect("a").iter().map(|a| a["path"].as_str().expect("p").to_string()).collect();
-    declared.push("manifest.json".into());
-    declared.sort();
     files.sort();
-    assert_eq!(files, declared);
+    (dirs, files)
 }
 
 #[test]
