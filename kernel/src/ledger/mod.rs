@@ -17,6 +17,10 @@ mod memory;
 mod query;
 mod set;
 mod store;
+pub mod verify;
+pub mod merkle;
+pub mod checkpoint;
+pub mod cp2;
 
 pub use entry::{GENESIS_PREVIOUS_HASH, LedgerEntry, NewEntry, Provenance, SCHEMA_VERSION, compute_entry_hash};
 pub use error::LedgerError;
