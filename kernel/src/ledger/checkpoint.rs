@@ -17,7 +17,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::merkle;
-use super::verify::{Defect, DefectKind, OwnedRecord, VerifyReport, Verifier, verify_store_inner};
+use super::verify::{Defect, DefectKind, OwnedRecord, Verifier, VerifyReport, verify_store_inner};
 use super::{LedgerError, LedgerStore};
 use crate::fsx::{self, FsError};
 use crate::signing::{KeyPairFile, PublicKeyFile, SigningError};
@@ -142,18 +142,18 @@ impl Checkpoint {
                 found: self.key_id.clone(),
             });
         }
-        key.verify(self.signed_text().as_bytes(), &self.signature).map_err(|source| {
-            CheckpointError::BadSignature { origin: self.origin.clone(), key_id: key.key_id.clone(), source }
+        key.verify(self.signed_text().as_bytes(), &self.signature).map_err(|source| CheckpointError::BadSignature {
+            origin: self.origin.clone(),
+            key_id: key.key_id.clone(),
+            source,
         })
     }
 
     /// Reads a checkpoint file.
     pub fn load(path: &Path) -> Result<Self, CheckpointError> {
         let text = fsx::read_to_string(path)?;
-        let cp: Self = serde_json::from_str(&text).map_err(|e| CheckpointError::Invalid {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let cp: Self = serde_json::from_str(&text)
+            .map_err(|e| CheckpointError::Invalid { path: path.display().to_string(), message: e.to_string() })?;
         let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         if !hex(&cp.root, 64) {
             return Err(CheckpointError::Invalid {
@@ -166,10 +166,8 @@ impl Checkpoint {
 
     /// Writes the checkpoint file (atomically).
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
-        let text = serde_json::to_string_pretty(self).map_err(|e| CheckpointError::Invalid {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| CheckpointError::Invalid { path: path.display().to_string(), message: e.to_string() })?;
         fsx::write_atomic(path, text + "\n")?;
         Ok(())
     }
@@ -272,15 +270,9 @@ mod tests {
         let s = store(3);
         let mut cp = Checkpoint::create(&s, &key).unwrap();
         let other = KeyPairFile::from_seed(&[4u8; 32]);
-        assert!(matches!(
-            verify_against_checkpoint(&s, &cp, &other.public()),
-            Err(CheckpointError::WrongKey { .. })
-        ));
+        assert!(matches!(verify_against_checkpoint(&s, &cp, &other.public()), Err(CheckpointError::WrongKey { .. })));
         cp.size = 2;
-        assert!(matches!(
-            verify_against_checkpoint(&s, &cp, &key.public()),
-            Err(CheckpointError::BadSignature { .. })
-        ));
+        assert!(matches!(verify_against_checkpoint(&s, &cp, &key.public()), Err(CheckpointError::BadSignature { .. })));
         let other_store = MemoryStore::new("HOT/packages");
         let cp = Checkpoint::create(&s, &key).unwrap();
         assert!(matches!(

@@ -175,10 +175,7 @@ mod tests {
         for (i, want) in roots.iter().enumerate() {
             assert_eq!(const_hex::encode(root(&leaves[..=i])), *want, "size {}", i + 1);
         }
-        assert_eq!(
-            const_hex::encode(root(&[])),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(const_hex::encode(root(&[])), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     }
 
     proptest! {

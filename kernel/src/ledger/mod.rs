@@ -10,17 +10,17 @@
 //! entry 0 is 64 zeros. The bytes hashed are stored as written and verification re-hashes them.
 
 pub mod canonical;
+pub mod checkpoint;
+pub mod cp2;
 mod entry;
 mod error;
 pub mod event;
 mod memory;
+pub mod merkle;
 mod query;
 mod set;
 mod store;
 pub mod verify;
-pub mod merkle;
-pub mod checkpoint;
-pub mod cp2;
 
 pub use entry::{GENESIS_PREVIOUS_HASH, LedgerEntry, NewEntry, Provenance, SCHEMA_VERSION, compute_entry_hash};
 pub use error::LedgerError;
