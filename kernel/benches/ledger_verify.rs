@@ -6,10 +6,10 @@
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use cp_kernel::ledger::verify::bench_support::{raw_sha256, sample_store, stored_records};
 use cp_kernel::ledger::verify::{verify_records, verify_store};
 use cp_kernel::ledger::{LedgerStore, canonical, compute_entry_hash};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const ENTRIES: usize = 20_000;
 

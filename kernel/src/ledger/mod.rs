@@ -6,6 +6,10 @@
 //! verification, signed checkpoints, and reading Control Plane v2 (Python) ledgers.
 //! Never does: modify or delete an entry once appended.
 //!
+//! Audit side: [`verify`] (re-hash stored bytes in parallel, check seq and links, report the
+//! first bad `seq`), [`merkle`] + [`checkpoint`] (RFC 6962 root, Ed25519-signed checkpoints that
+//! expose truncation and rewrites), [`cp2`] (Control Plane v2 Python ledgers: verify, import).
+//!
 //! Hashing: `entry_hash = SHA-256(0x00 ‖ JCS(entry without entry_hash))`; `previous_hash` of
 //! entry 0 is 64 zeros. The bytes hashed are stored as written and verification re-hashes them.
 

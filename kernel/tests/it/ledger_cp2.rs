@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use cp_kernel::ledger::cp2::{self, Cp2Error};
 use cp_kernel::ledger::verify::{DefectKind, verify_store};
-use cp_kernel::ledger::{LedgerStore, MemoryStore};
+use cp_kernel::ledger::{LedgerStore, MemoryStore, canonical};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
@@ -36,6 +36,14 @@ fn python_written_ledgers_verify() {
     assert!(raw.contains("東京 🚀") && raw.contains("\\u0001"));
 }
 
+/// The significant digits of a decimal number text (`-1.50e-07` → `15`).
+fn significant_digits(s: &str) -> String {
+    let mantissa = s.split(['e', 'E']).next().unwrap_or_default();
+    let d: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let d = d.trim_start_matches('0').trim_end_matches('0');
+    if d.is_empty() { "0".into() } else { d.into() }
+}
+
 #[test]
 fn float_repr_matches_python() {
     let table: Vec<(String, String)> =
@@ -44,6 +52,10 @@ fn float_repr_matches_python() {
     for (bits, want) in table {
         let x = f64::from_bits(u64::from_str_radix(&bits, 16).unwrap());
         assert_eq!(cp2::python_float_repr(x), want, "bits {bits}");
+        // Python's repr and ECMAScript pick the same digits (shortest, closest, ties to
+        // even): cross-check the JCS number form against Python's dtoa.
+        let jcs = String::from_utf8(canonical::to_vec(&serde_json::json!(x))).unwrap();
+        assert_eq!(significant_digits(&jcs), significant_digits(&want), "bits {bits}: {jcs} vs {want}");
     }
 }
 

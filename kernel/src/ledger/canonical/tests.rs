@@ -195,8 +195,14 @@ proptest! {
         let s = String::from_utf8(out).unwrap();
         let back: f64 = s.parse().unwrap();
         prop_assert_eq!(back, if x == 0.0 { 0.0 } else { x });
-        // Shortest: the digit count equals that of Rust's shortest round-trip form.
-        let (digits, _) = shortest_digits(x.abs().max(f64::MIN_POSITIVE));
-        prop_assert!(!digits.ends_with('0') || digits == "0");
+        // Shortest: one digit fewer, correctly rounded, no longer round-trips.
+        if x != 0.0 {
+            let (digits, _) = shortest_digits(x);
+            prop_assert!(!digits.ends_with('0') || digits == "0");
+            if digits.len() > 1 {
+                let fewer = format!("{:.*e}", digits.len() - 2, x);
+                prop_assert_ne!(fewer.parse::<f64>().unwrap(), x, "{} shortens to {}", s, fewer);
+            }
+        }
     }
 }
