@@ -6,17 +6,25 @@
 //! verification, signed checkpoints, and reading Control Plane v2 (Python) ledgers.
 //! Never does: modify or delete an entry once appended.
 //!
+//! Audit side: [`verify`] (re-hash stored bytes in parallel, check seq and links, report the
+//! first bad `seq`), [`merkle`] + [`checkpoint`] (RFC 6962 root, Ed25519-signed checkpoints that
+//! expose truncation and rewrites), [`cp2`] (Control Plane v2 Python ledgers: verify, import).
+//!
 //! Hashing: `entry_hash = SHA-256(0x00 ‖ JCS(entry without entry_hash))`; `previous_hash` of
 //! entry 0 is 64 zeros. The bytes hashed are stored as written and verification re-hashes them.
 
 pub mod canonical;
+pub mod checkpoint;
+pub mod cp2;
 mod entry;
 mod error;
 pub mod event;
 mod memory;
+pub mod merkle;
 mod query;
 mod set;
 mod store;
+pub mod verify;
 
 pub use entry::{GENESIS_PREVIOUS_HASH, LedgerEntry, NewEntry, Provenance, SCHEMA_VERSION, compute_entry_hash};
 pub use error::LedgerError;

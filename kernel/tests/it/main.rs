@@ -1,3 +1,6 @@
 //! Integration tests of cp-kernel (one binary, modules per concern).
 #![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
 mod framework;
+mod ledger_checkpoint;
+mod ledger_cp2;
+mod ledger_verify;

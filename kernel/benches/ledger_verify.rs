@@ -1,0 +1,57 @@
+//! Ledger verify throughput against raw SHA-256 over the same stored bytes (same run), and
+//! canonical JSON + hash per entry.
+//!
+//! Run: `cargo bench -p cp-kernel --bench ledger_verify -- --warm-up-time 1 --measurement-time 3`
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+
+use cp_kernel::ledger::verify::bench_support::{raw_sha256, sample_store, stored_records};
+use cp_kernel::ledger::verify::{verify_records, verify_store};
+use cp_kernel::ledger::{LedgerStore, canonical, compute_entry_hash};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+const ENTRIES: usize = 20_000;
+
+fn verify(c: &mut Criterion) {
+    let store = sample_store(ENTRIES).expect("sample ledger");
+    let records = stored_records(&store).expect("records");
+    let bytes: u64 = records.iter().map(|r| r.body.len() as u64).sum();
+    let mut g = c.benchmark_group("ledger_verify");
+    g.throughput(Throughput::Bytes(bytes));
+    g.sample_size(20);
+    g.bench_function("raw_sha256_baseline", |b| b.iter(|| black_box(raw_sha256(black_box(&records)))));
+    g.bench_function("verify_store_memory", |b| {
+        b.iter(|| {
+            let r = verify_store(black_box(&store)).expect("verify");
+            assert!(r.ok);
+        })
+    });
+    g.bench_function("verify_records_owned", |b| {
+        b.iter_batched(
+            || records.clone(),
+            |recs| assert!(verify_records("BENCH/verify", recs).ok),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+fn canonical_hash(c: &mut Criterion) {
+    let store = sample_store(1).expect("sample ledger");
+    let entry = store.get(0).expect("get").expect("entry 0");
+    let mut value = serde_json::to_value(&entry).expect("value");
+    if let Some(m) = value.as_object_mut() {
+        m.remove("entry_hash");
+    }
+    let mut g = c.benchmark_group("ledger_canonical");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("jcs_plus_entry_hash_per_entry", |b| {
+        b.iter(|| black_box(compute_entry_hash(&canonical::to_vec(black_box(&value)))))
+    });
+    g.bench_function("seal_body_per_entry", |b| b.iter(|| black_box(entry.canonical_body())));
+    g.finish();
+}
+
+criterion_group!(benches, verify, canonical_hash);
+criterion_main!(benches);

@@ -1,0 +1,108 @@
+use serde_json::Value;
+
+use super::*;
+use crate::ledger::{MemoryStore, NewEntry, compute_entry_hash};
+
+fn ledger(n: usize) -> Vec<OwnedRecord> {
+    let s = MemoryStore::new("T/t");
+    s.append_batch((0..n).map(|i| NewEntry::new("E").reason(format!("r{i}"))).collect()).unwrap();
+    bench_support::stored_records(&s).unwrap()
+}
+
+/// Rewrites a field of record `i`'s body and re-seals its hash (a forger's edit).
+fn forge(recs: &mut [OwnedRecord], i: usize, field: &str, value: Value) {
+    let mut v: Value = serde_json::from_slice(&recs[i].body).unwrap();
+    v[field] = value;
+    recs[i].body = canonical::to_vec(&v);
+    recs[i].entry_hash = compute_entry_hash(&recs[i].body);
+}
+
+#[test]
+fn clean_ledger_verifies() {
+    let recs = ledger(5);
+    let head = recs[4].entry_hash.clone();
+    let r = verify_records("T/t", recs);
+    assert!(r.ok, "{r:?}");
+    assert_eq!((r.entries, r.verified, r.head.clone()), (5, 5, Some(head)));
+    assert_eq!(r.summary(), "T/t: OK 5 entries");
+    let empty = verify_records("T/t", Vec::new());
+    assert!(empty.ok && empty.head.is_none());
+}
+
+#[test]
+fn forged_genesis_link_is_reported_at_seq_0() {
+    let mut recs = ledger(3);
+    forge(&mut recs, 0, "previous_hash", Value::String("1".repeat(64)));
+    let r = verify_records("T/t", recs);
+    let d = r.first_bad.unwrap();
+    assert_eq!((d.seq, d.kind), (0, DefectKind::LinkBroken));
+    assert!(!r.ok);
+}
+
+#[test]
+fn forged_middle_entry_breaks_the_next_link() {
+    let mut recs = ledger(4);
+    forge(&mut recs, 2, "reason", Value::String("changed".into()));
+    let d = verify_records("T/t", recs).first_bad.unwrap();
+    assert_eq!((d.seq, d.kind), (3, DefectKind::LinkBroken));
+}
+
+#[test]
+fn malformed_hash_and_backend_defects() {
+    let mut recs = ledger(3);
+    recs[1].entry_hash = recs[1].entry_hash.to_uppercase();
+    let d = verify_records("T/t", recs).first_bad.unwrap();
+    assert_eq!((d.seq, d.kind), (1, DefectKind::ContentChanged));
+
+    let mut recs = ledger(3);
+    recs[2].defect = Some("torn last line (no newline)".into());
+    let d = verify_records("T/t", recs).first_bad.unwrap();
+    assert_eq!((d.seq, d.kind), (2, DefectKind::TornLine));
+
+    let mut recs = ledger(3);
+    recs[1].defect = Some("not json".into());
+    let d = verify_records("T/t", recs).first_bad.unwrap();
+    assert_eq!((d.seq, d.kind), (1, DefectKind::JunkLine));
+}
+
+#[test]
+fn body_without_seq_is_malformed() {
+    let mut recs = ledger(2);
+    recs[1].body = br#"{"hello":1}"#.to_vec();
+    recs[1].entry_hash = compute_entry_hash(&recs[1].body);
+    let d = verify_records("T/t", recs).first_bad.unwrap();
+    assert_eq!((d.seq, d.kind), (1, DefectKind::Malformed));
+}
+
+#[test]
+fn parallel_chunks_report_the_exact_first_bad_seq() {
+    // Enough records for several chunks and worker threads.
+    let mut recs = ledger(CHUNK_RECORDS + 1500);
+    let k = CHUNK_RECORDS + 17;
+    recs[k].body[10] ^= 1;
+    recs[k + 100].body[10] ^= 1;
+    let r = verify_records("T/t", recs);
+    let d = r.first_bad.unwrap();
+    assert_eq!((d.seq, d.kind), (k as u64, DefectKind::ContentChanged));
+    assert_eq!(r.verified, k as u64);
+    assert_eq!(r.entries, (CHUNK_RECORDS + 1500) as u64);
+}
+
+#[test]
+fn export_writes_canonical_lines_that_reverify() {
+    let s = MemoryStore::new("T/t");
+    s.append_batch((0..3).map(|i| NewEntry::new("E").meta("x", i)).collect()).unwrap();
+    let mut out = Vec::new();
+    let r = export_jsonl(&s, &mut out).unwrap();
+    assert!(r.ok);
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3);
+    for (i, l) in lines.iter().enumerate() {
+        let mut v: Value = serde_json::from_str(l).unwrap();
+        assert_eq!(canonical::to_vec(&v), l.as_bytes());
+        let h = v.as_object_mut().unwrap().remove("entry_hash").unwrap();
+        assert_eq!(h, Value::String(compute_entry_hash(&canonical::to_vec(&v))));
+        assert_eq!(v["seq"], Value::from(i));
+    }
+}
