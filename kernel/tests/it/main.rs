@@ -1,3 +1,5 @@
 //! Integration tests of cp-kernel (one binary, modules per concern).
 #![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
+mod ledger_concurrency;
 mod ledger_conformance;
+mod ledger_crash;
