@@ -318,29 +318,32 @@ pub(crate) fn split_line(line: &[u8]) -> Result<(Vec<u8>, &str), &'static str> {
 }
 
 /// The stored line of a sealed entry: its canonical `body` with the `entry_hash` member
-/// inserted where canonical key order puts it (just before `event_type`, which every entry has).
+/// inserted where canonical key order puts it.
 pub(crate) fn line_of(e: &LedgerEntry, body: &[u8]) -> Vec<u8> {
+    insert_hash(body, &e.entry_hash)
+        .unwrap_or_else(|| super::canonical::to_vec(&serde_json::to_value(e).unwrap_or_default()))
+}
+
+/// `body` (canonical JSON of an entry without `entry_hash`) with the `"entry_hash":"…",`
+/// member inserted just before `event_type`, the member every entry has and that follows
+/// `entry_hash` in canonical key order. `None` when `body` has no top-level `event_type`.
+pub(crate) fn insert_hash(body: &[u8], hash: &str) -> Option<Vec<u8>> {
     const ET: &[u8] = b"\"event_type\":";
     let mut from = 0;
     let at = loop {
         match find(&body[from..], ET) {
-            Some(i) if from + i > 0 && matches!(body[from + i - 1], b'{' | b',') => break Some(from + i),
+            Some(i) if from + i > 0 && matches!(body[from + i - 1], b'{' | b',') => break from + i,
             Some(i) => from += i + 1,
-            None => break None,
+            None => return None,
         }
     };
-    match at {
-        Some(at) => {
-            let mut out = Vec::with_capacity(body.len() + 80);
-            out.extend_from_slice(&body[..at]);
-            out.extend_from_slice(HASH_KEY);
-            out.extend_from_slice(e.entry_hash.as_bytes());
-            out.extend_from_slice(b"\",");
-            out.extend_from_slice(&body[at..]);
-            out
-        }
-        None => super::canonical::to_vec(&serde_json::to_value(e).unwrap_or_default()),
-    }
+    let mut out = Vec::with_capacity(body.len() + 80);
+    out.extend_from_slice(&body[..at]);
+    out.extend_from_slice(HASH_KEY);
+    out.extend_from_slice(hash.as_bytes());
+    out.extend_from_slice(b"\",");
+    out.extend_from_slice(&body[at..]);
+    Some(out)
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

@@ -50,6 +50,8 @@ struct Report {
     batched_append_raw_rusqlite_entries_per_s: f64,
     batched_append_ratio: f64,
     batched_append_target_entries_per_s: f64,
+    /// Sealing alone (ids, timestamps, canonical JSON, SHA-256) through the in-memory store.
+    batched_append_memory_entries_per_s: f64,
     query_session_p50_us: f64,
     query_session_p99_us: f64,
     query_session_target_p99_us: f64,
@@ -143,6 +145,8 @@ fn measure(dir: &Path, entries: u64, appends: u64, batch: u64, queries: u64) -> 
     }
     let t_raw_batched = t.elapsed();
 
+    let t_memory = batched(&MemoryStore::new("HOT/bench"), entries, batch, sessions)?;
+
     // Query by session_id.
     let mut lat = Vec::with_capacity(queries as usize);
     for k in 0..queries.max(1) {
@@ -187,6 +191,7 @@ fn measure(dir: &Path, entries: u64, appends: u64, batch: u64, queries: u64) -> 
         batched_append_raw_rusqlite_entries_per_s: rb_s,
         batched_append_ratio: b_s / rb_s,
         batched_append_target_entries_per_s: 200_000.0,
+        batched_append_memory_entries_per_s: per_s(entries, t_memory),
         query_session_p50_us: pct(50),
         query_session_p99_us: pct(99),
         query_session_target_p99_us: 1000.0,
@@ -213,7 +218,7 @@ pub(crate) fn run(s: &Settings, c: BenchLedgerCmd) -> CmdResult {
     render(s, &r, |r| {
         format!(
             "durable append (full, 1/txn): store {:.0}/s, raw rusqlite {:.0}/s, ratio {:.2} (target >= {:.1})\n\
-             batched append ({} per txn): store {:.0} entries/s (target >= {:.0}), raw rusqlite {:.0}/s, ratio {:.2}\n\
+             batched append ({} per txn): store {:.0} entries/s (target >= {:.0}), raw rusqlite {:.0}/s, ratio {:.2}, sealing alone {:.0}/s\n\
              query by session_id on {} entries: p50 {:.0} us, p99 {:.0} us (target <= {:.0} us)\n\
              jsonl: durable append {:.0}/s, batched {:.0} entries/s",
             r.durable_append_store_per_s,
@@ -225,6 +230,7 @@ pub(crate) fn run(s: &Settings, c: BenchLedgerCmd) -> CmdResult {
             r.batched_append_target_entries_per_s,
             r.batched_append_raw_rusqlite_entries_per_s,
             r.batched_append_ratio,
+            r.batched_append_memory_entries_per_s,
             r.entries,
             r.query_session_p50_us,
             r.query_session_p99_us,
