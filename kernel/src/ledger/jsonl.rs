@@ -48,6 +48,9 @@ const N_INDEXED: usize = 1 + Provenance::FIELDS.len();
 
 const HASH_KEY: &[u8] = b"\"entry_hash\":\"";
 
+/// Bytes read per `pread` while catching up with the file.
+const READ_CHUNK: u64 = 8 << 20;
+
 /// A ledger stored as one canonical JSON object per line.
 #[derive(Debug)]
 pub struct JsonlStore {
@@ -171,22 +174,31 @@ impl State {
             // Our complete lines are no longer there as we indexed them: re-index the file.
             self.reset();
         }
-        let mut buf = vec![0u8; (size - self.len) as usize];
-        self.file.read_exact_at(&mut buf, self.len).map_err(|e| fsx::FsError::new("read", path, e))?;
-        let base = self.len;
-        let mut start = 0usize;
-        while let Some(nl) = memchr(b'\n', &buf[start..]) {
-            let line = &buf[start..start + nl];
-            let e: Option<LedgerEntry> = serde_json::from_slice(line).ok();
-            self.push_line(base + start as u64, nl, e.as_ref());
-            start += nl + 1;
+        // Read what was appended in chunks, indexing complete lines as they arrive.
+        let mut buf: Vec<u8> = Vec::new();
+        let mut pos = self.len;
+        while pos < size {
+            let n = (size - pos).min(READ_CHUNK) as usize;
+            let old = buf.len();
+            buf.resize(old + n, 0);
+            self.file.read_exact_at(&mut buf[old..], pos).map_err(|e| fsx::FsError::new("read", path, e))?;
+            pos += n as u64;
+            let mut start = 0usize;
+            let mut last_start = None;
+            while let Some(nl) = memchr(b'\n', &buf[start..]) {
+                let line = &buf[start..start + nl];
+                let e: Option<LedgerEntry> = serde_json::from_slice(line).ok();
+                self.push_line(self.len + start as u64, nl, e.as_ref());
+                last_start = Some(start);
+                start += nl + 1;
+            }
+            if let Some(ls) = last_start {
+                self.last_line = buf[ls..start].to_vec();
+            }
+            buf.drain(..start);
+            self.len += start as u64;
         }
-        if start > 0 {
-            let ls = self.lines.last().map_or(0, |l| (l.offset - base) as usize);
-            self.last_line = buf[ls..start].to_vec();
-        }
-        self.len = base + start as u64;
-        self.torn = (start < buf.len()).then(|| (self.len, (buf.len() - start) as u64));
+        self.torn = (!buf.is_empty()).then_some((self.len, buf.len() as u64));
         Ok(())
     }
 
@@ -612,6 +624,30 @@ mod tests {
         let (b, h) = split_line(&line).unwrap();
         assert_eq!(b, body);
         assert_eq!(h, e.entry_hash);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn line_and_split_round_trip(
+            et in "[A-Z_]{1,12}",
+            decision in proptest::option::of(".{0,12}"),
+            agent in proptest::option::of(".{0,12}"),
+            key in ".{0,8}",
+            val in ".{0,24}",
+        ) {
+            let p = Provenance { agent_id: agent, ..Provenance::default() };
+            let mut new = NewEntry::new(et).meta(key, val).provenance(p);
+            new.decision = decision;
+            let (e, body) = LedgerEntry::seal(new, 0, "id".into(), "t".into(), "0".repeat(64));
+            let line = line_of(&e, &body);
+            proptest::prop_assert_eq!(&line, &canonical::to_vec(&serde_json::to_value(&e).unwrap()));
+            let (b, h) = split_line(&line).unwrap();
+            proptest::prop_assert_eq!(b, body);
+            proptest::prop_assert_eq!(h, e.entry_hash.as_str());
+            let back: LedgerEntry = serde_json::from_slice(&line).unwrap();
+            proptest::prop_assert_eq!(back, e);
+        }
     }
 
     #[test]

@@ -212,3 +212,74 @@ fn bad_append_input_is_refused_and_writes_nothing() {
         assert_eq!(open(&path, backend).len().unwrap(), 1);
     }
 }
+
+#[test]
+fn cli_query_and_tail_cover_every_ledger() {
+    for backend in [LedgerBackend::Sqlite, LedgerBackend::Jsonl] {
+        let tp = plane_with(backend, Durability::Normal);
+        let run = |args: &[&str]| {
+            let o = Command::new(CPCTL).arg("--root").arg(tp.plane.root()).args(args).output().unwrap();
+            assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+            o.stdout
+        };
+        for (ledger, et, session) in [
+            ("HOT/governance", "A", "s1"),
+            ("HO2/prompts", "B", "s1"),
+            ("HO2/prompts", "A", "s2"),
+            ("HOT/governance", "C", "s2"),
+        ] {
+            run(&["ledger", "append", "--ledger", ledger, "--event-type", et, "--session", session]);
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&run(&["--json", "ledger", "query", "--session", "s1"])).unwrap();
+        let mut got: Vec<(String, u64)> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|l| {
+                let name = l["ledger"].as_str().unwrap().to_string();
+                l["entries"].as_array().unwrap().iter().map(move |e| (name.clone(), e["seq"].as_u64().unwrap()))
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, vec![("HO2/prompts".to_string(), 0), ("HOT/governance".to_string(), 0)]);
+        let v: serde_json::Value = serde_json::from_slice(&run(&[
+            "--json",
+            "ledger",
+            "query",
+            "--ledger",
+            "HOT/governance",
+            "--event-type",
+            "A",
+            "--event-type",
+            "C",
+            "--last",
+            "1",
+        ]))
+        .unwrap();
+        assert_eq!(v[0]["entries"][0]["event_type"], "C");
+        assert_eq!(v[0]["entries"].as_array().unwrap().len(), 1);
+        let text = String::from_utf8(run(&["ledger", "tail", "-n", "1"])).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.contains("HO2/prompts #1") && text.contains("HOT/governance #1"), "{text}");
+        let o = Command::new(CPCTL)
+            .arg("--root")
+            .arg(tp.plane.root())
+            .args(["ledger", "query", "--ledger", "HOT/missing"])
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+    }
+}
+
+#[test]
+fn layout_busy_timeout_defaults_to_5000_ms() {
+    let l = cp_kernel::plane::Layout::default_layout();
+    assert_eq!(l.ledger.busy_timeout_ms, 5000);
+    let mut v: serde_json::Value = serde_json::from_str(cp_kernel::plane::DEFAULT_LAYOUT_JSON).unwrap();
+    v["ledger"].as_object_mut().unwrap().remove("busy_timeout_ms");
+    let l: cp_kernel::plane::Layout = serde_json::from_value(v.clone()).unwrap();
+    assert_eq!(l.ledger.busy_timeout_ms, 5000);
+    v["ledger"]["busy_timeout_ms"] = serde_json::json!("soon");
+    assert!(serde_json::from_value::<cp_kernel::plane::Layout>(v).is_err());
+}
