@@ -33,21 +33,41 @@ pub use query::{LedgerQuery, Order};
 pub use set::{LedgerName, LedgerSet};
 pub use store::{ChainHead, LedgerStore, RawRecord, TxnFn, TxnView};
 mod jsonl;
-pub use jsonl::JsonlStore;
+pub use jsonl::{JsonlStore, RepairReport};
+mod sqlite;
+pub use sqlite::SqliteStore;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::plane::{Durability, LedgerBackend};
 
-/// Opens the store for one ledger file with the given backend.
+/// Opens the store for one ledger file with the given backend (SQLite busy timeout: 5 s).
 pub fn open_store(
     path: &Path,
     name: &str,
     backend: LedgerBackend,
     durability: Durability,
 ) -> Result<Arc<dyn LedgerStore>, LedgerError> {
-    // PROVISIONAL: both backends use the JSONL skeleton until the SQLite store lands.
-    let _ = backend;
-    Ok(Arc::new(JsonlStore::open(path, name, durability)?))
+    open_store_with(path, name, backend, durability, DEFAULT_BUSY_TIMEOUT_MS)
+}
+
+/// Default SQLite busy timeout in milliseconds (the layout's `ledger.busy_timeout_ms` default).
+pub const DEFAULT_BUSY_TIMEOUT_MS: u64 = 5000;
+
+/// Opens the store for one ledger file with the given backend; SQLite writers wait up to
+/// `busy_timeout_ms` milliseconds for another process's write lock.
+pub fn open_store_with(
+    path: &Path,
+    name: &str,
+    backend: LedgerBackend,
+    durability: Durability,
+    busy_timeout_ms: u64,
+) -> Result<Arc<dyn LedgerStore>, LedgerError> {
+    Ok(match backend {
+        LedgerBackend::Sqlite => {
+            Arc::new(SqliteStore::open(path, name, durability, std::time::Duration::from_millis(busy_timeout_ms))?)
+        }
+        LedgerBackend::Jsonl => Arc::new(JsonlStore::open(path, name, durability)?),
+    })
 }

@@ -1,4 +1,8 @@
 //! The ledgers of a plane, by name (`TIER/name`), opened with the plane's backend.
+//!
+//! Owns: mapping a ledger name to its file (`<tier>/ledger/<name>.db` for SQLite,
+//! `<tier>/ledger/<name>.jsonl` for JSONL), dispatching on the configured backend, and caching
+//! open stores. Never does: read or write entries itself.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -49,6 +53,7 @@ pub struct LedgerSet {
     dirs: BTreeMap<Tier, PathBuf>,
     backend: LedgerBackend,
     durability: Durability,
+    busy_timeout_ms: u64,
     open: Mutex<BTreeMap<LedgerName, Arc<dyn LedgerStore>>>,
 }
 
@@ -64,12 +69,18 @@ impl LedgerSet {
         let backend = plane.config().ledger_backend.unwrap_or(plane.layout().ledger.backend);
         let durability = plane.config().durability.unwrap_or(plane.layout().ledger.durability);
         let dirs = Tier::ALL.iter().map(|&t| (t, plane.dir(t, "ledger"))).collect();
-        Self { dirs, backend, durability, open: Mutex::new(BTreeMap::new()) }
+        let busy_timeout_ms = plane.layout().ledger.busy_timeout_ms;
+        Self { dirs, backend, durability, busy_timeout_ms, open: Mutex::new(BTreeMap::new()) }
     }
 
     /// The backend in use.
     pub fn backend(&self) -> LedgerBackend {
         self.backend
+    }
+
+    /// The durability in use.
+    pub fn durability(&self) -> Durability {
+        self.durability
     }
 
     /// The file a ledger lives in.
@@ -92,7 +103,7 @@ impl LedgerSet {
         if let Some(dir) = path.parent() {
             fsx::create_dir_all(dir)?;
         }
-        let store = super::open_store(&path, &n.to_string(), self.backend, self.durability)?;
+        let store = super::open_store_with(&path, &n.to_string(), self.backend, self.durability, self.busy_timeout_ms)?;
         g.insert(n, store.clone());
         Ok(store)
     }

@@ -42,6 +42,14 @@ pub struct LedgerLayout {
     pub backend: LedgerBackend,
     /// Durability mode (default `full`).
     pub durability: Durability,
+    /// How long a writer waits for another process holding the SQLite write lock before
+    /// failing, in milliseconds (default 5000).
+    #[serde(default = "default_busy_timeout_ms")]
+    pub busy_timeout_ms: u64,
+}
+
+fn default_busy_timeout_ms() -> u64 {
+    5000
 }
 
 /// Ledger storage backend.

@@ -4,3 +4,6 @@ mod framework;
 mod ledger_checkpoint;
 mod ledger_cp2;
 mod ledger_verify;
+mod ledger_concurrency;
+mod ledger_conformance;
+mod ledger_crash;

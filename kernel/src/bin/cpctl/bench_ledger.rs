@@ -1,16 +1,243 @@
-//! `cpctl bench ledger` (lands with issue 2).
+//! `cpctl bench ledger`: quick ledger storage measurements against same-run baselines (the
+//! criterion suite `kernel/benches/ledger_store.rs` measures the same things more carefully).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use clap::Subcommand;
+use rusqlite::{Connection, TransactionBehavior};
+use serde::Serialize;
 
-use crate::common::{CmdResult, Settings};
+use cp_kernel::fsx;
+use cp_kernel::ledger::{JsonlStore, LedgerQuery, LedgerStore, MemoryStore, NewEntry, Order, Provenance, SqliteStore};
+use cp_kernel::plane::Durability;
+
+use crate::common::{CmdResult, Outcome, Settings, render};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum BenchLedgerCmd {
-    /// Not available yet (issue 2).
-    #[command(hide = true)]
-    PendingBenchLedger,
+    /// Measure ledger appends and queries (SQLite and JSONL) against raw rusqlite.
+    #[command(after_help = "Example:\n  cpctl bench ledger --entries 1000000 --json")]
+    Ledger {
+        /// Entries in the ledger built for the batched-append and query measurements.
+        #[arg(long, default_value_t = 100_000)]
+        entries: u64,
+        /// Single-entry durable appends timed per backend and for the raw baseline.
+        #[arg(long, default_value_t = 200)]
+        appends: u64,
+        /// Entries per transaction in the batched measurement.
+        #[arg(long, default_value_t = 1000)]
+        batch: u64,
+        /// Queries timed for the latency percentiles.
+        #[arg(long, default_value_t = 2000)]
+        queries: u64,
+        /// Scratch directory (default: a new directory under the system temp dir, removed after).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
-pub(crate) fn run(_s: &Settings, _c: BenchLedgerCmd) -> CmdResult {
-    anyhow::bail!("this command is not available in this build yet (issue 2)")
+#[derive(Debug, Serialize)]
+struct Report {
+    entries: u64,
+    appends: u64,
+    batch: u64,
+    durable_append_store_per_s: f64,
+    durable_append_raw_rusqlite_per_s: f64,
+    durable_append_ratio: f64,
+    durable_append_target_ratio: f64,
+    batched_append_store_entries_per_s: f64,
+    batched_append_raw_rusqlite_entries_per_s: f64,
+    batched_append_ratio: f64,
+    batched_append_target_entries_per_s: f64,
+    /// Sealing alone (ids, timestamps, canonical JSON, SHA-256) through the in-memory store.
+    batched_append_memory_entries_per_s: f64,
+    query_session_p50_us: f64,
+    query_session_p99_us: f64,
+    query_session_target_p99_us: f64,
+    jsonl_durable_append_per_s: f64,
+    jsonl_batched_append_entries_per_s: f64,
+}
+
+fn entry(i: u64, sessions: u64) -> NewEntry {
+    NewEntry::new("PROMPT_SENT")
+        .decision("ALLOW")
+        .reason("bench")
+        .meta("tokens", i % 977)
+        .meta("model", "m-1")
+        .provenance(Provenance {
+            tenant_id: Some("t-1".into()),
+            agent_id: Some(format!("a-{}", i % 7)),
+            session_id: Some(format!("s-{}", i % sessions.max(1))),
+            work_order_id: Some(format!("wo-{}", i % 101)),
+            ..Provenance::default()
+        })
+}
+
+fn row_size() -> anyhow::Result<usize> {
+    let e = MemoryStore::new("x").append(entry(1, 1))?;
+    Ok(e.canonical_body().len() + e.id.len() + e.timestamp.len() + e.previous_hash.len() + e.entry_hash.len() + 60)
+}
+
+fn raw_conn(path: &Path) -> anyhow::Result<Connection> {
+    let c = Connection::open(path)?;
+    let _: String = c.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    c.pragma_update(None, "synchronous", "FULL")?;
+    c.execute_batch("CREATE TABLE IF NOT EXISTS t (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)")?;
+    Ok(c)
+}
+
+fn per_s(n: u64, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64().max(1e-9)
+}
+
+fn batched(store: &dyn LedgerStore, n: u64, batch: u64, sessions: u64) -> anyhow::Result<Duration> {
+    let mut i = 0;
+    let mut spent = Duration::ZERO;
+    while i < n {
+        let k = batch.max(1).min(n - i);
+        let v: Vec<NewEntry> = (i..i + k).map(|j| entry(j, sessions)).collect();
+        let t = Instant::now();
+        store.append_batch(v)?;
+        spent += t.elapsed();
+        i += k;
+    }
+    Ok(spent)
+}
+
+fn measure(dir: &Path, entries: u64, appends: u64, batch: u64, queries: u64) -> anyhow::Result<Report> {
+    let sessions = (entries / 10).max(1);
+    let row = vec![b'x'; row_size()?];
+    let timeout = Duration::from_secs(5);
+
+    // Durable single appends, interleaved in rounds so both see the same disk conditions.
+    let store = SqliteStore::open(&dir.join("single.db"), "HOT/bench", Durability::Full, timeout)?;
+    let mut raw = raw_conn(&dir.join("raw-single.db"))?;
+    let (mut t_store, mut t_raw) = (Duration::ZERO, Duration::ZERO);
+    for i in 0..appends {
+        let t = Instant::now();
+        store.append(entry(i, 1000))?;
+        t_store += t.elapsed();
+        let t = Instant::now();
+        let tx = raw.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("INSERT INTO t (body) VALUES (?1)", [&row])?;
+        tx.commit()?;
+        t_raw += t.elapsed();
+    }
+
+    // Batched appends building the query ledger.
+    let big = SqliteStore::open(&dir.join("big.db"), "HOT/bench", Durability::Full, timeout)?;
+    let t_batched = batched(&big, entries, batch, sessions)?;
+    let mut raw_b = raw_conn(&dir.join("raw-batch.db"))?;
+    let t = Instant::now();
+    let mut i = 0;
+    while i < entries {
+        let k = batch.max(1).min(entries - i);
+        let tx = raw_b.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut st = tx.prepare_cached("INSERT INTO t (body) VALUES (?1)")?;
+            for _ in 0..k {
+                st.execute([&row])?;
+            }
+        }
+        tx.commit()?;
+        i += k;
+    }
+    let t_raw_batched = t.elapsed();
+
+    let t_memory = batched(&MemoryStore::new("HOT/bench"), entries, batch, sessions)?;
+
+    // Query by session_id.
+    let mut lat = Vec::with_capacity(queries as usize);
+    for k in 0..queries.max(1) {
+        let q = LedgerQuery {
+            provenance: Provenance {
+                session_id: Some(format!("s-{}", k.wrapping_mul(7919) % sessions)),
+                ..Provenance::default()
+            },
+            order: Order::Desc,
+            ..LedgerQuery::default()
+        };
+        let t = Instant::now();
+        big.query(&q)?;
+        lat.push(t.elapsed());
+    }
+    lat.sort();
+    let pct = |p: usize| lat[(lat.len() * p / 100).min(lat.len() - 1)].as_secs_f64() * 1e6;
+
+    // JSONL.
+    let j = JsonlStore::open(&dir.join("single.jsonl"), "HOT/bench", Durability::Full)?;
+    let t = Instant::now();
+    for i in 0..appends {
+        j.append(entry(i, 1000))?;
+    }
+    let t_jsonl = t.elapsed();
+    let jb = JsonlStore::open(&dir.join("big.jsonl"), "HOT/bench", Durability::Full)?;
+    let t_jsonl_b = batched(&jb, entries, batch, sessions)?;
+
+    let store_s = per_s(appends, t_store);
+    let raw_s = per_s(appends, t_raw);
+    let b_s = per_s(entries, t_batched);
+    let rb_s = per_s(entries, t_raw_batched);
+    Ok(Report {
+        entries,
+        appends,
+        batch,
+        durable_append_store_per_s: store_s,
+        durable_append_raw_rusqlite_per_s: raw_s,
+        durable_append_ratio: store_s / raw_s,
+        durable_append_target_ratio: 0.8,
+        batched_append_store_entries_per_s: b_s,
+        batched_append_raw_rusqlite_entries_per_s: rb_s,
+        batched_append_ratio: b_s / rb_s,
+        batched_append_target_entries_per_s: 200_000.0,
+        batched_append_memory_entries_per_s: per_s(entries, t_memory),
+        query_session_p50_us: pct(50),
+        query_session_p99_us: pct(99),
+        query_session_target_p99_us: 1000.0,
+        jsonl_durable_append_per_s: per_s(appends, t_jsonl),
+        jsonl_batched_append_entries_per_s: per_s(entries, t_jsonl_b),
+    })
+}
+
+pub(crate) fn run(s: &Settings, c: BenchLedgerCmd) -> CmdResult {
+    let BenchLedgerCmd::Ledger { entries, appends, batch, queries, dir } = c;
+    let (dir, temp) = match dir {
+        Some(d) => (d, false),
+        None => {
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.subsec_nanos();
+            (std::env::temp_dir().join(format!("cpctl-bench-ledger-{}-{nanos}", std::process::id())), true)
+        }
+    };
+    fsx::create_dir_all(&dir)?;
+    let r = measure(&dir, entries, appends, batch, queries);
+    if temp {
+        let _ = fsx::remove_dir_all(&dir);
+    }
+    let r = r?;
+    render(s, &r, |r| {
+        format!(
+            "durable append (full, 1/txn): store {:.0}/s, raw rusqlite {:.0}/s, ratio {:.2} (target >= {:.1})\n\
+             batched append ({} per txn): store {:.0} entries/s (target >= {:.0}), raw rusqlite {:.0}/s, ratio {:.2}, sealing alone {:.0}/s\n\
+             query by session_id on {} entries: p50 {:.0} us, p99 {:.0} us (target <= {:.0} us)\n\
+             jsonl: durable append {:.0}/s, batched {:.0} entries/s",
+            r.durable_append_store_per_s,
+            r.durable_append_raw_rusqlite_per_s,
+            r.durable_append_ratio,
+            r.durable_append_target_ratio,
+            r.batch,
+            r.batched_append_store_entries_per_s,
+            r.batched_append_target_entries_per_s,
+            r.batched_append_raw_rusqlite_entries_per_s,
+            r.batched_append_ratio,
+            r.batched_append_memory_entries_per_s,
+            r.entries,
+            r.query_session_p50_us,
+            r.query_session_p99_us,
+            r.query_session_target_p99_us,
+            r.jsonl_durable_append_per_s,
+            r.jsonl_batched_append_entries_per_s,
+        )
+    })?;
+    Ok(Outcome::Ok)
 }
