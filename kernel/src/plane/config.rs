@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::{Durability, Layout, LedgerBackend, PlaneError};
 use crate::fsx;
 
+/// Name of the plane config's schema (`schemas/plane_config.schema.json`).
+pub const PLANE_CONFIG_SCHEMA: &str = "plane_config";
+
 /// Operator settings of one plane.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,11 +70,14 @@ impl PlaneConfig {
         if !path.exists() {
             return Ok(Self::default());
         }
-        let text = fsx::read_to_string(path)?;
-        serde_json::from_str(&text).map_err(|e| PlaneError::InvalidDocument {
-            path: path.to_path_buf(),
-            message: format!("line {} column {}: {e}", e.line(), e.column()),
-        })
+        Self::load(path)
+    }
+
+    /// Reads a plane config document, validated against the embedded `plane_config` schema
+    /// (errors give file:line:column, the field path and what was expected) and decoded.
+    pub fn load(path: &Path) -> Result<Self, PlaneError> {
+        let schemas = crate::schema::SchemaSet::embedded_plane_documents()?;
+        Ok(schemas.load_document(PLANE_CONFIG_SCHEMA, path)?)
     }
 
     pub(crate) fn save(&self, path: &Path) -> Result<(), PlaneError> {

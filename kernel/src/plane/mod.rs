@@ -15,8 +15,8 @@ mod layout;
 mod paths;
 mod tier;
 
-pub use config::{PlaneConfig, TrustedKey};
-pub use layout::{DEFAULT_LAYOUT_JSON, Durability, LAYOUT_PATH, Layout, LedgerBackend, LedgerLayout};
+pub use config::{PLANE_CONFIG_SCHEMA, PlaneConfig, TrustedKey};
+pub use layout::{DEFAULT_LAYOUT_JSON, Durability, LAYOUT_PATH, LAYOUT_SCHEMA, Layout, LedgerBackend, LedgerLayout};
 pub use paths::{RootSource, resolve_root};
 pub use tier::Tier;
 
@@ -53,6 +53,13 @@ pub enum PlaneError {
         /// What is wrong.
         message: String,
     },
+    /// A plane document (layout, plane config) failed its schema check or typed decode; the
+    /// source gives file:line:column, the field path and what was expected.
+    #[error("invalid plane document")]
+    Document(#[from] crate::schema::DocumentError),
+    /// The schemas of the plane's own documents could not be loaded.
+    #[error("cannot load the plane document schemas")]
+    Schemas(#[from] crate::schema::SchemaError),
 }
 
 /// An opened plane.

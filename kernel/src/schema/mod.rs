@@ -11,5 +11,10 @@
 mod document;
 mod set;
 
-pub use document::{DocumentError, Violation, parse_document};
-pub use set::{EMBEDDED_SCHEMAS, SchemaError, SchemaSet};
+pub use document::{
+    DocumentError, LocatedDocument, Locations, ParseLimits, Violation, is_json_path, parse_document, parse_located,
+};
+pub use set::{
+    EMBEDDED_SCHEMAS, FILE_NAME_SCHEMAS, SCHEMA_SUFFIX, SchemaError, SchemaInfo, SchemaSet, infer_schema_name,
+    schema_name,
+};
