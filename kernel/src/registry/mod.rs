@@ -14,4 +14,4 @@ mod rows;
 mod table;
 
 pub use rows::{FrameworkRow, OwnershipRow, PackageStateRow, SpecRow, current_ownership};
-pub use table::{RegistryError, RegistryKind, Table, append_rows, read_rows, read_table, write_rows};
+pub use table::{RegistryError, RegistryKind, Table, append_rows, read_kind_table, read_rows, read_table, write_rows};
