@@ -118,11 +118,11 @@ pub enum DocumentError {
     },
     /// The document violates its schema.
     #[error(
-        "{} does not match schema {schema} ({} violation{}): {}",
+        "{} does not match schema {schema} ({} violation{}):{}",
         path.display(),
         violations.len(),
         if violations.len() == 1 { "" } else { "s" },
-        violations.iter().map(|v| format!("{}:{v}", path.display())).collect::<Vec<_>>().join("; ")
+        violations.iter().map(|v| format!("\n    {}:{v}", path.display())).collect::<String>()
     )]
     Invalid {
         /// The file.

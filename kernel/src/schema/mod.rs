@@ -15,6 +15,6 @@ pub use document::{
     DocumentError, LocatedDocument, Locations, ParseLimits, Violation, is_json_path, parse_document, parse_located,
 };
 pub use set::{
-    EMBEDDED_SCHEMAS, FILE_NAME_SCHEMAS, SCHEMA_SUFFIX, SchemaError, SchemaInfo, SchemaSet, infer_schema_name,
-    schema_name,
+    CheckedAs, EMBEDDED_SCHEMAS, FILE_NAME_SCHEMAS, SCHEMA_SUFFIX, SchemaError, SchemaInfo, SchemaSet,
+    infer_schema_name, schema_name,
 };

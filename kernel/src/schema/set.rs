@@ -330,15 +330,7 @@ impl SchemaSet {
     /// offending value.
     pub fn validate_located(&self, schema: &str, path: &Path, doc: &LocatedDocument) -> Result<(), DocumentError> {
         let c = self.schemas.get(schema).ok_or_else(|| DocumentError::UnknownSchema(schema.to_string()))?;
-        let violations: Vec<Violation> = c
-            .validator
-            .iter_errors(&doc.value)
-            .map(|e| {
-                let instance_path = e.instance_path().to_string();
-                let pos = doc.locations.find(&instance_path);
-                Violation { line: pos.map(|p| p.0), column: pos.map(|p| p.1), instance_path, message: e.to_string() }
-            })
-            .collect();
+        let violations = located_violations(c.validator.iter_errors(&doc.value), doc);
         if violations.is_empty() {
             Ok(())
         } else {
@@ -378,14 +370,7 @@ impl SchemaSet {
             path: path.to_path_buf(),
             message: format!("unknown meta-schema: {e}"),
         })?;
-        let violations: Vec<Violation> = meta
-            .iter_errors(&doc.value)
-            .map(|e| {
-                let instance_path = e.instance_path().to_string();
-                let pos = doc.locations.find(&instance_path);
-                Violation { line: pos.map(|p| p.0), column: pos.map(|p| p.1), instance_path, message: e.to_string() }
-            })
-            .collect();
+        let violations = located_violations(meta.iter_errors(&doc.value), &doc);
         if !violations.is_empty() {
             return Err(DocumentError::Invalid {
                 path: path.to_path_buf(),
@@ -407,10 +392,89 @@ impl SchemaSet {
             path: path.to_path_buf(),
             message: match e {
                 SchemaError::InvalidSchema { message, .. } => message,
+                SchemaError::RemoteRef { reference, .. } => {
+                    format!("$ref {reference:?} is not in the loaded schema set (remote references are refused)")
+                }
                 other => other.to_string(),
             },
         })
     }
+}
+
+/// What [`SchemaSet::check_file`] checked a file against.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum CheckedAs {
+    /// A document, against the named schema.
+    Document(String),
+    /// A schema file, against the JSON Schema meta-schema and the set.
+    Schema,
+}
+
+impl std::fmt::Display for CheckedAs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Document(n) => f.write_str(n),
+            Self::Schema => f.write_str("JSON Schema"),
+        }
+    }
+}
+
+impl SchemaSet {
+    /// Which check [`SchemaSet::check_file`] applies to `path`: the named schema, else a schema
+    /// check for `*.schema.json`, else the schema inferred from the file name
+    /// ([`infer_schema_name`]); `None` when nothing can be inferred.
+    pub fn check_for(&self, schema: Option<&str>, path: &Path) -> Option<CheckedAs> {
+        match schema {
+            Some(n) => Some(CheckedAs::Document(n.to_string())),
+            None if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(SCHEMA_SUFFIX)) => {
+                Some(CheckedAs::Schema)
+            }
+            None => infer_schema_name(path, self).map(CheckedAs::Document),
+        }
+    }
+
+    /// Reads `path` (refusing it unread when larger than the limit) and applies `check`.
+    pub fn check_file(&self, check: &CheckedAs, path: &Path) -> Result<(), DocumentError> {
+        if let CheckedAs::Document(n) = check
+            && !self.contains(n)
+        {
+            return Err(DocumentError::UnknownSchema(n.clone()));
+        }
+        let text = read_limited(path, &self.limits)?;
+        match check {
+            CheckedAs::Document(n) => self.check_str(n, path, &text).map(|_| ()),
+            CheckedAs::Schema => self.check_schema_text(path, &text),
+        }
+    }
+}
+
+/// Turns jsonschema errors into violations located in the document, sorted by position. An
+/// unexpected property is located at that property's value rather than at its object.
+fn located_violations<'a>(
+    errors: impl Iterator<Item = jsonschema::ValidationError<'a>>,
+    doc: &LocatedDocument,
+) -> Vec<Violation> {
+    let mut out: Vec<Violation> = errors
+        .map(|e| {
+            let instance_path = e.instance_path().to_string();
+            let at = match e.kind() {
+                jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
+                    unexpected.first().map(|k| {
+                        let mut p = instance_path.clone();
+                        p.push('/');
+                        p.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                        p
+                    })
+                }
+                _ => None,
+            };
+            let pos = doc.locations.find(at.as_deref().unwrap_or(&instance_path));
+            Violation { line: pos.map(|p| p.0), column: pos.map(|p| p.1), instance_path, message: e.to_string() }
+        })
+        .collect();
+    out.sort_by_key(|v| (v.line.unwrap_or(usize::MAX), v.column.unwrap_or(usize::MAX)));
+    out
 }
 
 /// Reads a document, refusing one larger than the limit before reading it.

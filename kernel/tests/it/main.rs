@@ -1,5 +1,6 @@
 //! Integration tests of cp-kernel (one binary, modules per concern).
 #![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
+mod cli_foundation;
 mod plane;
 mod registry;
 mod schema;
