@@ -65,7 +65,8 @@ fn every_violation_is_reported_with_its_place() {
     let DocumentError::Invalid { violations, .. } = e else { panic!() };
     let mut got: Vec<(String, Option<usize>)> = violations.iter().map(|v| (v.instance_path.clone(), v.line)).collect();
     got.sort();
-    assert_eq!(got, [("".to_string(), Some(1)), ("/n".to_string(), Some(1)), ("/s".to_string(), Some(2))]);
+    // The unexpected property is located at itself (line 3), not at its object.
+    assert_eq!(got, [("".to_string(), Some(3)), ("/n".to_string(), Some(1)), ("/s".to_string(), Some(2))]);
 }
 
 #[test]
