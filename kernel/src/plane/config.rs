@@ -81,6 +81,17 @@ impl PlaneConfig {
     }
 
     pub(crate) fn save(&self, path: &Path) -> Result<(), PlaneError> {
+        // Never write a document that would be refused when the plane is next opened.
+        let value = serde_json::to_value(self)
+            .map_err(|e| PlaneError::InvalidDocument { path: path.to_path_buf(), message: e.to_string() })?;
+        crate::schema::SchemaSet::embedded_plane_documents()?.validate(PLANE_CONFIG_SCHEMA, &value).map_err(
+            |e| match e {
+                crate::schema::DocumentError::Invalid { schema, violations, .. } => {
+                    crate::schema::DocumentError::Invalid { path: path.to_path_buf(), schema, violations }
+                }
+                other => other,
+            },
+        )?;
         if let Some(dir) = path.parent() {
             fsx::create_dir_all(dir)?;
         }

@@ -101,3 +101,12 @@ fn plane_config_written_by_init_validates() {
     let c: PlaneConfig = set.load_document("plane_config", &path).unwrap();
     assert_eq!(&c, tp.plane.config());
 }
+
+#[test]
+fn init_refuses_a_plane_config_that_would_not_validate() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("p");
+    let e = Plane::init(&root, PlaneConfig { plane_id: "has spaces".into(), ..PlaneConfig::default() }).unwrap_err();
+    assert!(source_chain(&e).contains("/plane_id"), "{}", source_chain(&e));
+    assert!(!root.join("HOT/plane/plane.json").exists());
+}
