@@ -96,3 +96,81 @@ fn yaml_scalars_keep_their_json_types() {
         serde_json::json!({"i": -3, "u": 18446744073709551615u64, "f": 1.5, "b": true, "n": null, "s": "NO"})
     );
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|i| Value::Number(i.into())),
+            (-1000i32..1000, 1u32..100).prop_map(|(a, b)| serde_json::json!(f64::from(a) + f64::from(b) / 128.0)),
+            "[a-z~/ é\"\\\\:#-]{0,8}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 40, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-z~/ é:#-]{1,6}", inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Every JSON pointer of `v` with the value there.
+    fn pointers<'a>(v: &'a Value, ptr: String, out: &mut Vec<(String, &'a Value)>) {
+        out.push((ptr.clone(), v));
+        match v {
+            Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| {
+                let mut p = ptr.clone();
+                push_segment(&mut p, &i.to_string());
+                pointers(x, p, out)
+            }),
+            Value::Object(m) => m.iter().for_each(|(k, x)| {
+                let mut p = ptr.clone();
+                push_segment(&mut p, k);
+                pointers(x, p, out)
+            }),
+            _ => {}
+        }
+    }
+
+    fn char_at(text: &str, line: usize, column: usize) -> Option<char> {
+        text.lines().nth(line - 1)?.chars().nth(column - 1)
+    }
+
+    proptest! {
+        /// In JSON text (pretty or compact) every value is located exactly where its own
+        /// serialization starts.
+        #[test]
+        fn json_locations_point_at_each_value(v in arb_value(), pretty in any::<bool>()) {
+            let text = if pretty { serde_json::to_string_pretty(&v).unwrap() } else { serde_json::to_string(&v).unwrap() };
+            let d = parse_located(Path::new("p.json"), &text, &ParseLimits::default()).unwrap();
+            prop_assert_eq!(&d.value, &v);
+            let mut ps = Vec::new();
+            pointers(&v, String::new(), &mut ps);
+            for (p, x) in ps {
+                let (l, c) = d.locations.find(&p).unwrap();
+                prop_assert_eq!(d.locations.pointer_at(l, c).map(|q| q.len() >= p.len()), Some(true));
+                let first = serde_json::to_string(x).unwrap().chars().next().unwrap();
+                prop_assert_eq!(char_at(&text, l, c), Some(first), "{} at {}:{}", p, l, c);
+            }
+        }
+
+        /// YAML written by serde-saphyr parses back to the same value with every value located.
+        #[test]
+        fn yaml_round_trip_locates_every_value(v in arb_value()) {
+            let text = serde_saphyr::to_string(&v).unwrap();
+            let d = parse_located(Path::new("p.yaml"), &text, &ParseLimits::default()).unwrap();
+            prop_assert_eq!(&d.value, &v, "{}", text);
+            let mut ps = Vec::new();
+            pointers(&v, String::new(), &mut ps);
+            let lines = text.lines().count().max(1);
+            for (p, _) in ps {
+                let (l, _) = d.locations.find(&p).unwrap();
+                prop_assert!(l >= 1 && l <= lines + 1, "{} at line {} of {}", p, l, lines);
+            }
+        }
+    }
+}
