@@ -401,9 +401,20 @@ pub(crate) fn on_parser_stack<T: Send>(
     })
 }
 
-/// serde-saphyr errors may span lines (`line N column M:` prefix, notes); keep one line.
+/// serde-saphyr errors may span lines and end with their own `at line N, column M` (already in
+/// the error's location); keep one line without the repeated position.
 fn one_line(msg: &str) -> String {
-    msg.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
+    let joined = msg.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
+    match joined.rsplit_once(" at line ") {
+        Some((head, tail))
+            if tail.split_once(", column ").is_some_and(|(l, c)| {
+                !l.is_empty() && !c.is_empty() && l.bytes().chain(c.bytes()).all(|b| b.is_ascii_digit())
+            }) =>
+        {
+            head.to_string()
+        }
+        _ => joined,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -474,3 +474,26 @@ fn every_foundation_command_help_shows_an_example() {
         assert!(out.contains("Example:\n  cpctl "), "{cmd:?}: {out}");
     }
 }
+
+#[test]
+fn schema_validate_with_a_schema_directory_and_hostile_json() {
+    let c = Cli::new();
+    c.write(
+        "s/item.schema.json",
+        "{\"$id\": \"https://control-plane.invalid/schemas/item.schema.json\", \"type\": \"object\",\n \"additionalProperties\": false, \"properties\": {\"n\": {\"type\": \"integer\"}}}",
+    );
+    c.write("ok/item.yaml", "n: 3\n");
+    c.write("dup/item.json", "{\"n\": 1,\n \"n\": 2}");
+    c.write("inf/item.yaml", "n: .inf\n");
+    insta::assert_snapshot!(c.run(&["schema", "validate", "--schemas", "s", "ok/item.yaml", "dup/item.json", "inf/item.yaml"]), @r#"
+        exit: 2
+        --- stdout
+        ok/item.yaml: valid (item)
+        dup/item.json: invalid (item)
+          dup/item.json:2:2: duplicate key "n"
+        inf/item.yaml: invalid (item)
+          inf/item.yaml:1:4: non-finite float `.inf` rejected by the configured policy
+        1 valid, 2 invalid (schemas: s)
+        --- stderr
+        "#);
+}
