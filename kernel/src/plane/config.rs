@@ -29,6 +29,10 @@ pub struct PlaneConfig {
     /// Public keys trusted to sign packages.
     #[serde(default)]
     pub trusted_keys: Vec<TrustedKey>,
+    /// Limits for parsing the plane's documents (document size, depth, YAML budgets); absent =
+    /// [`crate::schema::ParseLimits::default`], a field left out = its default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parse_limits: Option<crate::schema::ParseLimits>,
 }
 
 /// A public key in the plane's trust store.
@@ -56,6 +60,7 @@ impl Default for PlaneConfig {
             durability: None,
             require_signatures: true,
             trusted_keys: Vec::new(),
+            parse_limits: None,
         }
     }
 }

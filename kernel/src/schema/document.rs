@@ -16,8 +16,11 @@ use serde_saphyr::Spanned;
 /// Resource limits applied while parsing a document. Every document the kernel reads is parsed
 /// under these limits, so that an alias bomb, a deeply nested or a huge document is refused with
 /// an error instead of exhausting memory, stack or time.
+///
+/// Set per plane in `HOT/plane/plane.json` (`parse_limits`, schema `plane_config`); a field left
+/// out takes its default.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct ParseLimits {
     /// Largest document accepted, in bytes (checked before parsing). Default 8 MiB
     /// ([`ParseLimits::DEFAULT_MAX_DOCUMENT_BYTES`]).

@@ -269,14 +269,14 @@ impl SchemaSet {
     }
 
     /// The plane's installed schemas (`HOT/schemas/`), over the embedded ones for any schema
-    /// not installed yet.
+    /// not installed yet, with the plane's parse limits (`parse_limits` of `plane.json`).
     pub fn for_plane(plane: &crate::Plane) -> Result<Self, SchemaError> {
         let dir = plane.dir(crate::Tier::Hot, "schemas");
         let installed = if dir.is_dir() { dir_sources(&dir)? } else { Vec::new() };
         let names: BTreeSet<String> = installed.iter().map(|s| s.name.clone()).collect();
         let mut all: Vec<Source> = embedded_sources()?.into_iter().filter(|s| !names.contains(&s.name)).collect();
         all.extend(installed);
-        compile(all, ParseLimits::default())
+        compile(all, plane.config().parse_limits.clone().unwrap_or_default())
     }
 
     /// Schemas given as `(file name, text)` pairs (file names end `.schema.json`).

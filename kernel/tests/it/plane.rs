@@ -110,3 +110,27 @@ fn init_refuses_a_plane_config_that_would_not_validate() {
     assert!(source_chain(&e).contains("/plane_id"), "{}", source_chain(&e));
     assert!(!root.join("HOT/plane/plane.json").exists());
 }
+
+#[test]
+fn parse_limits_come_from_the_plane_config() {
+    use cp_kernel::schema::ParseLimits;
+    // The defaults, written out, validate against the plane_config schema (schema and struct agree).
+    let full = PlaneConfig { parse_limits: Some(ParseLimits::default()), ..PlaneConfig::default() };
+    SchemaSet::embedded().unwrap().validate("plane_config", &serde_json::to_value(&full).unwrap()).unwrap();
+    // A partial override keeps the other defaults and governs the plane's schema set.
+    let tp = TempPlane::new();
+    let path = PlaneConfig::path_in(tp.plane.root(), tp.plane.layout());
+    std::fs::write(&path, "{\"plane_id\": \"p\", \"parse_limits\": {\"max_document_bytes\": 64}}").unwrap();
+    let p = Plane::open(tp.plane.root()).unwrap();
+    let limits = p.config().parse_limits.clone().unwrap();
+    assert_eq!(limits, ParseLimits { max_document_bytes: 64, ..ParseLimits::default() });
+    let set = SchemaSet::for_plane(&p).unwrap();
+    assert_eq!(set.limits().max_document_bytes, 64);
+    let doc = tp.dir.path().join("layout.json");
+    std::fs::write(&doc, DEFAULT_LAYOUT_JSON).unwrap();
+    assert!(matches!(set.load_document::<Layout>("layout", &doc), Err(DocumentError::TooLarge { limit: 64, .. })));
+    // Unknown or mistyped limits are refused with their place.
+    std::fs::write(&path, "{\"plane_id\": \"p\",\n \"parse_limits\": {\"max_dept\": 3}}").unwrap();
+    let e = Plane::open(tp.plane.root()).unwrap_err();
+    assert!(source_chain(&e).contains(":2:"), "{}", source_chain(&e));
+}
