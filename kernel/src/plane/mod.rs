@@ -7,8 +7,11 @@
 //! Never does: write governed files (only the installer does, through packages).
 //!
 //! On disk: `HOT/config/layout.json` (shipped by `PKG-LAYOUT-001`; until it is installed the
-//! same document, compiled in, is used), `HOT/plane/plane.json` (operator state, written by
-//! `cpctl plane init` and the signing commands, never by packages).
+//! same document, compiled in, is used; schema `layout`), `HOT/plane/plane.json` (operator
+//! state, written by `cpctl plane init` and the signing commands, never by packages; schema
+//! `plane_config`). Both are read through the schema service with the embedded schemas, so a
+//! bad document is refused with file:line:column, the field path and what was expected; the
+//! plane config is also validated before it is written.
 
 mod config;
 mod layout;

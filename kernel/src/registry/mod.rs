@@ -7,7 +7,10 @@
 //! * `packages_state.csv` — `package_id, version, layer, status, manifest_sha256,
 //!   installed_date`
 //!
-//! Owns: typed and untyped (filtered) reads, whole-file writes (atomic) and appends.
+//! Owns: typed and untyped (filtered) reads, whole-file writes (atomic) and appends (the header
+//! is written once, when the file is new). Malformed CSV — unequal field count, bad quoting (a
+//! quote inside an unquoted field, text after a closing quote, an unterminated quote), a header
+//! other than the registry's columns — is an error naming the file, line and column.
 //! Never does: decide what goes in them (the installer derives them).
 
 mod rows;
