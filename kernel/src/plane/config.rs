@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::{Durability, Layout, LedgerBackend, PlaneError};
 use crate::fsx;
 
+/// Name of the plane config's schema (`schemas/plane_config.schema.json`).
+pub const PLANE_CONFIG_SCHEMA: &str = "plane_config";
+
 /// Operator settings of one plane.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,6 +29,10 @@ pub struct PlaneConfig {
     /// Public keys trusted to sign packages.
     #[serde(default)]
     pub trusted_keys: Vec<TrustedKey>,
+    /// Limits for parsing the plane's documents (document size, depth, YAML budgets); absent =
+    /// [`crate::schema::ParseLimits::default`], a field left out = its default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parse_limits: Option<crate::schema::ParseLimits>,
 }
 
 /// A public key in the plane's trust store.
@@ -53,6 +60,7 @@ impl Default for PlaneConfig {
             durability: None,
             require_signatures: true,
             trusted_keys: Vec::new(),
+            parse_limits: None,
         }
     }
 }
@@ -67,14 +75,28 @@ impl PlaneConfig {
         if !path.exists() {
             return Ok(Self::default());
         }
-        let text = fsx::read_to_string(path)?;
-        serde_json::from_str(&text).map_err(|e| PlaneError::InvalidDocument {
-            path: path.to_path_buf(),
-            message: format!("line {} column {}: {e}", e.line(), e.column()),
-        })
+        Self::load(path)
+    }
+
+    /// Reads a plane config document, validated against the embedded `plane_config` schema
+    /// (errors give file:line:column, the field path and what was expected) and decoded.
+    pub fn load(path: &Path) -> Result<Self, PlaneError> {
+        let schemas = crate::schema::SchemaSet::embedded_plane_documents()?;
+        Ok(schemas.load_document(PLANE_CONFIG_SCHEMA, path)?)
     }
 
     pub(crate) fn save(&self, path: &Path) -> Result<(), PlaneError> {
+        // Never write a document that would be refused when the plane is next opened.
+        let value = serde_json::to_value(self)
+            .map_err(|e| PlaneError::InvalidDocument { path: path.to_path_buf(), message: e.to_string() })?;
+        crate::schema::SchemaSet::embedded_plane_documents()?.validate(PLANE_CONFIG_SCHEMA, &value).map_err(
+            |e| match e {
+                crate::schema::DocumentError::Invalid { schema, violations, .. } => {
+                    crate::schema::DocumentError::Invalid { path: path.to_path_buf(), schema, violations }
+                }
+                other => other,
+            },
+        )?;
         if let Some(dir) = path.parent() {
             fsx::create_dir_all(dir)?;
         }

@@ -6,10 +6,13 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::{PlaneError, Tier};
-use crate::fsx;
+use crate::schema::SchemaSet;
 
 /// The layout shipped by `PKG-LAYOUT-001`, compiled in and used until that package is installed.
 pub const DEFAULT_LAYOUT_JSON: &str = include_str!("../../../packages/PKG-LAYOUT-001/HOT/config/layout.json");
+
+/// Name of the layout document's schema (`schemas/layout.schema.json`).
+pub const LAYOUT_SCHEMA: &str = "layout";
 
 /// Plane-relative path of the installed layout document.
 pub const LAYOUT_PATH: &str = "HOT/config/layout.json";
@@ -88,11 +91,14 @@ impl Layout {
         if !path.exists() {
             return Ok(Self::default_layout());
         }
-        let text = fsx::read_to_string(&path)?;
-        serde_json::from_str(&text).map_err(|e| PlaneError::InvalidDocument {
-            path,
-            message: format!("line {} column {}: {e}", e.line(), e.column()),
-        })
+        Self::load(&path)
+    }
+
+    /// Reads a layout document, validated against the embedded `layout` schema (errors give
+    /// file:line:column, the field path and what was expected) and decoded.
+    pub fn load(path: &Path) -> Result<Self, PlaneError> {
+        let schemas = SchemaSet::embedded_plane_documents()?;
+        Ok(schemas.load_document(LAYOUT_SCHEMA, path)?)
     }
 
     /// The directory name for a logical name (the name itself when not in `dirs`).

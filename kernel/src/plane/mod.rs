@@ -7,16 +7,19 @@
 //! Never does: write governed files (only the installer does, through packages).
 //!
 //! On disk: `HOT/config/layout.json` (shipped by `PKG-LAYOUT-001`; until it is installed the
-//! same document, compiled in, is used), `HOT/plane/plane.json` (operator state, written by
-//! `cpctl plane init` and the signing commands, never by packages).
+//! same document, compiled in, is used; schema `layout`), `HOT/plane/plane.json` (operator
+//! state, written by `cpctl plane init` and the signing commands, never by packages; schema
+//! `plane_config`). Both are read through the schema service with the embedded schemas, so a
+//! bad document is refused with file:line:column, the field path and what was expected; the
+//! plane config is also validated before it is written.
 
 mod config;
 mod layout;
 mod paths;
 mod tier;
 
-pub use config::{PlaneConfig, TrustedKey};
-pub use layout::{DEFAULT_LAYOUT_JSON, Durability, LAYOUT_PATH, Layout, LedgerBackend, LedgerLayout};
+pub use config::{PLANE_CONFIG_SCHEMA, PlaneConfig, TrustedKey};
+pub use layout::{DEFAULT_LAYOUT_JSON, Durability, LAYOUT_PATH, LAYOUT_SCHEMA, Layout, LedgerBackend, LedgerLayout};
 pub use paths::{RootSource, resolve_root};
 pub use tier::Tier;
 
@@ -53,6 +56,13 @@ pub enum PlaneError {
         /// What is wrong.
         message: String,
     },
+    /// A plane document (layout, plane config) failed its schema check or typed decode; the
+    /// source gives file:line:column, the field path and what was expected.
+    #[error("invalid plane document")]
+    Document(#[from] crate::schema::DocumentError),
+    /// The schemas of the plane's own documents could not be loaded.
+    #[error("cannot load the plane document schemas")]
+    Schemas(#[from] crate::schema::SchemaError),
 }
 
 /// An opened plane.

@@ -54,6 +54,21 @@ impl RegistryKind {
         }
     }
 
+    /// The registry's file in a plane (`HOT/registries/<file name>`).
+    pub fn path_in(self, plane: &crate::Plane) -> PathBuf {
+        plane.dir(crate::Tier::Hot, "registries").join(self.file_name())
+    }
+
+    /// The short name (`frameworks`, `specs`, `file_ownership`, `packages_state`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Frameworks => "frameworks",
+            Self::Specs => "specs",
+            Self::FileOwnership => "file_ownership",
+            Self::PackagesState => "packages_state",
+        }
+    }
+
     /// Parses `frameworks`, `specs`, `file_ownership`, `packages_state` (or the file name).
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| {
@@ -83,7 +98,11 @@ pub enum RegistryError {
         message: String,
     },
     /// The header differs from the expected columns.
-    #[error("{}: header {got:?} does not match the expected columns {expected:?}", path.display())]
+    #[error(
+        "{}:1:{}: header {got:?} does not match the expected columns {expected:?}",
+        path.display(),
+        header_mismatch_column(got, expected)
+    )]
     Header {
         /// The file.
         path: PathBuf,
@@ -114,6 +133,81 @@ impl Table {
     }
 }
 
+/// 1-based character column of the first header field that differs from the expected one.
+fn header_mismatch_column(got: &[String], expected: &[String]) -> usize {
+    let mut col = 1;
+    for (i, g) in got.iter().enumerate() {
+        if expected.get(i) != Some(g) {
+            return col;
+        }
+        col += g.chars().count() + 1;
+    }
+    col
+}
+
+/// Refuses quoting the lenient `csv` reader would accept: a quote inside an unquoted field, a
+/// quoted field followed by anything but a separator or line end, an unterminated quote. The
+/// error gives the line and character column of the offending quote.
+fn check_quoting(path: &Path, data: &[u8]) -> Result<(), RegistryError> {
+    let text = String::from_utf8_lossy(data);
+    let err = |line: u64, column: u64, message: &str| RegistryError::Malformed {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message: message.to_string(),
+    };
+    let mut chars = text.chars().peekable();
+    let (mut line, mut col) = (1u64, 1u64);
+    let mut at_field_start = true;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if at_field_start => {
+                let (ql, qc) = (line, col);
+                col += 1;
+                loop {
+                    match chars.next() {
+                        None => return Err(err(ql, qc, "unterminated quoted field")),
+                        Some('"') => {
+                            col += 1;
+                            match chars.peek() {
+                                Some('"') => {
+                                    chars.next();
+                                    col += 1;
+                                }
+                                None | Some(',') | Some('\n') | Some('\r') => break,
+                                Some(_) => {
+                                    return Err(err(line, col - 1, "quoted field must end at a separator or line end"));
+                                }
+                            }
+                        }
+                        Some('\n') => {
+                            line += 1;
+                            col = 1;
+                        }
+                        Some(_) => col += 1,
+                    }
+                }
+                at_field_start = false;
+            }
+            '"' => return Err(err(line, col, "quote inside an unquoted field")),
+            ',' => {
+                col += 1;
+                at_field_start = true;
+            }
+            '\n' => {
+                line += 1;
+                col = 1;
+                at_field_start = true;
+            }
+            _ => {
+                col += 1;
+                at_field_start = false;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn malformed(path: &Path, e: &csv::Error) -> RegistryError {
     let (line, column) = match e.position() {
         Some(p) => (p.line(), 1),
@@ -133,6 +227,7 @@ pub fn read_table(path: &Path) -> Result<Table, RegistryError> {
         return Ok(Table { columns: Vec::new(), rows: Vec::new() });
     }
     let data = fsx::read(path)?;
+    check_quoting(path, &data)?;
     let mut rd = csv::ReaderBuilder::new().from_reader(data.as_slice());
     let columns = rd.headers().map_err(|e| malformed(path, &e))?.iter().map(str::to_string).collect();
     let mut rows = Vec::new();
@@ -142,12 +237,27 @@ pub fn read_table(path: &Path) -> Result<Table, RegistryError> {
     Ok(Table { columns, rows })
 }
 
+/// Reads a registry as a [`Table`], refusing a header other than `kind.columns()`; a missing
+/// file is an empty table with those columns.
+pub fn read_kind_table(path: &Path, kind: RegistryKind) -> Result<Table, RegistryError> {
+    let expected: Vec<String> = kind.columns().iter().map(|s| s.to_string()).collect();
+    let t = read_table(path)?;
+    if !path.exists() {
+        return Ok(Table { columns: expected, rows: Vec::new() });
+    }
+    if t.columns != expected {
+        return Err(RegistryError::Header { path: path.to_path_buf(), got: t.columns, expected });
+    }
+    Ok(t)
+}
+
 /// Reads typed rows; a missing file is empty. The header must be exactly `kind.columns()`.
 pub fn read_rows<T: DeserializeOwned>(path: &Path, kind: RegistryKind) -> Result<Vec<T>, RegistryError> {
     if !path.exists() {
         return Ok(Vec::new());
     }
     let data = fsx::read(path)?;
+    check_quoting(path, &data)?;
     let mut rd = csv::ReaderBuilder::new().from_reader(data.as_slice());
     let got: Vec<String> = rd.headers().map_err(|e| malformed(path, &e))?.iter().map(str::to_string).collect();
     let expected: Vec<String> = kind.columns().iter().map(|s| s.to_string()).collect();

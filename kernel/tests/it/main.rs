@@ -7,3 +7,7 @@ mod ledger_verify;
 mod ledger_concurrency;
 mod ledger_conformance;
 mod ledger_crash;
+mod cli_foundation;
+mod plane;
+mod registry;
+mod schema;

@@ -92,8 +92,23 @@ pub(crate) fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
+/// Exit codes of the schema and registry errors: a bad schema or malformed registry is an
+/// invalid document (2), its unreadable file is I/O (3).
+fn foundation_exit_code(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
+    use cp_kernel::registry::RegistryError;
+    use cp_kernel::schema::SchemaError;
+    match (cause.downcast_ref::<SchemaError>(), cause.downcast_ref::<RegistryError>()) {
+        (Some(SchemaError::Io(_)), _) | (_, Some(RegistryError::Io(_))) => Some(3),
+        (Some(_), _) | (_, Some(_)) => Some(2),
+        _ => None,
+    }
+}
+
 fn exit_code_of(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
+        if let Some(code) = foundation_exit_code(cause) {
+            return code;
+        }
         if cause.is::<Refused>() || cause.is::<cp_kernel::schema::DocumentError>() {
             if let Some(cp_kernel::schema::DocumentError::Io(_)) = cause.downcast_ref() {
                 return 3;
