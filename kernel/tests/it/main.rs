@@ -1,13 +1,13 @@
 //! Integration tests of cp-kernel (one binary, modules per concern).
 #![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
+mod cli_foundation;
 mod framework;
 mod ledger_checkpoint;
-mod ledger_cp2;
-mod ledger_verify;
 mod ledger_concurrency;
 mod ledger_conformance;
+mod ledger_cp2;
 mod ledger_crash;
-mod cli_foundation;
+mod ledger_verify;
 mod plane;
 mod registry;
 mod schema;

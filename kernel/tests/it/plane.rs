@@ -82,13 +82,16 @@ fn bad_plane_config_is_refused_with_location() {
 fn busy_timeout_is_optional_with_default() {
     let tp = TempPlane::new();
     assert_eq!(tp.plane.layout().ledger.busy_timeout_ms, 5000);
-    let with = DEFAULT_LAYOUT_JSON
-        .replace("\"durability\": \"full\"", "\"durability\": \"full\",\n    \"busy_timeout_ms\": 250");
+    let without = DEFAULT_LAYOUT_JSON.replace(",\n    \"busy_timeout_ms\": 5000", "");
+    assert_ne!(without, DEFAULT_LAYOUT_JSON);
+    std::fs::write(tp.plane.root().join(LAYOUT_PATH), without).unwrap();
+    assert_eq!(Plane::open(tp.plane.root()).unwrap().layout().ledger.busy_timeout_ms, 5000);
+    let with = DEFAULT_LAYOUT_JSON.replace("\"busy_timeout_ms\": 5000", "\"busy_timeout_ms\": 250");
+    assert_ne!(with, DEFAULT_LAYOUT_JSON, "the shipped layout sets busy_timeout_ms");
     std::fs::write(tp.plane.root().join(LAYOUT_PATH), with).unwrap();
     let p = Plane::open(tp.plane.root()).unwrap();
     assert_eq!(p.layout().ledger.busy_timeout_ms, 250);
-    let neg = DEFAULT_LAYOUT_JSON
-        .replace("\"durability\": \"full\"", "\"durability\": \"full\",\n    \"busy_timeout_ms\": -1");
+    let neg = DEFAULT_LAYOUT_JSON.replace("\"busy_timeout_ms\": 5000", "\"busy_timeout_ms\": -1");
     std::fs::write(tp.plane.root().join(LAYOUT_PATH), neg).unwrap();
     assert!(Plane::open(tp.plane.root()).is_err());
 }
