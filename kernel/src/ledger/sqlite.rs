@@ -270,10 +270,6 @@ impl TxnView for View<'_> {
     }
 }
 
-fn opt(v: &Option<String>) -> SqlValue {
-    v.as_ref().map_or(SqlValue::Null, |s| SqlValue::Text(s.clone()))
-}
-
 impl LedgerStore for SqliteStore {
     fn name(&self) -> &str {
         &self.name
@@ -289,28 +285,29 @@ impl LedgerStore for SqliteStore {
         {
             let mut st = tx.prepare_cached(INSERT).map_err(&err)?;
             for (e, body) in &sealed {
-                let params: [SqlValue; 19] = [
-                    SqlValue::Integer(e.seq as i64),
-                    SqlValue::Text(e.id.clone()),
-                    SqlValue::Text(e.timestamp.clone()),
-                    SqlValue::Text(e.schema_version.clone()),
-                    SqlValue::Text(e.event_type.clone()),
-                    opt(&e.tenant_id),
-                    opt(&e.agent_id),
-                    opt(&e.agent_class),
-                    opt(&e.framework_id),
-                    opt(&e.package_id),
-                    opt(&e.work_order_id),
-                    opt(&e.session_id),
-                    opt(&e.trace_id),
-                    opt(&e.span_id),
-                    opt(&e.parent_event_id),
-                    opt(&e.tier),
-                    SqlValue::Text(e.previous_hash.clone()),
-                    SqlValue::Text(e.entry_hash.clone()),
-                    SqlValue::Blob(body.clone()),
-                ];
-                st.execute(params_from_iter(params)).map_err(&err)?;
+                // Bound by reference: no copies of the row's strings.
+                st.execute(rusqlite::params![
+                    e.seq as i64,
+                    e.id,
+                    e.timestamp,
+                    e.schema_version,
+                    e.event_type,
+                    e.tenant_id,
+                    e.agent_id,
+                    e.agent_class,
+                    e.framework_id,
+                    e.package_id,
+                    e.work_order_id,
+                    e.session_id,
+                    e.trace_id,
+                    e.span_id,
+                    e.parent_event_id,
+                    e.tier,
+                    e.previous_hash,
+                    e.entry_hash,
+                    body,
+                ])
+                .map_err(&err)?;
             }
         }
         tx.commit().map_err(&err)?;
