@@ -176,35 +176,34 @@ enum HashCheck {
     Mismatch(String),
 }
 
-struct Pre {
+struct Pre<'a> {
     hash: HashCheck,
-    head: Result<(u64, String), String>,
+    head: Result<(u64, Cow<'a, str>), String>,
 }
 
 fn is_hex64(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-fn pre_one(r: &OwnedRecord) -> Pre {
+fn pre_one<'a>(r: &RawRecord<'a>) -> Pre<'a> {
     if r.defect.is_some() {
         return Pre { hash: HashCheck::Malformed, head: Err(String::new()) };
     }
     let mut h = Sha256::new();
     h.update([0u8]);
-    h.update(&r.body);
+    h.update(r.body);
     let digest: [u8; 32] = h.finalize().into();
-    let hash = if !is_hex64(&r.entry_hash) {
+    let hash = if !is_hex64(r.entry_hash) {
         HashCheck::Malformed
     } else {
         let mut stored = [0u8; 32];
-        match const_hex::decode_to_slice(&r.entry_hash, &mut stored) {
+        match const_hex::decode_to_slice(r.entry_hash, &mut stored) {
             Ok(()) if stored == digest => HashCheck::Ok(digest),
             _ => HashCheck::Mismatch(const_hex::encode(digest)),
         }
     };
-    let head = serde_json::from_slice::<BodyHead<'_>>(&r.body)
-        .map(|b| (b.seq, b.previous_hash.into_owned()))
-        .map_err(|e| e.to_string());
+    let head =
+        serde_json::from_slice::<BodyHead<'a>>(r.body).map(|b| (b.seq, b.previous_hash)).map_err(|e| e.to_string());
     Pre { hash, head }
 }
 
@@ -212,7 +211,7 @@ fn workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-fn pre_all(recs: &[OwnedRecord]) -> Vec<Pre> {
+fn pre_all<'a>(recs: &[RawRecord<'a>]) -> Vec<Pre<'a>> {
     let workers = workers().min(recs.len() / MIN_RECORDS_PER_WORKER).max(1);
     if workers == 1 {
         return recs.iter().map(pre_one).collect();
@@ -227,6 +226,56 @@ fn pre_all(recs: &[OwnedRecord]) -> Vec<Pre> {
         }
         out
     })
+}
+
+/// Records of one chunk copied into one buffer (one copy per record, no allocation per
+/// record), so the scan callback can return while hashing runs in parallel.
+struct Arena {
+    data: Vec<u8>,
+    recs: Vec<ArenaRecord>,
+}
+
+/// Position, body range, hash range and defect of one record in an [`Arena`].
+type ArenaRecord = (u64, std::ops::Range<usize>, std::ops::Range<usize>, Option<String>);
+
+impl Arena {
+    fn new() -> Self {
+        Self { data: Vec::new(), recs: Vec::with_capacity(CHUNK_RECORDS) }
+    }
+
+    fn push(&mut self, r: &RawRecord<'_>) {
+        let b = self.data.len();
+        self.data.extend_from_slice(r.body);
+        let h = self.data.len();
+        self.data.extend_from_slice(r.entry_hash.as_bytes());
+        self.recs.push((r.position, b..h, h..self.data.len(), r.defect.map(str::to_string)));
+    }
+
+    fn len(&self) -> usize {
+        self.recs.len()
+    }
+
+    fn clear(&mut self) {
+        self.data.clear();
+        self.recs.clear();
+    }
+
+    fn views(&self) -> Vec<RawRecord<'_>> {
+        self.recs
+            .iter()
+            .map(|(position, b, h, defect)| RawRecord {
+                position: *position,
+                body: &self.data[b.clone()],
+                // The bytes were a `&str`; a range of them is valid UTF-8.
+                entry_hash: std::str::from_utf8(&self.data[h.clone()]).unwrap_or_default(),
+                defect: defect.as_deref(),
+            })
+            .collect()
+    }
+}
+
+fn view(r: &OwnedRecord) -> RawRecord<'_> {
+    RawRecord { position: r.position, body: &r.body, entry_hash: &r.entry_hash, defect: r.defect.as_deref() }
 }
 
 /// Classifies a backend-reported defect message.
@@ -263,7 +312,7 @@ impl Verifier {
     }
 
     /// Verifies a chunk of consecutive records.
-    pub(crate) fn push_chunk(&mut self, chunk: &[OwnedRecord]) {
+    pub(crate) fn push_chunk(&mut self, chunk: &[RawRecord<'_>]) {
         if self.failed() {
             self.report.entries += chunk.len() as u64;
             return;
@@ -283,9 +332,9 @@ impl Verifier {
         }
     }
 
-    fn check(&mut self, seq: u64, r: &OwnedRecord, p: Pre) -> Option<Defect> {
+    fn check(&mut self, seq: u64, r: &RawRecord<'_>, p: Pre<'_>) -> Option<Defect> {
         let bad = |kind, message: String| Some(Defect { seq, kind, message });
-        if let Some(m) = &r.defect {
+        if let Some(m) = r.defect {
             return bad(defect_kind_of(m), format!("record at position {}: {m}", r.position));
         }
         let digest = match p.hash {
@@ -326,7 +375,8 @@ impl Verifier {
             };
             return bad(DefectKind::LinkBroken, message);
         }
-        self.prev.clone_from(&r.entry_hash);
+        self.prev.clear();
+        self.prev.push_str(r.entry_hash);
         if let Some(l) = &mut self.leaves {
             l.push(digest);
         }
@@ -351,17 +401,26 @@ impl Verifier {
 
 /// Verifies records given in stored order (pure; what the property tests drive).
 pub fn verify_records(ledger: &str, records: impl IntoIterator<Item = OwnedRecord>) -> VerifyReport {
-    let mut v = Verifier::new(ledger, false);
+    verify_owned(ledger, records, false).0
+}
+
+/// [`verify_records`], optionally collecting leaf hashes.
+pub(crate) fn verify_owned(
+    ledger: &str,
+    records: impl IntoIterator<Item = OwnedRecord>,
+    collect_leaves: bool,
+) -> (VerifyReport, Vec<[u8; 32]>) {
+    let mut v = Verifier::new(ledger, collect_leaves);
     let mut chunk = Vec::with_capacity(CHUNK_RECORDS);
     for r in records {
         chunk.push(r);
         if chunk.len() == CHUNK_RECORDS {
-            v.push_chunk(&chunk);
+            v.push_chunk(&chunk.iter().map(view).collect::<Vec<_>>());
             chunk.clear();
         }
     }
-    v.push_chunk(&chunk);
-    v.finish().0
+    v.push_chunk(&chunk.iter().map(view).collect::<Vec<_>>());
+    v.finish()
 }
 
 /// Verifies every record of `store`; see the module docs for the checks.
@@ -384,16 +443,16 @@ pub(crate) fn verify_store_inner(
         }
     };
     let mut v = Verifier::new(store.name(), collect_leaves);
-    let mut chunk: Vec<OwnedRecord> = Vec::with_capacity(CHUNK_RECORDS);
+    let mut arena = Arena::new();
     let scanned = store.scan_raw(&mut |r| {
-        chunk.push(r.into());
-        if chunk.len() == CHUNK_RECORDS {
-            v.push_chunk(&chunk);
-            chunk.clear();
+        arena.push(&r);
+        if arena.len() == CHUNK_RECORDS {
+            v.push_chunk(&arena.views());
+            arena.clear();
         }
         ControlFlow::Continue(())
     });
-    v.push_chunk(&chunk);
+    v.push_chunk(&arena.views());
     match scanned {
         Ok(()) => {}
         Err(LedgerError::Corrupt { seq, message, .. }) => {
