@@ -34,6 +34,14 @@ fn verify(c: &mut Criterion) {
             criterion::BatchSize::LargeInput,
         )
     });
+    g.bench_function("breakdown_copy_records", |b| b.iter(|| black_box(stored_records(&store).expect("scan"))));
+    g.bench_function("breakdown_serde_ignored_any", |b| {
+        b.iter(|| {
+            for r in &records {
+                black_box(serde_json::from_slice::<serde::de::IgnoredAny>(&r.body).expect("json"));
+            }
+        })
+    });
     g.finish();
 }
 

@@ -17,7 +17,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::merkle;
-use super::verify::{Defect, DefectKind, OwnedRecord, Verifier, VerifyReport, verify_store_inner};
+use super::verify::{Defect, DefectKind, OwnedRecord, VerifyReport, verify_owned, verify_store_inner};
 use super::{LedgerError, LedgerStore};
 use crate::fsx::{self, FsError};
 use crate::signing::{KeyPairFile, PublicKeyFile, SigningError};
@@ -227,10 +227,7 @@ pub fn verify_records_against_checkpoint(
     key: &PublicKeyFile,
 ) -> Result<VerifyReport, CheckpointError> {
     cp.verify_signature(key)?;
-    let mut v = Verifier::new(&cp.origin, true);
-    let records: Vec<OwnedRecord> = records.into_iter().collect();
-    v.push_chunk(&records);
-    let (report, leaves) = v.finish();
+    let (report, leaves) = verify_owned(&cp.origin, records, true);
     Ok(judge(report, &leaves, cp))
 }
 

@@ -176,43 +176,216 @@ enum HashCheck {
     Mismatch(String),
 }
 
-struct Pre {
+struct Pre<'a> {
     hash: HashCheck,
-    head: Result<(u64, String), String>,
+    head: Result<(u64, Cow<'a, str>), String>,
 }
 
 fn is_hex64(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-fn pre_one(r: &OwnedRecord) -> Pre {
+fn pre_one<'a>(r: &RawRecord<'a>) -> Pre<'a> {
     if r.defect.is_some() {
         return Pre { hash: HashCheck::Malformed, head: Err(String::new()) };
     }
     let mut h = Sha256::new();
     h.update([0u8]);
-    h.update(&r.body);
+    h.update(r.body);
     let digest: [u8; 32] = h.finalize().into();
-    let hash = if !is_hex64(&r.entry_hash) {
+    let hash = if !is_hex64(r.entry_hash) {
         HashCheck::Malformed
     } else {
         let mut stored = [0u8; 32];
-        match const_hex::decode_to_slice(&r.entry_hash, &mut stored) {
+        match const_hex::decode_to_slice(r.entry_hash, &mut stored) {
             Ok(()) if stored == digest => HashCheck::Ok(digest),
             _ => HashCheck::Mismatch(const_hex::encode(digest)),
         }
     };
-    let head = serde_json::from_slice::<BodyHead<'_>>(&r.body)
-        .map(|b| (b.seq, b.previous_hash.into_owned()))
-        .map_err(|e| e.to_string());
+    let head = match fast_head(r.body) {
+        Some((seq, prev)) => Ok((seq, Cow::Borrowed(prev))),
+        None => {
+            serde_json::from_slice::<BodyHead<'a>>(r.body).map(|b| (b.seq, b.previous_hash)).map_err(|e| e.to_string())
+        }
+    };
     Pre { hash, head }
+}
+
+/// Nesting depth above which [`fast_head`] defers to serde.
+const FAST_MAX_DEPTH: usize = 64;
+/// Number tokens longer than this are left to serde.
+const FAST_MAX_NUMBER: usize = 300;
+
+/// A byte cursor for [`fast_head`].
+struct Scan<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn next(&mut self) -> Option<u8> {
+        let c = *self.b.get(self.i)?;
+        self.i += 1;
+        Some(c)
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn lit(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.i + word.len();
+        (self.b.get(self.i..end)? == word).then(|| self.i = end)
+    }
+
+    /// A string without escapes or control characters; its content.
+    fn string(&mut self) -> Option<&'a [u8]> {
+        if self.next()? != b'"' {
+            return None;
+        }
+        let start = self.i;
+        loop {
+            match self.next()? {
+                b'"' => return Some(&self.b[start..self.i - 1]),
+                b'\\' | 0x00..=0x1f => return None,
+                _ => {}
+            }
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.i;
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
+    /// A number without exponent: `-?(0|[1-9][0-9]*)(.[0-9]+)?`.
+    fn number(&mut self) -> Option<()> {
+        let start = self.i;
+        if self.peek()? == b'-' {
+            self.i += 1;
+        }
+        match self.peek()? {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => {
+                self.digits();
+            }
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E' | b'0'..=b'9')) || self.i - start > FAST_MAX_NUMBER {
+            return None;
+        }
+        Some(())
+    }
+
+    /// An unsigned integer that fits `u64`.
+    fn uint(&mut self) -> Option<u64> {
+        let start = self.i;
+        let n = self.digits();
+        let text = &self.b[start..self.i];
+        if n == 0 || (n > 1 && text[0] == b'0') || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        text.iter().try_fold(0u64, |acc, d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+    }
+
+    fn value(&mut self, depth: usize) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(|_| ()),
+            b'{' | b'[' if depth >= FAST_MAX_DEPTH => None,
+            b'{' => {
+                self.i += 1;
+                if self.peek()? == b'}' {
+                    self.i += 1;
+                    return Some(());
+                }
+                loop {
+                    self.string()?;
+                    if self.next()? != b':' {
+                        return None;
+                    }
+                    self.value(depth + 1)?;
+                    match self.next()? {
+                        b',' => {}
+                        b'}' => return Some(()),
+                        _ => return None,
+                    }
+                }
+            }
+            b'[' => {
+                self.i += 1;
+                if self.peek()? == b']' {
+                    self.i += 1;
+                    return Some(());
+                }
+                loop {
+                    self.value(depth + 1)?;
+                    match self.next()? {
+                        b',' => {}
+                        b']' => return Some(()),
+                        _ => return None,
+                    }
+                }
+            }
+            b't' => self.lit(b"true"),
+            b'f' => self.lit(b"false"),
+            b'n' => self.lit(b"null"),
+            _ => self.number(),
+        }
+    }
+}
+
+/// Reads `seq` and `previous_hash` from a body in the common form (strict JSON, no
+/// whitespace, no escapes, no exponents) without building anything. `None` means "not that
+/// form" and the caller decodes with serde instead; when it answers, serde gives the same
+/// answer (checked by a property test).
+fn fast_head(b: &[u8]) -> Option<(u64, &str)> {
+    std::str::from_utf8(b).ok()?;
+    let mut s = Scan { b, i: 0 };
+    if s.next()? != b'{' {
+        return None;
+    }
+    let (mut seq, mut prev) = (None, None);
+    if s.peek()? == b'}' {
+        s.i += 1;
+    } else {
+        loop {
+            let key = s.string()?;
+            if s.next()? != b':' {
+                return None;
+            }
+            match key {
+                b"seq" if seq.is_none() => seq = Some(s.uint()?),
+                b"previous_hash" if prev.is_none() => prev = Some(std::str::from_utf8(s.string()?).ok()?),
+                b"seq" | b"previous_hash" => return None,
+                _ => s.value(1)?,
+            }
+            match s.next()? {
+                b',' => {}
+                b'}' => break,
+                _ => return None,
+            }
+        }
+    }
+    if s.i != b.len() {
+        return None;
+    }
+    Some((seq?, prev?))
 }
 
 fn workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-fn pre_all(recs: &[OwnedRecord]) -> Vec<Pre> {
+fn pre_all<'a>(recs: &[RawRecord<'a>]) -> Vec<Pre<'a>> {
     let workers = workers().min(recs.len() / MIN_RECORDS_PER_WORKER).max(1);
     if workers == 1 {
         return recs.iter().map(pre_one).collect();
@@ -227,6 +400,56 @@ fn pre_all(recs: &[OwnedRecord]) -> Vec<Pre> {
         }
         out
     })
+}
+
+/// Records of one chunk copied into one buffer (one copy per record, no allocation per
+/// record), so the scan callback can return while hashing runs in parallel.
+struct Arena {
+    data: Vec<u8>,
+    recs: Vec<ArenaRecord>,
+}
+
+/// Position, body range, hash range and defect of one record in an [`Arena`].
+type ArenaRecord = (u64, std::ops::Range<usize>, std::ops::Range<usize>, Option<String>);
+
+impl Arena {
+    fn new() -> Self {
+        Self { data: Vec::new(), recs: Vec::with_capacity(CHUNK_RECORDS) }
+    }
+
+    fn push(&mut self, r: &RawRecord<'_>) {
+        let b = self.data.len();
+        self.data.extend_from_slice(r.body);
+        let h = self.data.len();
+        self.data.extend_from_slice(r.entry_hash.as_bytes());
+        self.recs.push((r.position, b..h, h..self.data.len(), r.defect.map(str::to_string)));
+    }
+
+    fn len(&self) -> usize {
+        self.recs.len()
+    }
+
+    fn clear(&mut self) {
+        self.data.clear();
+        self.recs.clear();
+    }
+
+    fn views(&self) -> Vec<RawRecord<'_>> {
+        self.recs
+            .iter()
+            .map(|(position, b, h, defect)| RawRecord {
+                position: *position,
+                body: &self.data[b.clone()],
+                // The bytes were a `&str`; a range of them is valid UTF-8.
+                entry_hash: std::str::from_utf8(&self.data[h.clone()]).unwrap_or_default(),
+                defect: defect.as_deref(),
+            })
+            .collect()
+    }
+}
+
+fn view(r: &OwnedRecord) -> RawRecord<'_> {
+    RawRecord { position: r.position, body: &r.body, entry_hash: &r.entry_hash, defect: r.defect.as_deref() }
 }
 
 /// Classifies a backend-reported defect message.
@@ -263,7 +486,7 @@ impl Verifier {
     }
 
     /// Verifies a chunk of consecutive records.
-    pub(crate) fn push_chunk(&mut self, chunk: &[OwnedRecord]) {
+    pub(crate) fn push_chunk(&mut self, chunk: &[RawRecord<'_>]) {
         if self.failed() {
             self.report.entries += chunk.len() as u64;
             return;
@@ -283,9 +506,9 @@ impl Verifier {
         }
     }
 
-    fn check(&mut self, seq: u64, r: &OwnedRecord, p: Pre) -> Option<Defect> {
+    fn check(&mut self, seq: u64, r: &RawRecord<'_>, p: Pre<'_>) -> Option<Defect> {
         let bad = |kind, message: String| Some(Defect { seq, kind, message });
-        if let Some(m) = &r.defect {
+        if let Some(m) = r.defect {
             return bad(defect_kind_of(m), format!("record at position {}: {m}", r.position));
         }
         let digest = match p.hash {
@@ -326,7 +549,8 @@ impl Verifier {
             };
             return bad(DefectKind::LinkBroken, message);
         }
-        self.prev.clone_from(&r.entry_hash);
+        self.prev.clear();
+        self.prev.push_str(r.entry_hash);
         if let Some(l) = &mut self.leaves {
             l.push(digest);
         }
@@ -351,17 +575,26 @@ impl Verifier {
 
 /// Verifies records given in stored order (pure; what the property tests drive).
 pub fn verify_records(ledger: &str, records: impl IntoIterator<Item = OwnedRecord>) -> VerifyReport {
-    let mut v = Verifier::new(ledger, false);
+    verify_owned(ledger, records, false).0
+}
+
+/// [`verify_records`], optionally collecting leaf hashes.
+pub(crate) fn verify_owned(
+    ledger: &str,
+    records: impl IntoIterator<Item = OwnedRecord>,
+    collect_leaves: bool,
+) -> (VerifyReport, Vec<[u8; 32]>) {
+    let mut v = Verifier::new(ledger, collect_leaves);
     let mut chunk = Vec::with_capacity(CHUNK_RECORDS);
     for r in records {
         chunk.push(r);
         if chunk.len() == CHUNK_RECORDS {
-            v.push_chunk(&chunk);
+            v.push_chunk(&chunk.iter().map(view).collect::<Vec<_>>());
             chunk.clear();
         }
     }
-    v.push_chunk(&chunk);
-    v.finish().0
+    v.push_chunk(&chunk.iter().map(view).collect::<Vec<_>>());
+    v.finish()
 }
 
 /// Verifies every record of `store`; see the module docs for the checks.
@@ -384,16 +617,16 @@ pub(crate) fn verify_store_inner(
         }
     };
     let mut v = Verifier::new(store.name(), collect_leaves);
-    let mut chunk: Vec<OwnedRecord> = Vec::with_capacity(CHUNK_RECORDS);
+    let mut arena = Arena::new();
     let scanned = store.scan_raw(&mut |r| {
-        chunk.push(r.into());
-        if chunk.len() == CHUNK_RECORDS {
-            v.push_chunk(&chunk);
-            chunk.clear();
+        arena.push(&r);
+        if arena.len() == CHUNK_RECORDS {
+            v.push_chunk(&arena.views());
+            arena.clear();
         }
         ControlFlow::Continue(())
     });
-    v.push_chunk(&chunk);
+    v.push_chunk(&arena.views());
     match scanned {
         Ok(()) => {}
         Err(LedgerError::Corrupt { seq, message, .. }) => {

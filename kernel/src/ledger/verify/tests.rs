@@ -106,3 +106,90 @@ fn export_writes_canonical_lines_that_reverify() {
         assert_eq!(v["seq"], Value::from(i));
     }
 }
+
+fn serde_head(b: &[u8]) -> Option<(u64, String)> {
+    serde_json::from_slice::<BodyHead<'_>>(b).ok().map(|h| (h.seq, h.previous_hash.into_owned()))
+}
+
+#[test]
+fn fast_head_takes_the_common_form() {
+    for r in ledger(3) {
+        assert!(fast_head(&r.body).is_some(), "{}", String::from_utf8_lossy(&r.body));
+    }
+    assert_eq!(fast_head(br#"{"a":[1,-2.5,{"b":null}],"previous_hash":"x","seq":7}"#), Some((7, "x")));
+    for refused in [
+        &br#"{"seq":1,"seq":2,"previous_hash":"x"}"#[..],
+        br#"{"seq":01,"previous_hash":"x"}"#,
+        br#"{"seq":1.0,"previous_hash":"x"}"#,
+        br#"{"seq":1,"previous_hash":"x\"y"}"#,
+        br#"{"seq":1,"previous_hash":"x","a":1e5}"#,
+        br#"{"seq":1,"previous_hash":"x"} "#,
+        br#"{"seq":1,"previous_hash":"x","a":[1,]}"#,
+        br#"{"seq":18446744073709551616,"previous_hash":"x"}"#,
+    ] {
+        assert_eq!(fast_head(refused), None, "{}", String::from_utf8_lossy(refused));
+    }
+}
+
+mod fast_head_props {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|i| json!(i)),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+            "[a-z\"\\\\\u{1}é😀]{0,6}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z]{1,3}|seq|previous_hash", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn arb_body() -> impl Strategy<Value = Vec<u8>> {
+        (arb_json(), any::<Option<u64>>(), any::<Option<String>>(), any::<bool>()).prop_map(
+            |(extra, seq, prev, jcs)| {
+                let mut m = serde_json::Map::new();
+                m.insert("metadata".into(), extra);
+                if let Some(s) = seq {
+                    m.insert("seq".into(), json!(s));
+                }
+                if let Some(p) = prev {
+                    m.insert("previous_hash".into(), json!(p));
+                }
+                let v = Value::Object(m);
+                if jcs { canonical::to_vec(&v) } else { serde_json::to_vec(&v).unwrap() }
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Whenever the fast path answers, serde gives the same answer — also after any
+        /// single-byte change.
+        #[test]
+        fn fast_path_agrees_with_serde(body in arb_body(), at in any::<prop::sample::Index>(), x in any::<u8>()) {
+            let mut bodies = vec![body.clone()];
+            if !body.is_empty() {
+                let mut b = body;
+                let i = at.index(b.len());
+                b[i] ^= x;
+                bodies.push(b);
+            }
+            for b in bodies {
+                if let Some((seq, prev)) = fast_head(&b) {
+                    prop_assert_eq!(serde_head(&b), Some((seq, prev.to_string())), "{}", String::from_utf8_lossy(&b));
+                }
+            }
+        }
+    }
+}
