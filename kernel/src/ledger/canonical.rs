@@ -51,7 +51,8 @@ pub fn write_value(v: &Value, out: &mut Vec<u8>) {
     }
 }
 
-fn write_object(m: &Map<String, Value>, out: &mut Vec<u8>) {
+/// Writes a JSON object canonically (members sorted by UTF-16 code units).
+pub fn write_object(m: &Map<String, Value>, out: &mut Vec<u8>) {
     let mut members: Vec<(&String, &Value)> = m.iter().collect();
     members.sort_by(|a, b| cmp_utf16(a.0, b.0));
     out.push(b'{');

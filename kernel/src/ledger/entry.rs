@@ -243,6 +243,63 @@ impl LedgerEntry {
 
     /// The canonical JSON (RFC 8785) of this entry without `entry_hash`: the bytes that are hashed.
     pub fn canonical_body(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(512);
+        self.write_canonical_body(&mut out);
+        out
+    }
+
+    /// Writes the canonical body directly: the members in JCS order (all keys are ASCII, so
+    /// UTF-16 order is byte order), absent optional fields omitted — byte-for-byte what
+    /// `canonical::to_vec` gives for the serialized entry without `entry_hash` (tested), without
+    /// building an intermediate `serde_json::Value`.
+    fn write_canonical_body(&self, out: &mut Vec<u8>) {
+        let mut first = true;
+        let mut key = |out: &mut Vec<u8>, k: &str| {
+            out.push(if first { b'{' } else { b',' });
+            first = false;
+            canonical::write_string(k, out);
+            out.push(b':');
+        };
+        let opt = |out: &mut Vec<u8>, key: &mut dyn FnMut(&mut Vec<u8>, &str), k: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                key(out, k);
+                canonical::write_string(v, out);
+            }
+        };
+        opt(out, &mut key, "agent_class", &self.agent_class);
+        opt(out, &mut key, "agent_id", &self.agent_id);
+        opt(out, &mut key, "decision", &self.decision);
+        key(out, "event_type");
+        canonical::write_string(&self.event_type, out);
+        opt(out, &mut key, "framework_id", &self.framework_id);
+        key(out, "id");
+        canonical::write_string(&self.id, out);
+        key(out, "metadata");
+        canonical::write_object(&self.metadata, out);
+        opt(out, &mut key, "package_id", &self.package_id);
+        opt(out, &mut key, "parent_event_id", &self.parent_event_id);
+        key(out, "previous_hash");
+        canonical::write_string(&self.previous_hash, out);
+        opt(out, &mut key, "reason", &self.reason);
+        key(out, "schema_version");
+        canonical::write_string(&self.schema_version, out);
+        key(out, "seq");
+        canonical::write_es_number(self.seq as f64, out);
+        opt(out, &mut key, "session_id", &self.session_id);
+        opt(out, &mut key, "span_id", &self.span_id);
+        opt(out, &mut key, "submission_id", &self.submission_id);
+        opt(out, &mut key, "tenant_id", &self.tenant_id);
+        opt(out, &mut key, "tier", &self.tier);
+        key(out, "timestamp");
+        canonical::write_string(&self.timestamp, out);
+        opt(out, &mut key, "trace_id", &self.trace_id);
+        opt(out, &mut key, "work_order_id", &self.work_order_id);
+        out.push(b'}');
+    }
+
+    /// The canonical body through the generic path (serialize → drop `entry_hash` → JCS): the
+    /// reference that [`LedgerEntry::canonical_body`] is tested against.
+    pub fn canonical_body_generic(&self) -> Vec<u8> {
         let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
         if let Value::Object(m) = &mut v {
             m.remove("entry_hash");
@@ -274,4 +331,54 @@ pub fn compute_entry_hash(body: &[u8]) -> String {
     h.update([0u8]);
     h.update(body);
     const_hex::encode(h.finalize())
+}
+
+#[cfg(test)]
+mod body_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn opt() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of("[\\PC\u{0}-\u{1f}\u{7f}-\u{10ffff}]{0,12}")
+    }
+
+    proptest! {
+        #[test]
+        fn direct_body_equals_generic_jcs(
+            seq in 0u64..(1u64 << 53),
+            ev in "[A-Z][A-Z0-9_]{0,20}",
+            strs in proptest::collection::vec(opt(), 14),
+            meta in proptest::collection::btree_map("[\\PC]{0,6}", prop_oneof![
+                any::<i64>().prop_map(serde_json::Value::from),
+                any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
+                "[\\PC]{0,8}".prop_map(serde_json::Value::from),
+                any::<bool>().prop_map(serde_json::Value::from),
+            ], 0..5),
+        ) {
+            let new = NewEntry {
+                event_type: ev,
+                submission_id: strs[0].clone(),
+                decision: strs[1].clone(),
+                reason: strs[2].clone(),
+                metadata: meta.into_iter().collect(),
+                provenance: Provenance {
+                    tenant_id: strs[3].clone(),
+                    agent_id: strs[4].clone(),
+                    agent_class: strs[5].clone(),
+                    framework_id: strs[6].clone(),
+                    package_id: strs[7].clone(),
+                    work_order_id: strs[8].clone(),
+                    session_id: strs[9].clone(),
+                    trace_id: strs[10].clone(),
+                    span_id: strs[11].clone(),
+                    parent_event_id: strs[12].clone(),
+                    tier: strs[13].clone(),
+                },
+            };
+            let (e, body) = LedgerEntry::seal(new, seq, "01890000-0000-7000-8000-000000000000".into(),
+                "2026-11-22T05:03:04.000000000Z".into(), GENESIS_PREVIOUS_HASH.into());
+            let generic = e.canonical_body_generic();
+            prop_assert_eq!(String::from_utf8_lossy(&body), String::from_utf8_lossy(&generic));
+        }
+    }
 }
