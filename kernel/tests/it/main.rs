@@ -1,2 +1,5 @@
 //! Integration tests of cp-kernel (one binary, modules per concern).
 #![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
+mod attention;
+mod attention_budget;
+mod attention_pipeline;
