@@ -93,7 +93,11 @@ pub struct DefaultTemplateConfig {
 impl AttentionConfig {
     /// The shipped default, validated against the embedded schema.
     pub fn shipped(schemas: &crate::schema::SchemaSet) -> Result<Self, crate::schema::DocumentError> {
-        schemas.load_str(ATTENTION_CONFIG_SCHEMA, std::path::Path::new(ATTENTION_CONFIG_PATH), DEFAULT_ATTENTION_CONFIG_YAML)
+        schemas.load_str(
+            ATTENTION_CONFIG_SCHEMA,
+            std::path::Path::new(ATTENTION_CONFIG_PATH),
+            DEFAULT_ATTENTION_CONFIG_YAML,
+        )
     }
 
     /// The plane's `HOT/config/attention_config.yaml` if present, else the shipped default.

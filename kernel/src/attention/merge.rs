@@ -53,9 +53,9 @@ pub(crate) fn merge(
         if !seen_ledger.insert(q.event_type.clone()) {
             continue;
         }
-        let covering = stages.iter().find(|(s, _)| {
-            matches!(&s.config, StageConfig::LedgerQuery(c) if s.enabled && c.types().contains(&q.event_type))
-        });
+        let covering = stages.iter().find(
+            |(s, _)| matches!(&s.config, StageConfig::LedgerQuery(c) if s.enabled && c.types().contains(&q.event_type)),
+        );
         if let Some((s, _)) = covering {
             required.push(RequiredItem { kind: RequiredKind::Ledger(q.event_type.clone()), stage: s.name.clone() });
             continue;
@@ -104,7 +104,10 @@ pub(crate) fn merge(
         };
         let name = unique_name(&stages, &added, &format!("required_framework_{}", id.to_lowercase()));
         required.push(RequiredItem { kind: RequiredKind::Framework(id.clone()), stage: name.clone() });
-        added.push((Stage { name, enabled: true, config: StageConfig::RegistryQuery(cfg) }, StageOrigin::RequiredContext));
+        added.push((
+            Stage { name, enabled: true, config: StageConfig::RegistryQuery(cfg) },
+            StageOrigin::RequiredContext,
+        ));
     }
 
     // File refs.
@@ -124,7 +127,9 @@ pub(crate) fn merge(
         }
     }
     if !missing.is_empty() {
-        let slot = stages.iter_mut().find(|(s, _)| matches!(&s.config, StageConfig::FileRead(c) if s.enabled && c.paths.is_empty()));
+        let slot = stages
+            .iter_mut()
+            .find(|(s, _)| matches!(&s.config, StageConfig::FileRead(c) if s.enabled && c.paths.is_empty()));
         match slot {
             Some((s, _)) => {
                 if let StageConfig::FileRead(c) = &mut s.config {
@@ -140,7 +145,10 @@ pub(crate) fn merge(
                     required.push(RequiredItem { kind: RequiredKind::File(p.clone()), stage: name.clone() });
                 }
                 let cfg = FileReadConfig { paths: missing, max_size_bytes: defaults.file_max_size_bytes };
-                added.push((Stage { name, enabled: true, config: StageConfig::FileRead(cfg) }, StageOrigin::RequiredContext));
+                added.push((
+                    Stage { name, enabled: true, config: StageConfig::FileRead(cfg) },
+                    StageOrigin::RequiredContext,
+                ));
             }
         }
     }

@@ -18,6 +18,7 @@
 //! `required_context` → cache lookup → run stages under the budget → halting decision →
 //! fallbacks → [`AssembledContext`] whose `context_hash` is the SHA-256 of `context_text`.
 
+pub mod bench;
 mod bm25;
 mod budget;
 mod cache;
@@ -34,6 +35,8 @@ pub mod stages;
 mod template;
 mod tokens;
 
+#[cfg(test)]
+mod tests;
 
 pub use bm25::{Bm25Index, Bm25Params, SearchHit};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -42,8 +45,8 @@ pub use config::{
     DefaultTemplateConfig, RequiredContextDefaults, SearchConfig,
 };
 pub use context::{
-    AssembledContext, BudgetLimit, BudgetUsed, CacheStatus, ContextFragment, FragmentSource, HaltReason,
-    HaltingRecord, StageResult, StageStatus,
+    AssembledContext, BudgetLimit, BudgetUsed, CacheStatus, ContextFragment, FragmentSource, HaltReason, HaltingRecord,
+    StageResult, StageStatus,
 };
 pub use error::{AttentionError, TemplateIssue};
 pub use request::{AgentClass, AttentionRequest};

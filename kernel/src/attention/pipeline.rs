@@ -53,7 +53,9 @@ impl Env {
         let now = self.clock.now_ms();
         let mut g = self.corpora.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((checked, c)) = g.get(&key) {
-            if now.saturating_sub(*checked) < self.config.search.index_recheck_ms && self.config.search.index_recheck_ms > 0 {
+            if now.saturating_sub(*checked) < self.config.search.index_recheck_ms
+                && self.config.search.index_recheck_ms > 0
+            {
                 return Ok(c.clone());
             }
             let sig = signature(self, sources, tiers, ledger)?;
@@ -257,7 +259,11 @@ pub(crate) fn run(
         let start = env.clock.now_ms();
         let mut d = h.decide(&r.state.fragments, required);
         let status = if d.satisfied { StageStatus::Ok } else { StageStatus::Empty };
-        let mut run = StageRun::new(status).detail(format!("{}: {}", if d.satisfied { "satisfied" } else { "unsatisfied" }, d.detail));
+        let mut run = StageRun::new(status).detail(format!(
+            "{}: {}",
+            if d.satisfied { "satisfied" } else { "unsatisfied" },
+            d.detail
+        ));
         run.produced = r.state.fragments.len() as u64;
         run.tokens = r.state.tokens();
         r.record(stage, 0, start, &run);
@@ -285,8 +291,11 @@ pub(crate) fn run(
             let start = env.clock.now_ms();
             d = h.decide(&r.state.fragments, required);
             let status = if d.satisfied { StageStatus::Ok } else { StageStatus::Empty };
-            let mut run =
-                StageRun::new(status).detail(format!("{}: {}", if d.satisfied { "satisfied" } else { "unsatisfied" }, d.detail));
+            let mut run = StageRun::new(status).detail(format!(
+                "{}: {}",
+                if d.satisfied { "satisfied" } else { "unsatisfied" },
+                d.detail
+            ));
             run.produced = r.state.fragments.len() as u64;
             run.tokens = r.state.tokens();
             r.record(stage, rerun, start, &run);
@@ -297,11 +306,15 @@ pub(crate) fn run(
             stop = Stop::Satisfied;
             break;
         }
-        r.state.warnings.push(format!("stage {}: context not satisfied after {rerun} rerun(s): {}", stage.name, d.detail));
+        r.state
+            .warnings
+            .push(format!("stage {}: context not satisfied after {rerun} rerun(s): {}", stage.name, d.detail));
     }
     if let Stop::Budget(limit) = stop {
-        halting_detail = format!("budget {limit} reached (limits: {} tokens, {} queries, {} ms); {halting_detail}",
-            limits.max_context_tokens, limits.max_queries, limits.timeout_ms);
+        halting_detail = format!(
+            "budget {limit} reached (limits: {} tokens, {} queries, {} ms); {halting_detail}",
+            limits.max_context_tokens, limits.max_queries, limits.timeout_ms
+        );
     }
     let elapsed_ms = r.budget.elapsed_ms();
     RunOutcome {

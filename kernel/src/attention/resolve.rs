@@ -157,7 +157,10 @@ pub(crate) fn resolve<'a>(
             id: id.clone(),
             known: templates.keys().cloned().collect(),
         })?;
-        return Ok((Choice::Template { template: t, rule: "override", why: format!("template_override = {id}") }, candidates));
+        return Ok((
+            Choice::Template { template: t, rule: "override", why: format!("template_override = {id}") },
+            candidates,
+        ));
     }
     let Some(best) = matched.iter().map(|(_, s)| *s).max() else {
         let why = format!(

@@ -9,9 +9,7 @@ use serde::Serialize;
 use super::cache::{ContextCache, cache_key};
 use super::clock::{Clock, SystemClock};
 use super::config::AttentionConfig;
-use super::context::{
-    AssembledContext, BudgetUsed, CacheStatus, ContextFragment, HaltReason, HaltingRecord,
-};
+use super::context::{AssembledContext, BudgetUsed, CacheStatus, ContextFragment, HaltReason, HaltingRecord};
 use super::error::{AttentionError, TemplateIssue};
 use super::merge::merge;
 use super::pipeline::{Env, RequiredItem, RunOutcome, Stop};
@@ -176,8 +174,11 @@ fn load_templates(plane: &Plane, schemas: &SchemaSet) -> Result<BTreeMap<String,
         if !dir.is_dir() {
             continue;
         }
-        let mut files: Vec<PathBuf> =
-            crate::fsx::read_dir(&dir)?.into_iter().map(|e| e.path()).filter(|p| p.is_file() && is_template_file(p)).collect();
+        let mut files: Vec<PathBuf> = crate::fsx::read_dir(&dir)?
+            .into_iter()
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && is_template_file(p))
+            .collect();
         files.sort();
         for f in files {
             match load_template_file(schemas, &f) {
@@ -206,9 +207,14 @@ pub fn validate_template_file(schemas: &SchemaSet, path: &Path) -> TemplateRepor
             stages: t.stages.len(),
             issues: Vec::new(),
         },
-        Err(issues) => {
-            TemplateReport { path: path.to_path_buf(), valid: false, template_id: None, version: None, stages: 0, issues }
-        }
+        Err(issues) => TemplateReport {
+            path: path.to_path_buf(),
+            valid: false,
+            template_id: None,
+            version: None,
+            stages: 0,
+            issues,
+        },
     }
 }
 
@@ -301,7 +307,11 @@ impl AttentionService {
                 budget: d.budget,
                 fallback: d.fallback,
             },
-            stages: vec![Stage { name: "structure".into(), enabled: true, config: StageConfig::Structuring(d.structuring.clone()) }],
+            stages: vec![Stage {
+                name: "structure".into(),
+                enabled: true,
+                config: StageConfig::Structuring(d.structuring.clone()),
+            }],
             path: PathBuf::new(),
         }
     }
@@ -413,7 +423,9 @@ impl AttentionService {
         match out.stop {
             Stop::Budget(limit) => match plan.fallback.on_timeout {
                 OnTimeout::ReturnPartial => {
-                    warnings.push(format!("budget {limit} exceeded: returning the partial context (on_timeout: return_partial)"));
+                    warnings.push(format!(
+                        "budget {limit} exceeded: returning the partial context (on_timeout: return_partial)"
+                    ));
                     Ok(self.finish(plan, out, warnings, HaltReason::Budget { limit }))
                 }
                 OnTimeout::Fail => Err(AttentionError::BudgetExceeded { template_id: plan.template_id.clone(), limit }),
@@ -448,12 +460,20 @@ impl AttentionService {
                         "template {} produced no context: running the default template {} (on_empty: use_default)",
                         plan.template_id, d.template.template_id
                     ));
-                    let dplan = self.plan_for(&d, StageOrigin::Default, contract, "default", "on_empty: use_default".into(), w)?;
+                    let dplan = self.plan_for(
+                        &d,
+                        StageOrigin::Default,
+                        contract,
+                        "default",
+                        "on_empty: use_default".into(),
+                        w,
+                    )?;
                     let mut trace = out.trace;
                     let mut res = self.execute(req, &dplan, key, contract)?;
                     trace.append(&mut res.pipeline_trace);
                     res.pipeline_trace = trace;
-                    res.halting.reason = HaltReason::Fallback { trigger: "on_empty".into(), action: "use_default".into() };
+                    res.halting.reason =
+                        HaltReason::Fallback { trigger: "on_empty".into(), action: "use_default".into() };
                     Ok(res)
                 }
             },
@@ -467,7 +487,10 @@ impl AttentionService {
         let mut text = String::new();
         for f in &out.fragments {
             text.push_str(
-                &header.replace("{source}", f.source.as_str()).replace("{source_id}", &f.source_id).replace("{stage}", &f.stage),
+                &header
+                    .replace("{source}", f.source.as_str())
+                    .replace("{source_id}", &f.source_id)
+                    .replace("{stage}", &f.stage),
             );
             text.push('\n');
             text.push_str(&f.content);

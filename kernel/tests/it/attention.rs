@@ -38,7 +38,8 @@ pub(crate) fn simple(tp: &TempPlane, id: &str, applies: &str, pipeline: &str) {
     install(tp, id, &tpl(id, applies, pipeline, (100_000, 100, 100_000), ("return_partial", "proceed_empty")));
 }
 
-pub(crate) const STRUCTURE: &str = "  - stage: organise\n    type: structuring\n    config: {strategy: hierarchical, max_tokens: 100000}\n";
+pub(crate) const STRUCTURE: &str =
+    "  - stage: organise\n    type: structuring\n    config: {strategy: hierarchical, max_tokens: 100000}\n";
 
 pub(crate) fn req(class: AgentClass, fw: Option<&str>, tier: Tier) -> AttentionRequest {
     AttentionRequest {
@@ -163,7 +164,8 @@ fn no_match_uses_default() {
     write(&tp, "HOT/contracts/spec.md", "the spec");
     let s = service(&tp);
     let mut r = kreq();
-    r.prompt_contract = Some(contract(RequiredContext { file_refs: vec!["HOT/contracts/spec.md".into()], ..Default::default() }));
+    r.prompt_contract =
+        Some(contract(RequiredContext { file_refs: vec!["HOT/contracts/spec.md".into()], ..Default::default() }));
     let c = s.assemble(&r).unwrap();
     assert_eq!(c.template_id, s.config().default_template.template_id);
     assert!(c.warnings.iter().any(|w| w.contains("no template applies")), "{:?}", c.warnings);
@@ -203,7 +205,12 @@ fn template_override() {
 }
 
 fn lq(ev: &str) -> RequiredLedgerQuery {
-    RequiredLedgerQuery { event_type: ev.into(), max_entries: Some(3), recency: Some("session".into()), tier: Some("ho1".into()) }
+    RequiredLedgerQuery {
+        event_type: ev.into(),
+        max_entries: Some(3),
+        recency: Some("session".into()),
+        tier: Some("ho1".into()),
+    }
 }
 
 const HALT: &str = "  - stage: enough\n    type: halting\n    config: {min_fragments: 1, min_tokens: 1, satisfaction_threshold: 1.0}\n";
@@ -213,12 +220,19 @@ fn merge_ledger_queries() {
     let tp = TempPlane::new();
     simple(&tp, "ATT-K", "{agent_class: [KERNEL.syntactic]}", &format!("{STRUCTURE}{HALT}"));
     let mut r = kreq();
-    r.prompt_contract = Some(contract(RequiredContext { ledger_queries: vec![lq("PROMPT_RECEIVED"), lq("PROMPT_RECEIVED")], ..Default::default() }));
+    r.prompt_contract = Some(contract(RequiredContext {
+        ledger_queries: vec![lq("PROMPT_RECEIVED"), lq("PROMPT_RECEIVED")],
+        ..Default::default()
+    }));
     let ex = service(&tp).explain(&r).unwrap();
     let kinds: Vec<(&str, StageOrigin)> = ex.pipeline.iter().map(|s| (s.kind.as_str(), s.origin)).collect();
     assert_eq!(
         kinds,
-        [("ledger_query", StageOrigin::RequiredContext), ("structuring", StageOrigin::Template), ("halting", StageOrigin::Template)]
+        [
+            ("ledger_query", StageOrigin::RequiredContext),
+            ("structuring", StageOrigin::Template),
+            ("halting", StageOrigin::Template)
+        ]
     );
     assert_eq!(ex.pipeline[0].config["event_type"], "PROMPT_RECEIVED");
     assert_eq!(ex.pipeline[0].config["max_entries"], 3);
@@ -248,8 +262,10 @@ fn merge_file_refs() {
     let tp = TempPlane::new();
     simple(&tp, "ATT-K", "{agent_class: [KERNEL.syntactic]}", STRUCTURE);
     let mut r = kreq();
-    r.prompt_contract =
-        Some(contract(RequiredContext { file_refs: vec!["HOT/a.md".into(), "./HOT/b.md".into(), "HOT/a.md".into()], ..Default::default() }));
+    r.prompt_contract = Some(contract(RequiredContext {
+        file_refs: vec!["HOT/a.md".into(), "./HOT/b.md".into(), "HOT/a.md".into()],
+        ..Default::default()
+    }));
     let ex = service(&tp).explain(&r).unwrap();
     let files: Vec<_> = ex.pipeline.iter().filter(|s| s.kind == "file_read").collect();
     assert_eq!(files.len(), 1);
@@ -368,7 +384,11 @@ fn shipped_templates_and_config_are_valid() {
 #[test]
 fn prompt_contract_schema_matches_struct() {
     let schemas = SchemaSet::embedded().unwrap();
-    let c = contract(RequiredContext { ledger_queries: vec![lq("PROMPT_RECEIVED")], framework_refs: vec!["FMWK-003".into()], file_refs: vec!["HOT/a.md".into()] });
+    let c = contract(RequiredContext {
+        ledger_queries: vec![lq("PROMPT_RECEIVED")],
+        framework_refs: vec!["FMWK-003".into()],
+        file_refs: vec!["HOT/a.md".into()],
+    });
     let v = serde_json::to_value(&c).unwrap();
     schemas.validate("prompt_contract", &v).unwrap();
     let mut bad = v.clone();

@@ -31,7 +31,12 @@ fn budget_max_tokens_stops_pipeline() {
     let tp = TempPlane::new();
     write(&tp, "HOT/big.md", &"b".repeat(4000)); // 1000 tokens
     write(&tp, "HOT/after.md", "after");
-    budget_tpl(&tp, &format!("{}{}{STRUCTURE}", fr("big", "HOT/big.md"), fr("after", "HOT/after.md")), (100, 10, 10_000), ("return_partial", "fail"));
+    budget_tpl(
+        &tp,
+        &format!("{}{}{STRUCTURE}", fr("big", "HOT/big.md"), fr("after", "HOT/after.md")),
+        (100, 10, 10_000),
+        ("return_partial", "fail"),
+    );
     let c = service(&tp).assemble(&kreq()).unwrap();
     assert_eq!(c.halting.reason, HaltReason::Budget { limit: BudgetLimit::Tokens });
     assert_eq!(c.budget_used.tokens, 100, "the huge file stops at the remaining token budget");
@@ -44,7 +49,12 @@ fn budget_max_tokens_stops_pipeline() {
 fn budget_max_queries_stops_pipeline() {
     let tp = TempPlane::new();
     append(&tp, "HO1/prompts", &[("PROMPT_RECEIVED", "tenant-a", "S-1", "WO-1", "x")]);
-    budget_tpl(&tp, &format!("{}{}{}{STRUCTURE}", lq("q1"), lq("q2"), lq("q3")), (10_000, 2, 10_000), ("return_partial", "fail"));
+    budget_tpl(
+        &tp,
+        &format!("{}{}{}{STRUCTURE}", lq("q1"), lq("q2"), lq("q3")),
+        (10_000, 2, 10_000),
+        ("return_partial", "fail"),
+    );
     let c = service(&tp).assemble(&kreq()).unwrap();
     assert_eq!(c.halting.reason, HaltReason::Budget { limit: BudgetLimit::Queries });
     assert_eq!(c.budget_used.queries, 2);
@@ -70,7 +80,12 @@ fn fallback_return_partial() {
     let tp = TempPlane::new();
     write(&tp, "HOT/a.md", "alpha");
     append(&tp, "HO1/prompts", &[("PROMPT_RECEIVED", "tenant-a", "S-1", "WO-1", "x")]);
-    budget_tpl(&tp, &format!("{}{}{}{STRUCTURE}", fr("a", "HOT/a.md"), lq("q1"), lq("q2")), (10_000, 1, 10_000), ("return_partial", "fail"));
+    budget_tpl(
+        &tp,
+        &format!("{}{}{}{STRUCTURE}", fr("a", "HOT/a.md"), lq("q1"), lq("q2")),
+        (10_000, 1, 10_000),
+        ("return_partial", "fail"),
+    );
     let c = service(&tp).assemble(&kreq()).unwrap();
     assert_eq!(c.fragments.len(), 2, "file + first query");
     assert!(c.warnings.iter().any(|w| w.contains("return_partial")));
@@ -91,7 +106,12 @@ fn fallback_fail() {
 fn fallback_use_cached() {
     let tp = TempPlane::new();
     write(&tp, "HOT/a.md", "alpha");
-    budget_tpl(&tp, &format!("{}{}{STRUCTURE}", fr("a", "HOT/a.md"), fr("b", "HOT/a.md")), (10_000, 10, 100), ("use_cached", "fail"));
+    budget_tpl(
+        &tp,
+        &format!("{}{}{STRUCTURE}", fr("a", "HOT/a.md"), fr("b", "HOT/a.md")),
+        (10_000, 10, 100),
+        ("use_cached", "fail"),
+    );
     let clk = Arc::new(ManualClock::new(0, jiff::Timestamp::now()));
     let s = service_with(&tp, clk.clone());
     // No cached context yet and the budget is blown: an error naming the missing cache.
@@ -202,10 +222,14 @@ fn estimate_tokens_configurable() {
 #[test]
 fn tenant_never_sees_other_tenants_entries() {
     let tp = TempPlane::new();
-    append(&tp, "HO1/prompts", &[
-        ("PROMPT_RECEIVED", "tenant-a", "S-1", "WO-1", "mine routing"),
-        ("PROMPT_RECEIVED", "tenant-b", "S-1", "WO-1", "theirs routing"),
-    ]);
+    append(
+        &tp,
+        "HO1/prompts",
+        &[
+            ("PROMPT_RECEIVED", "tenant-a", "S-1", "WO-1", "mine routing"),
+            ("PROMPT_RECEIVED", "tenant-b", "S-1", "WO-1", "theirs routing"),
+        ],
+    );
     let search = "  - stage: find\n    type: horizontal_search\n    config: {query: routing, sources: [ledger], max_results: 10, relevance_threshold: 0.0}\n";
     simple(&tp, "ATT-K", K, &format!("{}{search}{STRUCTURE}", lq("q")));
     let c = service(&tp).assemble(&kreq()).unwrap();
@@ -217,19 +241,30 @@ fn tenant_never_sees_other_tenants_entries() {
 #[test]
 fn ledger_query_honours_tier_and_recency() {
     let tp = TempPlane::new();
-    append(&tp, "HO1/prompts", &[
-        ("PROMPT_RECEIVED", "tenant-a", "S-1", "WO-1", "s1 old"),
-        ("PROMPT_RECEIVED", "tenant-a", "S-2", "WO-2", "s2"),
-        ("PROMPT_RECEIVED", "tenant-a", "S-1", "WO-1", "s1 new"),
-    ]);
+    append(
+        &tp,
+        "HO1/prompts",
+        &[
+            ("PROMPT_RECEIVED", "tenant-a", "S-1", "WO-1", "s1 old"),
+            ("PROMPT_RECEIVED", "tenant-a", "S-2", "WO-2", "s2"),
+            ("PROMPT_RECEIVED", "tenant-a", "S-1", "WO-1", "s1 new"),
+        ],
+    );
     append(&tp, "HO2/prompts", &[("PROMPT_RECEIVED", "tenant-a", "S-1", "WO-1", "ho2 entry")]);
     let q = |recency: &str, tier: &str| {
-        format!("  - stage: q\n    type: ledger_query\n    config: {{event_type: PROMPT_RECEIVED, max_entries: 10, recency: \"{recency}\", tier: {tier}}}\n")
+        format!(
+            "  - stage: q\n    type: ledger_query\n    config: {{event_type: PROMPT_RECEIVED, max_entries: 10, recency: \"{recency}\", tier: {tier}}}\n"
+        )
     };
     let run = |recency: &str, tier: &str, clk: Arc<ManualClock>| -> Vec<String> {
         simple(&tp, "ATT-K", K, &format!("{}{STRUCTURE}", q(recency, tier)));
         let c = service_with(&tp, clk).assemble(&kreq()).unwrap();
-        c.fragments.iter().map(|f| serde_json::from_str::<serde_json::Value>(&f.content).unwrap()["reason"].as_str().unwrap().to_string()).collect()
+        c.fragments
+            .iter()
+            .map(|f| {
+                serde_json::from_str::<serde_json::Value>(&f.content).unwrap()["reason"].as_str().unwrap().to_string()
+            })
+            .collect()
     };
     let now = jiff::Timestamp::now();
     let at = |t: jiff::Timestamp| Arc::new(ManualClock::new(0, t));

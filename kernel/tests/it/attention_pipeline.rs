@@ -13,7 +13,9 @@ use crate::attention::{STRUCTURE, append, clock, contract, frameworks_csv, kreq,
 const K: &str = "{agent_class: [KERNEL.syntactic]}";
 
 fn lq(name: &str, extra: &str) -> String {
-    format!("  - stage: {name}\n    type: ledger_query\n    config: {{event_type: PROMPT_RECEIVED, max_entries: 10{extra}}}\n")
+    format!(
+        "  - stage: {name}\n    type: ledger_query\n    config: {{event_type: PROMPT_RECEIVED, max_entries: 10{extra}}}\n"
+    )
 }
 
 fn fr(name: &str, paths: &str) -> String {
@@ -25,7 +27,12 @@ fn stages_run_in_order() {
     let tp = TempPlane::new();
     write(&tp, "HOT/a.md", "alpha");
     write(&tp, "HOT/b.md", "beta");
-    let p = format!("  - stage: scope\n    type: tier_select\n    config: {{tiers: [ho1]}}\n{}{}{}{STRUCTURE}", fr("second", "HOT/b.md"), lq("third", ""), fr("first", "HOT/a.md"));
+    let p = format!(
+        "  - stage: scope\n    type: tier_select\n    config: {{tiers: [ho1]}}\n{}{}{}{STRUCTURE}",
+        fr("second", "HOT/b.md"),
+        lq("third", ""),
+        fr("first", "HOT/a.md")
+    );
     simple(&tp, "ATT-K", K, &p);
     let c = service(&tp).assemble(&kreq()).unwrap();
     let names: Vec<&str> = c.pipeline_trace.iter().map(|s| s.stage.as_str()).collect();
@@ -39,7 +46,10 @@ fn stages_run_in_order() {
 fn disabled_stage_skipped() {
     let tp = TempPlane::new();
     write(&tp, "HOT/a.md", "alpha");
-    let p = format!("{}    enabled: false\n{STRUCTURE}", fr("unused", "HOT/a.md").trim_end_matches('\n').to_string() + "\n");
+    let p = format!(
+        "{}    enabled: false\n{STRUCTURE}",
+        fr("unused", "HOT/a.md").trim_end_matches('\n').to_string() + "\n"
+    );
     simple(&tp, "ATT-K", K, &p);
     let c = service(&tp).assemble(&kreq()).unwrap();
     assert_eq!(c.pipeline_trace[0].status, StageStatus::Skipped);
@@ -49,11 +59,15 @@ fn disabled_stage_skipped() {
 #[test]
 fn ledger_query_produces_fragments() {
     let tp = TempPlane::new();
-    append(&tp, "HO1/prompts", &[
-        ("PROMPT_RECEIVED", "tenant-a", "S-1", "WO-1", "first answer"),
-        ("PROMPT_SENT", "tenant-a", "S-1", "WO-1", "a request"),
-        ("PROMPT_RECEIVED", "tenant-a", "S-1", "WO-1", "second answer"),
-    ]);
+    append(
+        &tp,
+        "HO1/prompts",
+        &[
+            ("PROMPT_RECEIVED", "tenant-a", "S-1", "WO-1", "first answer"),
+            ("PROMPT_SENT", "tenant-a", "S-1", "WO-1", "a request"),
+            ("PROMPT_RECEIVED", "tenant-a", "S-1", "WO-1", "second answer"),
+        ],
+    );
     simple(&tp, "ATT-K", K, &format!("{}{STRUCTURE}", lq("recent", ", recency: session")));
     let c = service(&tp).assemble(&kreq()).unwrap();
     assert_eq!(c.fragments.len(), 2);
@@ -67,7 +81,9 @@ fn ledger_query_produces_fragments() {
 fn registry_query_produces_fragments() {
     let tp = TempPlane::new();
     frameworks_csv(&tp, &[("FMWK-003", "Prompt Routing"), ("FMWK-004", "Attention")]);
-    let p = format!("  - stage: fw\n    type: registry_query\n    config: {{registry: frameworks, filters: {{framework_id: FMWK-004}}}}\n{STRUCTURE}");
+    let p = format!(
+        "  - stage: fw\n    type: registry_query\n    config: {{registry: frameworks, filters: {{framework_id: FMWK-004}}}}\n{STRUCTURE}"
+    );
     simple(&tp, "ATT-K", K, &p);
     let c = service(&tp).assemble(&kreq()).unwrap();
     assert_eq!(c.fragments.len(), 1);
@@ -115,7 +131,8 @@ fn file_read_outside_plane_refused() {
     // A contract file_ref escaping the plane is refused before anything runs.
     simple(&tp, "ATT-K", K, STRUCTURE);
     let mut r = kreq();
-    r.prompt_contract = Some(contract(RequiredContext { file_refs: vec!["../../etc/passwd".into()], ..Default::default() }));
+    r.prompt_contract =
+        Some(contract(RequiredContext { file_refs: vec!["../../etc/passwd".into()], ..Default::default() }));
     let e = service(&tp).assemble(&r).unwrap_err();
     assert!(e.to_string().contains("refused"), "{e}");
     // A symlink inside the plane pointing outside is refused at read time.
@@ -132,7 +149,9 @@ fn file_read_outside_plane_refused() {
 }
 
 fn search(threshold: f64, max: u64) -> String {
-    format!("  - stage: find\n    type: horizontal_search\n    config: {{query: \"routing circuit breaker\", sources: [files, registry], tiers: [ho2], max_results: {max}, relevance_threshold: {threshold}}}\n")
+    format!(
+        "  - stage: find\n    type: horizontal_search\n    config: {{query: \"routing circuit breaker\", sources: [files, registry], tiers: [ho2], max_results: {max}, relevance_threshold: {threshold}}}\n"
+    )
 }
 
 #[test]
@@ -199,7 +218,12 @@ fn frag(id: &str, tokens: u64, score: Option<f64>) -> ContextFragment {
 #[test]
 fn structuring_truncates_to_budget() {
     let cfg = StructuringConfig { strategy: StructuringStrategy::Relevance, max_tokens: 25, hierarchy: vec![] };
-    let input = vec![frag("low", 10, Some(0.2)), frag("high", 10, Some(0.9)), frag("mid", 10, Some(0.5)), frag("tie-b", 5, Some(0.2))];
+    let input = vec![
+        frag("low", 10, Some(0.2)),
+        frag("high", 10, Some(0.9)),
+        frag("mid", 10, Some(0.5)),
+        frag("tie-b", 5, Some(0.2)),
+    ];
     let (kept, dups, dropped) = cfg.apply(input);
     assert_eq!((dups, dropped), (0, 2));
     let ids: Vec<&str> = kept.iter().map(|f| f.source_id.as_str()).collect();
@@ -257,7 +281,9 @@ fn halting_insufficient_reruns() {
 #[test]
 fn custom_stage_calls_handler() {
     let tp = TempPlane::new();
-    let p = format!("  - stage: mine\n    type: custom\n    config: {{handler: echo, params: {{word: hello}}}}\n{STRUCTURE}");
+    let p = format!(
+        "  - stage: mine\n    type: custom\n    config: {{handler: echo, params: {{word: hello}}}}\n{STRUCTURE}"
+    );
     simple(&tp, "ATT-K", K, &p);
     let handler = |i: &CustomStageInput| -> Result<Vec<ContextFragment>, String> {
         let w = i.params["word"].as_str().unwrap_or_default();
@@ -296,7 +322,11 @@ fn context_hash_computed() {
 fn pipeline_trace_recorded() {
     let tp = TempPlane::new();
     write(&tp, "HOT/a.md", "alpha");
-    let p = format!("  - stage: scope\n    type: tier_select\n    config: {{tiers: [ho1, hot]}}\n{}{}{STRUCTURE}", fr("f", "HOT/a.md"), lq("l", ""));
+    let p = format!(
+        "  - stage: scope\n    type: tier_select\n    config: {{tiers: [ho1, hot]}}\n{}{}{STRUCTURE}",
+        fr("f", "HOT/a.md"),
+        lq("l", "")
+    );
     simple(&tp, "ATT-K", K, &p);
     let c = service(&tp).assemble(&kreq()).unwrap();
     let t: Vec<(&str, &str, StageStatus, u64)> =
@@ -320,7 +350,11 @@ fn budget_used_reported() {
     let tp = TempPlane::new();
     write(&tp, "HOT/a.md", "12345678");
     let c1 = std::sync::Arc::new(cp_kernel::attention::ManualClock::new(3, jiff::Timestamp::now()));
-    let p = format!("  - stage: scope\n    type: tier_select\n    config: {{tiers: [ho1, ho2]}}\n{}{}{STRUCTURE}", fr("f", "HOT/a.md"), lq("l", ""));
+    let p = format!(
+        "  - stage: scope\n    type: tier_select\n    config: {{tiers: [ho1, ho2]}}\n{}{}{STRUCTURE}",
+        fr("f", "HOT/a.md"),
+        lq("l", "")
+    );
     simple(&tp, "ATT-K", K, &p);
     let s = crate::attention::service_with(&tp, c1);
     let c = s.assemble(&kreq()).unwrap();
@@ -336,7 +370,8 @@ fn warnings_collected() {
     simple(&tp, "ATT-K", K, &p);
     let mut r = kreq();
     r.session_id = None;
-    let p2 = format!("{}{}{}{STRUCTURE}", fr("f", "HOT/gone1.md"), fr("g", "HOT/gone2.md"), lq("l", ", recency: session"));
+    let p2 =
+        format!("{}{}{}{STRUCTURE}", fr("f", "HOT/gone1.md"), fr("g", "HOT/gone2.md"), lq("l", ", recency: session"));
     simple(&tp, "ATT-K", K, &p2);
     let c = service(&tp).assemble(&r).unwrap();
     assert!(c.warnings.iter().any(|w| w.contains("gone1")));
@@ -349,7 +384,13 @@ fn warnings_collected() {
 fn use_default_runs_default_template() {
     let tp = TempPlane::new();
     write(&tp, "HOT/a.md", "from the contract");
-    let y = crate::attention::tpl("ATT-K", K, &format!("{}{STRUCTURE}", fr("f", "HOT/none.md")), (1000, 10, 1000), ("fail", "use_default"));
+    let y = crate::attention::tpl(
+        "ATT-K",
+        K,
+        &format!("{}{STRUCTURE}", fr("f", "HOT/none.md")),
+        (1000, 10, 1000),
+        ("fail", "use_default"),
+    );
     crate::attention::install(&tp, "ATT-K", &y);
     let mut r = kreq();
     r.prompt_contract = Some(contract(RequiredContext { file_refs: vec!["HOT/a.md".into()], ..Default::default() }));
@@ -370,9 +411,12 @@ fn tier_select_changes_ledgers_read() {
     let tp = TempPlane::new();
     append(&tp, "HO2/prompts", &[("PROMPT_RECEIVED", "tenant-a", "S-1", "WO-1", "in ho2")]);
     append(&tp, "HO1/prompts", &[("PROMPT_RECEIVED", "tenant-a", "S-1", "WO-1", "in ho1")]);
-    let p = format!("  - stage: scope\n    type: tier_select\n    config: {{tiers: [ho2]}}\n{}{STRUCTURE}", lq("l", ""));
+    let p =
+        format!("  - stage: scope\n    type: tier_select\n    config: {{tiers: [ho2]}}\n{}{STRUCTURE}", lq("l", ""));
     simple(&tp, "ATT-K", K, &p);
-    let c = service(&tp).assemble(&crate::attention::req(cp_kernel::attention::AgentClass::KernelSyntactic, None, Tier::Ho1)).unwrap();
+    let c = service(&tp)
+        .assemble(&crate::attention::req(cp_kernel::attention::AgentClass::KernelSyntactic, None, Tier::Ho1))
+        .unwrap();
     assert_eq!(c.fragments.len(), 1);
     assert_eq!(c.fragments[0].source_id, "HO2/prompts#0");
 }

@@ -47,7 +47,8 @@ impl CustomConfig {
                         p.hit = Some(limit);
                         break;
                     }
-                    let f = ctx.fragment(FragmentSource::Custom, f.source_id, f.content, f.relevance_score, f.timestamp);
+                    let f =
+                        ctx.fragment(FragmentSource::Custom, f.source_id, f.content, f.relevance_score, f.timestamp);
                     if let Err(limit) = ctx.add(&mut p, f) {
                         p.hit = Some(limit);
                         break;

@@ -84,7 +84,13 @@ impl FileReadConfig {
                     ctx.warn(format_args!("file {rel} cut to max_size_bytes {} (size {total})", self.max_size_bytes));
                 }
             }
-            let f = ctx.fragment(FragmentSource::File, normalize_relative(rel).unwrap_or_else(|_| rel.clone()), text, None, None);
+            let f = ctx.fragment(
+                FragmentSource::File,
+                normalize_relative(rel).unwrap_or_else(|_| rel.clone()),
+                text,
+                None,
+                None,
+            );
             if let Err(limit) = ctx.add(&mut p, f) {
                 p.hit = Some(limit);
                 break;

@@ -134,7 +134,13 @@ impl HorizontalSearchConfig {
                 break;
             }
             let d = &corpus.docs[h.doc];
-            let f = ctx.fragment(FragmentSource::Search, d.source_id.clone(), d.text.clone(), Some(h.score), d.timestamp.clone());
+            let f = ctx.fragment(
+                FragmentSource::Search,
+                d.source_id.clone(),
+                d.text.clone(),
+                Some(h.score),
+                d.timestamp.clone(),
+            );
             if let Err(limit) = ctx.add(&mut p, f) {
                 p.hit = Some(limit);
                 break;
@@ -176,7 +182,9 @@ pub(crate) fn signature(
                 for t in tiers {
                     let name = format!("{}/{ledger}", t.dir_name());
                     let head = match env.ledger(&name).map_err(|e| e.to_string())? {
-                        Some(store) => store.head().map_err(|e| e.to_string())?.map(|h| format!("{}:{}", h.seq, h.entry_hash)),
+                        Some(store) => {
+                            store.head().map_err(|e| e.to_string())?.map(|h| format!("{}:{}", h.seq, h.entry_hash))
+                        }
                         None => None,
                     };
                     sig.push(format!("ledger {name} {}", head.unwrap_or_default()));
@@ -206,7 +214,11 @@ fn registry_rel(env: &Env, k: RegistryKind) -> String {
 fn stat(path: &std::path::Path) -> String {
     match crate::fsx::metadata(path) {
         Ok(m) => {
-            let mtime = m.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
             format!("{}:{mtime}", m.len())
         }
         Err(_) => "absent".into(),
@@ -287,7 +299,13 @@ pub(crate) fn build_corpus(
                     }
                     let Ok(bytes) = crate::fsx::read(&path) else { continue };
                     let Ok(text) = String::from_utf8(bytes) else { continue };
-                    push(SearchDoc { source: SearchSourceKind::Files, source_id: rel, tenant: None, timestamp: None, text });
+                    push(SearchDoc {
+                        source: SearchSourceKind::Files,
+                        source_id: rel,
+                        tenant: None,
+                        timestamp: None,
+                        text,
+                    });
                 }
             }
         }

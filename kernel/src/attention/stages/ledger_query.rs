@@ -101,11 +101,15 @@ impl LedgerQueryConfig {
             if k == "tenant_id" {
                 out.push((format!("/filters/{k}"), "tenant_id is always the request's tenant".into()));
             } else if !Provenance::FIELDS.contains(&k.as_str()) {
-                out.push((format!("/filters/{k}"), format!("unknown provenance field (expected one of {})", Provenance::FIELDS.join(", "))));
+                out.push((
+                    format!("/filters/{k}"),
+                    format!("unknown provenance field (expected one of {})", Provenance::FIELDS.join(", ")),
+                ));
             }
         }
         if let Some(l) = &self.ledger
-            && (l.is_empty() || !l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'))
+            && (l.is_empty()
+                || !l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'))
         {
             out.push(("/ledger".into(), "must match [a-z0-9_-]+".into()));
         }
@@ -123,7 +127,8 @@ impl LedgerQueryConfig {
         let mut limit = self.max_entries;
         match self.recency.as_deref().and_then(parse_recency) {
             Some(Recency::Session) => {
-                prov.session_id = Some(req.session_id.clone().ok_or("recency session but the request has no session_id")?);
+                prov.session_id =
+                    Some(req.session_id.clone().ok_or("recency session but the request has no session_id")?);
             }
             Some(Recency::WorkOrder) => {
                 prov.work_order_id =

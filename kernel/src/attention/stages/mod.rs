@@ -156,7 +156,11 @@ impl StageConfig {
     pub(crate) fn produces(&self) -> bool {
         matches!(
             self,
-            Self::LedgerQuery(_) | Self::RegistryQuery(_) | Self::FileRead(_) | Self::HorizontalSearch(_) | Self::Custom(_)
+            Self::LedgerQuery(_)
+                | Self::RegistryQuery(_)
+                | Self::FileRead(_)
+                | Self::HorizontalSearch(_)
+                | Self::Custom(_)
         )
     }
 }

@@ -52,9 +52,13 @@ impl RegistryQueryConfig {
             return p.finish();
         }
         let rel = self.path(&ctx.env.plane);
-        let table = match ctx.env.plane.resolve(&rel).map_err(|e| e.to_string()).and_then(|path| {
-            read_table(&path).map_err(|e| e.to_string())
-        }) {
+        let table = match ctx
+            .env
+            .plane
+            .resolve(&rel)
+            .map_err(|e| e.to_string())
+            .and_then(|path| read_table(&path).map_err(|e| e.to_string()))
+        {
             Ok(t) => t,
             Err(e) => {
                 p.errors += 1;

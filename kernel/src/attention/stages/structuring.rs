@@ -23,7 +23,13 @@ pub enum StructuringStrategy {
 }
 
 fn default_hierarchy() -> Vec<FragmentSource> {
-    vec![FragmentSource::Registry, FragmentSource::File, FragmentSource::Ledger, FragmentSource::Search, FragmentSource::Custom]
+    vec![
+        FragmentSource::Registry,
+        FragmentSource::File,
+        FragmentSource::Ledger,
+        FragmentSource::Search,
+        FragmentSource::Custom,
+    ]
 }
 
 /// Config of `structuring`.
@@ -109,7 +115,8 @@ impl StructuringConfig {
                     .then_with(|| (a.source, &a.source_id).cmp(&(b.source, &b.source_id)))
             }),
             StructuringStrategy::Hierarchical => {
-                let rank = |s: FragmentSource| self.hierarchy.iter().position(|&h| h == s).unwrap_or(self.hierarchy.len());
+                let rank =
+                    |s: FragmentSource| self.hierarchy.iter().position(|&h| h == s).unwrap_or(self.hierarchy.len());
                 kept.sort_by_key(|f| rank(f.source));
             }
         }
@@ -120,7 +127,10 @@ impl StructuringConfig {
         let all = std::mem::take(&mut ctx.state.fragments);
         let (kept, dups, dropped) = self.apply(all);
         if dropped > 0 {
-            ctx.warn(format_args!("dropped {dropped} lowest-relevance fragment(s) to fit max_tokens {}", self.max_tokens));
+            ctx.warn(format_args!(
+                "dropped {dropped} lowest-relevance fragment(s) to fit max_tokens {}",
+                self.max_tokens
+            ));
         }
         let tokens = kept.iter().map(|f| f.token_estimate).sum();
         let produced = kept.len() as u64;

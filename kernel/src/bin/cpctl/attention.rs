@@ -69,7 +69,7 @@ pub(crate) fn run(s: &Settings, c: AttentionCmd) -> CmdResult {
                 for w in &c.warnings {
                     out.push_str(&format!("warning: {w}\n"));
                 }
-                out.push_str("\n");
+                out.push('\n');
                 out.push_str(&c.context_text);
                 out
             })?;
@@ -97,7 +97,12 @@ pub(crate) fn run(s: &Settings, c: AttentionCmd) -> CmdResult {
             if report.valid {
                 Ok(Outcome::Ok)
             } else {
-                Err(Refused(format!("{}: invalid attention template ({} issue(s))", file.display(), report.issues.len())).into())
+                Err(Refused(format!(
+                    "{}: invalid attention template ({} issue(s))",
+                    file.display(),
+                    report.issues.len()
+                ))
+                .into())
             }
         }
         AttentionCmd::Explain { request } => {
@@ -117,7 +122,10 @@ pub(crate) fn run(s: &Settings, c: AttentionCmd) -> CmdResult {
                         c.reason
                     ));
                 }
-                out.push_str(&format!("chosen: {} {} ({}): {}\npipeline:\n", e.chosen, e.chosen_version, e.rule, e.why));
+                out.push_str(&format!(
+                    "chosen: {} {} ({}): {}\npipeline:\n",
+                    e.chosen, e.chosen_version, e.rule, e.why
+                ));
                 for st in &e.pipeline {
                     out.push_str(&format!(
                         "  {:<24} {:<18} {:?}{}\n",
