@@ -122,12 +122,4 @@ pub enum AttentionError {
         /// The template.
         template_id: String,
     },
-    /// A custom handler failed.
-    #[error("custom stage {stage:?} failed: {message}")]
-    CustomStage {
-        /// The stage.
-        stage: String,
-        /// The handler's message.
-        message: String,
-    },
 }

@@ -383,7 +383,8 @@ fn warnings_collected() {
 #[test]
 fn use_default_runs_default_template() {
     let tp = TempPlane::new();
-    write(&tp, "HOT/a.md", "from the contract");
+    // The template reads a missing file; with on_empty: use_default the default template runs
+    // (its pipeline is required_context + one structuring stage).
     let y = crate::attention::tpl(
         "ATT-K",
         K,
@@ -392,18 +393,14 @@ fn use_default_runs_default_template() {
         ("fail", "use_default"),
     );
     crate::attention::install(&tp, "ATT-K", &y);
-    let mut r = kreq();
-    r.prompt_contract = Some(contract(RequiredContext { file_refs: vec!["HOT/a.md".into()], ..Default::default() }));
-    // The template's own file_read slot does not exist, so merge adds required_files... which
-    // reads HOT/a.md: make the template ignore the contract by using a template file_read of a
-    // missing file and no contract instead.
-    r.prompt_contract = None;
     let s = service(&tp);
-    let c = s.assemble(&r).unwrap();
+    let c = s.assemble(&kreq()).unwrap();
     assert_eq!(c.template_id, s.config().default_template.template_id);
     assert_eq!(c.halting.reason, HaltReason::Fallback { trigger: "on_empty".into(), action: "use_default".into() });
-    assert!(c.pipeline_trace.iter().any(|t| t.stage == "f") && c.pipeline_trace.iter().any(|t| t.stage == "structure"));
+    let stages: Vec<&str> = c.pipeline_trace.iter().map(|t| t.stage.as_str()).collect();
+    assert_eq!(stages, ["f", "organise", "structure"]);
     assert!(c.warnings.iter().any(|w| w.contains("use_default")));
+    assert!(c.warnings.iter().any(|w| w.contains("HOT/none.md not found")));
 }
 
 #[test]
@@ -419,4 +416,93 @@ fn tier_select_changes_ledgers_read() {
         .unwrap();
     assert_eq!(c.fragments.len(), 1);
     assert_eq!(c.fragments[0].source_id, "HO2/prompts#0");
+}
+
+#[test]
+fn shipped_kernel_template_assembles_on_a_plane() {
+    let tp = TempPlane::new();
+    let pkg = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../packages/PKG-ATTENTION-001/HOT");
+    for id in ["ATT-KERNEL-001", "ATT-ADMIN-001", "ATT-ROUTING-001"] {
+        let text = std::fs::read_to_string(pkg.join(format!("attention_templates/{id}.yaml"))).unwrap();
+        crate::attention::install(&tp, id, &text);
+    }
+    write(
+        &tp,
+        "HOT/config/attention_config.yaml",
+        &std::fs::read_to_string(pkg.join("config/attention_config.yaml")).unwrap(),
+    );
+    frameworks_csv(&tp, &[("FMWK-003", "Prompt Routing"), ("FMWK-004", "Attention")]);
+    write(&tp, "HOT/contracts/standard.md", "the attention standard");
+    append(
+        &tp,
+        "HO1/prompts",
+        &[
+            ("PROMPT_RECEIVED", "tenant-a", "S-1", "WO-1", "earlier answer"),
+            ("PROMPT_RECEIVED", "tenant-a", "S-9", "WO-9", "other session"),
+        ],
+    );
+    let mut r = kreq();
+    r.prompt_contract = Some(contract(RequiredContext {
+        framework_refs: vec!["FMWK-004".into()],
+        file_refs: vec!["HOT/contracts/standard.md".into()],
+        ..Default::default()
+    }));
+    let s = service(&tp);
+    let ex = s.explain(&r).unwrap();
+    assert_eq!(ex.chosen, "ATT-KERNEL-001");
+    let c = s.assemble(&r).unwrap();
+    assert_eq!(c.halting.reason, HaltReason::Satisfied, "{:?}", c.halting);
+    let sources: std::collections::BTreeSet<FragmentSource> = c.fragments.iter().map(|f| f.source).collect();
+    assert!(
+        sources.contains(&FragmentSource::Ledger)
+            && sources.contains(&FragmentSource::Registry)
+            && sources.contains(&FragmentSource::File),
+        "{sources:?}"
+    );
+    assert!(c.context_text.contains("earlier answer") && !c.context_text.contains("other session"));
+    assert!(c.context_text.contains("the attention standard"));
+    // FMWK-003 agents get the routing template (framework_id beats agent_class).
+    let mut r3 = kreq();
+    r3.framework_id = Some("FMWK-003".into());
+    assert_eq!(s.explain(&r3).unwrap().chosen, "ATT-ROUTING-001");
+}
+
+#[test]
+fn cli_validate_refuses_with_located_errors_and_explain_lists_candidates() {
+    let Some(bin) = option_env!("CARGO_BIN_EXE_cpctl") else { return };
+    let tp = TempPlane::new();
+    simple(&tp, "ATT-K", K, STRUCTURE);
+    let bad = tp.dir.path().join("bad.yaml");
+    std::fs::write(&bad, "template_id: ATT-X\nversion: \"1\"\npipeline: []\nbudget: {max_context_tokens: -1, max_queries: 1, timeout_ms: 1}\nfallback: {on_timeout: fail, on_empty: fail}\n").unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["--root"])
+        .arg(tp.plane.root())
+        .args(["attention", "validate"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("/budget/max_context_tokens"));
+    let req = tp.dir.path().join("req.yaml");
+    std::fs::write(&req, "agent_id: a\nagent_class: KERNEL.syntactic\ntier: ho1\ntenant_id: t\n").unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["--root"])
+        .arg(tp.plane.root())
+        .args(["attention", "explain", "--request"])
+        .arg(&req)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ATT-K") && text.contains("MATCH") && text.contains("chosen: ATT-K"), "{text}");
+    let out = std::process::Command::new(bin)
+        .args(["--json", "--root"])
+        .arg(tp.plane.root())
+        .args(["attention", "assemble", "--request"])
+        .arg(&req)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["template_id"], "ATT-K");
 }
