@@ -26,6 +26,7 @@ mod clock;
 mod config;
 mod context;
 mod error;
+mod locate;
 mod merge;
 mod pipeline;
 mod request;

@@ -205,9 +205,20 @@ pub(crate) fn type_stages(path: &Path, t: &AttentionTemplate) -> Result<Vec<Stag
 
 /// Loads a template from text (`path` names it in errors and picks JSON vs YAML).
 pub fn load_template_str(schemas: &SchemaSet, path: &Path, text: &str) -> Result<LoadedTemplate, Vec<TemplateIssue>> {
+    let located = |mut issues: Vec<TemplateIssue>| {
+        for i in &mut issues {
+            if i.line.is_none()
+                && let Some((l, c)) = super::locate::locate(text, &i.field)
+            {
+                i.line = Some(l);
+                i.column = Some(c);
+            }
+        }
+        issues
+    };
     let template: AttentionTemplate =
-        schemas.load_str(ATTENTION_TEMPLATE_SCHEMA, path, text).map_err(|e| document_issues(path, e))?;
-    let stages = type_stages(path, &template)?;
+        schemas.load_str(ATTENTION_TEMPLATE_SCHEMA, path, text).map_err(|e| located(document_issues(path, e)))?;
+    let stages = type_stages(path, &template).map_err(located)?;
     Ok(LoadedTemplate { template, stages, path: path.to_path_buf() })
 }
 

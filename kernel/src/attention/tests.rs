@@ -92,3 +92,16 @@ fn cache_serves_fresh_then_keeps_stale_and_evicts_oldest() {
     off.put("a".into(), 0, ctx("A"));
     assert!(off.any("a").is_none());
 }
+
+#[test]
+fn locate_finds_nested_pointers_in_yaml_and_json() {
+    use super::locate::locate;
+    let y = "a: 1\npipeline:\n  - stage: x\n    config:\n      max: 3\n  - {stage: y, config: {paths: [p, q]}}\n";
+    assert_eq!(locate(y, "/pipeline/0/config/max"), Some((5, 12)));
+    assert_eq!(locate(y, "/pipeline/1/config/paths/1").map(|p| p.0), Some(6));
+    // A missing tail points at the deepest existing node.
+    assert_eq!(locate(y, "/pipeline/0/config/nope"), Some((5, 7)).map(|_| locate(y, "/pipeline/0/config").unwrap()));
+    let j = "{\n  \"budget\": {\n    \"max\": -1\n  }\n}\n";
+    assert_eq!(locate(j, "/budget/max").map(|p| p.0), Some(3));
+    assert_eq!(locate("not: [valid", "/x"), None);
+}

@@ -334,13 +334,14 @@ fn malformed_unknown_config_key_is_located() {
     let y = good_stage().replace("max_tokens: 100000}", "max_tokens: 100000, max_tokenz: 3}");
     let issues = issues_of(&y);
     assert!(issues.iter().any(|i| i.contains("/pipeline/0/config") && i.contains("max_tokenz")), "{issues:?}");
+    assert!(issues.iter().any(|i| i.contains("ATT-BAD.yaml:7:")), "line of the config: {issues:?}");
 }
 
 #[test]
 fn malformed_negative_budget_is_located() {
     let y = good_stage().replace("max_queries: 10", "max_queries: -1");
     let issues = issues_of(&y);
-    assert!(issues.iter().any(|i| i.contains("/budget/max_queries")), "{issues:?}");
+    assert!(issues.iter().any(|i| i.contains("/budget/max_queries") && i.contains("ATT-BAD.yaml:11:")), "{issues:?}");
 }
 
 #[test]
@@ -351,6 +352,7 @@ fn malformed_semantic_errors_name_stage_and_field() {
     assert_eq!(issues.len(), 2, "{issues:?}");
     assert!(issues[0].contains("/pipeline/0/config/filters/tenant_id") && issues[0].contains("\"lq\""), "{issues:?}");
     assert!(issues[1].contains("/pipeline/1/config/paths/0") && issues[1].contains("refused"), "{issues:?}");
+    assert!(issues[0].contains("ATT-BAD.yaml:7:") && issues[1].contains("ATT-BAD.yaml:10:"), "{issues:?}");
 }
 
 #[test]

@@ -309,3 +309,26 @@ proptest! {
         prop_assert!(a.budget_used.tokens <= max_tokens);
     }
 }
+
+#[test]
+fn concurrent_assemblies_agree() {
+    let tp = TempPlane::new();
+    write(&tp, "HOT/a.md", "alpha");
+    append(&tp, "HO1/prompts", &[("PROMPT_RECEIVED", "tenant-a", "S-1", "WO-1", "x")]);
+    simple(&tp, "ATT-K", K, &format!("{}{}{STRUCTURE}", fr("a", "HOT/a.md"), lq("q")));
+    let s = Arc::new(service(&tp));
+    let hashes: Vec<String> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..4)
+            .map(|i| {
+                let s = s.clone();
+                sc.spawn(move || {
+                    let mut r = kreq();
+                    r.agent_id = format!("agent-{i}");
+                    s.assemble(&r).unwrap().context_hash
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(hashes.windows(2).all(|w| w[0] == w[1]), "{hashes:?}");
+}

@@ -119,6 +119,13 @@ impl HorizontalSearchConfig {
                 return p.finish();
             }
         };
+        // Building a cold index is not interruptible; a build that used up the time budget
+        // ends the stage before searching.
+        if let Err(limit) = ctx.check_time() {
+            p.hit = Some(limit);
+            p.notes.push("time budget spent building the search index".into());
+            return p.finish();
+        }
         let query = self.expand_query(ctx);
         let threshold = self.relevance_threshold * ctx.relax.threshold_factor;
         let max = ((self.max_results as f64) * ctx.relax.results_factor).ceil() as usize;
