@@ -506,3 +506,33 @@ fn cli_validate_refuses_with_located_errors_and_explain_lists_candidates() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["template_id"], "ATT-K");
 }
+
+/// Copies a fixture plane tree into `tp`.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+            copy_tree(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn golden_fixture_context_is_byte_exact() {
+    let fx = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/attention/golden");
+    let tp = TempPlane::new();
+    copy_tree(&fx.join("plane"), tp.plane.root());
+    let text = std::fs::read_to_string(fx.join("request.yaml")).unwrap();
+    let value = cp_kernel::schema::parse_document(&fx.join("request.yaml"), &text).unwrap();
+    let r: cp_kernel::attention::AttentionRequest = serde_json::from_value(value).unwrap();
+    let c = service(&tp).assemble(&r).unwrap();
+    let expected = std::fs::read_to_string(fx.join("expected_context.txt")).unwrap();
+    assert_eq!(c.context_text, expected);
+    assert_eq!(c.context_hash, cp_kernel::hashing::sha256_hex(expected.as_bytes()));
+    assert_eq!(c.halting.reason, HaltReason::Satisfied);
+    assert!(c.pipeline_trace.iter().any(|s| s.detail.contains("1 duplicate")));
+}
