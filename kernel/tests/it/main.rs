@@ -11,3 +11,6 @@ mod ledger_verify;
 mod plane;
 mod registry;
 mod schema;
+mod attention;
+mod attention_budget;
+mod attention_pipeline;
