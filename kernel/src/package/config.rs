@@ -1,0 +1,93 @@
+//! The installer configuration (`HOT/config/install_config.json`, schema
+//! `install_config.schema.json`), shipped by `PKG-GENESIS-000`. Until genesis is installed the
+//! same file, compiled in ([`DEFAULT_INSTALL_CONFIG_JSON`]), is used.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::plane::Plane;
+use crate::schema::{DocumentError, SchemaSet};
+
+/// The install config shipped by `PKG-GENESIS-000`, compiled in (one copy in the repository).
+pub const DEFAULT_INSTALL_CONFIG_JSON: &str =
+    include_str!("../../../packages/PKG-GENESIS-000/HOT/config/install_config.json");
+
+/// Plane-relative path of the installed install config.
+pub const INSTALL_CONFIG_PATH: &str = "HOT/config/install_config.json";
+
+/// Name of the schema the install config is validated against.
+pub const INSTALL_CONFIG_SCHEMA: &str = "install_config";
+
+/// Installer settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstallConfig {
+    /// Format version, always `1.0`.
+    pub schema_version: String,
+    /// Caps applied by the strict archive reader.
+    pub archive: ArchiveCaps,
+    /// Directory inside `HOT/` for staging and install journals. Default `.staging`.
+    pub staging_dir: String,
+    /// What G1 does with a package whose framework/spec is not registered yet. Default
+    /// `defer_pinned`.
+    #[serde(default)]
+    pub pending_framework_policy: PendingFrameworkPolicy,
+}
+
+/// Caps of the strict archive reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveCaps {
+    /// Largest member, bytes (decompressed). Default 16 MiB.
+    pub max_member_bytes: u64,
+    /// Largest decompressed tar stream, bytes. Default 256 MiB.
+    pub max_total_bytes: u64,
+    /// Most entries (files and directories). Default 10 000.
+    pub max_members: u64,
+    /// Largest decompressed/compressed byte ratio. Default 200.
+    pub max_compression_ratio: u64,
+    /// Bytes decompressed before the ratio is enforced. Default 1 MiB.
+    pub ratio_check_min_bytes: u64,
+}
+
+/// G1's treatment of a framework or spec that is not registered yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingFrameworkPolicy {
+    /// Always refuse.
+    Strict,
+    /// Packages trusted through the pinned bootstrap digests may wait for their framework.
+    #[default]
+    DeferPinned,
+}
+
+impl InstallConfig {
+    /// The compiled-in default, validated against the schema.
+    pub fn builtin() -> Result<Self, DocumentError> {
+        let schemas = SchemaSet::embedded()
+            .map_err(|e| DocumentError::Decode { path: INSTALL_CONFIG_PATH.into(), message: e.to_string() })?;
+        Self::parse(&schemas, Path::new(INSTALL_CONFIG_PATH), DEFAULT_INSTALL_CONFIG_JSON)
+    }
+
+    fn parse(schemas: &SchemaSet, path: &Path, text: &str) -> Result<Self, DocumentError> {
+        if schemas.names().any(|n| n == INSTALL_CONFIG_SCHEMA) {
+            schemas.load_str(INSTALL_CONFIG_SCHEMA, path, text)
+        } else {
+            serde_json::from_str(text)
+                .map_err(|e| DocumentError::Decode { path: path.to_path_buf(), message: e.to_string() })
+        }
+    }
+
+    /// The plane's installed config, or the compiled-in default before genesis is installed.
+    pub fn for_plane(plane: &Plane) -> Result<Self, DocumentError> {
+        let path = plane.root().join(INSTALL_CONFIG_PATH);
+        if !path.is_file() {
+            return Self::builtin();
+        }
+        let schemas = SchemaSet::for_plane(plane)
+            .map_err(|e| DocumentError::Decode { path: path.clone(), message: e.to_string() })?;
+        let text = crate::fsx::read_to_string(&path)?;
+        Self::parse(&schemas, &path, &text)
+    }
+}
