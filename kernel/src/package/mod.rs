@@ -12,6 +12,7 @@
 //! runs, and the `HOT/packages` ledger.
 
 pub mod archive;
+pub mod bench;
 pub mod config;
 pub mod fwview;
 pub mod install;
