@@ -27,7 +27,7 @@ use cp_kernel::signing::{KeyPairFile, PublicKeyFile};
 /// Install Control Plane packages (and their dependencies) through the gates G0A, G0B, G1,
 /// G1-COMPLETE and G5.
 #[derive(Debug, Parser)]
-#[command(name = "cp-install", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+#[command(name = "cp-install", version, about, long_about = None)]
 #[command(
     after_help = "Examples:\n  cp-install --root ./cp-root --bootstrap\n  cp-install --root ./cp-root PKG-ATTENTION-001\n  cp-install --root ./cp-root --archive PKG-X-1.0.0.tar.gz --dry-run --json"
 )]

@@ -91,3 +91,22 @@ impl InstallConfig {
         Self::parse(&schemas, &path, &text)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_config_validates_against_its_schema_and_decodes() {
+        let schemas = SchemaSet::embedded().unwrap();
+        assert!(schemas.names().any(|n| n == INSTALL_CONFIG_SCHEMA), "install_config schema not embedded");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../packages/PKG-GENESIS-000/HOT/config/install_config.json");
+        let c: InstallConfig = schemas.load_document(INSTALL_CONFIG_SCHEMA, &path).unwrap();
+        assert_eq!(c, InstallConfig::builtin().unwrap());
+        // Unknown keys are refused by both the schema and the struct.
+        let bad = DEFAULT_INSTALL_CONFIG_JSON.replacen("\"staging_dir\"", "\"surprise\": 1, \"staging_dir\"", 1);
+        assert!(schemas.load_str::<InstallConfig>(INSTALL_CONFIG_SCHEMA, &path, &bad).is_err());
+        assert!(serde_json::from_str::<InstallConfig>(&bad).is_err());
+    }
+}

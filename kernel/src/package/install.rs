@@ -806,6 +806,7 @@ impl Installer {
         let cfg = InstallConfig::for_plane(&plane)?;
         let staging = Self::staging_root(&plane, &cfg)?;
         let mut out = Vec::new();
+        super::journal::remove_stale_temporaries(&plane)?;
         for dir in pending_transactions(&staging)? {
             let txn = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let Some(j) = Journal::load(&dir)? else {
@@ -1090,10 +1091,13 @@ impl Installer {
         if !dir.join("packages").is_dir() {
             return Ok((dir.to_path_buf(), None));
         }
-        let t = Self::staging_root(plane, cfg)?.join(format!("pack-{}", uuid::Uuid::now_v7()));
+        let t = Self::staging_root(plane, cfg)?.join(format!(
+            "{}{}",
+            super::journal::PACK_DIR_PREFIX,
+            uuid::Uuid::now_v7()
+        ));
         let store = t.join("store");
         fsx::create_dir_all(&store)?;
-        // A directory with a journal-less transaction name is discarded by `recover`.
         pack_all(dir, &store)?;
         Ok((store, Some(t)))
     }

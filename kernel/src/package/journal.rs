@@ -19,6 +19,28 @@ use crate::registry::RegistryKind;
 /// Name of the journal file inside a transaction directory.
 pub const JOURNAL_FILE: &str = "journal.json";
 
+/// Prefix of the temporary package stores packed inside the staging root (not transactions).
+pub const PACK_DIR_PREFIX: &str = "pack-";
+
+/// Removes temporary siblings (`.<name>.tmp-<pid>`, left by an interrupted atomic write) of
+/// the installer-maintained files, which would otherwise be orphans in a governed root.
+pub fn remove_stale_temporaries(plane: &Plane) -> Result<(), FsError> {
+    for rel in &plane.layout().installer_maintained {
+        let p = plane.root().join(rel);
+        let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else { continue };
+        if !dir.is_dir() {
+            continue;
+        }
+        let prefix = format!(".{}.tmp-", name.to_string_lossy());
+        for e in fsx::read_dir(dir)? {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                fsx::remove_file(e.path())?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Journal state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -163,5 +185,10 @@ pub fn pending_transactions(staging_root: &Path) -> Result<Vec<PathBuf>, FsError
     if !staging_root.is_dir() {
         return Ok(Vec::new());
     }
-    Ok(fsx::read_dir(staging_root)?.into_iter().map(|e| e.path()).filter(|p| p.is_dir()).collect())
+    Ok(fsx::read_dir(staging_root)?
+        .into_iter()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with(PACK_DIR_PREFIX))
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect())
 }
