@@ -249,6 +249,16 @@ pub fn normalize_member(raw: &[u8]) -> Result<Option<String>, ArchiveError> {
 /// `manifest.json`) is written below `dir` (which must not exist yet or be empty); with `None`
 /// files are only hashed.
 pub fn read_archive(archive: &Path, caps: &ArchiveCaps, stage: Option<&Path>) -> Result<ReadArchive, ArchiveError> {
+    read_archive_with(archive, caps, stage, true)
+}
+
+/// [`read_archive`], fsyncing staged files only when `sync` (durability `full`).
+pub fn read_archive_with(
+    archive: &Path,
+    caps: &ArchiveCaps,
+    stage: Option<&Path>,
+    sync: bool,
+) -> Result<ReadArchive, ArchiveError> {
     let file = fsx::open(archive)?;
     let compressed = Arc::new(AtomicU64::new(0));
     let counting = CountingReader { inner: io::BufReader::new(file), count: compressed.clone() };
@@ -355,7 +365,7 @@ pub fn read_archive(archive: &Path, caps: &ArchiveCaps, stage: Option<&Path>) ->
             if got != size {
                 return Err(ArchiveError::SizeMismatch { path, header: size, actual: got });
             }
-            if let Some((f, dest)) = sink {
+            if let Some((f, dest)) = sink.filter(|_| sync) {
                 f.sync_all().map_err(|e| FsError::new("sync", dest, e))?;
             }
             let sha256 = format!("sha256:{}", const_hex::encode(hasher.finalize()));

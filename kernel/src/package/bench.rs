@@ -14,7 +14,7 @@ use super::install::{InstallError, InstallOptions, Installer};
 use super::pack::pack_all;
 use super::store::index_store;
 use crate::fsx::{self, FsError};
-use crate::plane::{Plane, PlaneConfig};
+use crate::plane::{Durability, Plane, PlaneConfig};
 
 /// Result of the install benchmark.
 #[derive(Debug, Clone, Serialize)]
@@ -27,12 +27,17 @@ pub struct InstallBench {
     pub archive_bytes: u64,
     /// Runs measured.
     pub iterations: usize,
-    /// Median milliseconds of one full bootstrap install (every gate, fresh plane).
-    pub install_ms: f64,
+    /// Median milliseconds of one bootstrap install (every gate, fresh plane), durability
+    /// `full` (every file, directory, registry and ledger write fsynced).
+    pub install_full_ms: f64,
+    /// The same with durability `normal` (process-crash safe, no fsync).
+    pub install_normal_ms: f64,
     /// Median milliseconds of reading the same archives and hashing their files.
     pub baseline_ms: f64,
-    /// `install_ms / baseline_ms`.
-    pub ratio: f64,
+    /// `install_full_ms / baseline_ms`.
+    pub ratio_full: f64,
+    /// `install_normal_ms / baseline_ms`.
+    pub ratio_normal: f64,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -91,28 +96,33 @@ fn run(repo_or_store: &Path, work_dir: &Path, iterations: usize) -> Result<Insta
     for a in &archives {
         archive_bytes += fsx::metadata(a)?.len();
     }
-    let (mut inst_t, mut base_t) = (Vec::new(), Vec::new());
+    let (mut full_t, mut normal_t, mut base_t) = (Vec::new(), Vec::new(), Vec::new());
     let mut files = 0;
     for i in 0..iterations {
         let t = Instant::now();
         baseline(&archives)?;
         base_t.push(t.elapsed().as_secs_f64() * 1e3);
-        let root = work_dir.join(format!("plane-{i}"));
-        let plane = Plane::init(&root, PlaneConfig::default())?;
-        let t = Instant::now();
-        let outs = Installer::new(&plane).install_bootstrap(&store, &opts, &mut |_| {})?;
-        inst_t.push(t.elapsed().as_secs_f64() * 1e3);
-        files = outs.iter().map(|o| o.files).sum();
-        fsx::remove_dir_all(&root)?;
+        for (d, times) in [(Durability::Full, &mut full_t), (Durability::Normal, &mut normal_t)] {
+            let root = work_dir.join(format!("plane-{i}-{d:?}"));
+            let plane = Plane::init(&root, PlaneConfig { durability: Some(d), ..PlaneConfig::default() })?;
+            let t = Instant::now();
+            let outs = Installer::new(&plane).install_bootstrap(&store, &opts, &mut |_| {})?;
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+            files = outs.iter().map(|o| o.files).sum();
+            fsx::remove_dir_all(&root)?;
+        }
     }
-    let (install_ms, baseline_ms) = (median(inst_t), median(base_t));
+    let (full, normal, baseline_ms) = (median(full_t), median(normal_t), median(base_t));
+    let ratio = |x: f64| if baseline_ms > 0.0 { x / baseline_ms } else { 0.0 };
     Ok(InstallBench {
         packages: archives.len(),
         files,
         archive_bytes,
         iterations,
-        install_ms,
+        install_full_ms: full,
+        install_normal_ms: normal,
         baseline_ms,
-        ratio: if baseline_ms > 0.0 { install_ms / baseline_ms } else { 0.0 },
+        ratio_full: ratio(full),
+        ratio_normal: ratio(normal),
     })
 }

@@ -16,10 +16,12 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::archive::{ArchiveError, ReadArchive, read_archive};
+use super::archive::{ArchiveError, ReadArchive, read_archive_with};
 use super::config::{InstallConfig, PendingFrameworkPolicy};
 use super::fwview::{self, load_view};
-use super::journal::{Journal, JournalState, RollbackError, exists, move_file, pending_transactions, roll_back};
+use super::journal::{
+    Journal, JournalState, RollbackError, exists, move_file, pending_transactions, roll_back, write_replace,
+};
 use super::manifest::Manifest;
 use super::pack::{PackError, pack_all};
 use super::receipt::{
@@ -35,7 +37,7 @@ use crate::gates::{
 use crate::hashing;
 use crate::ledger::{LedgerError, LedgerName, LedgerQuery, LedgerSet, NewEntry, Order, Provenance, event};
 use crate::plane::{Plane, PlaneError};
-use crate::registry::{self, OwnershipRow, RegistryError, RegistryKind};
+use crate::registry::{OwnershipRow, RegistryError, RegistryKind};
 use crate::schema::{DocumentError, SchemaSet};
 
 /// Options of an install or uninstall.
@@ -334,6 +336,12 @@ struct Prepared {
     gates: Vec<GateReport>,
 }
 
+/// Whether installs fsync (the plane's durability: `full` fsyncs every file, directory and
+/// registry write; `normal` is safe against process crashes, not power loss).
+fn durable(plane: &Plane) -> bool {
+    plane.config().durability.unwrap_or(plane.layout().ledger.durability) == crate::plane::Durability::Full
+}
+
 fn now() -> String {
     jiff::Timestamp::now().to_string()
 }
@@ -445,7 +453,7 @@ impl Installer {
                 if let Ok(Some(j)) = Journal::load(&txn_dir)
                     && j.state == JournalState::Prepared
                 {
-                    match roll_back(&plane, &txn_dir, &j) {
+                    match roll_back(&plane, &txn_dir, &j, durable(&plane)) {
                         Ok(()) => {
                             Self::discard(&staging, &txn_dir);
                             Self::log_failure(&plane, &txn, &prepared.manifest.package_id, Some(path), &e);
@@ -480,7 +488,7 @@ impl Installer {
         expected_id: Option<&str>,
         opts: &InstallOptions,
     ) -> Result<Prepared, InstallError> {
-        let read = read_archive(path, &cfg.archive, Some(&txn_dir.join("files")))
+        let read = read_archive_with(path, &cfg.archive, Some(&txn_dir.join("files")), durable(plane))
             .map_err(|source| InstallError::Archive { archive: path.to_path_buf(), source })?;
         let schemas = SchemaSet::for_plane(plane).ok();
         let (manifest, g0a) = g0a_declaration::check_archive(&read, expected_id, schemas.as_ref());
@@ -652,6 +660,7 @@ impl Installer {
     ) -> Result<(), InstallError> {
         let m = &p.manifest;
         let id = &m.package_id;
+        let sync = durable(plane);
         let mut step = 0u32;
         let mut tick = |name: &str| -> Result<(), InstallError> {
             step += 1;
@@ -693,7 +702,7 @@ impl Installer {
             final_reason: format!("{id} {} installed", m.version),
             final_metadata,
         };
-        journal.save(txn_dir)?;
+        journal.save(txn_dir, sync)?;
         tick("journal")?;
         let mut start = Vec::new();
         if let Trust::Waived(code) = &p.trust {
@@ -717,14 +726,14 @@ impl Installer {
 
         let root = plane.root();
         for (path, _) in &p.removals {
-            move_file(&root.join(path), &txn_dir.join("backup").join(path))?;
+            move_file(&root.join(path), &txn_dir.join("backup").join(path), sync)?;
         }
         for path in &journal.moves {
             let target = plane.resolve(path)?;
             if exists(&target) {
-                move_file(&target, &txn_dir.join("backup").join(path))?;
+                move_file(&target, &txn_dir.join("backup").join(path), sync)?;
             }
-            move_file(&txn_dir.join("files").join(path), &target)?;
+            move_file(&txn_dir.join("files").join(path), &target, sync)?;
             tick("move")?;
         }
 
@@ -754,12 +763,12 @@ impl Installer {
             });
             files.push(ReceiptFile { path: path.clone(), sha256: f.sha256.clone(), classification: c });
         }
-        registry::append_rows(&own, RegistryKind::FileOwnership, &rows)?;
+        super::receipt::append_ownership(plane, &rows, sync)?;
         tick("ownership")?;
 
         let rdir = receipt_dir(plane, id);
         if p.previous.is_some() && exists(&rdir) {
-            move_file(&rdir, &txn_dir.join("receipt_backup"))?;
+            move_file(&rdir, &txn_dir.join("receipt_backup"), sync)?;
         }
         fsx::create_dir_all(&rdir)?;
         let receipt = Receipt {
@@ -775,17 +784,17 @@ impl Installer {
             trust: p.trust.as_receipt(),
             files,
         };
-        fsx::write_atomic(rdir.join("manifest.json"), &p.manifest_bytes)?;
+        write_replace(&rdir.join("manifest.json"), &p.manifest_bytes, sync)?;
         let rtext = serde_json::to_vec_pretty(&receipt)
             .map_err(|e| FsError::new("encode", rdir.join("receipt.json"), e.into()))?;
-        fsx::write_atomic(rdir.join("receipt.json"), rtext)?;
+        write_replace(&rdir.join("receipt.json"), &rtext, sync)?;
         tick("receipt")?;
 
-        rebuild_registries(plane)?;
+        rebuild_registries(plane, sync)?;
         tick("registries")?;
 
         journal.state = JournalState::Committed;
-        journal.save(txn_dir)?;
+        journal.save(txn_dir, sync)?;
         tick("committed")?;
         Self::finish(plane, &journal)?;
         Ok(())
@@ -817,7 +826,7 @@ impl Installer {
             };
             let action = match j.state {
                 JournalState::Prepared => {
-                    roll_back(&plane, &dir, &j)?;
+                    roll_back(&plane, &dir, &j, durable(&plane))?;
                     let mut e = Self::entry(event::INSTALL_RECOVERED, &j.txn_id, &j.package_id, &j.version)
                         .reason("interrupted transaction rolled back")
                         .meta("action", "rolled_back")
@@ -925,6 +934,7 @@ impl Installer {
         let staging = Self::staging_root(plane, &cfg)?;
         let txn_dir = staging.join(txn);
         fsx::create_dir_all(&txn_dir)?;
+        let sync = durable(plane);
         let own = registry_path(plane, RegistryKind::FileOwnership);
         let ownership_existed = exists(&own);
         let mut meta = Map::new();
@@ -944,12 +954,12 @@ impl Installer {
             final_reason: format!("{package_id} {} uninstalled", receipt.version),
             final_metadata: meta,
         };
-        journal.save(&txn_dir)?;
+        journal.save(&txn_dir, sync)?;
         let run = || -> Result<(), InstallError> {
             for (p, _) in &removals {
                 let src = plane.root().join(p);
                 if exists(&src) {
-                    move_file(&src, &txn_dir.join("backup").join(p))?;
+                    move_file(&src, &txn_dir.join("backup").join(p), sync)?;
                 }
             }
             let date = now();
@@ -957,12 +967,12 @@ impl Installer {
                 .iter()
                 .map(|(_, r)| OwnershipRow { replaced_date: date.clone(), superseded_by: "-".into(), ..r.clone() })
                 .collect();
-            registry::append_rows(&own, RegistryKind::FileOwnership, &rows)?;
-            move_file(&receipt_dir(plane, package_id), &txn_dir.join("receipt_backup"))?;
-            rebuild_registries(plane)?;
+            super::receipt::append_ownership(plane, &rows, sync)?;
+            move_file(&receipt_dir(plane, package_id), &txn_dir.join("receipt_backup"), sync)?;
+            rebuild_registries(plane, sync)?;
             let mut j = journal.clone();
             j.state = JournalState::Committed;
-            j.save(&txn_dir)?;
+            j.save(&txn_dir, sync)?;
             Self::finish(plane, &j)
         };
         match run() {
@@ -973,7 +983,7 @@ impl Installer {
             Err(e) => {
                 if let Ok(Some(j)) = Journal::load(&txn_dir)
                     && j.state == JournalState::Prepared
-                    && roll_back(plane, &txn_dir, &j).is_ok()
+                    && roll_back(plane, &txn_dir, &j, sync).is_ok()
                 {
                     Self::discard(&staging, &txn_dir);
                 }

@@ -83,10 +83,10 @@ pub struct Journal {
 
 impl Journal {
     /// Writes the journal atomically and durably into `txn_dir`.
-    pub fn save(&self, txn_dir: &Path) -> Result<(), FsError> {
+    pub fn save(&self, txn_dir: &Path, sync: bool) -> Result<(), FsError> {
         let text = serde_json::to_vec_pretty(self)
             .map_err(|e| FsError::new("encode", txn_dir.join(JOURNAL_FILE), e.into()))?;
-        fsx::write_atomic(txn_dir.join(JOURNAL_FILE), text)
+        write_replace(&txn_dir.join(JOURNAL_FILE), &text, sync)
     }
 
     /// Reads the journal of `txn_dir`, `None` when there is none.
@@ -106,13 +106,40 @@ pub(crate) fn exists(p: &Path) -> bool {
     fsx::symlink_metadata(p).is_ok()
 }
 
-pub(crate) fn move_file(from: &Path, to: &Path) -> Result<(), FsError> {
+/// Renames `from` to `to` (creating parents); with `sync` the target directory is fsynced.
+pub(crate) fn move_file(from: &Path, to: &Path, sync: bool) -> Result<(), FsError> {
     if let Some(d) = to.parent() {
         fsx::create_dir_all(d)?;
     }
     fsx::rename(from, to)?;
-    if let Some(d) = to.parent() {
+    if sync && let Some(d) = to.parent() {
         fsx::sync_dir(d)?;
+    }
+    Ok(())
+}
+
+/// Replaces `path` atomically (temporary sibling + rename); with `sync` the data and the
+/// directory are fsynced (durability `full`), else only process-crash safe (`normal`).
+pub(crate) fn write_replace(path: &Path, data: &[u8], sync: bool) -> Result<(), FsError> {
+    if sync {
+        return fsx::write_atomic(path, data);
+    }
+    let parent = path.parent().unwrap_or_else(|| Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    fsx::write(&tmp, data)?;
+    fsx::rename(&tmp, path)
+}
+
+/// Appends `data` to `path` (created if missing); with `sync` the data is fsynced.
+pub(crate) fn append_bytes(path: &Path, data: &[u8], sync: bool) -> Result<(), FsError> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true).append(true);
+    let mut f = fsx::open_with(path, &o)?;
+    f.write_all(data).map_err(|e| FsError::new("append to", path, e))?;
+    if sync {
+        f.sync_data().map_err(|e| FsError::new("sync", path, e))?;
     }
     Ok(())
 }
@@ -120,7 +147,7 @@ pub(crate) fn move_file(from: &Path, to: &Path) -> Result<(), FsError> {
 /// Undoes whatever part of `j` happened (idempotent): files moved in are removed, files moved
 /// aside are put back, ownership rows appended are cut off, the receipt is restored, and the
 /// derived registries are rebuilt.
-pub fn roll_back(plane: &Plane, txn_dir: &Path, j: &Journal) -> Result<(), RollbackError> {
+pub fn roll_back(plane: &Plane, txn_dir: &Path, j: &Journal, sync: bool) -> Result<(), RollbackError> {
     let root = plane.root();
     for p in j.moves.iter().rev() {
         let staged = txn_dir.join("files").join(p);
@@ -128,16 +155,16 @@ pub fn roll_back(plane: &Plane, txn_dir: &Path, j: &Journal) -> Result<(), Rollb
         let backup = txn_dir.join("backup").join(p);
         if !exists(&staged) && exists(&target) {
             // Moved in: take it out again, keeping the bytes in the staging area.
-            move_file(&target, &staged)?;
+            move_file(&target, &staged, sync)?;
         }
         if exists(&backup) {
-            move_file(&backup, &target)?;
+            move_file(&backup, &target, sync)?;
         }
     }
     for p in &j.removals {
         let backup = txn_dir.join("backup").join(p);
         if exists(&backup) {
-            move_file(&backup, &root.join(p))?;
+            move_file(&backup, &root.join(p), sync)?;
         }
     }
     let own = registry_path(plane, RegistryKind::FileOwnership);
@@ -149,7 +176,9 @@ pub fn roll_back(plane: &Plane, txn_dir: &Path, j: &Journal) -> Result<(), Rollb
             o.write(true);
             let f = fsx::open_with(&own, &o)?;
             f.set_len(j.ownership_len_before).map_err(|e| FsError::new("truncate", &own, e))?;
-            f.sync_all().map_err(|e| FsError::new("sync", &own, e))?;
+            if sync {
+                f.sync_all().map_err(|e| FsError::new("sync", &own, e))?;
+            }
         }
     }
     let rdir = receipt_dir(plane, &j.package_id);
@@ -159,12 +188,12 @@ pub fn roll_back(plane: &Plane, txn_dir: &Path, j: &Journal) -> Result<(), Rollb
             if exists(&rdir) {
                 fsx::remove_dir_all(&rdir)?;
             }
-            move_file(&rbackup, &rdir)?;
+            move_file(&rbackup, &rdir, sync)?;
         }
     } else if exists(&rdir) {
         fsx::remove_dir_all(&rdir)?;
     }
-    rebuild_registries(plane)?;
+    rebuild_registries(plane, sync)?;
     Ok(())
 }
 

@@ -180,12 +180,40 @@ pub fn derive_registries(plane: &Plane) -> Result<DerivedRegistries, ReceiptErro
 }
 
 /// Rewrites the derived registries (atomically, one file at a time).
-pub fn rebuild_registries(plane: &Plane) -> Result<DerivedRegistries, ReceiptError> {
+/// With `sync` every file is fsynced (durability `full`).
+pub fn rebuild_registries(plane: &Plane, sync: bool) -> Result<DerivedRegistries, ReceiptError> {
     let d = derive_registries(plane)?;
-    registry::write_rows(&registry_path(plane, RegistryKind::Frameworks), RegistryKind::Frameworks, &d.frameworks)?;
-    registry::write_rows(&registry_path(plane, RegistryKind::Specs), RegistryKind::Specs, &d.specs)?;
-    registry::write_rows(&registry_path(plane, RegistryKind::PackagesState), RegistryKind::PackagesState, &d.packages)?;
+    fsx::create_dir_all(plane.dir(Tier::Hot, "registries"))?;
+    let put =
+        |kind: RegistryKind, bytes: Vec<u8>| super::journal::write_replace(&registry_path(plane, kind), &bytes, sync);
+    put(RegistryKind::Frameworks, encode_csv(RegistryKind::Frameworks, &d.frameworks, true))?;
+    put(RegistryKind::Specs, encode_csv(RegistryKind::Specs, &d.specs, true))?;
+    put(RegistryKind::PackagesState, encode_csv(RegistryKind::PackagesState, &d.packages, true))?;
     Ok(d)
+}
+
+/// CSV bytes of `rows` (with the registry's header when `header`).
+pub fn encode_csv<T: Serialize>(kind: RegistryKind, rows: &[T], header: bool) -> Vec<u8> {
+    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    // Writing flat rows into a Vec cannot fail.
+    if header {
+        let _ = w.write_record(kind.columns());
+    }
+    for r in rows {
+        let _ = w.serialize(r);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+/// Appends ownership rows to `file_ownership.csv` (header first when new).
+pub fn append_ownership(plane: &Plane, rows: &[OwnershipRow], sync: bool) -> Result<(), ReceiptError> {
+    let path = registry_path(plane, RegistryKind::FileOwnership);
+    let new = !path.exists() || fsx::metadata(&path)?.len() == 0;
+    if let Some(d) = path.parent() {
+        fsx::create_dir_all(d)?;
+    }
+    super::journal::append_bytes(&path, &encode_csv(RegistryKind::FileOwnership, rows, new), sync)?;
+    Ok(())
 }
 
 /// One difference between a live registry and a fresh rebuild.

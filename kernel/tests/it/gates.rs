@@ -98,6 +98,55 @@ fn registries_verify_detects_a_edited_derived_registry() {
     let diffs = cp_kernel::package::receipt::verify_registries(&tp.plane).unwrap();
     assert_eq!(diffs.len(), 1, "{diffs:?}");
     assert_eq!(diffs[0].key, "FMWK-900");
-    cp_kernel::package::receipt::rebuild_registries(&tp.plane).unwrap();
+    cp_kernel::package::receipt::rebuild_registries(&tp.plane, true).unwrap();
     assert!(cp_kernel::package::receipt::verify_registries(&tp.plane).unwrap().is_empty());
+}
+
+/// `cpctl gates`, `registries rebuild --verify` and `plane recover` as processes: output
+/// shape and exit codes (0 all pass, 2 a gate fails).
+#[cfg(feature = "cli")]
+#[test]
+fn cpctl_gates_registries_and_recover() {
+    use std::process::Command;
+    let tp = plane_with_files();
+    let cpctl = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cpctl"))
+            .arg("--root")
+            .arg(tp.plane.root())
+            .args(args)
+            .env_remove("CONTROL_PLANE_ROOT")
+            .output()
+            .unwrap()
+    };
+    let o = cpctl(&["gates", "--all"]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 6, "{out}");
+    assert!(lines[1].starts_with("G0B: PASS  ") && lines[1].ends_with("files owned, 0 orphans"), "{out}");
+    std::fs::write(tp.plane.root().join("HO2/schemas/stray.json"), "{}").unwrap();
+    let o = cpctl(&["gates", "--gate", "G0B", "G1"]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.starts_with("G0B: FAIL"), "{out}");
+    assert!(out.contains("G0B_ORPHAN") && out.contains("HO2/schemas/stray.json"), "{out}");
+    let o = cpctl(&["gates", "--gate", "G0B", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["passed"], false);
+    assert_eq!(v["gates"][0]["gate"], "G0B");
+    assert_eq!(v["gates"][0]["status"], "FAIL");
+    assert_eq!(v["gates"][0]["errors"][0]["code"], "G0B_ORPHAN");
+    std::fs::remove_file(tp.plane.root().join("HO2/schemas/stray.json")).unwrap();
+
+    assert_eq!(cpctl(&["registries", "rebuild", "--verify"]).status.code(), Some(0));
+    let f = tp.plane.root().join("HOT/registries/packages_state.csv");
+    let text = std::fs::read_to_string(&f).unwrap();
+    std::fs::write(&f, text.lines().take(2).collect::<Vec<_>>().join("\n") + "\n").unwrap();
+    let o = cpctl(&["registries", "rebuild", "--verify"]);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(cpctl(&["registries", "rebuild"]).status.code(), Some(0));
+    assert_eq!(cpctl(&["registries", "rebuild", "--verify"]).status.code(), Some(0));
+    let o = cpctl(&["plane", "recover"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "nothing to recover");
 }

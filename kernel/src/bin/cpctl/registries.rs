@@ -45,7 +45,7 @@ pub(crate) fn run(s: &Settings, c: RegistriesCmd) -> CmdResult {
             differences,
         }
     } else {
-        let d = rebuild_registries(&plane)?;
+        let d = rebuild_registries(&plane, true)?;
         RebuildOutput {
             verified: true,
             written: true,
