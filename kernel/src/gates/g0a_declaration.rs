@@ -71,7 +71,7 @@ impl Gate for G0a {
 
     fn run(&self, plane: &Plane) -> Result<GateReport, GateError> {
         let receipts = load_receipts(plane)?;
-        let schemas = SchemaSet::for_plane(plane).ok();
+        let schemas = crate::package::config::plane_schemas(plane).ok();
         let mut errors = Vec::new();
         let mut assets = 0usize;
         for (id, r) in &receipts {
@@ -91,7 +91,7 @@ impl Gate for G0a {
                 );
                 continue;
             }
-            let m = match parse_manifest(&bytes, Some(id), HashRequirement::Required, schemas.as_ref()) {
+            let m = match parse_manifest(&bytes, Some(id), HashRequirement::Required, schemas.as_deref()) {
                 Ok(m) => m,
                 Err(e) => {
                     errors.push(GateIssue::new(e.code(), e.to_string()).pkg(id));

@@ -2,12 +2,51 @@
 //! `install_config.schema.json`), shipped by `PKG-GENESIS-000`. Until genesis is installed the
 //! same file, compiled in ([`DEFAULT_INSTALL_CONFIG_JSON`]), is used.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
 use crate::plane::Plane;
-use crate::schema::{DocumentError, SchemaSet};
+use crate::plane::Tier;
+use crate::schema::{DocumentError, SchemaError, SchemaSet};
+
+type Fingerprint = Vec<(String, u64, Option<SystemTime>)>;
+
+static EMBEDDED: OnceLock<Result<Arc<SchemaSet>, String>> = OnceLock::new();
+static PLANE_CACHE: Mutex<Option<(PathBuf, Fingerprint, Arc<SchemaSet>)>> = Mutex::new(None);
+
+/// The embedded schemas, compiled once per process.
+pub fn embedded_schemas() -> Result<Arc<SchemaSet>, DocumentError> {
+    EMBEDDED
+        .get_or_init(|| SchemaSet::embedded().map(Arc::new).map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|message| DocumentError::Decode { path: PathBuf::from("<embedded schemas>"), message })
+}
+
+/// The plane's schemas ([`SchemaSet::for_plane`]), compiled again only when the files of
+/// `HOT/schemas/` change (name, size or modification time).
+pub fn plane_schemas(plane: &Plane) -> Result<Arc<SchemaSet>, SchemaError> {
+    let dir = plane.dir(Tier::Hot, "schemas");
+    let mut fp: Fingerprint = Vec::new();
+    if dir.is_dir() {
+        for e in crate::fsx::read_dir(&dir)? {
+            let m = crate::fsx::metadata(e.path())?;
+            fp.push((e.file_name().to_string_lossy().into_owned(), m.len(), m.modified().ok()));
+        }
+    }
+    let mut g = PLANE_CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((root, f, s)) = g.as_ref()
+        && root == plane.root()
+        && *f == fp
+    {
+        return Ok(s.clone());
+    }
+    let s = Arc::new(SchemaSet::for_plane(plane)?);
+    *g = Some((plane.root().to_path_buf(), fp, s.clone()));
+    Ok(s)
+}
 
 /// The install config shipped by `PKG-GENESIS-000`, compiled in (one copy in the repository).
 pub const DEFAULT_INSTALL_CONFIG_JSON: &str =
@@ -85,8 +124,8 @@ impl InstallConfig {
         if !path.is_file() {
             return Self::builtin();
         }
-        let schemas = SchemaSet::for_plane(plane)
-            .map_err(|e| DocumentError::Decode { path: path.clone(), message: e.to_string() })?;
+        let schemas =
+            plane_schemas(plane).map_err(|e| DocumentError::Decode { path: path.clone(), message: e.to_string() })?;
         let text = crate::fsx::read_to_string(&path)?;
         Self::parse(&schemas, &path, &text)
     }

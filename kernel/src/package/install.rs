@@ -38,7 +38,7 @@ use crate::hashing;
 use crate::ledger::{LedgerError, LedgerName, LedgerQuery, LedgerSet, NewEntry, Order, Provenance, event};
 use crate::plane::{Plane, PlaneError};
 use crate::registry::{OwnershipRow, RegistryError, RegistryKind};
-use crate::schema::{DocumentError, SchemaSet};
+use crate::schema::DocumentError;
 
 /// Options of an install or uninstall.
 #[derive(Debug, Clone, Default)]
@@ -404,7 +404,9 @@ impl Installer {
         expected_id: Option<&str>,
         opts: &InstallOptions,
     ) -> Result<InstallOutcome, InstallError> {
+        tracing::trace!(phase = "begin", "install phase");
         self.recover()?;
+        tracing::trace!(phase = "recovered", "install phase");
         let plane = self.plane()?;
         let cfg = InstallConfig::for_plane(&plane)?;
         let txn = uuid::Uuid::now_v7().to_string();
@@ -490,8 +492,9 @@ impl Installer {
     ) -> Result<Prepared, InstallError> {
         let read = read_archive_with(path, &cfg.archive, Some(&txn_dir.join("files")), durable(plane))
             .map_err(|source| InstallError::Archive { archive: path.to_path_buf(), source })?;
-        let schemas = SchemaSet::for_plane(plane).ok();
-        let (manifest, g0a) = g0a_declaration::check_archive(&read, expected_id, schemas.as_ref());
+        tracing::trace!(phase = "staged", "install phase");
+        let schemas = super::config::plane_schemas(plane).ok();
+        let (manifest, g0a) = g0a_declaration::check_archive(&read, expected_id, schemas.as_deref());
         let label = expected_id.unwrap_or("(archive)");
         let Some(m) = manifest.filter(|_| g0a.passed()) else {
             return Err(gate_fail(label, g0a));
@@ -502,6 +505,7 @@ impl Installer {
         let archive_sha256 = hashing::sha256_prefixed(&fsx::read(path)?);
         let mut gates = vec![g0a];
 
+        tracing::trace!(phase = "g0a", "install phase");
         // Version policy.
         let receipts = load_receipts(plane)?;
         let previous = receipts.get(&id).cloned();
@@ -575,6 +579,7 @@ impl Installer {
             .map(|(p, r)| (p.clone(), r.clone()))
             .collect();
 
+        tracing::trace!(phase = "ownership", "install phase");
         // G0B: the plane is clean before anything moves.
         let (owned, issues) = g0b_ownership::check_plane(plane, &owners)?;
         let g0b = GateReport::new(GateId::G0b, format!("{owned} files owned"), issues);
@@ -583,6 +588,7 @@ impl Installer {
         }
         gates.push(g0b);
 
+        tracing::trace!(phase = "g0b", "install phase");
         // G1 with the package's own framework and spec manifests overlaid.
         let staged_root = txn_dir.join("files");
         let overlay: Vec<(String, PathBuf)> = read
@@ -624,6 +630,7 @@ impl Installer {
         }
         gates.push(g1c);
 
+        tracing::trace!(phase = "g1", "install phase");
         // G5.
         let sig = read_signature(path)?;
         let trust =

@@ -17,7 +17,6 @@ use super::archive::{ArchiveFile, write_archive};
 use super::manifest::{HashRequirement, ManifestError, parse_manifest};
 use crate::fsx::{self, FsError};
 use crate::hashing;
-use crate::schema::SchemaSet;
 
 /// Errors of packing.
 #[derive(Debug, thiserror::Error)]
@@ -119,8 +118,8 @@ pub fn pack_package(repo_root: &Path, pkg: &str, out_dir: &Path) -> Result<Packe
     let maps = load_mappings(repo_root)?;
     let mpath = pkg_dir.join("manifest.json");
     let bytes = fsx::read(&mpath)?;
-    let schemas = SchemaSet::embedded().ok();
-    parse_manifest(&bytes, None, HashRequirement::Optional, schemas.as_ref())
+    let schemas = super::config::embedded_schemas().ok();
+    parse_manifest(&bytes, None, HashRequirement::Optional, schemas.as_deref())
         .map_err(|source| PackError::Manifest { path: mpath.clone(), source })?;
     let mut value: Value = serde_json::from_slice(&bytes).map_err(|e| PackError::Manifest {
         path: mpath.clone(),
@@ -153,7 +152,7 @@ pub fn pack_package(repo_root: &Path, pkg: &str, out_dir: &Path) -> Result<Packe
         source: ManifestError::Invalid { problems: vec![e.to_string()] },
     })?;
     manifest.push(b'\n');
-    let m = parse_manifest(&manifest, None, HashRequirement::Required, schemas.as_ref())
+    let m = parse_manifest(&manifest, None, HashRequirement::Required, schemas.as_deref())
         .map_err(|source| PackError::Manifest { path: mpath.clone(), source })?;
     let out = out_dir.join(format!("{}-{}.tar.gz", m.package_id, m.version));
     write_archive(&out, &manifest, &files)?;
