@@ -437,3 +437,65 @@ pub fn archive_bytes(manifest: &[u8], files: &[ArchiveFile]) -> io::Result<Vec<u
     let gz = b.into_inner()?;
     gz.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn caps() -> ArchiveCaps {
+        ArchiveCaps {
+            max_member_bytes: 1 << 20,
+            max_total_bytes: 1 << 22,
+            max_members: 100,
+            max_compression_ratio: 100,
+            ratio_check_min_bytes: 1 << 20,
+        }
+    }
+
+    #[test]
+    fn member_paths() {
+        assert_eq!(normalize_member(b"./HOT/x").unwrap().as_deref(), Some("HOT/x"));
+        assert_eq!(normalize_member(b"HOT/dir/").unwrap().as_deref(), Some("HOT/dir"));
+        assert_eq!(normalize_member(b"./").unwrap(), None);
+        for bad in [&b"../x"[..], b"/etc/passwd", b"HOT//x", b"HOT/./x", b"a\\b", b"HOT/\xff"] {
+            assert!(normalize_member(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn deterministic_roundtrip() {
+        let d = tempfile::tempdir().unwrap();
+        let files = vec![
+            ArchiveFile { path: "HOT/b.json".into(), data: b"b".to_vec(), executable: false },
+            ArchiveFile { path: "HOT/a.sh".into(), data: b"a".to_vec(), executable: true },
+        ];
+        let one = archive_bytes(b"{}", &files).unwrap();
+        let rev: Vec<ArchiveFile> = files.iter().rev().cloned().collect();
+        assert_eq!(one, archive_bytes(b"{}", &rev).unwrap(), "input order must not matter");
+        let p = d.path().join("x.tar.gz");
+        crate::fsx::write(&p, &one).unwrap();
+        let r = read_archive(&p, &caps(), Some(&d.path().join("stage"))).unwrap();
+        assert_eq!(r.manifest_bytes.as_deref(), Some(&b"{}"[..]));
+        assert!(r.files["HOT/a.sh"].executable && !r.files["HOT/b.json"].executable);
+        assert_eq!(crate::fsx::read(d.path().join("stage/HOT/b.json")).unwrap(), b"b");
+    }
+
+    proptest! {
+        #[test]
+        fn normalized_members_never_escape(s in "[a-zA-Z./\\\\]{0,24}") {
+            if let Ok(Some(p)) = normalize_member(s.as_bytes()) {
+                prop_assert!(!p.starts_with('/'));
+                prop_assert!(p.split('/').all(|c| !c.is_empty() && c != "." && c != ".."));
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_are_refused_not_panicked(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let d = tempfile::tempdir().unwrap();
+            let p = d.path().join("junk.tar.gz");
+            crate::fsx::write(&p, &bytes).unwrap();
+            let _ = read_archive(&p, &caps(), None);
+        }
+    }
+}
