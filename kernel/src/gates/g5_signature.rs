@@ -5,6 +5,7 @@
 //! A signature that does not verify is never waived.
 
 use super::{Gate, GateError, GateId, GateIssue, GateReport};
+use crate::ledger::{LedgerName, LedgerQuery, LedgerSet, Provenance, event};
 use crate::package::receipt::load_receipts;
 use crate::package::sign::SignatureFile;
 use crate::plane::{Plane, PlaneConfig};
@@ -77,7 +78,19 @@ pub fn check_signature(
     }
 }
 
-/// Plane-level G5: every installed package's recorded trust still holds.
+fn waiver_logged(plane: &Plane, package: &str) -> Result<bool, GateError> {
+    let q = LedgerQuery {
+        event_types: vec![event::POLICY_WAIVED.to_string()],
+        provenance: Provenance { package_id: Some(package.to_string()), ..Provenance::default() },
+        limit: Some(1),
+        ..LedgerQuery::default()
+    };
+    let set = LedgerSet::new(plane);
+    Ok(!set.open(LedgerName::PACKAGES)?.query(&q)?.is_empty())
+}
+
+/// Plane-level G5: every installed package's recorded trust still holds (a signing key is
+/// still trusted; a waiver is in the ledger; an unsigned install is still allowed by policy).
 #[derive(Debug, Clone, Copy)]
 pub struct G5;
 
@@ -103,6 +116,12 @@ impl Gate for G5 {
                 pinned += 1;
             } else if r.trust == "waived" {
                 waived += 1;
+                if !waiver_logged(plane, id)? {
+                    errors.push(
+                        GateIssue::new("G5_UNSIGNED", "receipt says waived, but no POLICY_WAIVED is in the ledger")
+                            .pkg(id),
+                    );
+                }
             } else if cfg.require_signatures {
                 errors.push(
                     GateIssue::new("G5_UNSIGNED", "installed unsigned, and the plane now requires signatures").pkg(id),

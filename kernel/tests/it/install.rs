@@ -438,6 +438,17 @@ fn dev_waives_unsigned_and_logs_the_waiver() {
     let l = packages_ledger(&tp);
     let kinds: Vec<&str> = l.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(kinds, [event::INSTALL_FAILED, event::POLICY_WAIVED, event::INSTALL_STARTED, event::INSTALLED]);
+    let g5 = cp_kernel::gates::run_gates(&tp.plane, &[cp_kernel::gates::GateId::G5]).unwrap();
+    assert!(g5[0].passed(), "{g5:#?}");
+    // A receipt claiming a waiver that the ledger does not record fails G5.
+    let r = tp.plane.root().join("HOT/installed/PKG-FW-001/receipt.json");
+    let text = std::fs::read_to_string(&r).unwrap();
+    let other = TempPlane::new();
+    let dir = other.plane.root().join("HOT/installed/PKG-FW-001");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("receipt.json"), text).unwrap();
+    let g5 = cp_kernel::gates::run_gates(&other.plane, &[cp_kernel::gates::GateId::G5]).unwrap();
+    assert_eq!(g5[0].first_code(), Some("G5_UNSIGNED"), "{g5:#?}");
 }
 
 #[test]
