@@ -449,6 +449,7 @@ impl Installer {
         match self.commit(&plane, &txn, &txn_dir, &prepared, opts) {
             Ok(()) => {
                 Self::discard(&staging, &txn_dir);
+                tracing::trace!(phase = "discarded", "install phase");
                 Ok(out)
             }
             Err(e) => {
@@ -804,6 +805,7 @@ impl Installer {
         journal.save(txn_dir, sync)?;
         tick("committed")?;
         Self::finish(plane, &journal)?;
+        tracing::trace!(phase = "installed_logged", "install phase");
         Ok(())
     }
 
