@@ -634,25 +634,23 @@ fn failure_at_every_step_leaves_the_plane_unchanged_or_recoverable() {
 }
 
 #[test]
-fn recover_rolls_back_a_prepared_journal_left_by_a_crash() {
-    // Simulate a crash right after some files moved: run with a failure, then re-create the
-    // journal state by hand is not possible; instead leave the transaction by failing the
-    // rollback's precondition: copy the txn dir before rollback through a failing install.
+fn recover_discards_a_staging_directory_without_journal() {
+    // A crash before the journal is written leaves only staged bytes: nothing moved, so
+    // recovery drops them (journaled crashes are covered by the SIGKILL trials in cp-installer).
     let tp = base_plane();
     let inst = Installer::new(&tp.plane);
     let d = tp.dir.path().join("s");
     let p = FixturePackage::new("PKG-R-001").file("HOT/schemas/r1.json", "{}\n").file("HOT/schemas/r2.json", "{}\n");
     let a = p.write(&d);
     let before = tree_hash(tp.plane.root(), &["HOT/ledger/"]);
-    // Install fully, then fabricate the "prepared" state of that same transaction by
-    // uninstalling is different; so use the real crash tests in cp-installer for this path.
-    // Here: a leftover staging directory without a journal is discarded.
     let stray = tp.plane.root().join("HOT/.staging/0000-stray/files/HOT/schemas");
     std::fs::create_dir_all(&stray).unwrap();
     std::fs::write(stray.join("x.json"), "{}").unwrap();
     let acts = inst.recover().unwrap();
+    assert_eq!(acts.len(), 1);
     assert_eq!(acts[0].action, "discarded");
     assert_eq!(tree_hash(tp.plane.root(), &["HOT/ledger/"]), before);
+    assert!(!tp.plane.root().join("HOT/.staging").exists());
     inst.install_archive(&a, None, &opts()).unwrap();
 }
 
