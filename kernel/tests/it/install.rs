@@ -682,3 +682,32 @@ mod atomicity {
         }
     }
 }
+
+#[test]
+fn dry_run_checks_everything_and_changes_nothing() {
+    let tp = base_plane();
+    let inst = Installer::new(&tp.plane);
+    let d = tp.dir.path().join("s");
+    let before = tree_hash(tp.plane.root(), &[]);
+    let good = FixturePackage::new("PKG-DRY-001").file("HOT/schemas/dry.json", "{}\n");
+    let out = inst.install_archive(&good.write(&d), None, &InstallOptions { dry_run: true, ..opts() }).unwrap();
+    assert_eq!(out.action, InstallAction::DryRun);
+    assert_eq!(out.gates.len(), 5, "G0A, G0B, G1, G1-COMPLETE, G5 all ran");
+    let bad = FixturePackage::new("PKG-DRY-002").file("HOT/schemas/base.json", "{}\n");
+    let e = inst.install_archive(&bad.write(&d), None, &InstallOptions { dry_run: true, ..opts() }).unwrap_err();
+    assert_eq!(e.code(), "OWNERSHIP_CONFLICT");
+    assert_eq!(tree_hash(tp.plane.root(), &[]), before, "dry run changed the plane or the ledger");
+}
+
+#[test]
+fn bench_reports_the_set_it_installed() {
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("store");
+    cp_kernel::testkit::fixture_framework_package().write(&store);
+    FixturePackage::new("PKG-B1").file("HOT/schemas/b1.json", "{}\n").dep("PKG-FW-001").write(&store);
+    FixturePackage::new("PKG-B2").file("HO1/contracts/b2.json", "{}\n").dep("PKG-B1").write(&store);
+    let r = cp_kernel::package::bench::bench_install(&store, &d.path().join("work"), 1).unwrap();
+    assert_eq!((r.packages, r.files, r.iterations), (3, 4, 1));
+    assert!(r.archive_bytes > 0);
+    assert!(!d.path().join("work").exists(), "work directory left behind");
+}
