@@ -106,4 +106,162 @@ fn python_archive(dir: &std::path::Path, prefix: &str) -> Vec<u8> {
     walk(&mut builder, dir, "", prefix);
     let gz = builder.into_inner().unwrap_or_else(|e| panic!("finish tar: {e}"));
     gz.finish().unwrap_or_else(|e| panic!("finish gzip: {e}"))
+
+// ---------------------------------------------------------------------------------------------
+// Package fixtures (packages work).
+
+/// A package built in memory for tests: manifest fields and files, written as a deterministic
+/// archive by [`FixturePackage::write`].
+#[derive(Debug, Clone)]
+pub struct FixturePackage {
+    /// Package id.
+    pub id: String,
+    /// Version.
+    pub version: String,
+    /// Layer.
+    pub layer: u32,
+    /// Framework id.
+    pub framework_id: String,
+    /// Spec id.
+    pub spec_id: String,
+    /// Dependencies.
+    pub deps: Vec<String>,
+    /// Replaces.
+    pub replaces: Vec<String>,
+    /// Files: (path, content, classification).
+    pub files: Vec<(String, Vec<u8>, String)>,
+}
+
+/// Framework id of the fixture framework.
+pub const FIXTURE_FRAMEWORK: &str = "FMWK-900";
+/// Spec id of the fixture spec pack.
+pub const FIXTURE_SPEC: &str = "SPEC-T-001";
+/// Id of the fixture package that ships the fixture framework and spec pack.
+pub const FIXTURE_FW_PACKAGE: &str = "PKG-FW-001";
+
+impl FixturePackage {
+    /// A package under the fixture framework with no files.
+    pub fn new(id: &str) -> Self {
+        Self {
+            id: id.to_string(),
+            version: "1.0.0".into(),
+            layer: 1,
+            framework_id: FIXTURE_FRAMEWORK.into(),
+            spec_id: FIXTURE_SPEC.into(),
+            deps: Vec::new(),
+            replaces: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+
+    /// Adds a file.
+    pub fn file(mut self, path: &str, content: impl AsRef<[u8]>) -> Self {
+        self.files.push((path.to_string(), content.as_ref().to_vec(), "config".into()));
+        self
+    }
+
+    /// Adds a dependency.
+    pub fn dep(mut self, id: &str) -> Self {
+        self.deps.push(id.to_string());
+        self
+    }
+
+    /// Sets the version.
+    pub fn version(mut self, v: &str) -> Self {
+        self.version = v.to_string();
+        self
+    }
+
+    /// The manifest as a JSON value (hashes filled).
+    pub fn manifest_value(&self) -> serde_json::Value {
+        let assets: Vec<serde_json::Value> = self
+            .files
+            .iter()
+            .map(|(p, d, c)| {
+                serde_json::json!({"path": p, "sha256": crate::hashing::sha256_prefixed(d), "classification": c})
+            })
+            .collect();
+        let mut v = serde_json::json!({
+            "schema_version": "1.2",
+            "package_id": self.id,
+            "version": self.version,
+            "title": format!("fixture {}", self.id),
+            "description": "test fixture",
+            "spec_id": self.spec_id,
+            "framework_id": self.framework_id,
+            "plane_id": "cp-plane",
+            "layer": self.layer,
+            "dependencies": self.deps,
+            "assets": assets,
+        });
+        if !self.replaces.is_empty() {
+            v["replaces"] = serde_json::json!(self.replaces);
+        }
+        v
+    }
+
+    /// Writes `<dir>/<id>-<version>.tar.gz` with `manifest` bytes (default: the real manifest).
+    pub fn write_with_manifest(&self, dir: &std::path::Path, manifest: &[u8]) -> std::path::PathBuf {
+        let files: Vec<crate::package::archive::ArchiveFile> = self
+            .files
+            .iter()
+            .map(|(p, d, _)| crate::package::archive::ArchiveFile {
+                path: p.clone(),
+                data: d.clone(),
+                executable: false,
+            })
+            .collect();
+        let out = dir.join(format!("{}-{}.tar.gz", self.id, self.version));
+        crate::package::archive::write_archive(&out, manifest, &files).unwrap_or_else(|e| panic!("write archive: {e}"));
+        out
+    }
+
+    /// Writes the archive into `dir`.
+    pub fn write(&self, dir: &std::path::Path) -> std::path::PathBuf {
+        let m = serde_json::to_vec_pretty(&self.manifest_value()).unwrap_or_default();
+        self.write_with_manifest(dir, &m)
+    }
+}
+
+/// The package shipping the fixture framework `FMWK-900` (path authorizations over `HOT/`,
+/// `HO2/`, `HO1/`) and its spec pack `SPEC-T-001`.
+pub fn fixture_framework_package() -> FixturePackage {
+    let fw = format!(
+        "framework_id: {FIXTURE_FRAMEWORK}\ntitle: Test Framework\nstatus: active\nversion: \"1.0.0\"\n\
+         expected_specs:\n  - {FIXTURE_SPEC}\npath_authorizations:\n  - \"HOT/FMWK-9*/*\"\n  - \"HOT/spec_packs/SPEC-T-*/*\"\n\
+         \x20 - \"HOT/schemas/*.json\"\n  - \"HOT/config/*.json\"\n  - \"HOT/kernel/**\"\n  - \"HOT/tests/**\"\n\
+         \x20 - \"HOT/attention_templates/*\"\n  - \"HO2/contracts/*\"\n  - \"HO1/contracts/*\"\nrequired_gates: [G0, G1, G5]\n"
+    );
+    let spec = format!(
+        "spec_id: {FIXTURE_SPEC}\ntitle: Test Spec\nframework_id: {FIXTURE_FRAMEWORK}\nstatus: active\nversion: \"1.0.0\"\nassets: []\n"
+    );
+    FixturePackage::new(FIXTURE_FW_PACKAGE)
+        .file("HOT/FMWK-900_Test/manifest.yaml", fw)
+        .file("HOT/spec_packs/SPEC-T-001/manifest.yaml", spec)
+}
+
+/// A plane that does not require signatures, with the fixture framework package installed.
+pub fn plane_with_fixture_framework() -> TempPlane {
+    let tp = TempPlane::with_config(PlaneConfig { require_signatures: false, ..PlaneConfig::default() });
+    let store = tp.dir.path().join("fixture-store");
+    let a = fixture_framework_package().write(&store);
+    crate::package::Installer::new(&tp.plane)
+        .install_archive(&a, Some(FIXTURE_FW_PACKAGE), &crate::package::InstallOptions::default())
+        .unwrap_or_else(|e| panic!("install fixture framework: {e}"));
+    tp
+}
+
+/// `sha256:` of every file below `root` (plane-relative, sorted), skipping paths that start
+/// with any of `exclude`.
+pub fn tree_hash(root: &std::path::Path, exclude: &[&str]) -> std::collections::BTreeMap<String, String> {
+    let (files, odd) = crate::fsx::walk_files(root).unwrap_or_else(|e| panic!("walk: {e}"));
+    files
+        .into_iter()
+        .chain(odd)
+        .filter(|f| !exclude.iter().any(|x| f.starts_with(x)))
+        .map(|f| {
+            let h = crate::fsx::read(root.join(&f)).map(|b| crate::hashing::sha256_prefixed(&b)).unwrap_or_default();
+            (f, h)
+        })
+        .collect()
 }

@@ -14,3 +14,5 @@ mod schema;
 mod attention;
 mod attention_budget;
 mod attention_pipeline;
+mod gates;
+mod install;

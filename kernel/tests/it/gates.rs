@@ -1,0 +1,152 @@
+//! Plane-level gates: G0B names edited, added and deleted files under every governed root in
+//! every tier; G6 names the tampered `seq`; registries rebuild verifies.
+
+use cp_kernel::gates::{GateId, GateStatus, run_gates};
+use cp_kernel::package::{InstallOptions, Installer};
+use cp_kernel::plane::Tier;
+use cp_kernel::testkit::{FixturePackage, TempPlane, plane_with_fixture_framework};
+
+fn plane_with_files() -> TempPlane {
+    let tp = plane_with_fixture_framework();
+    let d = tp.dir.path().join("s");
+    let p = FixturePackage::new("PKG-G-001")
+        .file("HOT/schemas/g.json", "{}\n")
+        .file("HO2/contracts/g.json", "{\"c\":2}\n")
+        .file("HO1/contracts/g.json", "{\"c\":1}\n");
+    Installer::new(&tp.plane).install_archive(&p.write(&d), None, &InstallOptions::default()).unwrap();
+    tp
+}
+
+fn g0b_issue(tp: &TempPlane) -> Vec<(String, String)> {
+    let r = run_gates(&tp.plane, &[GateId::G0b]).unwrap();
+    r[0].errors.iter().map(|e| (e.code.clone(), e.path.clone().unwrap_or_default())).collect()
+}
+
+#[test]
+fn all_gates_pass_on_a_fresh_install() {
+    let tp = plane_with_files();
+    let reports = run_gates(&tp.plane, &[]).unwrap();
+    assert_eq!(reports.len(), 6);
+    for r in &reports {
+        assert_eq!(r.status, GateStatus::Pass, "{r:#?}");
+    }
+    assert!(reports[1].summary.contains("files owned"), "{}", reports[1].summary);
+    assert!(cp_kernel::package::receipt::verify_registries(&tp.plane).unwrap().is_empty());
+}
+
+#[test]
+fn g0b_names_added_files_under_every_governed_root_of_every_tier() {
+    let tp = plane_with_files();
+    let roots: Vec<String> = tp.plane.layout().governed_roots.clone();
+    for tier in Tier::ALL {
+        for root in &roots {
+            let dir_name = root.replace('*', "999_Stray");
+            let dir = tp.plane.tier_dir(tier).join(&dir_name);
+            std::fs::create_dir_all(&dir).unwrap();
+            let f = dir.join("stray.txt");
+            std::fs::write(&f, "x").unwrap();
+            let rel = format!("{}/{dir_name}/stray.txt", tier.dir_name());
+            let issues = g0b_issue(&tp);
+            assert!(issues.contains(&("G0B_ORPHAN".into(), rel.clone())), "{rel} not named: {issues:?}");
+            std::fs::remove_file(&f).unwrap();
+        }
+    }
+    assert!(g0b_issue(&tp).is_empty());
+}
+
+#[test]
+fn g0b_names_edited_and_deleted_files_in_every_tier() {
+    let tp = plane_with_files();
+    for rel in ["HOT/schemas/g.json", "HO2/contracts/g.json", "HO1/contracts/g.json", "HOT/FMWK-900_Test/manifest.yaml"]
+    {
+        let f = tp.plane.root().join(rel);
+        let orig = std::fs::read(&f).unwrap();
+        std::fs::write(&f, b"tampered").unwrap();
+        assert!(g0b_issue(&tp).contains(&("G0B_HASH_MISMATCH".into(), rel.into())), "{rel} edit");
+        std::fs::remove_file(&f).unwrap();
+        assert!(g0b_issue(&tp).contains(&("G0B_MISSING".into(), rel.into())), "{rel} delete");
+        std::fs::write(&f, orig).unwrap();
+    }
+    assert!(g0b_issue(&tp).is_empty());
+}
+
+#[test]
+fn g6_names_the_tampered_seq() {
+    let tp = plane_with_files();
+    let path = cp_kernel::ledger::LedgerSet::new(&tp.plane)
+        .path_of(&cp_kernel::ledger::LedgerName::parse("HOT/packages").unwrap());
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    assert!(lines.len() >= 3);
+    assert!(lines[2].contains("\"tier\":\"hot\""), "{}", lines[2]);
+    lines[2] = lines[2].replace("\"tier\":\"hot\"", "\"tier\":\"ho1\"");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let r = run_gates(&tp.plane, &[GateId::G6]).unwrap();
+    assert_eq!(r[0].status, GateStatus::Fail);
+    assert_eq!(r[0].errors[0].code, "G6_CHAIN_BROKEN");
+    assert!(r[0].errors[0].message.starts_with("seq 2:"), "{}", r[0].errors[0].message);
+    assert_eq!(r[0].errors[0].path.as_deref(), Some("HOT/packages"));
+}
+
+#[test]
+fn registries_verify_detects_a_edited_derived_registry() {
+    let tp = plane_with_files();
+    let f = tp.plane.root().join("HOT/registries/frameworks_registry.csv");
+    let text = std::fs::read_to_string(&f).unwrap();
+    assert!(text.contains("FMWK-900"));
+    std::fs::write(&f, text.replace("Test Framework", "Renamed")).unwrap();
+    let diffs = cp_kernel::package::receipt::verify_registries(&tp.plane).unwrap();
+    assert_eq!(diffs.len(), 1, "{diffs:?}");
+    assert_eq!(diffs[0].key, "FMWK-900");
+    cp_kernel::package::receipt::rebuild_registries(&tp.plane, true).unwrap();
+    assert!(cp_kernel::package::receipt::verify_registries(&tp.plane).unwrap().is_empty());
+}
+
+/// `cpctl gates`, `registries rebuild --verify` and `plane recover` as processes: output
+/// shape and exit codes (0 all pass, 2 a gate fails).
+#[cfg(feature = "cli")]
+#[test]
+fn cpctl_gates_registries_and_recover() {
+    use std::process::Command;
+    let tp = plane_with_files();
+    let cpctl = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cpctl"))
+            .arg("--root")
+            .arg(tp.plane.root())
+            .args(args)
+            .env_remove("CONTROL_PLANE_ROOT")
+            .output()
+            .unwrap()
+    };
+    let o = cpctl(&["gates", "--all"]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 6, "{out}");
+    assert!(lines[1].starts_with("G0B: PASS  ") && lines[1].ends_with("files owned, 0 orphans"), "{out}");
+    std::fs::write(tp.plane.root().join("HO2/schemas/stray.json"), "{}").unwrap();
+    let o = cpctl(&["gates", "--gate", "G0B", "G1"]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.starts_with("G0B: FAIL"), "{out}");
+    assert!(out.contains("G0B_ORPHAN") && out.contains("HO2/schemas/stray.json"), "{out}");
+    let o = cpctl(&["gates", "--gate", "G0B", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["passed"], false);
+    assert_eq!(v["gates"][0]["gate"], "G0B");
+    assert_eq!(v["gates"][0]["status"], "FAIL");
+    assert_eq!(v["gates"][0]["errors"][0]["code"], "G0B_ORPHAN");
+    std::fs::remove_file(tp.plane.root().join("HO2/schemas/stray.json")).unwrap();
+
+    assert_eq!(cpctl(&["registries", "rebuild", "--verify"]).status.code(), Some(0));
+    let f = tp.plane.root().join("HOT/registries/packages_state.csv");
+    let text = std::fs::read_to_string(&f).unwrap();
+    std::fs::write(&f, text.lines().take(2).collect::<Vec<_>>().join("\n") + "\n").unwrap();
+    let o = cpctl(&["registries", "rebuild", "--verify"]);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(cpctl(&["registries", "rebuild"]).status.code(), Some(0));
+    assert_eq!(cpctl(&["registries", "rebuild", "--verify"]).status.code(), Some(0));
+    let o = cpctl(&["plane", "recover"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "nothing to recover");
+}
