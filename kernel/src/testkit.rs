@@ -106,6 +106,7 @@ fn python_archive(dir: &std::path::Path, prefix: &str) -> Vec<u8> {
     walk(&mut builder, dir, "", prefix);
     let gz = builder.into_inner().unwrap_or_else(|e| panic!("finish tar: {e}"));
     gz.finish().unwrap_or_else(|e| panic!("finish gzip: {e}"))
+}
 
 // ---------------------------------------------------------------------------------------------
 // Package fixtures (packages work).
