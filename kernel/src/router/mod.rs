@@ -529,7 +529,14 @@ impl PromptRouter {
         &self,
         c: &PromptContract,
     ) -> Result<(jsonschema::Validator, Option<jsonschema::Validator>), String> {
-        let v = serde_json::to_value(c).map_err(|e| e.to_string())?;
+        let mut v = serde_json::to_value(c).map_err(|e| e.to_string())?;
+        // Absent optional fields serialize as null; the schema describes them as absent.
+        if let Some(m) = v.as_object_mut() {
+            m.retain(|_, x| !x.is_null());
+            if let Some(b) = m.get_mut("boundary").and_then(Value::as_object_mut) {
+                b.retain(|_, x| !x.is_null());
+            }
+        }
         self.schemas.validate(PROMPT_CONTRACT_SCHEMA, &v).map_err(|e| e.to_string())?;
         let l = &self.config.limits;
         if c.boundary.max_tokens == 0 || c.boundary.max_tokens > l.max_tokens_ceiling {
