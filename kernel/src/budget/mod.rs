@@ -429,11 +429,45 @@ impl Budgeter {
         LedgerQuery { after_seq: inner.state.last_seq, ..LedgerQuery::default() }
     }
 
+    /// Applies the entries appended since the last one seen (nothing to read when the head is
+    /// that entry: the common case when every writer in the process goes through here).
+    fn sync(&self, inner: &mut Inner, view: &dyn TxnView) -> Result<(), LedgerError> {
+        if view.head().map(|h| h.seq) == inner.state.last_seq {
+            return Ok(());
+        }
+        let new = view.query(&Self::after(inner))?;
+        self.catch_up(inner, &new);
+        Ok(())
+    }
+
+    /// Runs `f` in one ledger transaction after catching up, then applies what was appended.
+    fn txn(
+        &self,
+        f: &mut dyn FnMut(&Self, &mut Inner, &dyn TxnView) -> Result<Vec<NewEntry>, LedgerError>,
+    ) -> Result<Vec<LedgerEntry>, BudgetError> {
+        let mut g = self.lock();
+        let sealed = self.store.transact(&mut |view: &dyn TxnView| {
+            self.sync(&mut g, view)?;
+            f(self, &mut g, view)
+        })?;
+        self.catch_up(&mut g, &sealed);
+        Ok(sealed)
+    }
+
+    /// Appends `entries` in one transaction, keeping the state in step (the router writes every
+    /// entry of its ledger through here).
+    pub fn append(&self, entries: Vec<NewEntry>) -> Result<Vec<LedgerEntry>, BudgetError> {
+        let mut once = Some(entries);
+        self.txn(&mut |_, _, _| Ok(once.take().unwrap_or_default()))
+    }
+
     /// The current state (caught up with the ledger, including other processes' writes).
     pub fn state(&self) -> Result<BudgetState, BudgetError> {
         let mut g = self.lock();
-        let new = self.store.query(&Self::after(&g))?;
-        self.catch_up(&mut g, &new);
+        if self.store.head()?.map(|h| h.seq) != g.state.last_seq {
+            let new = self.store.query(&Self::after(&g))?;
+            self.catch_up(&mut g, &new);
+        }
         Ok(g.state.clone())
     }
 
@@ -484,20 +518,9 @@ impl Budgeter {
         limit: LimitConfig,
         extra: serde_json::Map<String, Value>,
     ) -> Result<LedgerEntry, BudgetError> {
-        let mut g = self.lock();
         let mut e = Self::allocation_entry(scope, limit, "explicit");
         e.metadata.extend(extra);
-        let q = Self::after(&g);
-        let sealed = self.store.transact(&mut |view: &dyn TxnView| {
-            let new = view.query(&q)?;
-            self.catch_up(&mut g, &new);
-            Ok(vec![e.clone()])
-        })?;
-        self.catch_up(&mut g, &sealed);
-        sealed
-            .into_iter()
-            .next()
-            .ok_or_else(|| BudgetError::Ledger(LedgerError::InvalidEntry("allocation not appended".into())))
+        self.append_one(e)
     }
 
     /// Checks limits and rate limits and, in the same ledger transaction, appends default
@@ -509,17 +532,12 @@ impl Budgeter {
         sent: NewEntry,
         on_refused: &mut dyn FnMut(&Refusal) -> NewEntry,
     ) -> Result<ReserveOutcome, BudgetError> {
-        let mut g = self.lock();
-        let q = Self::after(&g);
         let mut decision: Option<Result<Reservation, Refusal>> = None;
-        let sealed = self.store.transact(&mut |view: &dyn TxnView| {
-            let new = view.query(&q)?;
-            self.catch_up(&mut g, &new);
-            let (d, entries) = self.plan_reserve(&g, req, &sent, on_refused);
+        let sealed = self.txn(&mut |me, inner, _view| {
+            let (d, entries) = me.plan_reserve(inner, req, &sent, on_refused);
             decision = Some(d);
             Ok(entries)
         })?;
-        self.catch_up(&mut g, &sealed);
         let decision =
             decision.ok_or_else(|| BudgetError::Ledger(LedgerError::Aborted("reservation not decided".into())))?;
         Ok(ReserveOutcome { decision, entries: sealed })
@@ -624,15 +642,7 @@ impl Budgeter {
     }
 
     fn append_one(&self, e: NewEntry) -> Result<LedgerEntry, BudgetError> {
-        let mut g = self.lock();
-        let q = Self::after(&g);
-        let sealed = self.store.transact(&mut |view: &dyn TxnView| {
-            let new = view.query(&q)?;
-            self.catch_up(&mut g, &new);
-            Ok(vec![e.clone()])
-        })?;
-        self.catch_up(&mut g, &sealed);
-        sealed
+        self.append(vec![e])?
             .into_iter()
             .next()
             .ok_or_else(|| BudgetError::Ledger(LedgerError::InvalidEntry("entry not appended".into())))
@@ -642,11 +652,7 @@ impl Budgeter {
     /// `PROMPT_FAILED` or `BUDGET_RECOVERED` answering it), one `BUDGET_RECOVERED` entry each, in
     /// one transaction. Run it only when no router is dispatching on this ledger.
     pub fn recover(&self, extra: serde_json::Map<String, Value>) -> Result<Vec<LedgerEntry>, BudgetError> {
-        let mut g = self.lock();
-        let q = Self::after(&g);
-        let sealed = self.store.transact(&mut |view: &dyn TxnView| {
-            let new = view.query(&q)?;
-            self.catch_up(&mut g, &new);
+        self.txn(&mut |_, _, view| {
             let all = view.query(&LedgerQuery::default())?;
             Ok(dangling_in(&all)
                 .into_iter()
@@ -663,9 +669,7 @@ impl Budgeter {
                     with_budget(e, json!({"op": "release", "reservation_id": rid}))
                 })
                 .collect())
-        })?;
-        self.catch_up(&mut g, &sealed);
-        Ok(sealed)
+        })
     }
 }
 

@@ -457,12 +457,12 @@ impl PromptRouter {
             Self { config: cfgs.router, price_book: cfgs.price_book, schemas, budgeter, auth, clock, providers };
         if router.config.auth.dev_mode {
             tracing::warn!("router auth dev mode is on: tokens are not checked");
-            router.store().append(
+            router.budgeter.append(vec![
                 NewEntry::new(event::AUTH_DEV_MODE)
                     .decision("WAIVE")
                     .reason("router_config auth.dev_mode is true: tokens are not checked")
                     .meta("config", ROUTER_CONFIG_PATH),
-            )?;
+            ])?;
         }
         Ok(router)
     }
@@ -509,9 +509,10 @@ impl PromptRouter {
             .meta("code", code.as_str())
             .meta("contract_id", req.contract.contract_id.clone());
         e.metadata.extend(extra);
-        match self.store().append(e) {
-            Ok(entry) => self.rejected(code, message, &entry),
-            Err(err) => RouterError::Ledger(err),
+        match self.budgeter.append(vec![e]).map(|v| v.into_iter().next()) {
+            Ok(Some(entry)) => self.rejected(code, message, &entry),
+            Ok(None) => RouterError::Ledger(LedgerError::Aborted("rejection not logged".into())),
+            Err(err) => RouterError::Budget(err),
         }
     }
 
@@ -868,9 +869,10 @@ impl PromptRouter {
             .meta("code", code.as_str())
             .meta("action", action.as_str())
             .meta("principal", d.principal.clone());
-        match self.store().append(e) {
-            Ok(entry) => self.rejected(code, d.message.clone(), &entry),
-            Err(err) => RouterError::Ledger(err),
+        match self.budgeter.append(vec![e]).map(|v| v.into_iter().next()) {
+            Ok(Some(entry)) => self.rejected(code, d.message.clone(), &entry),
+            Ok(None) => RouterError::Ledger(LedgerError::Aborted("denial not logged".into())),
+            Err(err) => RouterError::Budget(err),
         }
     }
 
@@ -931,7 +933,7 @@ impl PromptRouter {
     ) -> Result<(String, TokenClaims), RouterError> {
         let claims = self.auth.claims(principal, roles, tenant, ttl_s, self.clock.now_ms())?;
         let token = self.auth.sign(&claims)?;
-        self.store().append(
+        self.budgeter.append(vec![
             NewEntry::new(event::AUTH_TOKEN_ISSUED)
                 .decision("ISSUE")
                 .provenance(Provenance { tenant_id: Some(tenant.to_string()), ..Provenance::default() })
@@ -940,7 +942,7 @@ impl PromptRouter {
                 .meta("token_id", claims.token_id.clone())
                 .meta("issued_at_ms", claims.issued_at_ms)
                 .meta("expires_at_ms", claims.expires_at_ms),
-        )?;
+        ])?;
         Ok((token, claims))
     }
 

@@ -2,3 +2,6 @@
 #![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
 mod router_support;
 mod router_matrix;
+mod router_resilience;
+mod router_concurrency;
+mod budget_props;

@@ -172,3 +172,13 @@ pub(crate) fn request(tenant: &str, token: &str) -> PromptRequest {
 pub(crate) fn memory_entries(store: &dyn LedgerStore) -> Vec<LedgerEntry> {
     store.query(&LedgerQuery::default()).unwrap()
 }
+
+pub(crate) trait NowForTest {
+    fn now_ms_for_test(&self) -> u64;
+}
+
+impl NowForTest for ManualClock {
+    fn now_ms_for_test(&self) -> u64 {
+        cp_kernel::router::Clock::now_ms(self)
+    }
+}
