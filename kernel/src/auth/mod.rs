@@ -148,12 +148,18 @@ impl AuthSecret {
     /// The secret from `CP_AUTH_SECRET_FILE` (refused inside `plane_root`; trailing newline
     /// trimmed), else `CP_AUTH_SECRET`.
     pub fn from_env(plane_root: &Path, min: usize) -> Result<Self, AuthError> {
-        if let Some(p) = std::env::var_os(env_vars::CP_AUTH_SECRET_FILE) {
-            let path = PathBuf::from(p);
-            let real = fsx::canonicalize(&path)?;
+        let file = std::env::var_os(env_vars::CP_AUTH_SECRET_FILE).map(PathBuf::from);
+        let value = std::env::var(env_vars::CP_AUTH_SECRET).ok();
+        Self::from_sources(file.as_deref(), value.as_deref(), plane_root, min)
+    }
+
+    /// The secret from a file (which must lie outside `plane_root`), else from a value.
+    pub fn from_sources(file: Option<&Path>, value: Option<&str>, plane_root: &Path, min: usize) -> Result<Self, AuthError> {
+        if let Some(path) = file {
+            let real = fsx::canonicalize(path)?;
             let root = fsx::canonicalize(plane_root).unwrap_or_else(|_| plane_root.to_path_buf());
             if real.starts_with(&root) {
-                return Err(AuthError::SecretInsidePlane { path, plane: root });
+                return Err(AuthError::SecretInsidePlane { path: path.to_path_buf(), plane: root });
             }
             let mut bytes = fsx::read(&real)?;
             while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
@@ -161,8 +167,8 @@ impl AuthSecret {
             }
             return Self::from_bytes(bytes, min, &path.display().to_string());
         }
-        match std::env::var(env_vars::CP_AUTH_SECRET) {
-            Ok(s) if !s.is_empty() => Self::from_bytes(s.into_bytes(), min, env_vars::CP_AUTH_SECRET),
+        match value {
+            Some(s) if !s.is_empty() => Self::from_bytes(s.as_bytes().to_vec(), min, env_vars::CP_AUTH_SECRET),
             _ => Err(AuthError::NoSecret),
         }
     }

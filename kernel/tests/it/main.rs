@@ -5,3 +5,5 @@ mod router_matrix;
 mod router_resilience;
 mod router_concurrency;
 mod budget_props;
+mod auth_tenants;
+mod router_config;
