@@ -154,7 +154,12 @@ impl AuthSecret {
     }
 
     /// The secret from a file (which must lie outside `plane_root`), else from a value.
-    pub fn from_sources(file: Option<&Path>, value: Option<&str>, plane_root: &Path, min: usize) -> Result<Self, AuthError> {
+    pub fn from_sources(
+        file: Option<&Path>,
+        value: Option<&str>,
+        plane_root: &Path,
+        min: usize,
+    ) -> Result<Self, AuthError> {
         if let Some(path) = file {
             let real = fsx::canonicalize(path)?;
             let root = fsx::canonicalize(plane_root).unwrap_or_else(|_| plane_root.to_path_buf());

@@ -369,6 +369,9 @@ pub struct ReserveOutcome {
     pub entries: Vec<LedgerEntry>,
 }
 
+/// A budget transaction body: sees the budgeter, its caught-up state and the chain.
+type BudgetTxnFn<'a> = dyn FnMut(&Budgeter, &mut Inner, &dyn TxnView) -> Result<Vec<NewEntry>, LedgerError> + 'a;
+
 struct Inner {
     state: BudgetState,
     rate: RateState,
@@ -441,10 +444,7 @@ impl Budgeter {
     }
 
     /// Runs `f` in one ledger transaction after catching up, then applies what was appended.
-    fn txn(
-        &self,
-        f: &mut dyn FnMut(&Self, &mut Inner, &dyn TxnView) -> Result<Vec<NewEntry>, LedgerError>,
-    ) -> Result<Vec<LedgerEntry>, BudgetError> {
+    fn txn(&self, f: &mut BudgetTxnFn<'_>) -> Result<Vec<LedgerEntry>, BudgetError> {
         let mut g = self.lock();
         let sealed = self.store.transact(&mut |view: &dyn TxnView| {
             self.sync(&mut g, view)?;

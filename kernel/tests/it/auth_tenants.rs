@@ -40,9 +40,18 @@ fn a_tenant_token_never_spends_or_reads_another_tenant() {
     assert!(mine.scopes.keys().all(|k| k.contains("/A")), "{:?}", mine.scopes.keys());
     assert!(!mine.scopes.is_empty());
     // Read ledger.
-    let q = LedgerQuery { provenance: Provenance { tenant_id: Some("B".into()), ..Provenance::default() }, ..LedgerQuery::default() };
+    let q = LedgerQuery {
+        provenance: Provenance { tenant_id: Some("B".into()), ..Provenance::default() },
+        ..LedgerQuery::default()
+    };
     denied(fx.router.ledger_entries(&a_op, "A", &q).unwrap_err(), RejectCode::Forbidden, &fx, "ledger.read", "B");
-    denied(fx.router.ledger_entries(&a_op, "B", &LedgerQuery::default()).unwrap_err(), RejectCode::Forbidden, &fx, "ledger.read", "B");
+    denied(
+        fx.router.ledger_entries(&a_op, "B", &LedgerQuery::default()).unwrap_err(),
+        RejectCode::Forbidden,
+        &fx,
+        "ledger.read",
+        "B",
+    );
     let rows = fx.router.ledger_entries(&a_op, "A", &LedgerQuery::default()).unwrap();
     assert!(!rows.is_empty());
     assert!(rows.iter().all(|e| e.tenant_id.as_deref() == Some("A")));
@@ -51,7 +60,13 @@ fn a_tenant_token_never_spends_or_reads_another_tenant() {
     // Role without the action.
     let agent = fx.token("A", &["agent"]);
     let limit = LimitConfig { max_tokens: Some(1), max_cost_micros: None, warn_threshold_pct: 80 };
-    denied(fx.router.allocate(&agent, &ScopeKey::tenant("A"), limit).unwrap_err(), RejectCode::Forbidden, &fx, "budget.allocate", "A");
+    denied(
+        fx.router.allocate(&agent, &ScopeKey::tenant("A"), limit).unwrap_err(),
+        RejectCode::Forbidden,
+        &fx,
+        "budget.allocate",
+        "A",
+    );
     // Nothing of B changed.
     let b = fx.router.budget_show(&b_op, "B").unwrap();
     assert_eq!(b.scopes["tenant/B"].max_tokens, None);
@@ -66,7 +81,10 @@ fn token_issue_is_logged_without_the_token() {
     assert_eq!(e.metadata["token_id"], claims.token_id);
     assert_eq!(e.metadata["principal"], "alice");
     assert!(!serde_json::to_string(&e).unwrap().contains(&tok));
-    assert!(matches!(fx.router.issue_token("x", &["root".into()], "A", None), Err(RouterError::Auth(AuthError::UnknownRole(_)))));
+    assert!(matches!(
+        fx.router.issue_token("x", &["root".into()], "A", None),
+        Err(RouterError::Auth(AuthError::UnknownRole(_)))
+    ));
 }
 
 #[test]
@@ -106,7 +124,10 @@ fn secret_sources() {
     std::fs::write(&outside, format!("{}\n", "y".repeat(32))).unwrap();
     assert!(AuthSecret::from_sources(Some(&outside), Some("ignored"), tp.plane.root(), 32).is_ok());
     std::fs::write(&outside, "short\n").unwrap();
-    assert!(matches!(AuthSecret::from_sources(Some(&outside), None, tp.plane.root(), 32), Err(AuthError::SecretTooShort { .. })));
+    assert!(matches!(
+        AuthSecret::from_sources(Some(&outside), None, tp.plane.root(), 32),
+        Err(AuthError::SecretTooShort { .. })
+    ));
     assert!(AuthSecret::from_sources(None, Some(&"z".repeat(32)), tp.plane.root(), 32).is_ok());
     assert!(matches!(AuthSecret::from_sources(None, None, tp.plane.root(), 32), Err(AuthError::NoSecret)));
 }

@@ -15,7 +15,11 @@ fn concurrent_calls_never_overspend_a_hard_limit() {
     let op = fx.token("t1", &["operator"]);
     const LIMIT: u64 = 4_000;
     fx.router
-        .allocate(&op, &ScopeKey::tenant("t1"), LimitConfig { max_tokens: None, max_cost_micros: Some(LIMIT), warn_threshold_pct: 90 })
+        .allocate(
+            &op,
+            &ScopeKey::tenant("t1"),
+            LimitConfig { max_tokens: None, max_cost_micros: Some(LIMIT), warn_threshold_pct: 90 },
+        )
         .unwrap();
     let router = &fx.router;
     let (mut ok, mut refused) = (0u64, 0u64);

@@ -17,11 +17,14 @@ use crate::router_support::*;
 fn shipped_configs_validate_and_decode() {
     let s = SchemaSet::embedded().unwrap();
     let root = std::path::Path::new(REPO).join("packages");
-    let r: RouterConfig = s.load_document("router_config", &root.join("PKG-PROMPT-ROUTER-001/HOT/config/router_config.yaml")).unwrap();
+    let r: RouterConfig =
+        s.load_document("router_config", &root.join("PKG-PROMPT-ROUTER-001/HOT/config/router_config.yaml")).unwrap();
     assert!(r.providers.contains_key(&r.default_provider));
-    let b: BudgetConfig = s.load_document("budget_config", &root.join("PKG-TOKEN-BUDGETER-001/HOT/config/budget_config.yaml")).unwrap();
+    let b: BudgetConfig =
+        s.load_document("budget_config", &root.join("PKG-TOKEN-BUDGETER-001/HOT/config/budget_config.yaml")).unwrap();
     assert!(b.chars_per_token > 0);
-    let p: PriceBook = s.load_document("price_book", &root.join("PKG-TOKEN-BUDGETER-001/HOT/config/price_book.yaml")).unwrap();
+    let p: PriceBook =
+        s.load_document("price_book", &root.join("PKG-TOKEN-BUDGETER-001/HOT/config/price_book.yaml")).unwrap();
     assert!(p.version_at(T0).unwrap().price(&r.default_provider, "anything").is_some());
     // The shipped contract decodes (and validates once the prompt_contract schema is embedded).
     let path = root.join("PKG-PROMPT-ROUTER-001/HOT/contracts/PRC-QUICKSTART-001.yaml");

@@ -12,7 +12,9 @@ use crate::router_support::*;
 const ALLOC3: [&str; 3] = ["BUDGET_ALLOCATED", "BUDGET_ALLOCATED", "BUDGET_ALLOCATED"];
 
 fn rejected(err: RouterError, code: RejectCode, fx: &Fx) -> LedgerEntry {
-    let RouterError::Rejected { code: got, entry_id, seq, .. } = err else { panic!("expected a rejection, got {err:?}") };
+    let RouterError::Rejected { code: got, entry_id, seq, .. } = err else {
+        panic!("expected a rejection, got {err:?}")
+    };
     assert_eq!(got, code);
     let e = fx.entries().into_iter().find(|e| e.id == entry_id).expect("rejection entry on the ledger");
     assert_eq!(e.seq, seq);

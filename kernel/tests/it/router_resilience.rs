@@ -116,7 +116,10 @@ fn a_new_router_on_the_same_plane_rebuilds_the_budget_exactly() {
     let again = PromptRouter::open(&fx.tp.plane, RouterOptions::new().clock(clock).auth_secret(secret())).unwrap();
     assert_eq!(again.budgeter().state().unwrap(), live);
     assert_eq!(BudgetState::from_entries(&fx.entries()), live);
-    assert_eq!(live.scopes["tenant/t1"].spent_micros, again.budget_report("t1").unwrap().scopes["tenant/t1"].spent_micros);
+    assert_eq!(
+        live.scopes["tenant/t1"].spent_micros,
+        again.budget_report("t1").unwrap().scopes["tenant/t1"].spent_micros
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use cp_kernel::auth::AuthSecret;
 use cp_kernel::contract::{Boundary, PromptContract, RequiredContext};
-use cp_kernel::ledger::{LedgerEntry, LedgerQuery, LedgerStore, MemoryStore, Provenance};
+use cp_kernel::ledger::{LedgerEntry, LedgerQuery, MemoryStore, Provenance};
 use cp_kernel::providers::MockProvider;
 use cp_kernel::router::{ManualClock, PromptRequest, PromptRouter, RoutedContext, RouterOptions};
 use cp_kernel::schema::{SchemaSet, parse_document};
@@ -136,7 +136,9 @@ pub(crate) fn contract() -> PromptContract {
         prompt_template: "Context: {{context}}\nQuestion: {{input.question}}".into(),
         input_schema: json!({"type": "object", "required": ["question"],
             "properties": {"question": {"type": "string", "minLength": 1}}, "additionalProperties": false}),
-        output_schema: Some(json!({"type": "object", "required": ["answer"], "properties": {"answer": {"type": "string"}}})),
+        output_schema: Some(
+            json!({"type": "object", "required": ["answer"], "properties": {"answer": {"type": "string"}}}),
+        ),
         boundary: Boundary { max_tokens: 100, temperature: 0.2, model: None },
         required_context: RequiredContext::default(),
     }
@@ -167,10 +169,6 @@ pub(crate) fn request(tenant: &str, token: &str) -> PromptRequest {
         provenance: provenance(tenant),
         auth_token: token.into(),
     }
-}
-
-pub(crate) fn memory_entries(store: &dyn LedgerStore) -> Vec<LedgerEntry> {
-    store.query(&LedgerQuery::default()).unwrap()
 }
 
 pub(crate) trait NowForTest {
