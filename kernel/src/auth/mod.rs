@@ -372,6 +372,12 @@ impl Authorizer {
         })
     }
 
+    /// Verifies a token (signature and expiry) without checking any action.
+    pub fn verify(&self, token: &str, now_ms: u64) -> Result<TokenClaims, AuthError> {
+        let s = self.secret.as_ref().ok_or(AuthError::NoSecret)?;
+        verify(s, token, now_ms)
+    }
+
     /// Signs `claims` (requires a secret).
     pub fn sign(&self, claims: &TokenClaims) -> Result<String, AuthError> {
         let s = self.secret.as_ref().ok_or(AuthError::NoSecret)?;

@@ -15,6 +15,17 @@ pub const ROUTER_CONFIG_PATH: &str = "HOT/config/router_config.yaml";
 /// Package that ships the router config.
 pub const ROUTER_PACKAGE: &str = "PKG-PROMPT-ROUTER-001";
 
+/// The router config shipped by `PKG-PROMPT-ROUTER-001` (compiled in for benches and tools that
+/// build a plane from scratch; the plane's installed copy is what the router reads).
+pub const SHIPPED_ROUTER_CONFIG: &str =
+    include_str!("../../../packages/PKG-PROMPT-ROUTER-001/HOT/config/router_config.yaml");
+/// The budget config shipped by `PKG-TOKEN-BUDGETER-001` (compiled in, see above).
+pub const SHIPPED_BUDGET_CONFIG: &str =
+    include_str!("../../../packages/PKG-TOKEN-BUDGETER-001/HOT/config/budget_config.yaml");
+/// The price book shipped by `PKG-TOKEN-BUDGETER-001` (compiled in, see above).
+pub const SHIPPED_PRICE_BOOK: &str =
+    include_str!("../../../packages/PKG-TOKEN-BUDGETER-001/HOT/config/price_book.yaml");
+
 /// What prompt and response text the ledger records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

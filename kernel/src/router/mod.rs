@@ -21,6 +21,7 @@
 //!   latency_ms, budget (release)`;
 //! * `PROMPT_REJECTED` — `request_id, code, contract_id, …`, nothing sent.
 
+pub mod bench;
 mod breaker;
 mod clock;
 mod config;
@@ -29,7 +30,7 @@ pub use breaker::{BreakerState, CircuitBreaker};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     BreakerConfig, Limits, LogContent, ProviderConfig, ProviderKind, ROUTER_CONFIG_PATH, ROUTER_CONFIG_SCHEMA,
-    ROUTER_PACKAGE, RetryConfig, RouterConfig,
+    ROUTER_PACKAGE, RetryConfig, RouterConfig, SHIPPED_BUDGET_CONFIG, SHIPPED_PRICE_BOOK, SHIPPED_ROUTER_CONFIG,
 };
 
 use std::collections::BTreeMap;
@@ -232,6 +233,51 @@ pub struct PromptRequest {
     pub provenance: Provenance,
     /// The caller's auth token.
     pub auth_token: String,
+}
+
+/// A prompt request as a file (`cpctl route --request REQ.yaml`): the contract by path, the
+/// context as text (the attention service is not called here), the input, provenance and
+/// optionally the token.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestFile {
+    /// Contract path: plane-relative (`HOT/contracts/PRC-….yaml`) or relative to the request file.
+    pub contract: String,
+    /// Context text (`{{context}}`); absent = empty.
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Input checked against the contract's `input_schema`.
+    #[serde(default)]
+    pub input: Value,
+    /// Provenance ids (`tenant_id` required).
+    pub provenance: Provenance,
+    /// Auth token (else the caller supplies one).
+    #[serde(default)]
+    pub auth_token: Option<String>,
+}
+
+impl RequestFile {
+    /// Reads `path` and resolves its contract against `plane` into a [`PromptRequest`];
+    /// `token` overrides the file's token.
+    pub fn load(plane: &Plane, path: &std::path::Path, token: Option<String>) -> Result<PromptRequest, RouterError> {
+        let text = crate::fsx::read_to_string(path).map_err(DocumentError::from)?;
+        let v = crate::schema::parse_document(path, &text)?;
+        let f: RequestFile = serde_json::from_value(v)
+            .map_err(|e| DocumentError::Decode { path: path.to_path_buf(), message: e.to_string() })?;
+        let in_plane = plane.resolve(&f.contract).ok().filter(|p| p.is_file());
+        let cpath = match in_plane {
+            Some(p) => p,
+            None => path.parent().unwrap_or(std::path::Path::new(".")).join(&f.contract),
+        };
+        let contract = PromptContract::load(&SchemaSet::for_plane(plane)?, &cpath)?;
+        Ok(PromptRequest {
+            context: RoutedContext::from_text(f.context.unwrap_or_default()),
+            contract,
+            input: if f.input.is_null() { json!({}) } else { f.input },
+            provenance: f.provenance,
+            auth_token: token.or(f.auth_token).unwrap_or_default(),
+        })
+    }
 }
 
 /// A reference to a ledger entry.
@@ -944,6 +990,11 @@ impl PromptRouter {
                 .meta("expires_at_ms", claims.expires_at_ms),
         ])?;
         Ok((token, claims))
+    }
+
+    /// Verifies a token with this router's secret and clock (for `cpctl auth inspect`).
+    pub fn verify_token(&self, token: &str) -> Result<TokenClaims, AuthError> {
+        self.auth.verify(token, self.clock.now_ms())
     }
 
     /// Releases every dangling reservation (see [`Budgeter::recover`]), logged as `BUDGET_RECOVERED`.
