@@ -53,3 +53,20 @@ fn price_version_in_force_is_latest_not_after_now() {
     assert_eq!(book.version_at(ms("2026-01-15T00:00:00Z")).unwrap().version, "a");
     assert_eq!(book.version_at(ms("2026-02-01T00:00:00Z")).unwrap().version, "b");
 }
+
+#[test]
+fn malformed_budget_entries_are_reported_not_skipped() {
+    let store = crate::ledger::MemoryStore::new("HO1/prompts");
+    let cfg: BudgetConfig = serde_json::from_value(serde_json::json!({
+        "schema_version": "1.0", "chars_per_token": 4, "rate_limits": [],
+        "defaults": {"tenant": {"max_tokens": null, "max_cost_micros": null, "warn_threshold_pct": 80},
+                     "session": {"max_tokens": null, "max_cost_micros": null, "warn_threshold_pct": 80},
+                     "work_order": {"max_tokens": null, "max_cost_micros": null, "warn_threshold_pct": 80},
+                     "agent": {"max_tokens": null, "max_cost_micros": null, "warn_threshold_pct": 80}}}))
+    .unwrap();
+    store.append(NewEntry::new("X").meta("budget", json!({"op": "teleport"}))).unwrap();
+    store.append(NewEntry::new("X").meta("budget", json!({"op": "reserve", "tokens": "many"}))).unwrap();
+    store.append(NewEntry::new("X").meta("other", 1)).unwrap();
+    let b = Budgeter::open(cfg, Arc::new(store)).unwrap();
+    assert_eq!(b.state().unwrap().malformed, vec![0, 1]);
+}

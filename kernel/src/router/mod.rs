@@ -339,6 +339,8 @@ pub struct BudgetReport {
     pub scopes: BTreeMap<String, ScopeState>,
     /// Its open reservations.
     pub open_reservations: Vec<Reservation>,
+    /// Seqs of budget entries of the ledger that could not be understood (all tenants).
+    pub malformed_entries: Vec<u64>,
 }
 
 /// Knobs of [`PromptRouter::open`] (providers, clock, secret, store).
@@ -946,6 +948,7 @@ impl PromptRouter {
                 .filter(|r| r.scopes.iter().any(|s| prefix.contains(s)))
                 .cloned()
                 .collect(),
+            malformed_entries: st.malformed.clone(),
         })
     }
 
