@@ -1,6 +1,9 @@
-//! The prompt router: validate the contract and input → authenticate and authorise (HMAC) →
-//! rate limit → circuit breaker → budget, then `[txn] reserve + PROMPT_SENT` → provider (timeout,
-//! retries, fallback) → `[txn] PROMPT_RECEIVED + settle` or `[txn] PROMPT_FAILED + release`.
+//! The prompt router: validate the contract and the input → authenticate and authorise (HMAC
+//! token, roles → actions, tenant) → choose a provider (circuit breakers, prices in force,
+//! fallback order) → `[txn]` rate limits + hard limits + reserve + `PROMPT_SENT` → provider
+//! (timeout, retries with backoff, `Retry-After`, fallback) → `[txn] PROMPT_RECEIVED + settle` or
+//! `[txn] PROMPT_FAILED + release`. Rate and budget checks run inside the ledger transaction
+//! that logs the reservation, so concurrent routers (threads or processes) never overspend.
 //!
 //! Owns: [`PromptRouter`], its config ([`RouterConfig`], `HOT/config/router_config.yaml`), the
 //! circuit breakers, the retry loop, prompt rendering, and the ledger records of every path.

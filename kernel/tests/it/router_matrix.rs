@@ -280,3 +280,18 @@ fn invalid_output_is_recorded_not_hidden() {
     assert_eq!(rec.metadata["output_validation"]["valid"], false);
     assert_eq!(rec.decision.as_deref(), Some("INVALID_OUTPUT"));
 }
+
+#[test]
+fn rate_limits_hold_across_router_instances() {
+    let (r, mut b, p) = test_configs();
+    b["rate_limits"] = json!([{"applies_to": "session", "window_ms": 60000, "max_requests": 1, "max_tokens": null}]);
+    let fx = Fx::with(r, b, p, false);
+    let tok = fx.token("t1", &["agent"]);
+    fx.router.route(request("t1", &tok)).unwrap();
+    // A second router on the same plane (same clock time) rebuilds the window from the ledger.
+    let clock = std::sync::Arc::new(cp_kernel::router::ManualClock::new(T0));
+    let opts = cp_kernel::router::RouterOptions::new().clock(clock).auth_secret(secret());
+    let other = cp_kernel::router::PromptRouter::open(&fx.tp.plane, opts).unwrap();
+    let e = other.route(request("t1", &tok)).unwrap_err();
+    assert_eq!(e.reject_code(), Some(RejectCode::RateLimited));
+}

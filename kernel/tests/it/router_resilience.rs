@@ -160,3 +160,23 @@ fn dangling_sent_is_listed_and_recovered() {
     let b2 = Budgeter::open(fx.router.budgeter().config().clone(), fx.router.store().clone()).unwrap();
     assert_eq!(b2.state().unwrap(), fx.router.budgeter().state().unwrap());
 }
+
+#[test]
+fn mock_latency_runs_on_the_injected_clock_and_is_logged() {
+    let (r, b, p) = test_configs();
+    let tp = cp_kernel::testkit::TempPlane::new();
+    write_configs(&tp, &r, &b, &p);
+    let clock = Arc::new(ManualClock::new(T0));
+    let mock = Arc::new(cp_kernel::providers::MockProvider::new("mock", 4).with_latency(clock.clone(), 250));
+    let router = PromptRouter::open(
+        &tp.plane,
+        RouterOptions::new().clock(clock.clone()).auth_secret(secret()).provider("mock", mock),
+    )
+    .unwrap();
+    let tok = router.issue_token("t", &["agent".into()], "t1", None).unwrap().0;
+    let resp = router.route(request("t1", &tok)).unwrap();
+    assert_eq!(resp.latency_ms, 250);
+    let rec = router.store().query(&Default::default()).unwrap().pop().unwrap();
+    assert_eq!(rec.event_type, "PROMPT_RECEIVED");
+    assert_eq!(rec.metadata["latency_ms"], 250);
+}
