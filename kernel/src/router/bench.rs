@@ -6,6 +6,7 @@
 //! system temp directory, removed on drop.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -19,7 +20,7 @@ use crate::auth::AuthSecret;
 use crate::budget::{ReserveRequest, ScopeKey};
 use crate::contract::{Boundary, PromptContract, RequiredContext};
 use crate::fsx;
-use crate::ledger::{LedgerError, NewEntry, Provenance, event};
+use crate::ledger::{LedgerError, LedgerStore, MemoryStore, NewEntry, Provenance, event};
 use crate::plane::{Durability, Plane, PlaneConfig};
 use crate::schema::{SchemaSet, parse_document};
 
@@ -57,6 +58,12 @@ fn write_json(path: &Path, v: &Value) -> Result<(), RouterError> {
 impl BenchSetup {
     /// A plane under the temp directory with `durability`.
     pub fn new(durability: Durability) -> Result<Self, RouterError> {
+        Self::with_store(durability, None)
+    }
+
+    /// Like [`BenchSetup::new`], the router writing to `store` instead (e.g. an in-memory store to
+    /// measure the router without storage).
+    pub fn with_store(durability: Durability, store: Option<Arc<dyn LedgerStore>>) -> Result<Self, RouterError> {
         let dir = std::env::temp_dir().join(format!("cp-bench-route-{}", uuid::Uuid::now_v7()));
         let cfg = PlaneConfig { durability: Some(durability), ..PlaneConfig::default() };
         let plane = Plane::init(&dir, cfg)?;
@@ -78,7 +85,11 @@ impl BenchSetup {
             write_json(&d.join("prompt_contract.schema.json"), &json!({"type": "object"}))?;
         }
         let secret = AuthSecret::from_bytes(uuid::Uuid::now_v7().as_bytes().repeat(2), 32, "bench")?;
-        let router = PromptRouter::open(&plane, RouterOptions::new().auth_secret(secret))?;
+        let mut opts = RouterOptions::new().auth_secret(secret);
+        if let Some(st) = store {
+            opts = opts.ledger_store(st);
+        }
+        let router = PromptRouter::open(&plane, opts)?;
         let (token, _) = router.issue_token("bench", &["agent".to_string()], "bench", None)?;
         Ok(Self { dir, router, token })
     }
@@ -197,6 +208,10 @@ pub struct RouteBenchReport {
     pub ledger_backend: String,
     /// Per durability mode.
     pub overhead: Vec<OverheadRow>,
+    /// `route()` with the in-memory store: the router's own cost without storage.
+    pub route_memory_store: Latency,
+    /// Routed prompts per second with `threads` threads on the in-memory store.
+    pub routed_per_s_memory_store: f64,
     /// Routed prompts per second with `threads` threads (durability `normal`).
     pub routed_per_s: f64,
     /// Reserve+settle pairs per second with `budget_threads` threads (durability `normal`).
@@ -232,27 +247,18 @@ pub fn run(cfg: &RouteBenchConfig) -> Result<RouteBenchReport, RouterError> {
         let ratio = if sqlite_commit.p50_us > 0.0 { route.p50_us / (2.0 * sqlite_commit.p50_us) } else { 0.0 };
         overhead.push(OverheadRow { durability: name.into(), route, sqlite_commit, ratio_p50_vs_two_commits: ratio });
     }
+    let mem = BenchSetup::with_store(Durability::Normal, Some(Arc::new(MemoryStore::new("HO1/prompts"))))?;
+    let _ = mem.router.route(mem.request(0));
+    let mut lat = Vec::with_capacity(cfg.prompts);
+    for i in 0..cfg.prompts {
+        let t = Instant::now();
+        mem.router.route(mem.request(i))?;
+        lat.push(us(t));
+    }
+    let route_memory_store = latency(lat);
+    let routed_per_s_memory_store = throughput(&mem, cfg)?;
     let setup = BenchSetup::new(Durability::Normal)?;
-    let t = Instant::now();
-    let total = std::thread::scope(|s| -> Result<usize, RouterError> {
-        let hs: Vec<_> = (0..cfg.threads)
-            .map(|k| {
-                let setup = &setup;
-                s.spawn(move || -> Result<usize, RouterError> {
-                    for i in 0..cfg.per_thread {
-                        setup.router.route(setup.request(k * cfg.per_thread + i))?;
-                    }
-                    Ok(cfg.per_thread)
-                })
-            })
-            .collect();
-        let mut n = 0;
-        for h in hs {
-            n += h.join().map_err(|_| LedgerError::Aborted("bench thread panicked".into()))??;
-        }
-        Ok(n)
-    })?;
-    let routed_per_s = total as f64 / t.elapsed().as_secs_f64();
+    let routed_per_s = throughput(&setup, cfg)?;
     let b = setup.router.budgeter();
     let t = Instant::now();
     let pairs = std::thread::scope(|s| -> Result<usize, RouterError> {
@@ -287,5 +293,35 @@ pub fn run(cfg: &RouteBenchConfig) -> Result<RouteBenchReport, RouterError> {
         Ok(n)
     })?;
     let reserve_settle_pairs_per_s = pairs as f64 / t.elapsed().as_secs_f64();
-    Ok(RouteBenchReport { config: *cfg, ledger_backend: backend, overhead, routed_per_s, reserve_settle_pairs_per_s })
+    Ok(RouteBenchReport {
+        config: *cfg,
+        ledger_backend: backend,
+        overhead,
+        route_memory_store,
+        routed_per_s_memory_store,
+        routed_per_s,
+        reserve_settle_pairs_per_s,
+    })
+}
+
+fn throughput(setup: &BenchSetup, cfg: &RouteBenchConfig) -> Result<f64, RouterError> {
+    let t = Instant::now();
+    let total = std::thread::scope(|s| -> Result<usize, RouterError> {
+        let hs: Vec<_> = (0..cfg.threads)
+            .map(|k| {
+                s.spawn(move || -> Result<usize, RouterError> {
+                    for i in 0..cfg.per_thread {
+                        setup.router.route(setup.request(k * cfg.per_thread + i))?;
+                    }
+                    Ok(cfg.per_thread)
+                })
+            })
+            .collect();
+        let mut n = 0;
+        for h in hs {
+            n += h.join().map_err(|_| LedgerError::Aborted("bench thread panicked".into()))??;
+        }
+        Ok(n)
+    })?;
+    Ok(total as f64 / t.elapsed().as_secs_f64())
 }

@@ -3,6 +3,7 @@
 mod auth_tenants;
 mod budget_props;
 mod providers_http;
+mod router_bench;
 mod router_cli;
 mod router_concurrency;
 mod router_config;

@@ -42,6 +42,10 @@ pub(crate) fn run(s: &Settings, c: BenchRouteCmd) -> CmdResult {
             ));
         }
         out.push_str(&format!(
+            "in-memory store (router only): route p50 {:.0} µs p99 {:.0} µs, {:.0} prompts/s with {} threads\n",
+            r.route_memory_store.p50_us, r.route_memory_store.p99_us, r.routed_per_s_memory_store, r.config.threads
+        ));
+        out.push_str(&format!(
             "routed prompts/s ({} threads): {:.0}\nreserve+settle pairs/s ({} threads): {:.0}",
             r.config.threads, r.routed_per_s, r.config.budget_threads, r.reserve_settle_pairs_per_s
         ));
