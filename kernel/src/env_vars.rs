@@ -17,3 +17,6 @@ pub const CP_PACKAGES_DIR: &str = "CP_PACKAGES_DIR";
 
 /// Default plane root when neither `--root` nor [`CONTROL_PLANE_ROOT`] is given.
 pub const DEFAULT_ROOT: &str = "./cp-root";
+
+/// Auth token used by `cpctl route`, `cpctl budget` when `--token` is not given.
+pub const CP_AUTH_TOKEN: &str = "CP_AUTH_TOKEN";

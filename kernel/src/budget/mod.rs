@@ -1,3 +1,695 @@
-//! The token budgeter: hierarchical scopes, reserve/settle/release in the same ledger
-//! transaction as the router's entries; state is a pure function of the ledger.
-//! Filled in by the router work.
+//! The token budgeter: hierarchical scopes tenant → session → work order → agent; allocate,
+//! reserve, settle and release, each in the same ledger transaction as the router's entry.
+//!
+//! Owns: the budget state ([`BudgetState`], a pure function of the ledger), the limit and
+//! rate-limit checks, the price book lookup ([`PriceBook`]), and dangling-reservation recovery.
+//! Never does: call a provider, authenticate, or keep any state that the ledger does not hold
+//! (a new [`Budgeter`] on the same ledger rebuilds exactly the same state).
+//!
+//! On the ledger: every budget change is an entry whose `metadata.budget` object has an `op`:
+//! * `allocate` — `{op, scope, max_tokens, max_cost_micros, warn_threshold_pct, source}`
+//!   (`BUDGET_ALLOCATED`; `source` is `explicit` or `default`);
+//! * `reserve` — `{op, reservation_id, scopes[], tokens, micros, provider, at_ms,
+//!   price_book_version}` (inside `PROMPT_SENT`);
+//! * `settle` — `{op, reservation_id, scopes[], tokens, micros}` (inside `PROMPT_RECEIVED`);
+//! * `release` — `{op, reservation_id}` (inside `PROMPT_FAILED` or `BUDGET_RECOVERED`);
+//! * `warn` — `{op, scope, used_tokens, used_micros}` (`BUDGET_WARNING`, once per allocation).
+//!
+//! Money is integer micro-units of the price book's currency; tokens are integers.
+
+mod config;
+mod rate;
+
+pub use config::{
+    BUDGET_CONFIG_PATH, BUDGET_CONFIG_SCHEMA, BUDGET_PACKAGE, BudgetConfig, LimitConfig, PRICE_BOOK_PATH,
+    PRICE_BOOK_SCHEMA, Price, PriceBook, PriceVersion, RateLimitRule, RateTarget, ScopeDefaults,
+};
+pub use rate::RateState;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::ledger::{LedgerEntry, LedgerError, LedgerQuery, LedgerStore, NewEntry, Provenance, TxnView, event};
+
+/// Errors of the budgeter.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BudgetError {
+    /// The ledger failed.
+    #[error("budget ledger error")]
+    Ledger(
+        #[from]
+        #[source]
+        LedgerError,
+    ),
+    /// A scope string does not parse.
+    #[error("invalid budget scope {0:?} (expected tenant/T, session/T/S, work_order/T/W or agent/T/A)")]
+    InvalidScope(String),
+}
+
+/// Kind of a budget scope, outermost first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeKind {
+    /// A tenant.
+    Tenant,
+    /// A session of a tenant.
+    Session,
+    /// A work order of a tenant.
+    WorkOrder,
+    /// An agent of a tenant.
+    Agent,
+}
+
+impl ScopeKind {
+    /// The name used in scope strings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tenant => "tenant",
+            Self::Session => "session",
+            Self::WorkOrder => "work_order",
+            Self::Agent => "agent",
+        }
+    }
+}
+
+/// A budget scope: `tenant/T`, `session/T/S`, `work_order/T/W` or `agent/T/A`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ScopeKey {
+    /// Kind.
+    pub kind: ScopeKind,
+    /// Tenant the scope belongs to.
+    pub tenant: String,
+    /// Id inside the tenant (empty for the tenant scope).
+    pub id: String,
+}
+
+impl ScopeKey {
+    /// The tenant scope.
+    pub fn tenant(t: impl Into<String>) -> Self {
+        Self { kind: ScopeKind::Tenant, tenant: t.into(), id: String::new() }
+    }
+
+    /// A scope of `kind` with `id` inside tenant `t`.
+    pub fn new(kind: ScopeKind, t: impl Into<String>, id: impl Into<String>) -> Self {
+        if kind == ScopeKind::Tenant {
+            return Self::tenant(t);
+        }
+        Self { kind, tenant: t.into(), id: id.into() }
+    }
+
+    /// The chain of scopes a request with this provenance charges, outermost first; `None`
+    /// without a tenant.
+    pub fn chain(p: &Provenance) -> Option<Vec<ScopeKey>> {
+        let t = p.tenant_id.as_deref().filter(|t| !t.is_empty())?;
+        let mut v = vec![Self::tenant(t)];
+        for (kind, id) in [
+            (ScopeKind::Session, &p.session_id),
+            (ScopeKind::WorkOrder, &p.work_order_id),
+            (ScopeKind::Agent, &p.agent_id),
+        ] {
+            if let Some(id) = id.as_deref().filter(|s| !s.is_empty()) {
+                v.push(Self::new(kind, t, id));
+            }
+        }
+        Some(v)
+    }
+}
+
+impl fmt::Display for ScopeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            ScopeKind::Tenant => write!(f, "tenant/{}", self.tenant),
+            k => write!(f, "{}/{}/{}", k.as_str(), self.tenant, self.id),
+        }
+    }
+}
+
+impl FromStr for ScopeKey {
+    type Err = BudgetError;
+    fn from_str(s: &str) -> Result<Self, BudgetError> {
+        let bad = || BudgetError::InvalidScope(s.to_string());
+        let parts: Vec<&str> = s.split('/').collect();
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(bad());
+        }
+        match parts.as_slice() {
+            ["tenant", t] => Ok(Self::tenant(*t)),
+            ["session", t, id] => Ok(Self::new(ScopeKind::Session, *t, *id)),
+            ["work_order", t, id] => Ok(Self::new(ScopeKind::WorkOrder, *t, *id)),
+            ["agent", t, id] => Ok(Self::new(ScopeKind::Agent, *t, *id)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// The budget of one scope.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeState {
+    /// Hard limit in tokens (`None` = unlimited).
+    pub max_tokens: Option<u64>,
+    /// Hard limit in micro-units (`None` = unlimited).
+    pub max_cost_micros: Option<u64>,
+    /// Warning threshold in percent of a hard limit.
+    pub warn_threshold_pct: u8,
+    /// Whether the scope has an allocation (explicit or default).
+    pub allocated: bool,
+    /// Tokens held by open reservations.
+    pub reserved_tokens: u64,
+    /// Micro-units held by open reservations.
+    pub reserved_micros: u64,
+    /// Tokens settled.
+    pub spent_tokens: u64,
+    /// Micro-units settled.
+    pub spent_micros: u64,
+    /// Whether `BUDGET_WARNING` was logged since the last allocation.
+    pub warned: bool,
+}
+
+impl ScopeState {
+    fn used_tokens(&self) -> u64 {
+        self.reserved_tokens.saturating_add(self.spent_tokens)
+    }
+    fn used_micros(&self) -> u64 {
+        self.reserved_micros.saturating_add(self.spent_micros)
+    }
+    fn over_warn(&self, extra_tokens: u64, extra_micros: u64) -> bool {
+        let pct = u128::from(self.warn_threshold_pct);
+        let crosses =
+            |used: u64, max: Option<u64>| max.is_some_and(|m| u128::from(used) * 100 >= u128::from(m) * pct && m > 0);
+        crosses(self.used_tokens().saturating_add(extra_tokens), self.max_tokens)
+            || crosses(self.used_micros().saturating_add(extra_micros), self.max_cost_micros)
+    }
+}
+
+/// An open reservation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reservation {
+    /// Reservation id (also the request id).
+    pub reservation_id: String,
+    /// Scopes charged, as strings.
+    pub scopes: Vec<String>,
+    /// Tokens reserved.
+    pub tokens: u64,
+    /// Micro-units reserved.
+    pub micros: u64,
+    /// Provider the reservation was made for.
+    pub provider: String,
+    /// Router clock at reservation (Unix ms).
+    pub at_ms: u64,
+    /// Price-book version used.
+    pub price_book_version: String,
+}
+
+/// Budget state: a pure function of the ledger ([`BudgetState::from_entries`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BudgetState {
+    /// Scopes by their string form.
+    pub scopes: BTreeMap<String, ScopeState>,
+    /// Open reservations by id.
+    pub open: BTreeMap<String, Reservation>,
+    /// Last `seq` applied.
+    pub last_seq: Option<u64>,
+    /// Seqs of entries whose `metadata.budget` could not be understood (never silently skipped:
+    /// `cpctl budget show` and the tests report them).
+    pub malformed: Vec<u64>,
+}
+
+fn budget_meta(e: &LedgerEntry) -> Option<&serde_json::Map<String, Value>> {
+    e.metadata.get("budget").and_then(Value::as_object)
+}
+
+fn u(m: &serde_json::Map<String, Value>, k: &str) -> Option<u64> {
+    m.get(k).and_then(Value::as_u64)
+}
+
+fn s<'a>(m: &'a serde_json::Map<String, Value>, k: &str) -> Option<&'a str> {
+    m.get(k).and_then(Value::as_str)
+}
+
+impl BudgetState {
+    /// The state after `entries` (in `seq` order).
+    pub fn from_entries<'a>(entries: impl IntoIterator<Item = &'a LedgerEntry>) -> Self {
+        let mut st = Self::default();
+        for e in entries {
+            st.apply(e);
+        }
+        st
+    }
+
+    /// Applies one entry (entries at or before `last_seq` are ignored).
+    pub fn apply(&mut self, e: &LedgerEntry) {
+        if self.last_seq.is_some_and(|l| e.seq <= l) {
+            return;
+        }
+        self.last_seq = Some(e.seq);
+        let Some(m) = budget_meta(e) else { return };
+        match s(m, "op") {
+            Some("allocate") => {
+                let Some(scope) = s(m, "scope") else {
+                    self.malformed.push(e.seq);
+                    return;
+                };
+                let sc = self.scopes.entry(scope.to_string()).or_default();
+                sc.max_tokens = u(m, "max_tokens");
+                sc.max_cost_micros = u(m, "max_cost_micros");
+                sc.warn_threshold_pct = u(m, "warn_threshold_pct").and_then(|v| u8::try_from(v).ok()).unwrap_or(100);
+                sc.allocated = true;
+                sc.warned = false;
+            }
+            Some("warn") => {
+                if let Some(scope) = s(m, "scope") {
+                    self.scopes.entry(scope.to_string()).or_default().warned = true;
+                }
+            }
+            Some("reserve") => {
+                let Ok(r) = serde_json::from_value::<Reservation>(Value::Object(m.clone())) else {
+                    self.malformed.push(e.seq);
+                    return;
+                };
+                for sc in &r.scopes {
+                    let st = self.scopes.entry(sc.clone()).or_default();
+                    st.reserved_tokens = st.reserved_tokens.saturating_add(r.tokens);
+                    st.reserved_micros = st.reserved_micros.saturating_add(r.micros);
+                }
+                self.open.insert(r.reservation_id.clone(), r);
+            }
+            Some("settle") => {
+                if let Some(id) = s(m, "reservation_id") {
+                    self.release_open(id);
+                }
+                let (tokens, micros) = (u(m, "tokens").unwrap_or(0), u(m, "micros").unwrap_or(0));
+                for sc in m.get("scopes").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+                    let st = self.scopes.entry(sc.to_string()).or_default();
+                    st.spent_tokens = st.spent_tokens.saturating_add(tokens);
+                    st.spent_micros = st.spent_micros.saturating_add(micros);
+                }
+            }
+            Some("release") => {
+                if let Some(id) = s(m, "reservation_id") {
+                    self.release_open(id);
+                }
+            }
+            _ => self.malformed.push(e.seq),
+        }
+    }
+
+    fn release_open(&mut self, id: &str) {
+        if let Some(r) = self.open.remove(id) {
+            for sc in &r.scopes {
+                let st = self.scopes.entry(sc.clone()).or_default();
+                st.reserved_tokens = st.reserved_tokens.saturating_sub(r.tokens);
+                st.reserved_micros = st.reserved_micros.saturating_sub(r.micros);
+            }
+        }
+    }
+
+    /// Scopes of `tenant`.
+    pub fn scopes_of(&self, tenant: &str) -> BTreeMap<String, ScopeState> {
+        self.scopes
+            .iter()
+            .filter(|(k, _)| k.parse::<ScopeKey>().is_ok_and(|s| s.tenant == tenant))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+/// Why a reservation was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RefusalKind {
+    /// A hard limit would be exceeded.
+    BudgetExhausted,
+    /// A rate limit would be exceeded.
+    RateLimited,
+}
+
+/// A refused reservation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    /// Kind.
+    pub kind: RefusalKind,
+    /// Scope or rate key that refused.
+    pub scope: String,
+    /// What would be exceeded, in words.
+    pub message: String,
+}
+
+/// What to reserve.
+#[derive(Debug, Clone)]
+pub struct ReserveRequest {
+    /// Reservation id.
+    pub reservation_id: String,
+    /// Scopes charged, outermost first.
+    pub scopes: Vec<ScopeKey>,
+    /// Provider (for per-provider rate limits).
+    pub provider: String,
+    /// Tokens (input estimate + max output).
+    pub tokens: u64,
+    /// Micro-units at the price-book rate.
+    pub micros: u64,
+    /// Router clock (Unix ms).
+    pub now_ms: u64,
+    /// Price-book version used.
+    pub price_book_version: String,
+}
+
+/// Result of a reservation transaction.
+#[derive(Debug, Clone)]
+pub struct ReserveOutcome {
+    /// The reservation, or why it was refused.
+    pub decision: Result<Reservation, Refusal>,
+    /// Entries appended in the transaction (allocations, the caller's entry, warnings).
+    pub entries: Vec<LedgerEntry>,
+}
+
+/// A budget transaction body: sees the budgeter, its caught-up state and the chain.
+type BudgetTxnFn<'a> = dyn FnMut(&Budgeter, &mut Inner, &dyn TxnView) -> Result<Vec<NewEntry>, LedgerError> + 'a;
+
+struct Inner {
+    state: BudgetState,
+    rate: RateState,
+}
+
+/// The budgeter over one ledger store.
+pub struct Budgeter {
+    config: BudgetConfig,
+    store: Arc<dyn LedgerStore>,
+    inner: Mutex<Inner>,
+}
+
+impl fmt::Debug for Budgeter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Budgeter").field("ledger", &self.store.name()).finish()
+    }
+}
+
+fn with_budget(mut e: NewEntry, budget: Value) -> NewEntry {
+    e.metadata.insert("budget".into(), budget);
+    e
+}
+
+impl Budgeter {
+    /// A budgeter over `store`, its state rebuilt from the ledger.
+    pub fn open(config: BudgetConfig, store: Arc<dyn LedgerStore>) -> Result<Self, BudgetError> {
+        let b = Self {
+            config,
+            store,
+            inner: Mutex::new(Inner { state: BudgetState::default(), rate: RateState::default() }),
+        };
+        b.state()?;
+        Ok(b)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &BudgetConfig {
+        &self.config
+    }
+
+    /// The ledger store.
+    pub fn store(&self) -> &Arc<dyn LedgerStore> {
+        &self.store
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn catch_up(&self, inner: &mut Inner, entries: &[LedgerEntry]) {
+        for e in entries {
+            inner.state.apply(e);
+            inner.rate.apply(e, &self.config.rate_limits);
+        }
+    }
+
+    fn after(inner: &Inner) -> LedgerQuery {
+        LedgerQuery { after_seq: inner.state.last_seq, ..LedgerQuery::default() }
+    }
+
+    /// Applies the entries appended since the last one seen (nothing to read when the head is
+    /// that entry: the common case when every writer in the process goes through here).
+    fn sync(&self, inner: &mut Inner, view: &dyn TxnView) -> Result<(), LedgerError> {
+        if view.head().map(|h| h.seq) == inner.state.last_seq {
+            return Ok(());
+        }
+        let new = view.query(&Self::after(inner))?;
+        self.catch_up(inner, &new);
+        Ok(())
+    }
+
+    /// Runs `f` in one ledger transaction after catching up, then applies what was appended.
+    fn txn(&self, f: &mut BudgetTxnFn<'_>) -> Result<Vec<LedgerEntry>, BudgetError> {
+        let mut g = self.lock();
+        let sealed = self.store.transact(&mut |view: &dyn TxnView| {
+            self.sync(&mut g, view)?;
+            f(self, &mut g, view)
+        })?;
+        self.catch_up(&mut g, &sealed);
+        Ok(sealed)
+    }
+
+    /// Appends `entries` in one transaction, keeping the state in step (the router writes every
+    /// entry of its ledger through here).
+    pub fn append(&self, entries: Vec<NewEntry>) -> Result<Vec<LedgerEntry>, BudgetError> {
+        let mut once = Some(entries);
+        self.txn(&mut |_, _, _| Ok(once.take().unwrap_or_default()))
+    }
+
+    /// The current state (caught up with the ledger, including other processes' writes).
+    pub fn state(&self) -> Result<BudgetState, BudgetError> {
+        let mut g = self.lock();
+        if self.store.head()?.map(|h| h.seq) != g.state.last_seq {
+            let new = self.store.query(&Self::after(&g))?;
+            self.catch_up(&mut g, &new);
+        }
+        Ok(g.state.clone())
+    }
+
+    /// Estimated tokens of `chars` characters of input (`chars_per_token` from the config, rounded up).
+    pub fn estimate_tokens(&self, chars: usize) -> u64 {
+        (chars as u64).div_ceil(self.config.chars_per_token.max(1))
+    }
+
+    fn default_limit(&self, kind: ScopeKind) -> LimitConfig {
+        let d = &self.config.defaults;
+        match kind {
+            ScopeKind::Tenant => d.tenant,
+            ScopeKind::Session => d.session,
+            ScopeKind::WorkOrder => d.work_order,
+            ScopeKind::Agent => d.agent,
+        }
+    }
+
+    fn provenance_of(scope: &ScopeKey) -> Provenance {
+        let mut p = Provenance { tenant_id: Some(scope.tenant.clone()), ..Provenance::default() };
+        match scope.kind {
+            ScopeKind::Tenant => {}
+            ScopeKind::Session => p.session_id = Some(scope.id.clone()),
+            ScopeKind::WorkOrder => p.work_order_id = Some(scope.id.clone()),
+            ScopeKind::Agent => p.agent_id = Some(scope.id.clone()),
+        }
+        p
+    }
+
+    fn allocation_entry(scope: &ScopeKey, limit: LimitConfig, source: &str) -> NewEntry {
+        NewEntry::new(event::BUDGET_ALLOCATED)
+            .decision("ALLOW")
+            .reason(format!("{source} allocation for {scope}"))
+            .provenance(Self::provenance_of(scope))
+            .meta(
+                "budget",
+                json!({"op": "allocate", "scope": scope.to_string(), "max_tokens": limit.max_tokens,
+                       "max_cost_micros": limit.max_cost_micros, "warn_threshold_pct": limit.warn_threshold_pct,
+                       "source": source}),
+            )
+    }
+
+    /// Allocates `limit` to `scope` (replacing its limits, keeping what was spent), logged as
+    /// `BUDGET_ALLOCATED` with `extra` metadata merged in (e.g. the principal).
+    pub fn allocate(
+        &self,
+        scope: &ScopeKey,
+        limit: LimitConfig,
+        extra: serde_json::Map<String, Value>,
+    ) -> Result<LedgerEntry, BudgetError> {
+        let mut e = Self::allocation_entry(scope, limit, "explicit");
+        e.metadata.extend(extra);
+        self.append_one(e)
+    }
+
+    /// Checks limits and rate limits and, in the same ledger transaction, appends default
+    /// allocations for unallocated scopes, `sent` (with `metadata.budget` = the reservation)
+    /// and any `BUDGET_WARNING` — or, when refused, only `on_refused(&refusal)`.
+    pub fn reserve(
+        &self,
+        req: &ReserveRequest,
+        sent: NewEntry,
+        on_refused: &mut dyn FnMut(&Refusal) -> NewEntry,
+    ) -> Result<ReserveOutcome, BudgetError> {
+        let mut decision: Option<Result<Reservation, Refusal>> = None;
+        let sealed = self.txn(&mut |me, inner, _view| {
+            let (d, entries) = me.plan_reserve(inner, req, &sent, on_refused);
+            decision = Some(d);
+            Ok(entries)
+        })?;
+        let decision =
+            decision.ok_or_else(|| BudgetError::Ledger(LedgerError::Aborted("reservation not decided".into())))?;
+        Ok(ReserveOutcome { decision, entries: sealed })
+    }
+
+    fn plan_reserve(
+        &self,
+        inner: &Inner,
+        req: &ReserveRequest,
+        sent: &NewEntry,
+        on_refused: &mut dyn FnMut(&Refusal) -> NewEntry,
+    ) -> (Result<Reservation, Refusal>, Vec<NewEntry>) {
+        if let Some(r) = inner.rate.check(&self.config.rate_limits, &req.scopes, &req.provider, req.tokens, req.now_ms)
+        {
+            let e = on_refused(&r);
+            return (Err(r), vec![e]);
+        }
+        let mut entries = Vec::new();
+        let mut warnings = Vec::new();
+        for scope in &req.scopes {
+            let key = scope.to_string();
+            let mut st = inner.state.scopes.get(&key).cloned().unwrap_or_default();
+            if !st.allocated {
+                let limit = self.default_limit(scope.kind);
+                entries.push(Self::allocation_entry(scope, limit, "default"));
+                st.max_tokens = limit.max_tokens;
+                st.max_cost_micros = limit.max_cost_micros;
+                st.warn_threshold_pct = limit.warn_threshold_pct;
+                st.warned = false;
+            }
+            let over = |used: u64, add: u64, max: Option<u64>| max.is_some_and(|m| used.saturating_add(add) > m);
+            if over(st.used_tokens(), req.tokens, st.max_tokens)
+                || over(st.used_micros(), req.micros, st.max_cost_micros)
+            {
+                let r = Refusal {
+                    kind: RefusalKind::BudgetExhausted,
+                    scope: key.clone(),
+                    message: format!(
+                        "{key}: reserving {} tokens / {} micros would exceed the hard limit (used {} of {:?} tokens, {} of {:?} micros)",
+                        req.tokens,
+                        req.micros,
+                        st.used_tokens(),
+                        st.max_tokens,
+                        st.used_micros(),
+                        st.max_cost_micros
+                    ),
+                };
+                let e = on_refused(&r);
+                // Default allocations are still logged: they are facts, not part of the refusal.
+                entries.push(e);
+                return (Err(r), entries);
+            }
+            if !st.warned && st.over_warn(req.tokens, req.micros) {
+                warnings.push(
+                    NewEntry::new(event::BUDGET_WARNING)
+                        .decision("WARN")
+                        .reason(format!("{key} crossed its warning threshold of {}%", st.warn_threshold_pct))
+                        .provenance(Self::provenance_of(scope))
+                        .meta(
+                            "budget",
+                            json!({"op": "warn", "scope": key, "used_tokens": st.used_tokens().saturating_add(req.tokens),
+                                   "used_micros": st.used_micros().saturating_add(req.micros)}),
+                        ),
+                );
+            }
+        }
+        let res = Reservation {
+            reservation_id: req.reservation_id.clone(),
+            scopes: req.scopes.iter().map(ToString::to_string).collect(),
+            tokens: req.tokens,
+            micros: req.micros,
+            provider: req.provider.clone(),
+            at_ms: req.now_ms,
+            price_book_version: req.price_book_version.clone(),
+        };
+        let mut meta = serde_json::to_value(&res).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut meta {
+            m.insert("op".into(), "reserve".into());
+        }
+        entries.push(with_budget(sent.clone(), meta));
+        entries.extend(warnings);
+        (Ok(res), entries)
+    }
+
+    /// Settles `reservation` to the actual usage in the same transaction as `received`.
+    pub fn settle(
+        &self,
+        reservation: &Reservation,
+        tokens: u64,
+        micros: u64,
+        received: NewEntry,
+    ) -> Result<LedgerEntry, BudgetError> {
+        let meta = json!({"op": "settle", "reservation_id": reservation.reservation_id, "scopes": reservation.scopes,
+                          "tokens": tokens, "micros": micros});
+        self.append_one(with_budget(received, meta))
+    }
+
+    /// Releases `reservation_id` in the same transaction as `entry` (`PROMPT_FAILED`,
+    /// `BUDGET_RECOVERED`).
+    pub fn release(&self, reservation_id: &str, entry: NewEntry) -> Result<LedgerEntry, BudgetError> {
+        self.append_one(with_budget(entry, json!({"op": "release", "reservation_id": reservation_id})))
+    }
+
+    fn append_one(&self, e: NewEntry) -> Result<LedgerEntry, BudgetError> {
+        self.append(vec![e])?
+            .into_iter()
+            .next()
+            .ok_or_else(|| BudgetError::Ledger(LedgerError::InvalidEntry("entry not appended".into())))
+    }
+
+    /// Releases every dangling reservation (a `PROMPT_SENT` with no `PROMPT_RECEIVED`,
+    /// `PROMPT_FAILED` or `BUDGET_RECOVERED` answering it), one `BUDGET_RECOVERED` entry each, in
+    /// one transaction. Run it only when no router is dispatching on this ledger.
+    pub fn recover(&self, extra: serde_json::Map<String, Value>) -> Result<Vec<LedgerEntry>, BudgetError> {
+        self.txn(&mut |_, _, view| {
+            let all = view.query(&LedgerQuery::default())?;
+            Ok(dangling_in(&all)
+                .into_iter()
+                .map(|sent| {
+                    let rid = budget_meta(sent).and_then(|m| s(m, "reservation_id")).unwrap_or_default().to_string();
+                    let mut p = sent.provenance();
+                    p.parent_event_id = Some(sent.id.clone());
+                    let mut e = NewEntry::new(event::BUDGET_RECOVERED)
+                        .decision("RELEASE")
+                        .reason(format!("released the reservation of dangling PROMPT_SENT seq {}", sent.seq))
+                        .provenance(p)
+                        .meta("sent_seq", sent.seq);
+                    e.metadata.extend(extra.clone());
+                    with_budget(e, json!({"op": "release", "reservation_id": rid}))
+                })
+                .collect())
+        })
+    }
+}
+
+/// `PROMPT_SENT` entries of `entries` that nothing answers (`PROMPT_RECEIVED`, `PROMPT_FAILED`
+/// or `BUDGET_RECOVERED` with `parent_event_id` = their id).
+pub fn dangling_in(entries: &[LedgerEntry]) -> Vec<&LedgerEntry> {
+    let answered: BTreeSet<&str> = entries
+        .iter()
+        .filter(|e| {
+            matches!(e.event_type.as_str(), event::PROMPT_RECEIVED | event::PROMPT_FAILED | event::BUDGET_RECOVERED)
+        })
+        .filter_map(|e| e.parent_event_id.as_deref())
+        .collect();
+    entries.iter().filter(|e| e.event_type == event::PROMPT_SENT && !answered.contains(e.id.as_str())).collect()
+}
+
+/// Dangling `PROMPT_SENT` entries of a ledger (see [`dangling_in`]).
+pub fn dangling_prompts(store: &dyn LedgerStore) -> Result<Vec<LedgerEntry>, LedgerError> {
+    let all = store.query(&LedgerQuery::default())?;
+    Ok(dangling_in(&all).into_iter().cloned().collect())
+}
+
+#[cfg(test)]
+mod tests;

@@ -38,3 +38,5 @@ pub const CP2_IMPORTED: &str = "CP2_IMPORTED";
 pub const CHECKPOINT: &str = "CHECKPOINT";
 /// The plane was initialised.
 pub const PLANE_INITIALIZED: &str = "PLANE_INITIALIZED";
+/// A non-prompt request (budget read or allocation, ledger read) was refused by auth.
+pub const ACCESS_DENIED: &str = "ACCESS_DENIED";

@@ -1,16 +1,63 @@
-//! `cpctl ledger check --dangling` (lands with issue 4).
+//! `cpctl ledger check --dangling`: PROMPT_SENT entries with no RECEIVED/FAILED/RECOVERED.
 
 use clap::Subcommand;
+use serde::Serialize;
 
-use crate::common::{CmdResult, Settings};
+use cp_kernel::budget::dangling_prompts;
+use cp_kernel::ledger::{LedgerEntry, LedgerSet};
+use cp_kernel::router::load_configs;
+use cp_kernel::schema::SchemaSet;
+
+use crate::common::{CmdResult, Outcome, Settings, render};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CheckCmd {
-    /// Not available yet (issue 4).
-    #[command(hide = true)]
-    PendingCheck,
+    /// List dangling prompts (a crash between PROMPT_SENT and its answer); exit 2 if any.
+    #[command(
+        after_help = "Example:\n  cpctl ledger check --dangling --json\n  cpctl budget recover   # releases their reservations"
+    )]
+    Check {
+        /// List PROMPT_SENT entries with no PROMPT_RECEIVED / PROMPT_FAILED / BUDGET_RECOVERED.
+        #[arg(long, required = true)]
+        dangling: bool,
+        /// Ledger to check (default: router_config `ledger`).
+        #[arg(long)]
+        ledger: Option<String>,
+    },
 }
 
-pub(crate) fn run(_s: &Settings, _c: CheckCmd) -> CmdResult {
-    anyhow::bail!("this command is not available in this build yet (issue 4)")
+#[derive(Serialize)]
+struct Dangling {
+    ledger: String,
+    dangling: Vec<LedgerEntry>,
+}
+
+pub(crate) fn run(s: &Settings, c: CheckCmd) -> CmdResult {
+    let CheckCmd::Check { dangling: _, ledger } = c;
+    let plane = s.plane()?;
+    let name = match ledger {
+        Some(l) => l,
+        None => load_configs(&plane, &SchemaSet::for_plane(&plane)?)?.router.ledger,
+    };
+    let set = LedgerSet::new(&plane);
+    let found = match set.open_existing(&name) {
+        Ok(store) => dangling_prompts(store.as_ref())?,
+        Err(cp_kernel::ledger::LedgerError::NotFound(_)) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let out = Dangling { ledger: name, dangling: found };
+    render(s, &out, |d| {
+        if d.dangling.is_empty() {
+            format!("{}: no dangling prompts", d.ledger)
+        } else {
+            d.dangling
+                .iter()
+                .map(|e| {
+                    format!("{} seq {} id {} tenant {}", d.ledger, e.seq, e.id, e.tenant_id.as_deref().unwrap_or("-"))
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    })?;
+    Ok(if out.dangling.is_empty() { Outcome::Ok } else { Outcome::Refused })
 }

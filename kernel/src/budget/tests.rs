@@ -1,0 +1,72 @@
+use super::*;
+
+#[test]
+fn scope_strings_roundtrip() {
+    for s in ["tenant/t1", "session/t1/s1", "work_order/t1/w", "agent/t1/a"] {
+        assert_eq!(s.parse::<ScopeKey>().unwrap().to_string(), s);
+    }
+    for s in ["tenant", "tenant/", "session/t1", "team/t1/x", "agent/t1/a/b"] {
+        assert!(s.parse::<ScopeKey>().is_err(), "{s}");
+    }
+    let p = Provenance {
+        tenant_id: Some("t".into()),
+        session_id: Some("s".into()),
+        agent_id: Some("a".into()),
+        ..Provenance::default()
+    };
+    let chain: Vec<String> = ScopeKey::chain(&p).unwrap().iter().map(ToString::to_string).collect();
+    assert_eq!(chain, ["tenant/t", "session/t/s", "agent/t/a"]);
+    assert!(ScopeKey::chain(&Provenance::default()).is_none());
+}
+
+#[test]
+fn cost_is_integer_and_rounds_up_per_component() {
+    let p = Price {
+        provider: "p".into(),
+        model: "*".into(),
+        input_per_mtok: 3,
+        cached_input_per_mtok: 1,
+        output_per_mtok: 1_000_000,
+    };
+    // 1 uncached input token at 3 per million rounds up to 1 micro; 7 output tokens = 7 micros.
+    assert_eq!(p.cost_micros(1, 0, 7), 8);
+    assert_eq!(p.cost_micros(0, 0, 0), 0);
+    // Cached tokens are priced at the cached rate and never exceed the input count.
+    assert_eq!(p.cost_micros(2_000_000, 1_000_000, 0), 3 + 1);
+    assert_eq!(p.cost_micros(u64::MAX, 0, u64::MAX), u64::MAX);
+}
+
+#[test]
+fn price_version_in_force_is_latest_not_after_now() {
+    let v = |version: &str, from: &str| PriceVersion {
+        version: version.into(),
+        effective_from: from.into(),
+        prices: vec![],
+    };
+    let book = PriceBook {
+        schema_version: "1.0".into(),
+        currency: "USD".into(),
+        versions: vec![v("b", "2026-02-01T00:00:00Z"), v("a", "2026-01-01T00:00:00Z")],
+    };
+    let ms = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_millisecond() as u64;
+    assert!(book.version_at(ms("2025-12-31T00:00:00Z")).is_none());
+    assert_eq!(book.version_at(ms("2026-01-15T00:00:00Z")).unwrap().version, "a");
+    assert_eq!(book.version_at(ms("2026-02-01T00:00:00Z")).unwrap().version, "b");
+}
+
+#[test]
+fn malformed_budget_entries_are_reported_not_skipped() {
+    let store = crate::ledger::MemoryStore::new("HO1/prompts");
+    let cfg: BudgetConfig = serde_json::from_value(serde_json::json!({
+        "schema_version": "1.0", "chars_per_token": 4, "rate_limits": [],
+        "defaults": {"tenant": {"max_tokens": null, "max_cost_micros": null, "warn_threshold_pct": 80},
+                     "session": {"max_tokens": null, "max_cost_micros": null, "warn_threshold_pct": 80},
+                     "work_order": {"max_tokens": null, "max_cost_micros": null, "warn_threshold_pct": 80},
+                     "agent": {"max_tokens": null, "max_cost_micros": null, "warn_threshold_pct": 80}}}))
+    .unwrap();
+    store.append(NewEntry::new("X").meta("budget", json!({"op": "teleport"}))).unwrap();
+    store.append(NewEntry::new("X").meta("budget", json!({"op": "reserve", "tokens": "many"}))).unwrap();
+    store.append(NewEntry::new("X").meta("other", 1)).unwrap();
+    let b = Budgeter::open(cfg, Arc::new(store)).unwrap();
+    assert_eq!(b.state().unwrap().malformed, vec![0, 1]);
+}
