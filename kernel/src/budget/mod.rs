@@ -460,14 +460,11 @@ impl Budgeter {
         self.txn(&mut |_, _, _| Ok(once.take().unwrap_or_default()))
     }
 
-    /// The current state (caught up with the ledger, including other processes' writes).
+    /// The current state (caught up with the ledger, including other processes' writes). Reads
+    /// inside an empty transaction, so a concurrent writer is never seen half-way.
     pub fn state(&self) -> Result<BudgetState, BudgetError> {
-        let mut g = self.lock();
-        if self.store.head()?.map(|h| h.seq) != g.state.last_seq {
-            let new = self.store.query(&Self::after(&g))?;
-            self.catch_up(&mut g, &new);
-        }
-        Ok(g.state.clone())
+        self.txn(&mut |_, _, _| Ok(Vec::new()))?;
+        Ok(self.lock().state.clone())
     }
 
     /// Estimated tokens of `chars` characters of input (`chars_per_token` from the config, rounded up).

@@ -202,15 +202,12 @@ fn invalid_input_and_contract_invalid() {
     r.contract.boundary.temperature = 3.5;
     rejected(fx.router.route(r).unwrap_err(), RejectCode::ContractInvalid, &fx);
     let mut r = request("t1", &tok);
-    r.contract.contract_id = "NOT-A-CONTRACT".into();
-    rejected(fx.router.route(r).unwrap_err(), RejectCode::ContractInvalid, &fx);
-    let mut r = request("t1", &tok);
     r.contract.prompt_template = "{{secret}}".into();
     rejected(fx.router.route(r).unwrap_err(), RejectCode::ContractInvalid, &fx);
     let mut r = request("t1", &tok);
     r.contract.input_schema = json!({"type": "no-such-type"});
     rejected(fx.router.route(r).unwrap_err(), RejectCode::ContractInvalid, &fx);
-    assert_eq!(fx.types_after(skip), vec!["PROMPT_REJECTED"; 9]);
+    assert_eq!(fx.types_after(skip), vec!["PROMPT_REJECTED"; 8]);
     assert_eq!(fx.mock.calls(), 0);
 }
 
@@ -294,4 +291,27 @@ fn rate_limits_hold_across_router_instances() {
     let other = cp_kernel::router::PromptRouter::open(&fx.tp.plane, opts).unwrap();
     let e = other.route(request("t1", &tok)).unwrap_err();
     assert_eq!(e.reject_code(), Some(RejectCode::RateLimited));
+}
+
+#[test]
+fn contracts_are_validated_against_the_planes_prompt_contract_schema() {
+    let fx = Fx::new();
+    let tok = fx.token("t1", &["agent"]);
+    // An installed schema (HOT/schemas) takes precedence over the embedded one.
+    let strict = json!({"type": "object", "required": ["contract_id"], "properties": {"contract_id": {"pattern": "^PRC-[A-Z]+-[0-9]{3}$"}}});
+    let dir = fx.tp.plane.root().join("HOT/schemas");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("prompt_contract.schema.json"), serde_json::to_vec(&strict).unwrap()).unwrap();
+    let clock = std::sync::Arc::new(cp_kernel::router::ManualClock::new(T0));
+    let router = cp_kernel::router::PromptRouter::open(
+        &fx.tp.plane,
+        cp_kernel::router::RouterOptions::new().clock(clock).auth_secret(secret()).provider("mock", fx.mock.clone()),
+    )
+    .unwrap();
+    router.route(request("t1", &tok)).unwrap();
+    let mut r = request("t1", &tok);
+    r.contract.contract_id = "NOT-A-CONTRACT".into();
+    let e = router.route(r).unwrap_err();
+    assert_eq!(e.reject_code(), Some(RejectCode::ContractInvalid));
+    assert_eq!(fx.mock.calls(), 1);
 }
