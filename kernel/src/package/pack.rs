@@ -101,7 +101,9 @@ fn load_mappings(repo_root: &Path) -> Result<Vec<Mapping>, PackError> {
 fn resolve_source(repo_root: &Path, pkg_dir: &Path, maps: &[Mapping], asset: &str) -> PathBuf {
     let best = maps.iter().filter(|m| asset.starts_with(&m.prefix)).max_by_key(|m| m.prefix.len());
     match best {
-        Some(m) => repo_root.join(&m.source).join(&asset[m.prefix.len()..]),
+        // A mapping replaces the prefix textually (`HOT/FMWK-` → `frameworks/FMWK-`), so the
+        // prefix need not end at a path separator.
+        Some(m) => repo_root.join(format!("{}{}", m.source, &asset[m.prefix.len()..])),
         None => pkg_dir.join(asset),
     }
 }
@@ -197,4 +199,26 @@ pub fn source_package_ids(repo_root: &Path) -> Result<Vec<String>, FsError> {
 /// Packs every package source of `repo_root` into `out_dir`.
 pub fn pack_all(repo_root: &Path, out_dir: &Path) -> Result<Vec<PackedArchive>, PackError> {
     source_package_ids(repo_root)?.iter().map(|id| pack_package(repo_root, id, out_dir)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::{Mapping, resolve_source};
+
+    #[test]
+    fn mapping_replaces_the_prefix_textually() {
+        let maps = vec![
+            Mapping { prefix: "HOT/FMWK-".into(), source: "frameworks/FMWK-".into() },
+            Mapping { prefix: "HOT/schemas/".into(), source: "schemas/".into() },
+        ];
+        let (r, p) = (Path::new("/repo"), Path::new("/repo/packages/PKG-X"));
+        assert_eq!(
+            resolve_source(r, p, &maps, "HOT/FMWK-004_Attention/manifest.yaml"),
+            r.join("frameworks/FMWK-004_Attention/manifest.yaml")
+        );
+        assert_eq!(resolve_source(r, p, &maps, "HOT/schemas/a.json"), r.join("schemas/a.json"));
+        assert_eq!(resolve_source(r, p, &maps, "HOT/config/x.yaml"), p.join("HOT/config/x.yaml"));
+    }
 }

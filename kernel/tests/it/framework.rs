@@ -15,31 +15,6 @@ use cp_kernel::testkit::{self, TempPlane};
 use cp_kernel::{Plane, Tier};
 use serde_json::Value;
 
-/// Assets other engineers are writing concurrently; they exist after the merge. The lead
-/// removes this list (and the exemption) once they do.
-const PENDING: &[&str] = &[
-    "HOT/config/install_config.json",
-    "HOT/schemas/install_config.schema.json",
-    "HOT/schemas/ledger_entry.schema.json",
-    "HOT/schemas/plane_config.schema.json",
-    "HOT/schemas/layout.schema.json",
-    "HOT/schemas/attention_template.schema.json",
-    "HOT/schemas/prompt_contract.schema.json",
-    "HOT/schemas/ledger_entry_metadata.schema.json",
-    "HOT/schemas/budget_config.schema.json",
-    "HOT/schemas/price_book.schema.json",
-    "HOT/config/budget_config.yaml",
-    "HOT/config/price_book.yaml",
-    "HOT/schemas/router_config.schema.json",
-    "HOT/config/router_config.yaml",
-    "HOT/contracts/PRC-QUICKSTART-001.yaml",
-    "HOT/schemas/attention_config.schema.json",
-    "HOT/config/attention_config.yaml",
-    "HOT/attention_templates/ATT-KERNEL-001.yaml",
-    "HOT/attention_templates/ATT-ADMIN-001.yaml",
-    "HOT/attention_templates/ATT-ROUTING-001.yaml",
-];
-
 /// The bootstrap set, as issue 5 names it.
 const BOOTSTRAP: &[&str] = &[
     "PKG-GENESIS-000",
@@ -233,25 +208,17 @@ fn every_asset_resolves_once_and_is_authorised_by_its_framework_only() {
     let authorizers: Vec<(&str, framework::PathAuthorizer)> =
         fws.iter().map(|(_, f)| (f.framework_id.as_str(), framework::PathAuthorizer::new(f).expect("globs"))).collect();
     let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
-    let mut pending_seen = BTreeSet::new();
     for p in pk.values() {
         for a in &p.assets {
             if let Some(other) = owner.insert(a, &p.id) {
                 panic!("{a} is listed by {other} and {}", p.id);
             }
             let src = resolve_source(&p.id, a);
-            if PENDING.contains(&a.as_str()) {
-                pending_seen.insert(a.as_str());
-            } else {
-                assert!(src.is_file(), "{}: {a} resolves to {} which does not exist", p.id, src.display());
-            }
+            assert!(src.is_file(), "{}: {a} resolves to {} which does not exist", p.id, src.display());
             let by: Vec<&str> = authorizers.iter().filter(|(_, z)| z.is_authorized(a)).map(|(id, _)| *id).collect();
             assert_eq!(by, vec![p.framework_id.as_str()], "{}: {a} must be authorised by exactly its framework", p.id);
         }
     }
-    // Every pending exemption is still used (stale entries would hide typos).
-    let unused: Vec<&&str> = PENDING.iter().filter(|p| !pending_seen.contains(**p)).collect();
-    assert!(unused.is_empty(), "PENDING lists paths no package ships: {unused:?}");
 }
 
 #[test]
