@@ -193,3 +193,11 @@ mod fast_head_props {
         }
     }
 }
+
+proptest::proptest! {
+    #[test]
+    fn find_special_matches_a_byte_loop(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)) {
+        let naive = b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+        proptest::prop_assert_eq!(find_special(&b), naive);
+    }
+}
