@@ -193,14 +193,15 @@ fn pre_one<'a>(r: &RawRecord<'a>) -> Pre<'a> {
     h.update([0u8]);
     h.update(r.body);
     let digest: [u8; 32] = h.finalize().into();
-    let hash = if !is_hex64(r.entry_hash) {
+    // Comparing against the lowercase hex of the digest also checks the stored form.
+    let mut hex = [0u8; 64];
+    let encoded = const_hex::encode_to_slice(digest, &mut hex).is_ok();
+    let hash = if encoded && hex[..] == *r.entry_hash.as_bytes() {
+        HashCheck::Ok(digest)
+    } else if !is_hex64(r.entry_hash) {
         HashCheck::Malformed
     } else {
-        let mut stored = [0u8; 32];
-        match const_hex::decode_to_slice(r.entry_hash, &mut stored) {
-            Ok(()) if stored == digest => HashCheck::Ok(digest),
-            _ => HashCheck::Mismatch(const_hex::encode(digest)),
-        }
+        HashCheck::Mismatch(const_hex::encode(digest))
     };
     let head = match fast_head(r.body) {
         Some((seq, prev)) => Ok((seq, Cow::Borrowed(prev))),
