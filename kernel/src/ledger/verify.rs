@@ -20,9 +20,8 @@
 //! that left a consistent chain is only visible against a signed checkpoint
 //! ([`super::checkpoint`]).
 //!
-//! Reading overlaps checking: the calling thread copies records into a chunk arena while a
-//! checker thread verifies the previous chunk, hashing and decoding it on every available core
-//! (scoped threads); links are then checked sequentially, so the first bad `seq` is exact.
+//! Hashing and body decoding run in parallel over chunks of records (scoped threads, one per
+//! available core); the links are then checked sequentially, so the first bad `seq` is exact.
 //!
 //! Export format (`cpctl ledger export`): one line per entry, the RFC 8785 canonical JSON of the
 //! full entry (stored body plus `entry_hash`), `\n`-terminated, in `seq` order.
@@ -642,43 +641,17 @@ pub(crate) fn verify_store_inner(
             None
         }
     };
-    // Pipeline: this thread reads records into an arena while a checker thread verifies the
-    // previous one (its hashing itself spread over the cores). At most one full arena waits.
-    let name = store.name();
-    let (mut v, scanned) = std::thread::scope(|s| {
-        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Arena>(1);
-        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Arena>();
-        let checker = s.spawn(move || {
-            let mut v = Verifier::new(name, collect_leaves);
-            for mut a in full_rx {
-                v.push_chunk(&a.views());
-                a.clear();
-                // The reader may be gone already; the arena is then simply dropped.
-                let _ = empty_tx.send(a);
-            }
-            v
-        });
-        let mut arena = Arena::new();
-        let mut checker_gone = false;
-        let scanned = store.scan_raw(&mut |r| {
-            arena.push(&r);
-            if arena.len() == CHUNK_RECORDS {
-                let next = empty_rx.try_recv().unwrap_or_else(|_| Arena::new());
-                if full_tx.send(std::mem::replace(&mut arena, next)).is_err() {
-                    // The checker panicked; joining it below re-raises that panic.
-                    checker_gone = true;
-                    return ControlFlow::Break(());
-                }
-            }
-            ControlFlow::Continue(())
-        });
-        if !checker_gone {
-            let _ = full_tx.send(arena);
+    let mut v = Verifier::new(store.name(), collect_leaves);
+    let mut arena = Arena::new();
+    let scanned = store.scan_raw(&mut |r| {
+        arena.push(&r);
+        if arena.len() == CHUNK_RECORDS {
+            v.push_chunk(&arena.views());
+            arena.clear();
         }
-        drop(full_tx);
-        let v = checker.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-        (v, scanned)
+        ControlFlow::Continue(())
     });
+    v.push_chunk(&arena.views());
     match scanned {
         Ok(()) => {}
         Err(LedgerError::Corrupt { seq, message, .. }) => {
