@@ -2,11 +2,11 @@
 //! canonical JSON + hash per entry.
 //!
 //! Run: `cargo bench -p cp-kernel --bench ledger_verify -- --warm-up-time 1 --measurement-time 3`
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::print_stderr)]
 
 use std::hint::black_box;
 
-use cp_kernel::ledger::verify::bench_support::{raw_sha256, sample_store, stored_records};
+use cp_kernel::ledger::verify::bench_support::{measure, raw_sha256, sample_store, stored_records};
 use cp_kernel::ledger::verify::{verify_records, verify_store};
 use cp_kernel::ledger::{LedgerStore, canonical, compute_entry_hash};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -17,6 +17,12 @@ fn verify(c: &mut Criterion) {
     let store = sample_store(ENTRIES).expect("sample ledger");
     let records = stored_records(&store).expect("records");
     let bytes: u64 = records.iter().map(|r| r.body.len() as u64).sum();
+    // Interleaved same-run comparison (the figure `cpctl bench ledger` reports).
+    let m = measure(&store, 7).expect("measure");
+    eprintln!(
+        "interleaved: verify {:.0} MB/s ({:.0} entries/s) vs raw SHA-256 {:.0} MB/s: ratio {:.2}",
+        m.verify_mb_s, m.verify_entries_s, m.sha256_mb_s, m.ratio
+    );
     let mut g = c.benchmark_group("ledger_verify");
     g.throughput(Throughput::Bytes(bytes));
     g.sample_size(20);
@@ -33,6 +39,13 @@ fn verify(c: &mut Criterion) {
             |recs| assert!(verify_records("BENCH/verify", recs).ok),
             criterion::BatchSize::LargeInput,
         )
+    });
+    g.bench_function("breakdown_leaf_hash", |b| {
+        b.iter(|| {
+            for r in &records {
+                black_box(cp_kernel::ledger::merkle::leaf_hash(&r.body));
+            }
+        })
     });
     g.bench_function("breakdown_copy_records", |b| b.iter(|| black_box(stored_records(&store).expect("scan"))));
     g.bench_function("breakdown_serde_ignored_any", |b| {

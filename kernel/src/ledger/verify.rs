@@ -39,7 +39,7 @@ use super::{GENESIS_PREVIOUS_HASH, LedgerError, LedgerSet, LedgerStore, RawRecor
 /// Records hashed per parallel round.
 const CHUNK_RECORDS: usize = 8192;
 /// Below this many records per worker, hashing stays on the calling thread.
-const MIN_RECORDS_PER_WORKER: usize = 256;
+const MIN_RECORDS_PER_WORKER: usize = 1024;
 
 /// Why a record failed verification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,14 +193,15 @@ fn pre_one<'a>(r: &RawRecord<'a>) -> Pre<'a> {
     h.update([0u8]);
     h.update(r.body);
     let digest: [u8; 32] = h.finalize().into();
-    let hash = if !is_hex64(r.entry_hash) {
+    // Comparing against the lowercase hex of the digest also checks the stored form.
+    let mut hex = [0u8; 64];
+    let encoded = const_hex::encode_to_slice(digest, &mut hex).is_ok();
+    let hash = if encoded && hex[..] == *r.entry_hash.as_bytes() {
+        HashCheck::Ok(digest)
+    } else if !is_hex64(r.entry_hash) {
         HashCheck::Malformed
     } else {
-        let mut stored = [0u8; 32];
-        match const_hex::decode_to_slice(r.entry_hash, &mut stored) {
-            Ok(()) if stored == digest => HashCheck::Ok(digest),
-            _ => HashCheck::Mismatch(const_hex::encode(digest)),
-        }
+        HashCheck::Mismatch(const_hex::encode(digest))
     };
     let head = match fast_head(r.body) {
         Some((seq, prev)) => Ok((seq, Cow::Borrowed(prev))),
@@ -215,6 +216,28 @@ fn pre_one<'a>(r: &RawRecord<'a>) -> Pre<'a> {
 const FAST_MAX_DEPTH: usize = 64;
 /// Number tokens longer than this are left to serde.
 const FAST_MAX_NUMBER: usize = 300;
+
+/// Index of the first `"`, `\\` or control character (< 0x20) in `b`, eight bytes at a time.
+fn find_special(b: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while let Some(word) = b.get(i..i + 8) {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(word);
+        let x = u64::from_le_bytes(a);
+        let q = x ^ (LO * u64::from(b'"'));
+        let s = x ^ (LO * u64::from(b'\\'));
+        // Standard "has zero byte" / "has byte less than n" tests: any hit (or a false
+        // positive after one) ends the fast loop and the byte loop below finds the exact index.
+        let hit = (q.wrapping_sub(LO) & !q) | (s.wrapping_sub(LO) & !s) | (x.wrapping_sub(LO * 0x20) & !x);
+        if hit & HI != 0 {
+            break;
+        }
+        i += 8;
+    }
+    b[i..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).map(|p| i + p)
+}
 
 /// A byte cursor for [`fast_head`].
 struct Scan<'a> {
@@ -244,13 +267,12 @@ impl<'a> Scan<'a> {
             return None;
         }
         let start = self.i;
-        loop {
-            match self.next()? {
-                b'"' => return Some(&self.b[start..self.i - 1]),
-                b'\\' | 0x00..=0x1f => return None,
-                _ => {}
-            }
+        let end = start + find_special(&self.b[start..])?;
+        if self.b[end] != b'"' {
+            return None;
         }
+        self.i = end + 1;
+        Some(&self.b[start..end])
     }
 
     fn digits(&mut self) -> usize {
@@ -391,10 +413,13 @@ fn pre_all<'a>(recs: &[RawRecord<'a>]) -> Vec<Pre<'a>> {
         return recs.iter().map(pre_one).collect();
     }
     let per = recs.len().div_ceil(workers);
+    let (mine, theirs) = recs.split_at(per.min(recs.len()));
     std::thread::scope(|s| {
+        // Workers take the later slices; this thread hashes the first one meanwhile.
         let handles: Vec<_> =
-            recs.chunks(per).map(|c| s.spawn(move || c.iter().map(pre_one).collect::<Vec<_>>())).collect();
+            theirs.chunks(per).map(|c| s.spawn(move || c.iter().map(pre_one).collect::<Vec<_>>())).collect();
         let mut out = Vec::with_capacity(recs.len());
+        out.extend(mine.iter().map(pre_one));
         for h in handles {
             out.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
         }

@@ -193,3 +193,58 @@ mod fast_head_props {
         }
     }
 }
+
+proptest::proptest! {
+    #[test]
+    fn find_special_matches_a_byte_loop(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)) {
+        let naive = b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+        proptest::prop_assert_eq!(find_special(&b), naive);
+    }
+}
+
+/// A read-only store serving given raw records (for tampering through `verify_store`).
+struct VecStore(Vec<OwnedRecord>);
+
+impl LedgerStore for VecStore {
+    fn name(&self) -> &str {
+        "T/vec"
+    }
+    fn transact(&self, _f: &mut crate::ledger::TxnFn<'_>) -> Result<Vec<crate::ledger::LedgerEntry>, LedgerError> {
+        Err(LedgerError::InvalidEntry("read-only".into()))
+    }
+    fn head(&self) -> Result<Option<crate::ledger::ChainHead>, LedgerError> {
+        Err(LedgerError::InvalidEntry("no head".into()))
+    }
+    fn get(&self, _seq: u64) -> Result<Option<crate::ledger::LedgerEntry>, LedgerError> {
+        Ok(None)
+    }
+    fn query(&self, _q: &crate::ledger::LedgerQuery) -> Result<Vec<crate::ledger::LedgerEntry>, LedgerError> {
+        Ok(Vec::new())
+    }
+    fn scan_raw(&self, f: &mut dyn FnMut(RawRecord<'_>) -> ControlFlow<()>) -> Result<(), LedgerError> {
+        for r in &self.0 {
+            if f(view(r)).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn verify_store_over_several_chunks_reports_the_exact_seq() {
+    let n = 2 * CHUNK_RECORDS + 300;
+    let clean = ledger(n);
+    assert!(verify_store(&VecStore(clean.clone())).unwrap().ok);
+    for k in [0, CHUNK_RECORDS - 1, CHUNK_RECORDS, 2 * CHUNK_RECORDS + 1, n - 1] {
+        let mut t = clean.clone();
+        t[k].body[3] ^= 0x20;
+        let r = verify_store(&VecStore(t)).unwrap();
+        let d = r.first_bad.unwrap();
+        assert_eq!((d.seq, d.kind, r.verified, r.entries), (k as u64, DefectKind::ContentChanged, k as u64, n as u64));
+    }
+    let mut t = clean.clone();
+    t.remove(CHUNK_RECORDS);
+    let d = verify_store(&VecStore(t)).unwrap().first_bad.unwrap();
+    assert_eq!((d.seq, d.kind), (CHUNK_RECORDS as u64, DefectKind::SeqGap));
+}
