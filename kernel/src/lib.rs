@@ -31,6 +31,7 @@ pub mod ledger;
 pub mod package;
 pub mod plane;
 pub mod providers;
+pub mod quickstart;
 pub mod registry;
 pub mod router;
 pub mod schema;

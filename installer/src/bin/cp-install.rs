@@ -116,7 +116,7 @@ enum Cmd {
     /// Check (or --write) the pinned digests of the built-in set against a fresh pack.
     #[command(after_help = "Example:\n  cp-install pins --write")]
     Pins {
-        /// Rewrite installer/bootstrap_pins.json in the source tree.
+        /// Rewrite packages/bootstrap_pins.json in the source tree.
         #[arg(long)]
         write: bool,
     },
@@ -273,7 +273,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let fresh = compute_pins(&repo, &work)?;
             let current = builtin_pins()?;
             if write {
-                let path = repo.join("installer/bootstrap_pins.json");
+                let path = repo.join(cp_installer::PINS_PATH);
                 cp_kernel::fsx::write_atomic(&path, pins_text(&fresh))?;
                 return print(json, &fresh, |_| format!("wrote {} pins to {}", fresh.len(), path.display()));
             }

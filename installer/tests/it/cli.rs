@@ -114,7 +114,7 @@ fn compiled_in_pins_match_a_fresh_pack_of_the_sources() {
     assert_eq!(
         fresh,
         cp_installer::builtin_pins().unwrap(),
-        "installer/bootstrap_pins.json is stale: run `cargo run -p cp-installer --bin cp-install -- pins --write`"
+        "packages/bootstrap_pins.json is stale: run `cargo run -p cp-installer --bin cp-install -- pins --write`"
     );
 }
 

@@ -13,6 +13,7 @@
 
 pub mod archive;
 pub mod bench;
+pub mod bootstrap;
 pub mod config;
 pub mod fwview;
 pub mod install;

@@ -209,6 +209,19 @@ pub struct RoutedContext {
     pub trace_summary: Value,
 }
 
+impl From<&crate::attention::AssembledContext> for RoutedContext {
+    /// The context the attention service assembled, with its trace summary (halting decision
+    /// included) for `PROMPT_SENT`.
+    fn from(c: &crate::attention::AssembledContext) -> Self {
+        Self {
+            context_text: c.context_text.clone(),
+            context_hash: c.context_hash.clone(),
+            template_id: c.template_id.clone(),
+            trace_summary: c.trace_summary(),
+        }
+    }
+}
+
 impl RoutedContext {
     /// A context from plain text (no attention pipeline; `template_id` is `none`).
     pub fn from_text(text: impl Into<String>) -> Self {
@@ -354,6 +367,7 @@ pub struct RouterOptions {
     secret: Option<AuthSecret>,
     store: Option<Arc<dyn LedgerStore>>,
     transport: Option<Arc<dyn HttpTransport>>,
+    default_provider: Option<String>,
 }
 
 impl std::fmt::Debug for RouterOptions {
@@ -391,6 +405,13 @@ impl RouterOptions {
     /// HTTP transport for the HTTP providers built from config.
     pub fn transport(mut self, t: Arc<dyn HttpTransport>) -> Self {
         self.transport = Some(t);
+        self
+    }
+    /// Uses provider `name` (which must be defined under `providers` in the router config)
+    /// instead of the config's `default_provider` — e.g. the quickstart's
+    /// `CP_OPENAI_BASE_URL` switch. The fallback list is unchanged.
+    pub fn default_provider(mut self, name: impl Into<String>) -> Self {
+        self.default_provider = Some(name.into());
         self
     }
 }
@@ -475,7 +496,16 @@ impl PromptRouter {
     /// budget state from it, and builds the providers. Logs `AUTH_DEV_MODE` when dev mode is on.
     pub fn open(plane: &Plane, opts: RouterOptions) -> Result<Self, RouterError> {
         let schemas = SchemaSet::for_plane(plane)?;
-        let cfgs = load_configs(plane, &schemas)?;
+        let mut cfgs = load_configs(plane, &schemas)?;
+        if let Some(name) = opts.default_provider {
+            if !cfgs.router.providers.contains_key(&name) {
+                return Err(RouterError::InvalidConfig {
+                    path: plane.resolve(ROUTER_CONFIG_PATH)?,
+                    message: format!("provider {name:?} is requested but not defined under providers"),
+                });
+            }
+            cfgs.router.default_provider = name;
+        }
         let store = match opts.store {
             Some(s) => s,
             None => LedgerSet::new(plane).open(&cfgs.router.ledger)?,
