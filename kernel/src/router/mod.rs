@@ -270,12 +270,26 @@ pub struct RequestFile {
     /// Auth token (else the caller supplies one).
     #[serde(default)]
     pub auth_token: Option<String>,
+    /// The agent part of an attention request (`agent_id`, `agent_class`, `tier`, optional
+    /// `template_override`): the CALLER (e.g. `cpctl route`) assembles the context with it
+    /// before routing; the router itself never reads it and never assembles context.
+    #[serde(default)]
+    pub attention: Option<Value>,
 }
 
 impl RequestFile {
     /// Reads `path` and resolves its contract against `plane` into a [`PromptRequest`];
     /// `token` overrides the file's token.
     pub fn load(plane: &Plane, path: &std::path::Path, token: Option<String>) -> Result<PromptRequest, RouterError> {
+        Ok(Self::load_parts(plane, path, token)?.0)
+    }
+
+    /// As [`RequestFile::load`], also returning the file's `attention` section for the caller.
+    pub fn load_parts(
+        plane: &Plane,
+        path: &std::path::Path,
+        token: Option<String>,
+    ) -> Result<(PromptRequest, Option<Value>), RouterError> {
         let text = crate::fsx::read_to_string(path).map_err(DocumentError::from)?;
         let v = crate::schema::parse_document(path, &text)?;
         let f: RequestFile = serde_json::from_value(v)
@@ -286,13 +300,20 @@ impl RequestFile {
             None => path.parent().unwrap_or(std::path::Path::new(".")).join(&f.contract),
         };
         let contract = PromptContract::load(&SchemaSet::for_plane(plane)?, &cpath)?;
-        Ok(PromptRequest {
+        if f.attention.is_some() && f.context.is_some() {
+            return Err(RouterError::Document(DocumentError::Decode {
+                path: path.to_path_buf(),
+                message: "give either `context` (text) or `attention` (assemble it), not both".into(),
+            }));
+        }
+        let req = PromptRequest {
             context: RoutedContext::from_text(f.context.unwrap_or_default()),
             contract,
             input: if f.input.is_null() { json!({}) } else { f.input },
             provenance: f.provenance,
             auth_token: token.or(f.auth_token).unwrap_or_default(),
-        })
+        };
+        Ok((req, f.attention))
     }
 }
 
