@@ -70,35 +70,11 @@ pub enum Cp2Error {
     },
 }
 
-/// Appends `s` as a Python `json.dumps(..., ensure_ascii=False)` string literal.
+/// Appends `s` as a Python `json.dumps(..., ensure_ascii=False)` string literal. Python escapes
+/// exactly what RFC 8785 does (`\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, other controls as
+/// lowercase `\u00xx`, everything else raw), so this is the canonical writer.
 pub fn write_python_string(s: &str, out: &mut Vec<u8>) {
-    out.push(b'"');
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => {
-                out.extend_from_slice(&bytes[start..i]);
-                start = i + 1;
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]]);
-                continue;
-            }
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(esc);
-        start = i + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
+    super::canonical::write_string(s, out);
 }
 
 /// Python's `repr(x)` of a finite float.
