@@ -2,10 +2,11 @@
 //! `cpctl bench attention`: builds a plane with a large ledger and many files, and measures
 //! assembly latency of a targeted template and of a `horizontal_search` template.
 //!
-//! The big ledgers are in-memory [`MemoryStore`]s handed to the service with
-//! [`AttentionServiceBuilder::ledger_store`](super::AttentionServiceBuilder::ledger_store), so
-//! the numbers measure the attention service, not a storage backend. Never used by the
-//! kernel itself.
+//! The big ledgers are handed to the service with
+//! [`AttentionServiceBuilder::ledger_store`](super::AttentionServiceBuilder::ledger_store): by
+//! default in-memory [`MemoryStore`]s, so the numbers measure the attention service, not a
+//! storage backend; [`run_with`] can put the prompts ledger in a real [`SqliteStore`] instead
+//! (the search corpus stays in memory). Never used by the kernel itself.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,8 +15,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::{AgentClass, AttentionConfig, AttentionError, AttentionRequest, AttentionService};
-use crate::ledger::{LedgerError, LedgerStore, MemoryStore, NewEntry, Provenance};
-use crate::plane::{Plane, PlaneConfig, PlaneError, Tier};
+use crate::ledger::{LedgerError, LedgerStore, MemoryStore, NewEntry, Provenance, SqliteStore};
+use crate::plane::{Durability, Plane, PlaneConfig, PlaneError, Tier};
 
 /// Errors building or running the benchmark.
 #[derive(Debug, thiserror::Error)]
@@ -148,7 +149,7 @@ impl Words {
 pub struct BenchFixture {
     /// The plane.
     pub plane: Plane,
-    prompts: Arc<MemoryStore>,
+    prompts: Arc<dyn LedgerStore>,
     corpus: Arc<MemoryStore>,
     sizes: BenchSizes,
 }
@@ -159,7 +160,7 @@ impl std::fmt::Debug for BenchFixture {
     }
 }
 
-fn batch_append(store: &MemoryStore, total: u64, mut make: impl FnMut(u64) -> NewEntry) -> Result<(), LedgerError> {
+fn batch_append(store: &dyn LedgerStore, total: u64, mut make: impl FnMut(u64) -> NewEntry) -> Result<(), LedgerError> {
     const BATCH: u64 = 50_000;
     let mut i = 0;
     while i < total {
@@ -173,6 +174,13 @@ fn batch_append(store: &MemoryStore, total: u64, mut make: impl FnMut(u64) -> Ne
 impl BenchFixture {
     /// Builds the plane under `root` (created) with `sizes`.
     pub fn create(root: &Path, sizes: BenchSizes) -> Result<Self, BenchError> {
+        Self::create_with(root, sizes, false)
+    }
+
+    /// Builds the plane under `root` (created) with `sizes`; with `sqlite_prompts` the prompts
+    /// ledger is a [`SqliteStore`] at `<root>/bench-prompts.db` (durability `normal`, which only
+    /// affects how fast the fixture is built) instead of a [`MemoryStore`].
+    pub fn create_with(root: &Path, sizes: BenchSizes, sqlite_prompts: bool) -> Result<Self, BenchError> {
         let plane = Plane::init(root, PlaneConfig::default())?;
         let w = |rel: &str, text: &str| -> Result<(), BenchError> {
             let p = plane.resolve(rel)?;
@@ -194,8 +202,13 @@ impl BenchFixture {
             w(&format!("HO2/docs/d{:03}/f{i:05}.md", i % 100), &words.text(40))?;
         }
         let sessions = sizes.sessions.max(1);
-        let prompts = Arc::new(MemoryStore::new("HO1/prompts"));
-        batch_append(&prompts, sizes.ledger_entries, |i| {
+        let prompts: Arc<dyn LedgerStore> = if sqlite_prompts {
+            let path = plane.root().join("bench-prompts.db");
+            Arc::new(SqliteStore::open(&path, "HO1/prompts", Durability::Normal, Duration::from_secs(5))?)
+        } else {
+            Arc::new(MemoryStore::new("HO1/prompts"))
+        };
+        batch_append(&*prompts, sizes.ledger_entries, |i| {
             let ev = if i % 2 == 0 { crate::ledger::event::PROMPT_SENT } else { crate::ledger::event::PROMPT_RECEIVED };
             NewEntry::new(ev).reason(format!("exchange {i}")).provenance(Provenance {
                 tenant_id: Some("tenant-bench".into()),
@@ -206,7 +219,7 @@ impl BenchFixture {
         })?;
         let corpus = Arc::new(MemoryStore::new("HO1/corpus"));
         let mut words = Words(0x2545_F491_4F6C_DD1D);
-        batch_append(&corpus, sizes.search_docs.saturating_sub(sizes.files), |_| {
+        batch_append(&*corpus, sizes.search_docs.saturating_sub(sizes.files), |_| {
             NewEntry::new("NOTE")
                 .reason(words.text(20))
                 .provenance(Provenance { tenant_id: Some("tenant-bench".into()), ..Provenance::default() })
@@ -248,8 +261,18 @@ impl BenchFixture {
 
 /// Builds the fixture under `root` and measures `iterations` assemblies of each template.
 pub fn run(root: &Path, sizes: BenchSizes, iterations: usize) -> Result<BenchReport, BenchError> {
+    run_with(root, sizes, iterations, false)
+}
+
+/// [`run`], with the prompts ledger in a [`SqliteStore`] when `sqlite_prompts`.
+pub fn run_with(
+    root: &Path,
+    sizes: BenchSizes,
+    iterations: usize,
+    sqlite_prompts: bool,
+) -> Result<BenchReport, BenchError> {
     let t0 = Instant::now();
-    let fx = BenchFixture::create(root, sizes)?;
+    let fx = BenchFixture::create_with(root, sizes, sqlite_prompts)?;
     let setup_ms = t0.elapsed().as_secs_f64() * 1e3;
     let svc = fx.service()?;
     let mut samples = Vec::with_capacity(iterations);
@@ -281,7 +304,11 @@ pub fn run(root: &Path, sizes: BenchSizes, iterations: usize) -> Result<BenchRep
         assemble_search: LatencyStats::of(samples),
         fragments: last,
         notes: vec![
-            "ledgers are in-memory MemoryStores (the attention service is measured, not a backend)".into(),
+            if sqlite_prompts {
+                "prompts ledger in a SqliteStore (durability normal); search corpus in memory".into()
+            } else {
+                "ledgers are in-memory MemoryStores (the attention service is measured, not a backend)".into()
+            },
             "context cache off; search index warm after the first search assembly".into(),
         ],
     })

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use cp_kernel::attention::bench::{BenchSizes, run as run_bench};
+use cp_kernel::attention::bench::{BenchSizes, run_with as run_bench};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
 
@@ -13,7 +13,7 @@ use crate::common::{CmdResult, Outcome, Settings, render};
 pub(crate) enum BenchAttentionCmd {
     /// Measure attention assembly (targeted template p50/p99, search index build, search p50/p99).
     #[command(
-        after_help = "Example:\n  cpctl bench attention --json\n  cpctl bench attention --ledger-entries 1000000 --files 10000 --search-docs 100000"
+        after_help = "Example:\n  cpctl bench attention --json\n  cpctl bench attention --ledger-entries 1000000 --files 10000 --search-docs 100000 --sqlite"
     )]
     Attention {
         /// Entries in the ledger read by the targeted template.
@@ -31,6 +31,9 @@ pub(crate) enum BenchAttentionCmd {
         /// Measured assemblies per template.
         #[arg(long, default_value_t = 200)]
         iterations: usize,
+        /// Put the prompts ledger in a real SQLite store instead of an in-memory one.
+        #[arg(long)]
+        sqlite: bool,
         /// Directory for the generated plane (default: a fresh temporary directory, removed after).
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -38,13 +41,13 @@ pub(crate) enum BenchAttentionCmd {
 }
 
 pub(crate) fn run(s: &Settings, c: BenchAttentionCmd) -> CmdResult {
-    let BenchAttentionCmd::Attention { ledger_entries, files, search_docs, sessions, iterations, dir } = c;
+    let BenchAttentionCmd::Attention { ledger_entries, files, search_docs, sessions, iterations, sqlite, dir } = c;
     let (root, cleanup) = match dir {
         Some(d) => (d, false),
         None => (std::env::temp_dir().join(format!("cp-bench-attention-{}", std::process::id())), true),
     };
     let sizes = BenchSizes { ledger_entries, files, search_docs, sessions };
-    let result = run_bench(&root.join("plane"), sizes, iterations);
+    let result = run_bench(&root.join("plane"), sizes, iterations, sqlite);
     if cleanup {
         let _ = cp_kernel::fsx::remove_dir_all(&root);
     }

@@ -9,6 +9,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use serde::Serialize;
 
 use cp_kernel::fsx;
+use cp_kernel::ledger::verify::bench_support::{self, VerifyThroughput};
 use cp_kernel::ledger::{JsonlStore, LedgerQuery, LedgerStore, MemoryStore, NewEntry, Order, Provenance, SqliteStore};
 use cp_kernel::plane::Durability;
 
@@ -16,7 +17,8 @@ use crate::common::{CmdResult, Outcome, Settings, render};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum BenchLedgerCmd {
-    /// Measure ledger appends and queries (SQLite and JSONL) against raw rusqlite.
+    /// Measure ledger appends and queries (SQLite and JSONL) against raw rusqlite, and
+    /// `ledger verify` throughput against raw SHA-256 over the same stored bytes.
     #[command(after_help = "Example:\n  cpctl bench ledger --entries 1000000 --json")]
     Ledger {
         /// Entries in the ledger built for the batched-append and query measurements.
@@ -31,6 +33,9 @@ pub(crate) enum BenchLedgerCmd {
         /// Queries timed for the latency percentiles.
         #[arg(long, default_value_t = 2000)]
         queries: u64,
+        /// Interleaved rounds of the verify-vs-raw-SHA-256 comparison (best round kept per side).
+        #[arg(long, default_value_t = 5)]
+        verify_rounds: u32,
         /// Scratch directory (default: a new directory under the system temp dir, removed after).
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -57,6 +62,12 @@ struct Report {
     query_session_target_p99_us: f64,
     jsonl_durable_append_per_s: f64,
     jsonl_batched_append_entries_per_s: f64,
+    /// `ledger verify` over the SQLite ledger built above vs raw SHA-256 of its stored bodies.
+    verify_sqlite: VerifyThroughput,
+    /// The same comparison over an in-memory ledger of prompt-shaped entries
+    /// (`bench_support::sample_store`, at most 20 000 entries): the verifier without a backend.
+    verify_memory: VerifyThroughput,
+    verify_target_ratio: f64,
 }
 
 fn entry(i: u64, sessions: u64) -> NewEntry {
@@ -105,7 +116,7 @@ fn batched(store: &dyn LedgerStore, n: u64, batch: u64, sessions: u64) -> anyhow
     Ok(spent)
 }
 
-fn measure(dir: &Path, entries: u64, appends: u64, batch: u64, queries: u64) -> anyhow::Result<Report> {
+fn measure(dir: &Path, entries: u64, appends: u64, batch: u64, queries: u64, rounds: u32) -> anyhow::Result<Report> {
     let sessions = (entries / 10).max(1);
     let row = vec![b'x'; row_size()?];
     let timeout = Duration::from_secs(5);
@@ -165,6 +176,12 @@ fn measure(dir: &Path, entries: u64, appends: u64, batch: u64, queries: u64) -> 
     lat.sort();
     let pct = |p: usize| lat[(lat.len() * p / 100).min(lat.len() - 1)].as_secs_f64() * 1e6;
 
+    // Verify vs raw SHA-256 over the same stored bytes.
+    let verify_sqlite = bench_support::measure(&big, rounds)?;
+    let sample = bench_support::sample_store(usize::try_from(entries.min(20_000))?)?;
+    let verify_memory = bench_support::measure(&sample, rounds)?;
+    drop(sample);
+
     // JSONL.
     let j = JsonlStore::open(&dir.join("single.jsonl"), "HOT/bench", Durability::Full)?;
     let t = Instant::now();
@@ -197,11 +214,14 @@ fn measure(dir: &Path, entries: u64, appends: u64, batch: u64, queries: u64) -> 
         query_session_target_p99_us: 1000.0,
         jsonl_durable_append_per_s: per_s(appends, t_jsonl),
         jsonl_batched_append_entries_per_s: per_s(entries, t_jsonl_b),
+        verify_sqlite,
+        verify_memory,
+        verify_target_ratio: 0.5,
     })
 }
 
 pub(crate) fn run(s: &Settings, c: BenchLedgerCmd) -> CmdResult {
-    let BenchLedgerCmd::Ledger { entries, appends, batch, queries, dir } = c;
+    let BenchLedgerCmd::Ledger { entries, appends, batch, queries, verify_rounds, dir } = c;
     let (dir, temp) = match dir {
         Some(d) => (d, false),
         None => {
@@ -210,7 +230,7 @@ pub(crate) fn run(s: &Settings, c: BenchLedgerCmd) -> CmdResult {
         }
     };
     fsx::create_dir_all(&dir)?;
-    let r = measure(&dir, entries, appends, batch, queries);
+    let r = measure(&dir, entries, appends, batch, queries, verify_rounds);
     if temp {
         let _ = fsx::remove_dir_all(&dir);
     }
@@ -220,7 +240,9 @@ pub(crate) fn run(s: &Settings, c: BenchLedgerCmd) -> CmdResult {
             "durable append (full, 1/txn): store {:.0}/s, raw rusqlite {:.0}/s, ratio {:.2} (target >= {:.1})\n\
              batched append ({} per txn): store {:.0} entries/s (target >= {:.0}), raw rusqlite {:.0}/s, ratio {:.2}, sealing alone {:.0}/s\n\
              query by session_id on {} entries: p50 {:.0} us, p99 {:.0} us (target <= {:.0} us)\n\
-             jsonl: durable append {:.0}/s, batched {:.0} entries/s",
+             jsonl: durable append {:.0}/s, batched {:.0} entries/s\n\
+             verify (sqlite, {} entries): {:.0} MB/s vs raw SHA-256 {:.0} MB/s, ratio {:.2} (target >= {:.1})\n\
+             verify (memory, {} entries): {:.0} MB/s vs raw SHA-256 {:.0} MB/s, ratio {:.2}",
             r.durable_append_store_per_s,
             r.durable_append_raw_rusqlite_per_s,
             r.durable_append_ratio,
@@ -237,6 +259,15 @@ pub(crate) fn run(s: &Settings, c: BenchLedgerCmd) -> CmdResult {
             r.query_session_target_p99_us,
             r.jsonl_durable_append_per_s,
             r.jsonl_batched_append_entries_per_s,
+            r.verify_sqlite.entries,
+            r.verify_sqlite.verify_mb_s,
+            r.verify_sqlite.sha256_mb_s,
+            r.verify_sqlite.ratio,
+            r.verify_target_ratio,
+            r.verify_memory.entries,
+            r.verify_memory.verify_mb_s,
+            r.verify_memory.sha256_mb_s,
+            r.verify_memory.ratio,
         )
     })?;
     Ok(Outcome::Ok)
