@@ -122,8 +122,9 @@ fn cpctl_gates_registries_and_recover() {
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     assert_eq!(o.status.code(), Some(0), "{out}");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 6, "{out}");
-    assert!(lines[1].starts_with("G0B: PASS  ") && lines[1].ends_with("files owned, 0 orphans"), "{out}");
+    // `--all` runs the governance policy's plane_gates: G0B, G1, G1-COMPLETE, G5, G6.
+    assert_eq!(lines.len(), 5, "{out}");
+    assert!(lines[0].starts_with("G0B: PASS  ") && lines[0].ends_with("files owned, 0 orphans"), "{out}");
     std::fs::write(tp.plane.root().join("HO2/schemas/stray.json"), "{}").unwrap();
     let o = cpctl(&["gates", "--gate", "G0B", "G1"]);
     let out = String::from_utf8_lossy(&o.stdout).to_string();

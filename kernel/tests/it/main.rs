@@ -1,7 +1,14 @@
 //! Integration tests of cp-kernel (one binary, modules per concern).
 #![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
+mod attention;
+mod attention_budget;
+mod attention_pipeline;
+mod auth_tenants;
+mod budget_props;
 mod cli_foundation;
 mod framework;
+mod gates;
+mod install;
 mod ledger_checkpoint;
 mod ledger_concurrency;
 mod ledger_conformance;
@@ -9,16 +16,8 @@ mod ledger_cp2;
 mod ledger_crash;
 mod ledger_verify;
 mod plane;
-mod registry;
-mod schema;
-mod attention;
-mod attention_budget;
-mod attention_pipeline;
-mod gates;
-mod install;
-mod auth_tenants;
-mod budget_props;
 mod providers_http;
+mod registry;
 mod router_bench;
 mod router_cli;
 mod router_concurrency;
@@ -26,3 +25,5 @@ mod router_config;
 mod router_matrix;
 mod router_resilience;
 mod router_support;
+mod schema;
+mod wiring;

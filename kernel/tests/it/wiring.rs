@@ -1,0 +1,106 @@
+//! The seams between the framework module's governed config files and their readers: the
+//! installer and `cpctl gates --all` follow `HOT/config/governance_policy.yaml`.
+
+use cp_kernel::gates::{GateId, plane_gate_ids, run_plane_gates};
+use cp_kernel::package::{InstallOptions, Installer};
+use cp_kernel::plane::PlaneConfig;
+use cp_kernel::testkit::{FixturePackage, TempPlane, fixture_framework_package};
+
+fn unsigned_plane() -> TempPlane {
+    TempPlane::with_config(PlaneConfig { require_signatures: false, ..PlaneConfig::default() })
+}
+
+fn at_layer(id: &str, layer: u32, path: &str) -> FixturePackage {
+    let mut p = FixturePackage::new(id).file(path, "{}\n");
+    p.layer = layer;
+    p
+}
+
+fn install(tp: &TempPlane, p: &FixturePackage) -> Result<(), String> {
+    let a = p.write(&tp.dir.path().join("store"));
+    Installer::new(&tp.plane)
+        .install_archive(&a, Some(&p.id), &InstallOptions::default())
+        .map(|_| ())
+        .map_err(|e| e.code().to_string())
+}
+
+/// A policy whose layer 7 skips G1 and whose plane gates are G0B and G6 only.
+const POLICY: &str = r#"schema_version: "1.0"
+policy_id: POL-TEST-001
+version: "1.0.0"
+install_gates: [G0A, G0B, G1, G1-COMPLETE, G5]
+layer_overrides:
+  - layers: [7]
+    install_gates: [G0A, G0B, G5]
+genesis:
+  layers: [0, 1]
+  exempt_checks: [framework_registered, spec_registered, path_authorized, expected_specs]
+  only_while_no_framework_registered: true
+self_registration: true
+plane_gates: [G0B, G6]
+"#;
+
+#[test]
+fn genesis_layers_skip_framework_checks_only_while_no_framework_is_registered() {
+    let tp = unsigned_plane();
+    let mut genesis = at_layer("PKG-GEN-001", 0, "HOT/schemas/gen.json");
+    genesis.framework_id = "FMWK-000".into();
+    genesis.spec_id = "SPEC-GENESIS-001".into();
+    install(&tp, &genesis).expect("layer 0 installs under genesis with no framework registered");
+    let mut later = at_layer("PKG-LATER-001", 2, "HOT/schemas/later.json");
+    later.framework_id = "FMWK-000".into();
+    later.spec_id = "SPEC-GENESIS-001".into();
+    assert_eq!(install(&tp, &later).unwrap_err(), "G1_SPEC_MISSING", "layer 2 is not a genesis layer");
+    // Once a framework is registered, genesis is over even for layer 0.
+    install(&tp, &fixture_framework_package()).unwrap();
+    let mut late_genesis = at_layer("PKG-GEN-002", 0, "HO2/unauthorized/x.json");
+    late_genesis.framework_id = "FMWK-000".into();
+    assert_eq!(install(&tp, &late_genesis).unwrap_err(), "G1_FRAMEWORK_MISSING");
+}
+
+#[test]
+fn installed_governance_policy_selects_the_install_gates_per_layer_and_the_plane_gates() {
+    let tp = unsigned_plane();
+    let default_ids = plane_gate_ids(&tp.plane).unwrap();
+    assert_eq!(default_ids, vec![GateId::G0b, GateId::G1, GateId::G1Complete, GateId::G5, GateId::G6]);
+    // Layer 1 under genesis: the policy's own path is not authorised by FMWK-900, and is exempt.
+    let fw = fixture_framework_package().file("HOT/config/governance_policy.yaml", POLICY);
+    install(&tp, &fw).unwrap();
+    // Layer 6 runs G1: the path lies outside FMWK-900's authorisations.
+    assert_eq!(install(&tp, &at_layer("PKG-L6-001", 6, "HO2/elsewhere/x.json")).unwrap_err(), "G1_PATH_UNAUTHORIZED");
+    // Layer 7's override drops G1.
+    install(&tp, &at_layer("PKG-L7-001", 7, "HO2/elsewhere/y.json")).expect("layer 7 skips G1");
+    assert_eq!(plane_gate_ids(&tp.plane).unwrap(), vec![GateId::G0b, GateId::G6]);
+    let reports = run_plane_gates(&tp.plane).unwrap();
+    assert_eq!(reports.iter().map(|r| r.gate).collect::<Vec<_>>(), vec![GateId::G0b, GateId::G6]);
+}
+
+/// G6 reports through `ledger::verify::verify_store`: the defect kind and seq of the first bad
+/// record, under the stable code.
+#[test]
+fn g6_reports_the_verify_store_defect_kind_and_seq() {
+    use cp_kernel::gates::run_gates;
+    use cp_kernel::ledger::verify::DefectKind;
+    use cp_kernel::ledger::{LedgerName, LedgerSet};
+    use cp_kernel::plane::LedgerBackend;
+    let tp = TempPlane::with_config(PlaneConfig {
+        require_signatures: false,
+        ledger_backend: Some(LedgerBackend::Jsonl),
+        ..PlaneConfig::default()
+    });
+    install(&tp, &fixture_framework_package()).unwrap();
+    assert!(run_gates(&tp.plane, &[GateId::G6]).unwrap()[0].passed());
+    let path = LedgerSet::new(&tp.plane).path_of(&LedgerName::parse("HOT/packages").unwrap());
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 2, "{text}");
+    lines.insert(1, "this is not a ledger record");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let r = run_gates(&tp.plane, &[GateId::G6]).unwrap();
+    assert!(!r[0].passed());
+    let issue = &r[0].errors[0];
+    assert_eq!(issue.code, "G6_CHAIN_BROKEN");
+    assert_eq!(issue.path.as_deref(), Some("HOT/packages"));
+    let want = format!("seq 1: {}:", DefectKind::JunkLine.describe());
+    assert!(issue.message.starts_with(&want), "{}", issue.message);
+}
