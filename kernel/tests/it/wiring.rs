@@ -158,3 +158,37 @@ fn router_rejects_provenance_outside_the_plane_vocabulary_as_invalid_input() {
     ok.provenance.tier = Some("ho2".into());
     fx.router.route(ok).unwrap();
 }
+
+#[test]
+fn registries_verify_checks_live_headers_against_the_catalogue() {
+    use cp_kernel::package::receipt::verify_registries;
+    let tp = unsigned_plane();
+    install(&tp, &fixture_framework_package()).unwrap();
+    assert!(verify_registries(&tp.plane).unwrap().is_empty());
+    let f = tp.plane.root().join("HOT/registries/packages_state.csv");
+    let text = std::fs::read_to_string(&f).unwrap();
+    assert!(text.starts_with("package_id,version,layer,"), "{text}");
+    std::fs::write(&f, text.replacen("layer", "tier", 1)).unwrap();
+    let diffs = verify_registries(&tp.plane).unwrap();
+    assert_eq!(diffs.len(), 1, "{diffs:?}");
+    assert_eq!((diffs[0].registry.as_str(), diffs[0].key.as_str()), ("HOT/registries/packages_state.csv", "(header)"));
+    assert!(diffs[0].message.contains("tier"), "{}", diffs[0].message);
+}
+
+#[test]
+fn installer_rebuild_refuses_a_catalogue_that_disagrees_with_the_written_columns() {
+    let tp = unsigned_plane();
+    let catalogue = cp_kernel::framework::DEFAULT_REGISTRIES_YAML.replace(
+        "columns: [package_id, version, layer, status, manifest_sha256, installed_date]",
+        "columns: [package_id, version, tier, status, manifest_sha256, installed_date]",
+    );
+    assert_ne!(catalogue, cp_kernel::framework::DEFAULT_REGISTRIES_YAML);
+    // Under genesis (no framework yet) the catalogue path needs no authorisation.
+    let p = fixture_framework_package().file("HOT/config/registries.yaml", &catalogue);
+    assert_eq!(install(&tp, &p).unwrap_err(), "REGISTRY");
+    assert!(!tp.plane.root().join("HOT/config/registries.yaml").exists(), "the install was rolled back");
+    // The shipped catalogue agrees with what the kernel writes.
+    let ok =
+        fixture_framework_package().file("HOT/config/registries.yaml", cp_kernel::framework::DEFAULT_REGISTRIES_YAML);
+    install(&tp, &ok).unwrap();
+}
