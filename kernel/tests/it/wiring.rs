@@ -192,3 +192,15 @@ fn installer_rebuild_refuses_a_catalogue_that_disagrees_with_the_written_columns
         fixture_framework_package().file("HOT/config/registries.yaml", cp_kernel::framework::DEFAULT_REGISTRIES_YAML);
     install(&tp, &ok).unwrap();
 }
+
+#[test]
+fn vocabulary_event_types_list_every_kernel_event_constant() {
+    use cp_kernel::framework::{Term, Vocabulary};
+    let schemas = cp_kernel::schema::SchemaSet::embedded().unwrap();
+    let tp = TempPlane::new();
+    let v = Vocabulary::for_plane(&tp.plane, &schemas).unwrap();
+    for e in cp_kernel::ledger::event::ALL {
+        assert!(v.contains(Term::EventType, e), "{e} missing from vocabulary event_types");
+    }
+    assert!(cp_kernel::ledger::event::ALL.contains(&cp_kernel::ledger::event::TRUST_KEY_ADDED));
+}
