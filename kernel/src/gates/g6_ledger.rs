@@ -2,20 +2,49 @@
 //! [`crate::ledger::verify::verify_store`] — each stored body re-hashes to its `entry_hash`,
 //! each `previous_hash` is the previous entry's hash, `seq` is dense from 0, and no record is
 //! junk. Reports the first bad record per ledger as `G6_CHAIN_BROKEN` with its `seq` and
-//! defect kind (`seq 2: content changed: …`).
+//! defect kind (`seq 2: content changed: …`). When `HOT/ledger/checkpoints/` holds saved
+//! checkpoints ([`crate::ledger::checkpoint::CHECKPOINTS_DIR`]), each ledger is verified
+//! against its latest one with the signer's key from the plane trust store
+//! (`trusted_keys`): a truncated or rewritten history, an unknown signer or a bad signature is
+//! `G6_CHECKPOINT_MISMATCH`.
 //!
 //! Never does: change a ledger.
 
 use super::{Gate, GateError, GateId, GateIssue, GateReport};
-use crate::ledger::LedgerSet;
-use crate::ledger::verify::{VerifyReport, verify_store};
+use crate::ledger::checkpoint::{Checkpoint, latest_in_plane, verify_against_checkpoint};
+use crate::ledger::verify::{DefectKind, VerifyReport, verify_store};
+use crate::ledger::{LedgerSet, LedgerStore};
 use crate::plane::Plane;
+use crate::signing::PublicKeyFile;
 
 /// The G6 issue for a ledger's verification report, if it failed.
 pub fn chain_issue(report: &VerifyReport) -> Option<GateIssue> {
     report.first_bad.as_ref().map(|d| {
-        GateIssue::new("G6_CHAIN_BROKEN", format!("seq {}: {}: {}", d.seq, d.kind, d.message)).at(&report.ledger)
+        let code = match d.kind {
+            DefectKind::Truncated | DefectKind::Rewritten => "G6_CHECKPOINT_MISMATCH",
+            _ => "G6_CHAIN_BROKEN",
+        };
+        GateIssue::new(code, format!("seq {}: {}: {}", d.seq, d.kind, d.message)).at(&report.ledger)
     })
+}
+
+/// Verifies `store` against `cp` with the signer's key from the plane trust store.
+fn against_checkpoint(
+    plane: &Plane,
+    store: &dyn LedgerStore,
+    cp: &Checkpoint,
+    file: &str,
+) -> Result<Result<VerifyReport, GateIssue>, GateError> {
+    let mismatch = |m: String| GateIssue::new("G6_CHECKPOINT_MISMATCH", format!("{file}: {m}")).at(store.name());
+    let Some(k) = plane.config().trusted_keys.iter().find(|k| k.key_id == cp.key_id) else {
+        return Ok(Err(mismatch(format!("signed by key {} which is not in the plane trust store", cp.key_id))));
+    };
+    let key = PublicKeyFile { algorithm: "ed25519".into(), key_id: k.key_id.clone(), public_key: k.public_key.clone() };
+    match verify_against_checkpoint(store, cp, &key) {
+        Ok(r) => Ok(Ok(r)),
+        Err(crate::ledger::checkpoint::CheckpointError::Ledger(e)) => Err(e.into()),
+        Err(e) => Ok(Err(mismatch(e.to_string()))),
+    }
 }
 
 /// Plane-level G6.
@@ -30,11 +59,24 @@ impl Gate for G6 {
     fn run(&self, plane: &Plane) -> Result<GateReport, GateError> {
         let set = LedgerSet::new(plane);
         let names = set.list()?;
+        let checkpoints = latest_in_plane(plane)?;
         let mut errors = Vec::new();
         let mut entries = 0u64;
         for n in &names {
             let store = set.open(&n.to_string())?;
-            let report = verify_store(store.as_ref())?;
+            let report = match checkpoints.get(&n.to_string()) {
+                None => verify_store(store.as_ref())?,
+                Some((path, cp)) => {
+                    let file = plane.relative(path).unwrap_or_else(|| path.display().to_string());
+                    match against_checkpoint(plane, store.as_ref(), cp, &file)? {
+                        Ok(r) => r,
+                        Err(issue) => {
+                            errors.push(issue);
+                            verify_store(store.as_ref())?
+                        }
+                    }
+                }
+            };
             entries += report.entries;
             errors.extend(chain_issue(&report));
         }

@@ -191,6 +191,9 @@ pub enum GateError {
     /// A document could not be read.
     #[error(transparent)]
     Document(#[from] DocumentError),
+    /// A saved ledger checkpoint could not be read.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::ledger::checkpoint::CheckpointError),
     /// A governed config document (governance policy) could not be read.
     #[error(transparent)]
     Framework(#[from] crate::framework::FrameworkError),

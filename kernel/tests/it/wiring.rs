@@ -204,3 +204,102 @@ fn vocabulary_event_types_list_every_kernel_event_constant() {
     }
     assert!(cp_kernel::ledger::event::ALL.contains(&cp_kernel::ledger::event::TRUST_KEY_ADDED));
 }
+
+/// G6 verifies each ledger against its latest saved checkpoint with the signer's key from the
+/// plane trust store; `record_checkpoint` logs a CHECKPOINT entry on HOT/governance.
+#[test]
+fn g6_checks_saved_checkpoints_with_the_trusted_signer() {
+    use cp_kernel::gates::run_gates;
+    use cp_kernel::ledger::checkpoint::{Checkpoint, record_checkpoint, save_in_plane};
+    use cp_kernel::ledger::{LedgerName, LedgerQuery, LedgerSet, event};
+    use cp_kernel::plane::{LedgerBackend, TrustedKey};
+    use cp_kernel::signing::KeyPairFile;
+    let key = KeyPairFile::from_seed(&[7; 32]);
+    let stranger = KeyPairFile::from_seed(&[9; 32]);
+    let pk = key.public();
+    let tp = TempPlane::with_config(PlaneConfig {
+        require_signatures: false,
+        ledger_backend: Some(LedgerBackend::Jsonl),
+        trusted_keys: vec![TrustedKey {
+            key_id: pk.key_id.clone(),
+            public_key: pk.public_key.clone(),
+            note: String::new(),
+        }],
+        ..PlaneConfig::default()
+    });
+    install(&tp, &fixture_framework_package()).unwrap();
+    let set = LedgerSet::new(&tp.plane);
+    let store = set.open(LedgerName::PACKAGES).unwrap();
+    let cp = Checkpoint::create(&*store, &key).unwrap();
+    let saved = save_in_plane(&tp.plane, &cp).unwrap();
+    assert!(saved.starts_with(tp.plane.root().join("HOT/ledger/checkpoints")), "{}", saved.display());
+    let logged = record_checkpoint(&set, &cp).unwrap();
+    let gov = set.open(LedgerName::GOVERNANCE).unwrap().query(&LedgerQuery::default()).unwrap();
+    let e = gov.iter().find(|e| e.id == logged.id).unwrap();
+    assert_eq!(e.event_type, event::CHECKPOINT);
+    assert_eq!(
+        (&e.metadata["origin"], &e.metadata["size"], &e.metadata["root"], &e.metadata["key_id"]),
+        (
+            &serde_json::json!("HOT/packages"),
+            &serde_json::json!(cp.size),
+            &serde_json::json!(cp.root),
+            &serde_json::json!(pk.key_id)
+        )
+    );
+    drop(store);
+    drop(set);
+    let g6 = |tp: &TempPlane| run_gates(&tp.plane, &[GateId::G6]).unwrap().remove(0);
+    assert!(g6(&tp).passed(), "{:?}", g6(&tp).errors);
+    // Drop the last entry: the chain is still valid, the checkpoint says it was truncated.
+    let path = LedgerSet::new(&tp.plane).path_of(&LedgerName::parse("HOT/packages").unwrap());
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&path, lines[..lines.len() - 1].join("\n") + "\n").unwrap();
+    let r = g6(&tp);
+    assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+    assert_eq!(r.errors[0].code, "G6_CHECKPOINT_MISMATCH");
+    assert!(r.errors[0].message.contains("truncated"), "{}", r.errors[0].message);
+    std::fs::write(&path, &text).unwrap();
+    assert!(g6(&tp).passed());
+    // A newer checkpoint signed by a key outside the trust store is refused.
+    let store = LedgerSet::new(&tp.plane).open(LedgerName::PACKAGES).unwrap();
+    install(&tp, &FixturePackage::new("PKG-MORE-001").file("HOT/schemas/more.json", "{}\n")).unwrap();
+    let cp2 = Checkpoint::create(&*store, &stranger).unwrap();
+    drop(store);
+    assert!(cp2.size > cp.size);
+    save_in_plane(&tp.plane, &cp2).unwrap();
+    let r = g6(&tp);
+    assert_eq!(r.errors[0].code, "G6_CHECKPOINT_MISMATCH");
+    assert!(r.errors[0].message.contains("trust store"), "{}", r.errors[0].message);
+}
+
+/// `cpctl ledger checkpoint --save` keeps the checkpoint in the plane and logs CHECKPOINT.
+#[cfg(feature = "cli")]
+#[test]
+fn cpctl_ledger_checkpoint_saves_in_the_plane_and_logs_checkpoint() {
+    use cp_kernel::ledger::{LedgerName, LedgerQuery, LedgerSet, event};
+    use cp_kernel::signing::KeyPairFile;
+    let tp = unsigned_plane();
+    install(&tp, &fixture_framework_package()).unwrap();
+    let key = KeyPairFile::from_seed(&[3; 32]);
+    let kf = tp.dir.path().join("k.json");
+    key.save(&kf).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cpctl"))
+        .arg("--root")
+        .arg(tp.plane.root())
+        .args(["ledger", "checkpoint", "--ledger", "HOT/packages", "--save", "--key"])
+        .arg(&kf)
+        .env_remove("CONTROL_PLANE_ROOT")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir = tp.plane.root().join("HOT/ledger/checkpoints");
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].to_string_lossy().starts_with("HOT_packages."), "{files:?}");
+    let gov = LedgerSet::new(&tp.plane).open(LedgerName::GOVERNANCE).unwrap().query(&LedgerQuery::default()).unwrap();
+    let last = gov.last().unwrap();
+    assert_eq!(last.event_type, event::CHECKPOINT);
+    assert_eq!(last.metadata["origin"], "HOT/packages");
+    assert_eq!(last.metadata["key_id"], key.key_id.as_str());
+}
