@@ -72,7 +72,19 @@ fn g0b_names_edited_and_deleted_files_in_every_tier() {
 
 #[test]
 fn g6_names_the_tampered_seq() {
-    let tp = plane_with_files();
+    // JSONL ledgers, so that one line can be edited in place (the default backend is SQLite).
+    let tp = TempPlane::with_config(cp_kernel::plane::PlaneConfig {
+        require_signatures: false,
+        ledger_backend: Some(cp_kernel::plane::LedgerBackend::Jsonl),
+        ..cp_kernel::plane::PlaneConfig::default()
+    });
+    let d = tp.dir.path().join("s");
+    for p in [
+        cp_kernel::testkit::fixture_framework_package(),
+        FixturePackage::new("PKG-G-001").file("HOT/schemas/g.json", "{}\n"),
+    ] {
+        Installer::new(&tp.plane).install_archive(&p.write(&d), None, &InstallOptions::default()).unwrap();
+    }
     let path = cp_kernel::ledger::LedgerSet::new(&tp.plane)
         .path_of(&cp_kernel::ledger::LedgerName::parse("HOT/packages").unwrap());
     let text = std::fs::read_to_string(&path).unwrap();
