@@ -140,9 +140,6 @@ enum TrustCmd {
     },
 }
 
-/// Event logged to `HOT/governance` when a key is added to the trust store.
-const TRUST_KEY_ADDED: &str = "TRUST_KEY_ADDED";
-
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct Refused(String);
@@ -258,7 +255,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 cfg.trusted_keys.push(TrustedKey { key_id: k.key_id.clone(), public_key: k.public_key.clone(), note });
                 plane.save_config(cfg)?;
                 LedgerSet::new(&plane).open(LedgerName::GOVERNANCE)?.append(
-                    NewEntry::new(TRUST_KEY_ADDED)
+                    NewEntry::new(cp_kernel::ledger::event::TRUST_KEY_ADDED)
                         .decision("ALLOW")
                         .reason(format!("key {} added to the trust store", k.key_id))
                         .meta("key_id", k.key_id.as_str())

@@ -116,6 +116,19 @@ pub enum AttentionError {
         /// Which limit.
         limit: BudgetLimit,
     },
+    /// The plane's vocabulary (`HOT/config/vocabulary.yaml`) could not be loaded.
+    #[error("vocabulary: {0}")]
+    Vocabulary(#[from] crate::framework::FrameworkError),
+    /// A request field carries a value outside the plane's vocabulary.
+    #[error("invalid attention request: {field} {value:?} is not in the plane vocabulary (allowed: {})", allowed.join(", "))]
+    NotInVocabulary {
+        /// The request field (`agent_class`, `tier`).
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// The values the vocabulary allows.
+        allowed: Vec<String>,
+    },
     /// The pipeline produced nothing and the template's `on_empty` is `fail`.
     #[error("attention template {template_id} produced no context")]
     EmptyContext {

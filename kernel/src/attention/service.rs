@@ -1,5 +1,6 @@
 //! The service: loads config and templates, resolves, merges, runs, applies fallbacks, caches.
 
+use crate::framework::{Term, Vocabulary};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -139,7 +140,9 @@ impl AttentionServiceBuilder {
         };
         let templates = load_templates(&env.plane, &schemas)?;
         check_handlers(&templates, &env)?;
+        let vocabulary = Vocabulary::for_plane(&env.plane, &schemas)?;
         Ok(AttentionService {
+            vocabulary,
             cache: ContextCache::new(config.cache.ttl_ms, config.cache.max_entries),
             env,
             schemas,
@@ -234,6 +237,8 @@ struct Plan {
 /// The attention service. `Send + Sync`; share it behind an `Arc`.
 pub struct AttentionService {
     env: Env,
+    /// The plane's vocabulary, loaded once at construction.
+    vocabulary: Vocabulary,
     schemas: SchemaSet,
     templates: RwLock<BTreeMap<String, LoadedTemplate>>,
     cache: ContextCache,
@@ -255,6 +260,22 @@ impl AttentionService {
             custom: BTreeMap::new(),
             ledger_overrides: BTreeMap::new(),
         }
+    }
+
+    /// Refuses a request whose `agent_class` or `tier` is not in the plane's vocabulary.
+    fn check_vocabulary(&self, req: &AttentionRequest) -> Result<(), AttentionError> {
+        for (field, kind, value) in
+            [("agent_class", Term::AgentClass, req.agent_class.as_str()), ("tier", Term::Tier, req.tier.as_str())]
+        {
+            if !self.vocabulary.contains(kind, value) {
+                return Err(AttentionError::NotInVocabulary {
+                    field,
+                    value: value.to_string(),
+                    allowed: self.vocabulary.terms(kind).to_vec(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The service config in use.
@@ -366,6 +387,7 @@ impl AttentionService {
 
     /// Explains which template a request resolves to, why, and the merged pipeline.
     pub fn explain(&self, req: &AttentionRequest) -> Result<ResolutionExplanation, AttentionError> {
+        self.check_vocabulary(req)?;
         let contract = self.contract(req)?;
         let (plan, candidates) = self.plan(req, contract.as_ref())?;
         Ok(ResolutionExplanation {
@@ -392,6 +414,7 @@ impl AttentionService {
 
     /// Assembles the context for `req`.
     pub fn assemble(&self, req: &AttentionRequest) -> Result<AssembledContext, AttentionError> {
+        self.check_vocabulary(req)?;
         let contract = self.contract(req)?;
         let contract_hash = contract.as_ref().map(PromptContract::hash).unwrap_or_default();
         let (plan, _) = self.plan(req, contract.as_ref())?;

@@ -1,60 +1,50 @@
-//! G6 ledger: every ledger chain of the plane verifies — each stored body re-hashes to its
-//! `entry_hash`, each `previous_hash` is the previous entry's hash, `seq` is dense from 0, and
-//! no record is junk. Reports the first bad `seq` per ledger.
+//! G6 ledger: every ledger chain of the plane verifies through
+//! [`crate::ledger::verify::verify_store`] — each stored body re-hashes to its `entry_hash`,
+//! each `previous_hash` is the previous entry's hash, `seq` is dense from 0, and no record is
+//! junk. Reports the first bad record per ledger as `G6_CHAIN_BROKEN` with its `seq` and
+//! defect kind (`seq 2: content changed: …`). When `HOT/ledger/checkpoints/` holds saved
+//! checkpoints ([`crate::ledger::checkpoint::CHECKPOINTS_DIR`]), each ledger is verified
+//! against its latest one with the signer's key from the plane trust store
+//! (`trusted_keys`): a truncated or rewritten history, an unknown signer or a bad signature is
+//! `G6_CHECKPOINT_MISMATCH`.
 //!
-//! PROVISIONAL: a minimal private check ([`verify_chain`]); `ledger::verify::verify_store`
-//! (with checkpoints) replaces its body when it lands.
-
-use std::ops::ControlFlow;
+//! Never does: change a ledger.
 
 use super::{Gate, GateError, GateId, GateIssue, GateReport};
-use crate::ledger::{GENESIS_PREVIOUS_HASH, LedgerSet, LedgerStore, compute_entry_hash};
+use crate::ledger::checkpoint::{Checkpoint, latest_in_plane, verify_against_checkpoint};
+use crate::ledger::verify::{DefectKind, VerifyReport, verify_store};
+use crate::ledger::{LedgerSet, LedgerStore};
 use crate::plane::Plane;
+use crate::signing::PublicKeyFile;
 
-/// Verifies one store; `Ok(None)` when intact, else the first bad seq and why.
-pub fn verify_chain(store: &dyn LedgerStore) -> Result<(u64, Option<(u64, String)>), GateError> {
-    let mut prev = GENESIS_PREVIOUS_HASH.to_string();
-    let mut count = 0u64;
-    let mut bad: Option<(u64, String)> = None;
-    let scanned = store.scan_raw(&mut |rec| {
-        let pos = rec.position;
-        let fail = |why: String| Some((pos, why));
-        bad = if let Some(d) = rec.defect {
-            fail(format!("unreadable record: {d}"))
-        } else if compute_entry_hash(rec.body) != rec.entry_hash {
-            fail("content changed: body does not hash to entry_hash".into())
-        } else {
-            match serde_json::from_slice::<serde_json::Value>(rec.body) {
-                Err(e) => fail(format!("body is not JSON: {e}")),
-                Ok(v) => {
-                    let seq = v.get("seq").and_then(serde_json::Value::as_u64);
-                    let ph = v.get("previous_hash").and_then(serde_json::Value::as_str).unwrap_or_default();
-                    if seq != Some(count) {
-                        fail(format!("gap: expected seq {count}, found {seq:?}"))
-                    } else if ph != prev {
-                        fail("link broken: previous_hash is not the previous entry_hash".into())
-                    } else {
-                        None
-                    }
-                }
-            }
+/// The G6 issue for a ledger's verification report, if it failed.
+pub fn chain_issue(report: &VerifyReport) -> Option<GateIssue> {
+    report.first_bad.as_ref().map(|d| {
+        let code = match d.kind {
+            DefectKind::Truncated | DefectKind::Rewritten => "G6_CHECKPOINT_MISMATCH",
+            _ => "G6_CHAIN_BROKEN",
         };
-        if bad.is_some() {
-            return ControlFlow::Break(());
-        }
-        prev = rec.entry_hash.to_string();
-        count += 1;
-        ControlFlow::Continue(())
-    });
-    if let Err(e) = scanned {
-        // A store that cannot even be scanned is broken at the record it reports.
-        let (seq, msg) = match &e {
-            crate::ledger::LedgerError::Corrupt { seq, message, .. } => (*seq, message.clone()),
-            other => (count, other.to_string()),
-        };
-        return Ok((count, Some((seq, format!("unreadable record: {msg}")))));
+        GateIssue::new(code, format!("seq {}: {}: {}", d.seq, d.kind, d.message)).at(&report.ledger)
+    })
+}
+
+/// Verifies `store` against `cp` with the signer's key from the plane trust store.
+fn against_checkpoint(
+    plane: &Plane,
+    store: &dyn LedgerStore,
+    cp: &Checkpoint,
+    file: &str,
+) -> Result<Result<VerifyReport, GateIssue>, GateError> {
+    let mismatch = |m: String| GateIssue::new("G6_CHECKPOINT_MISMATCH", format!("{file}: {m}")).at(store.name());
+    let Some(k) = plane.config().trusted_keys.iter().find(|k| k.key_id == cp.key_id) else {
+        return Ok(Err(mismatch(format!("signed by key {} which is not in the plane trust store", cp.key_id))));
+    };
+    let key = PublicKeyFile { algorithm: "ed25519".into(), key_id: k.key_id.clone(), public_key: k.public_key.clone() };
+    match verify_against_checkpoint(store, cp, &key) {
+        Ok(r) => Ok(Ok(r)),
+        Err(crate::ledger::checkpoint::CheckpointError::Ledger(e)) => Err(e.into()),
+        Err(e) => Ok(Err(mismatch(e.to_string()))),
     }
-    Ok((count, bad))
 }
 
 /// Plane-level G6.
@@ -69,15 +59,26 @@ impl Gate for G6 {
     fn run(&self, plane: &Plane) -> Result<GateReport, GateError> {
         let set = LedgerSet::new(plane);
         let names = set.list()?;
+        let checkpoints = latest_in_plane(plane)?;
         let mut errors = Vec::new();
         let mut entries = 0u64;
         for n in &names {
             let store = set.open(&n.to_string())?;
-            let (count, bad) = verify_chain(store.as_ref())?;
-            entries += count;
-            if let Some((seq, why)) = bad {
-                errors.push(GateIssue::new("G6_CHAIN_BROKEN", format!("seq {seq}: {why}")).at(n.to_string()));
-            }
+            let report = match checkpoints.get(&n.to_string()) {
+                None => verify_store(store.as_ref())?,
+                Some((path, cp)) => {
+                    let file = plane.relative(path).unwrap_or_else(|| path.display().to_string());
+                    match against_checkpoint(plane, store.as_ref(), cp, &file)? {
+                        Ok(r) => r,
+                        Err(issue) => {
+                            errors.push(issue);
+                            verify_store(store.as_ref())?
+                        }
+                    }
+                }
+            };
+            entries += report.entries;
+            errors.extend(chain_issue(&report));
         }
         Ok(GateReport::new(GateId::G6, format!("{} ledgers, {entries} entries verified", names.len()), errors))
     }

@@ -67,6 +67,20 @@ impl GateId {
     }
 }
 
+impl From<crate::framework::GateId> for GateId {
+    fn from(g: crate::framework::GateId) -> Self {
+        use crate::framework::GateId as F;
+        match g {
+            F::G0A => Self::G0a,
+            F::G0B => Self::G0b,
+            F::G1 => Self::G1,
+            F::G1Complete => Self::G1Complete,
+            F::G5 => Self::G5,
+            F::G6 => Self::G6,
+        }
+    }
+}
+
 impl std::fmt::Display for GateId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -177,6 +191,12 @@ pub enum GateError {
     /// A document could not be read.
     #[error(transparent)]
     Document(#[from] DocumentError),
+    /// A saved ledger checkpoint could not be read.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::ledger::checkpoint::CheckpointError),
+    /// A governed config document (governance policy) could not be read.
+    #[error(transparent)]
+    Framework(#[from] crate::framework::FrameworkError),
     /// A governed-root glob is invalid.
     #[error("invalid glob {glob:?}")]
     Glob {
@@ -211,5 +231,19 @@ pub fn gate(id: GateId) -> Box<dyn Gate> {
 /// Runs the plane-level gates `ids` in order (all of them when empty).
 pub fn run_gates(plane: &Plane, ids: &[GateId]) -> Result<Vec<GateReport>, GateError> {
     let ids: Vec<GateId> = if ids.is_empty() { GateId::ALL.to_vec() } else { ids.to_vec() };
+    ids.into_iter().map(|id| gate(id).run(plane)).collect()
+}
+
+/// The gates `cpctl gates --all` runs: `plane_gates` of the plane's governance policy
+/// (`HOT/config/governance_policy.yaml`, else the compiled-in default), in order.
+pub fn plane_gate_ids(plane: &Plane) -> Result<Vec<GateId>, GateError> {
+    let schemas = crate::package::config::plane_schemas(plane).map_err(crate::framework::FrameworkError::from)?;
+    let policy = crate::framework::GovernancePolicy::for_plane(plane, &schemas)?;
+    Ok(policy.plane_gates.iter().map(|g| GateId::from(*g)).collect())
+}
+
+/// Runs the gates of [`plane_gate_ids`].
+pub fn run_plane_gates(plane: &Plane) -> Result<Vec<GateReport>, GateError> {
+    let ids = plane_gate_ids(plane)?;
     ids.into_iter().map(|id| gate(id).run(plane)).collect()
 }

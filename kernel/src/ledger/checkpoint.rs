@@ -173,6 +173,60 @@ impl Checkpoint {
     }
 }
 
+/// Plane-relative directory where `cpctl ledger checkpoint --save` keeps checkpoints (one file
+/// per ledger and size: `HOT_governance.1234.json`); G6 verifies each ledger against its latest.
+pub const CHECKPOINTS_DIR: &str = "HOT/ledger/checkpoints";
+
+/// The file a checkpoint is saved to inside [`CHECKPOINTS_DIR`].
+pub fn checkpoint_file_name(cp: &Checkpoint) -> String {
+    format!("{}.{}.json", cp.origin.replace('/', "_"), cp.size)
+}
+
+/// Saves `cp` into the plane's [`CHECKPOINTS_DIR`]; returns the file written.
+pub fn save_in_plane(plane: &crate::plane::Plane, cp: &Checkpoint) -> Result<std::path::PathBuf, CheckpointError> {
+    let dir = plane.root().join(CHECKPOINTS_DIR);
+    fsx::create_dir_all(&dir)?;
+    let path = dir.join(checkpoint_file_name(cp));
+    cp.save(&path)?;
+    Ok(path)
+}
+
+/// The latest (largest `size`) saved checkpoint of every ledger, by origin. No directory: none.
+pub fn latest_in_plane(
+    plane: &crate::plane::Plane,
+) -> Result<std::collections::BTreeMap<String, (std::path::PathBuf, Checkpoint)>, CheckpointError> {
+    let dir = plane.root().join(CHECKPOINTS_DIR);
+    let mut out: std::collections::BTreeMap<String, (std::path::PathBuf, Checkpoint)> = Default::default();
+    if !dir.is_dir() {
+        return Ok(out);
+    }
+    for e in fsx::read_dir(&dir)? {
+        let path = e.path();
+        if path.extension().and_then(|x| x.to_str()) != Some("json") {
+            continue;
+        }
+        let cp = Checkpoint::load(&path)?;
+        if out.get(&cp.origin).is_none_or(|(_, have)| have.size < cp.size) {
+            out.insert(cp.origin.clone(), (path, cp));
+        }
+    }
+    Ok(out)
+}
+
+/// Records that `cp` was emitted: a `CHECKPOINT` entry (origin, size, root, key_id) on
+/// `HOT/governance`.
+pub fn record_checkpoint(set: &super::LedgerSet, cp: &Checkpoint) -> Result<super::LedgerEntry, LedgerError> {
+    let store = set.open(super::LedgerName::GOVERNANCE)?;
+    let e = super::NewEntry::new(super::event::CHECKPOINT)
+        .decision("PASS")
+        .reason(format!("checkpoint of {} at size {}", cp.origin, cp.size))
+        .meta("origin", cp.origin.clone())
+        .meta("size", cp.size)
+        .meta("root", cp.root.clone())
+        .meta("key_id", cp.key_id.clone());
+    store.append(e)
+}
+
 /// Compares a verified chain (`report`, its leaves) with the checkpoint.
 fn judge(mut report: VerifyReport, leaves: &[merkle::Hash], cp: &Checkpoint) -> VerifyReport {
     if report.first_bad.is_some() {

@@ -40,3 +40,30 @@ pub const CHECKPOINT: &str = "CHECKPOINT";
 pub const PLANE_INITIALIZED: &str = "PLANE_INITIALIZED";
 /// A non-prompt request (budget read or allocation, ledger read) was refused by auth.
 pub const ACCESS_DENIED: &str = "ACCESS_DENIED";
+/// A public key was added to the plane's trust store (logged to `HOT/governance`).
+pub const TRUST_KEY_ADDED: &str = "TRUST_KEY_ADDED";
+
+/// Every event type above (the vocabulary's `event_types` must list them all).
+pub const ALL: &[&str] = &[
+    INSTALL_STARTED,
+    INSTALLED,
+    INSTALL_FAILED,
+    UNINSTALLED,
+    INSTALL_RECOVERED,
+    POLICY_WAIVED,
+    PROMPT_SENT,
+    PROMPT_RECEIVED,
+    PROMPT_REJECTED,
+    PROMPT_FAILED,
+    BUDGET_ALLOCATED,
+    BUDGET_WARNING,
+    BUDGET_RECOVERED,
+    AUTH_TOKEN_ISSUED,
+    AUTH_DEV_MODE,
+    LEDGER_REPAIRED,
+    CP2_IMPORTED,
+    CHECKPOINT,
+    PLANE_INITIALIZED,
+    ACCESS_DENIED,
+    TRUST_KEY_ADDED,
+];

@@ -29,6 +29,7 @@ use super::receipt::{
 };
 use super::sign::{SignError, read_signature};
 use super::store::{StoreEntry, StoreError, index_store};
+use crate::framework::{GenesisCheck, GovernancePolicy};
 use crate::fsx::{self, FsError};
 use crate::gates::g5_signature::Trust;
 use crate::gates::{
@@ -239,6 +240,9 @@ pub enum InstallError {
     /// Rollback.
     #[error(transparent)]
     Rollback(#[from] RollbackError),
+    /// The governance policy (`HOT/config/governance_policy.yaml`) could not be read.
+    #[error("governance policy: {0}")]
+    Governance(#[from] crate::framework::FrameworkError),
 }
 
 impl InstallError {
@@ -265,6 +269,7 @@ impl InstallError {
             Self::Pack(_) => "PACK",
             Self::Sign(_) => "SIGNATURE_FILE",
             Self::Rollback(_) => "ROLLBACK",
+            Self::Governance(_) => "GOVERNANCE_POLICY",
         }
     }
 
@@ -505,6 +510,17 @@ impl Installer {
         let manifest_sha256 = hashing::sha256_prefixed(&manifest_bytes);
         let archive_sha256 = hashing::sha256_prefixed(&fsx::read(path)?);
         let mut gates = vec![g0a];
+        // The gates this layer runs and the genesis rules come from the governance policy (the
+        // plane's, else the compiled-in default). G0A always runs: it yields the manifest whose
+        // layer selects the rest.
+        let policy = match schemas.as_deref() {
+            Some(s) => GovernancePolicy::for_plane(plane, s)?,
+            None => GovernancePolicy::for_plane(
+                plane,
+                &crate::schema::SchemaSet::embedded().map_err(crate::framework::FrameworkError::from)?,
+            )?,
+        };
+        let runs = |g: GateId| policy.install_gates_for(m.layer).iter().any(|p| GateId::from(*p) == g);
 
         tracing::trace!(phase = "g0a", "install phase");
         // Version policy.
@@ -582,12 +598,14 @@ impl Installer {
 
         tracing::trace!(phase = "ownership", "install phase");
         // G0B: the plane is clean before anything moves.
-        let (owned, issues) = g0b_ownership::check_plane(plane, &owners)?;
-        let g0b = GateReport::new(GateId::G0b, format!("{owned} files owned"), issues);
-        if !g0b.passed() {
-            return Err(gate_fail(&id, g0b));
+        if runs(GateId::G0b) {
+            let (owned, issues) = g0b_ownership::check_plane(plane, &owners)?;
+            let g0b = GateReport::new(GateId::G0b, format!("{owned} files owned"), issues);
+            if !g0b.passed() {
+                return Err(gate_fail(&id, g0b));
+            }
+            gates.push(g0b);
         }
-        gates.push(g0b);
 
         tracing::trace!(phase = "g0b", "install phase");
         // G1 with the package's own framework and spec manifests overlaid.
@@ -595,10 +613,20 @@ impl Installer {
         let overlay: Vec<(String, PathBuf)> = read
             .files
             .keys()
-            .filter(|p| fwview::is_framework_manifest(p) || fwview::is_spec_manifest(p))
+            .filter(|p| policy.self_registration && (fwview::is_framework_manifest(p) || fwview::is_spec_manifest(p)))
             .map(|p| (p.clone(), staged_root.join(p)))
             .collect();
         let view = load_view(plane, &overlay)?;
+        // Frameworks registered on the plane itself (not only shipped by this package).
+        let registered =
+            view.frameworks.values().filter(|f| plane.resolve(&f.manifest_path).is_ok_and(|p| p.is_file())).count();
+        let exempt = |c: GenesisCheck| policy.is_exempt(m.layer, registered, c);
+        let exempt_code = |code: &str| match code {
+            "G1_FRAMEWORK_MISSING" => exempt(GenesisCheck::FrameworkRegistered),
+            "G1_SPEC_MISSING" => exempt(GenesisCheck::SpecRegistered),
+            "G1_PATH_UNAUTHORIZED" => exempt(GenesisCheck::PathAuthorized),
+            _ => false,
+        };
         let pinned = opts.pinned.get(&id) == Some(&manifest_sha256);
         let may_defer = pinned && cfg.pending_framework_policy == PendingFrameworkPolicy::DeferPinned;
         let installed: BTreeMap<String, String> = receipts
@@ -606,43 +634,51 @@ impl Installer {
             .filter(|r| r.package_id != id)
             .map(|r| (r.package_id.clone(), r.version.clone()))
             .collect();
-        let g1 = GateReport::new(
-            GateId::G1,
-            format!("{} assets authorized", m.assets.len()),
-            g1_chain::check_package(&m, &view, &installed, may_defer)?,
-        );
-        if !g1.passed() {
-            return Err(gate_fail(&id, g1));
+        if runs(GateId::G1) {
+            let mut issues = g1_chain::check_package(&m, &view, &installed, may_defer)?;
+            issues.retain(|i| !exempt_code(&i.code));
+            let g1 = GateReport::new(GateId::G1, format!("{} assets authorized", m.assets.len()), issues);
+            if !g1.passed() {
+                return Err(gate_fail(&id, g1));
+            }
+            gates.push(g1);
         }
-        gates.push(g1);
         let shipped: Vec<String> = view
             .frameworks
             .values()
             .filter(|f| read.files.contains_key(&f.manifest_path))
             .map(|f| f.framework_id.clone())
             .collect();
-        let g1c = GateReport::new(
-            GateId::G1Complete,
-            format!("{} frameworks shipped", shipped.len()),
-            g1_complete::check_frameworks(&view, Some(&shipped)),
-        );
-        if !g1c.passed() {
-            return Err(gate_fail(&id, g1c));
+        if runs(GateId::G1Complete) && !exempt(GenesisCheck::ExpectedSpecs) {
+            let g1c = GateReport::new(
+                GateId::G1Complete,
+                format!("{} frameworks shipped", shipped.len()),
+                g1_complete::check_frameworks(&view, Some(&shipped)),
+            );
+            if !g1c.passed() {
+                return Err(gate_fail(&id, g1c));
+            }
+            gates.push(g1c);
         }
-        gates.push(g1c);
 
         tracing::trace!(phase = "g1", "install phase");
         // G5.
-        let sig = read_signature(path)?;
-        let trust =
-            match g5_signature::check_signature(&manifest_sha256, sig.as_ref(), plane.config(), pinned, opts.dev) {
-                Ok(t) => t,
-                Err(issue) => {
-                    let issue: GateIssue = issue.pkg(&id);
-                    return Err(gate_fail(&id, GateReport::new(GateId::G5, "signature refused", vec![issue])));
-                }
-            };
-        gates.push(GateReport::new(GateId::G5, format!("trusted: {}", trust.as_receipt()), Vec::new()));
+        let trust = if runs(GateId::G5) {
+            let sig = read_signature(path)?;
+            let trust =
+                match g5_signature::check_signature(&manifest_sha256, sig.as_ref(), plane.config(), pinned, opts.dev) {
+                    Ok(t) => t,
+                    Err(issue) => {
+                        let issue: GateIssue = issue.pkg(&id);
+                        return Err(gate_fail(&id, GateReport::new(GateId::G5, "signature refused", vec![issue])));
+                    }
+                };
+            gates.push(GateReport::new(GateId::G5, format!("trusted: {}", trust.as_receipt()), Vec::new()));
+            trust
+        } else {
+            // The policy does not ask for a signature at this layer.
+            Trust::Policy
+        };
         Ok(Prepared {
             manifest: m,
             manifest_bytes,

@@ -6,6 +6,7 @@
 //! every install/uninstall, so no row is ever lost to an ownership transfer.
 //! `file_ownership.csv` is append-only; its current state must equal the receipts' files.
 
+use crate::framework::RegistriesConfig;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -73,6 +74,19 @@ pub enum ReceiptError {
     /// A framework/spec manifest could not be read.
     #[error(transparent)]
     Document(#[from] DocumentError),
+    /// The registry catalogue (`HOT/config/registries.yaml`) could not be read.
+    #[error("registry catalogue: {0}")]
+    Catalogue(#[source] crate::framework::FrameworkError),
+    /// The registry catalogue lists other columns for a registry than the kernel writes.
+    #[error("registry catalogue lists columns [{}] for {file}, the kernel writes [{}]", catalogue.join(", "), written.join(", "))]
+    CatalogueMismatch {
+        /// The registry file name.
+        file: String,
+        /// Columns in the catalogue (empty when the catalogue does not list the file).
+        catalogue: Vec<String>,
+        /// Columns the kernel writes.
+        written: Vec<String>,
+    },
     /// A receipt is malformed.
     #[error("{}: malformed receipt: {message}", path.display())]
     Malformed {
@@ -182,6 +196,7 @@ pub fn derive_registries(plane: &Plane) -> Result<DerivedRegistries, ReceiptErro
 /// Rewrites the derived registries (atomically, one file at a time).
 /// With `sync` every file is fsynced (durability `full`).
 pub fn rebuild_registries(plane: &Plane, sync: bool) -> Result<DerivedRegistries, ReceiptError> {
+    check_catalogue(&registry_catalogue(plane)?)?;
     let d = derive_registries(plane)?;
     fsx::create_dir_all(plane.dir(Tier::Hot, "registries"))?;
     let put =
@@ -227,9 +242,51 @@ pub struct RegistryDiff {
     pub message: String,
 }
 
+/// The plane's registry catalogue (`HOT/config/registries.yaml`, else the compiled-in one).
+pub fn registry_catalogue(plane: &Plane) -> Result<RegistriesConfig, ReceiptError> {
+    let schemas = super::config::plane_schemas(plane)
+        .map_err(|e| ReceiptError::Catalogue(crate::framework::FrameworkError::from(e)))?;
+    RegistriesConfig::for_plane(plane, &schemas).map_err(ReceiptError::Catalogue)
+}
+
+/// Checks that the catalogue lists, for every registry the kernel writes, exactly the columns
+/// it writes (refusing to write registries the catalogue would call malformed).
+pub fn check_catalogue(catalogue: &RegistriesConfig) -> Result<(), ReceiptError> {
+    for kind in RegistryKind::ALL {
+        let written: Vec<String> = kind.columns().iter().map(|c| (*c).to_string()).collect();
+        let listed = catalogue.get(kind.file_name()).map(|r| r.columns.clone()).unwrap_or_default();
+        if listed != written {
+            return Err(ReceiptError::CatalogueMismatch {
+                file: kind.file_name().to_string(),
+                catalogue: listed,
+                written,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Compares the live derived registries (and the current state of `file_ownership.csv`)
-/// with a fresh rebuild from receipts + installed manifests. Empty = identical.
+/// with a fresh rebuild from receipts + installed manifests. Empty = identical. First checks every live registry header
+/// against the catalogue (`RegistriesConfig::verify_headers`): a header that differs is
+/// reported (key `(header)`) and the rows are not compared.
 pub fn verify_registries(plane: &Plane) -> Result<Vec<RegistryDiff>, ReceiptError> {
+    let catalogue = registry_catalogue(plane)?;
+    let headers = catalogue.verify_headers(plane).map_err(ReceiptError::Catalogue)?;
+    if !headers.is_empty() {
+        return Ok(headers
+            .into_iter()
+            .map(|h| RegistryDiff {
+                registry: h.path,
+                key: "(header)".into(),
+                message: format!(
+                    "header [{}] differs from the catalogue's columns [{}]",
+                    h.found.join(", "),
+                    h.expected.join(", ")
+                ),
+            })
+            .collect());
+    }
     let fresh = derive_registries(plane)?;
     let mut diffs = Vec::new();
     let live_fw: Vec<FrameworkRow> =

@@ -138,6 +138,9 @@ pub enum RouterError {
         /// Its seq.
         seq: u64,
     },
+    /// The plane's vocabulary (`HOT/config/vocabulary.yaml`) could not be loaded.
+    #[error("vocabulary: {0}")]
+    Vocabulary(#[source] crate::framework::FrameworkError),
     /// A config file the router needs is missing.
     #[error("{} is missing; it is shipped by package {package}", path.display())]
     MissingConfig {
@@ -452,6 +455,8 @@ pub struct PromptRouter {
     auth: Authorizer,
     clock: Arc<dyn Clock>,
     providers: BTreeMap<String, ProviderSlot>,
+    /// The plane's vocabulary (provenance `agent_class` / `tier`), loaded once at open.
+    vocabulary: crate::framework::Vocabulary,
 }
 
 impl std::fmt::Debug for PromptRouter {
@@ -527,6 +532,7 @@ impl PromptRouter {
             }
             cfgs.router.default_provider = name;
         }
+        let vocabulary = crate::framework::Vocabulary::for_plane(plane, &schemas).map_err(RouterError::Vocabulary)?;
         let store = match opts.store {
             Some(s) => s,
             None => LedgerSet::new(plane).open(&cfgs.router.ledger)?,
@@ -555,8 +561,16 @@ impl PromptRouter {
         }
         let budgeter = Budgeter::open(cfgs.budget, store)?;
         let auth = Authorizer::new(cfgs.router.auth.clone(), secret);
-        let router =
-            Self { config: cfgs.router, price_book: cfgs.price_book, schemas, budgeter, auth, clock, providers };
+        let router = Self {
+            config: cfgs.router,
+            price_book: cfgs.price_book,
+            schemas,
+            budgeter,
+            auth,
+            clock,
+            providers,
+            vocabulary,
+        };
         if router.config.auth.dev_mode {
             tracing::warn!("router auth dev mode is on: tokens are not checked");
             router.budgeter.append(vec![
@@ -682,6 +696,9 @@ impl PromptRouter {
                 none(),
             ));
         };
+        if let Err(e) = self.vocabulary.check_provenance(&req.provenance) {
+            return Err(self.reject(RejectCode::InvalidInput, format!("provenance: {e}"), &req, &request_id, none()));
+        }
         let prompt = match render(&req.contract.prompt_template, &req.context.context_text, &req.input) {
             Ok(p) => p,
             Err((code, m)) => return Err(self.reject(code, m, &req, &request_id, none())),

@@ -72,6 +72,44 @@ fn g0b_names_edited_and_deleted_files_in_every_tier() {
 
 #[test]
 fn g6_names_the_tampered_seq() {
+    // JSONL ledgers, so that one line can be edited in place (the default backend is SQLite).
+    let tp = TempPlane::with_config(cp_kernel::plane::PlaneConfig {
+        require_signatures: false,
+        ledger_backend: Some(cp_kernel::plane::LedgerBackend::Jsonl),
+        ..cp_kernel::plane::PlaneConfig::default()
+    });
+    let d = tp.dir.path().join("s");
+    for p in [
+        cp_kernel::testkit::fixture_framework_package(),
+        FixturePackage::new("PKG-G-001").file("HOT/schemas/g.json", "{}\n"),
+    ] {
+        Installer::new(&tp.plane).install_archive(&p.write(&d), None, &InstallOptions::default()).unwrap();
+    }
+    let path = cp_kernel::ledger::LedgerSet::new(&tp.plane)
+        .path_of(&cp_kernel::ledger::LedgerName::parse("HOT/packages").unwrap());
+    // The store refuses the edit; an attacker with file access drops the trigger first.
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let refused = db.execute("UPDATE entries SET body = body WHERE seq = 2", []);
+    assert!(refused.unwrap_err().to_string().contains("append-only"));
+    let body: Vec<u8> = db.query_row("SELECT body FROM entries WHERE seq = 2", [], |r| r.get(0)).unwrap();
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.contains("\"tier\":\"hot\""), "{text}");
+    db.execute_batch("DROP TRIGGER entries_no_update").unwrap();
+    db.execute(
+        "UPDATE entries SET body = ?1 WHERE seq = 2",
+        [text.replace("\"tier\":\"hot\"", "\"tier\":\"ho1\"").into_bytes()],
+    )
+    .unwrap();
+    drop(db);
+    let r = run_gates(&tp.plane, &[GateId::G6]).unwrap();
+    assert_eq!(r[0].status, GateStatus::Fail);
+    assert_eq!(r[0].errors[0].code, "G6_CHAIN_BROKEN");
+    assert!(r[0].errors[0].message.starts_with("seq 2:"), "{}", r[0].errors[0].message);
+    assert_eq!(r[0].errors[0].path.as_deref(), Some("HOT/packages"));
+}
+
+#[test]
+fn g6_names_the_tampered_seq_in_a_sqlite_ledger() {
     let tp = plane_with_files();
     let path = cp_kernel::ledger::LedgerSet::new(&tp.plane)
         .path_of(&cp_kernel::ledger::LedgerName::parse("HOT/packages").unwrap());
@@ -130,6 +168,7 @@ fn cpctl_gates_registries_and_recover() {
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     assert_eq!(o.status.code(), Some(0), "{out}");
     let lines: Vec<&str> = out.lines().collect();
+    // `--all` runs the governance policy's plane_gates: G0A, G0B, G1, G1-COMPLETE, G5, G6.
     assert_eq!(lines.len(), 6, "{out}");
     assert!(lines[1].starts_with("G0B: PASS  ") && lines[1].ends_with("files owned, 0 orphans"), "{out}");
     std::fs::write(tp.plane.root().join("HO2/schemas/stray.json"), "{}").unwrap();

@@ -125,7 +125,8 @@ mod cli {
         let (rc, out) = cpctl(&root, &["ledger", "checkpoint", "--ledger", "HOT/governance", "--key", k, "--out", cp]);
         assert_eq!(rc, 0, "{out}");
         let (rc, out) = cpctl(&root, &["ledger", "verify", "--checkpoint", cp, "--pubkey", p]);
-        assert_eq!((rc, out.trim()), (0, "HOT/governance: OK 5 entries"));
+        // The checkpoint (size 5) covers the import; its CHECKPOINT entry is the 6th.
+        assert_eq!((rc, out.trim()), (0, "HOT/governance: OK 6 entries"));
 
         // A forged checkpoint (size edited) is a verified "no": exit 2.
         let forged = std::fs::read_to_string(cp).unwrap().replace("\"size\": 5", "\"size\": 4");
@@ -149,6 +150,6 @@ mod cli {
         let (rc, out) =
             cpctl(&root, &["ledger", "export", "--ledger", "HOT/governance", "--out", exp.to_str().unwrap()]);
         assert_eq!(rc, 0, "{out}");
-        assert_eq!(std::fs::read_to_string(&exp).unwrap().lines().count(), 5);
+        assert_eq!(std::fs::read_to_string(&exp).unwrap().lines().count(), 6);
     }
 }

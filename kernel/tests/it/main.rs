@@ -26,3 +26,4 @@ mod router_matrix;
 mod router_resilience;
 mod router_support;
 mod schema;
+mod wiring;

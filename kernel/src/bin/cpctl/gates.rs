@@ -3,14 +3,15 @@
 use clap::Args;
 use serde::Serialize;
 
-use cp_kernel::gates::{GateId, GateReport, run_gates};
+use cp_kernel::gates::{GateId, GateReport, run_gates, run_plane_gates};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
 
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  cpctl --root ./cp-root gates --all\n  cpctl gates --gate G0B G1 --json")]
 pub(crate) struct GatesArgs {
-    /// Run every gate (G0A, G0B, G1, G1-COMPLETE, G5, G6); the default when no --gate is given.
+    /// Run the plane gates of the governance policy (`plane_gates` in
+    /// HOT/config/governance_policy.yaml); the default when no --gate is given.
     #[arg(long, conflicts_with = "gate")]
     all: bool,
     /// Gates to run (G0A, G0B, G1, G1-COMPLETE, G5, G6).
@@ -30,8 +31,7 @@ struct GatesOutput {
 
 pub(crate) fn run(s: &Settings, a: GatesArgs) -> CmdResult {
     let plane = s.plane()?;
-    let ids = if a.all { Vec::new() } else { a.gate };
-    let gates = run_gates(&plane, &ids)?;
+    let gates = if a.gate.is_empty() { run_plane_gates(&plane)? } else { run_gates(&plane, &a.gate)? };
     let out = GatesOutput { passed: gates.iter().all(GateReport::passed), gates };
     render(s, &out, |o| {
         let mut t = String::new();

@@ -7,7 +7,9 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use cp_kernel::ledger::checkpoint::{Checkpoint, CheckpointError, verify_against_checkpoint};
+use cp_kernel::ledger::checkpoint::{
+    Checkpoint, CheckpointError, record_checkpoint, save_in_plane, verify_against_checkpoint,
+};
 use cp_kernel::ledger::cp2::{self, Cp2Error};
 use cp_kernel::ledger::verify::{ExportError, VerifyReport, export_jsonl, verify_plane, verify_store};
 use cp_kernel::ledger::{LedgerSet, LedgerStore};
@@ -55,6 +57,9 @@ pub(crate) struct CheckpointArgs {
     /// Write the checkpoint here (default: print it).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Also keep it in the plane (HOT/ledger/checkpoints/), where gate G6 verifies against it.
+    #[arg(long)]
+    save: bool,
 }
 
 #[derive(Debug, Args)]
@@ -90,8 +95,11 @@ pub(crate) enum AuditCmd {
     )]
     Verify(VerifyArgs),
     /// Sign a checkpoint (origin, size, Merkle root) of a verified ledger with Ed25519.
-    #[command(after_help = "Example:\n  cpctl ledger checkpoint --ledger HOT/governance --key audit.key.json \
-                            --out gov.cp.json")]
+    #[command(
+        after_help = "Example:\n  cpctl ledger checkpoint --ledger HOT/governance --key audit.key.json --save\n  \
+                            cpctl ledger checkpoint --ledger HOT/governance --key audit.key.json \
+                            --out gov.cp.json"
+    )]
     Checkpoint(CheckpointArgs),
     /// Export a verified ledger as native JSONL (one canonical JSON entry per line).
     #[command(after_help = "Example:\n  cpctl ledger export --ledger HOT/governance --out governance.jsonl")]
@@ -182,7 +190,10 @@ fn checkpoint(s: &Settings, a: CheckpointArgs) -> CmdResult {
     if let Some(out) = &a.out {
         cp.save(&beside_cwd(out))?;
     }
-    let written = a.out.as_ref().map(|p| p.display().to_string());
+    let plane = s.plane()?;
+    let saved = if a.save { Some(save_in_plane(&plane, &cp)?) } else { None };
+    record_checkpoint(&LedgerSet::new(&plane), &cp)?;
+    let written = a.out.as_ref().or(saved.as_ref()).map(|p| p.display().to_string());
     render(s, &cp, |cp| match &written {
         Some(p) => {
             format!("checkpoint of {}: size {} root {} (key {}) written to {p}", cp.origin, cp.size, cp.root, cp.key_id)
