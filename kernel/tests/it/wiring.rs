@@ -62,7 +62,7 @@ fn genesis_layers_skip_framework_checks_only_while_no_framework_is_registered() 
 fn installed_governance_policy_selects_the_install_gates_per_layer_and_the_plane_gates() {
     let tp = unsigned_plane();
     let default_ids = plane_gate_ids(&tp.plane).unwrap();
-    assert_eq!(default_ids, vec![GateId::G0b, GateId::G1, GateId::G1Complete, GateId::G5, GateId::G6]);
+    assert_eq!(default_ids, vec![GateId::G0a, GateId::G0b, GateId::G1, GateId::G1Complete, GateId::G5, GateId::G6]);
     // Layer 1 under genesis: the policy's own path is not authorised by FMWK-900, and is exempt.
     let fw = fixture_framework_package().file("HOT/config/governance_policy.yaml", POLICY);
     install(&tp, &fw).unwrap();
