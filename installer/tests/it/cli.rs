@@ -119,7 +119,6 @@ fn compiled_in_pins_match_a_fresh_pack_of_the_sources() {
 }
 
 #[test]
-#[ignore = "needs the 12-package bootstrap data in packages/; run with --ignored on the merged tree"]
 fn real_bootstrap_set_installs_without_dev_and_gates_pass() {
     let d = tempfile::tempdir().unwrap();
     let root = d.path().join("plane");
