@@ -20,42 +20,8 @@ pub const GOVERNANCE_POLICY_SCHEMA: &str = "governance_policy";
 pub const DEFAULT_GOVERNANCE_POLICY_YAML: &str =
     include_str!("../../../packages/PKG-GOVERNANCE-UPGRADE-001/HOT/config/governance_policy.yaml");
 
-/// A gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum GateId {
-    /// G0A declaration.
-    #[serde(rename = "G0A")]
-    G0A,
-    /// G0B plane ownership.
-    #[serde(rename = "G0B")]
-    G0B,
-    /// G1 chain.
-    #[serde(rename = "G1")]
-    G1,
-    /// G1-COMPLETE expected specs.
-    #[serde(rename = "G1-COMPLETE")]
-    G1Complete,
-    /// G5 signature.
-    #[serde(rename = "G5")]
-    G5,
-    /// G6 ledger.
-    #[serde(rename = "G6")]
-    G6,
-}
-
-impl GateId {
-    /// The gate's name as written in configs and reports (`G1-COMPLETE`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::G0A => "G0A",
-            Self::G0B => "G0B",
-            Self::G1 => "G1",
-            Self::G1Complete => "G1-COMPLETE",
-            Self::G5 => "G5",
-            Self::G6 => "G6",
-        }
-    }
-}
+/// Gates are named once, in [`crate::gates::GateId`]; the policy refers to them.
+pub use crate::gates::GateId;
 
 /// A check inside G1 / G1-COMPLETE that genesis may exempt (dependency checks never are).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -139,8 +139,8 @@ fn overlapping_layer_overrides_are_refused() {
     let ok = text.replace("  - layers: [1]\n    install_gates: [G0B]", "  - layers: [2]\n    install_gates: [G0B]");
     crate::fsx::write(&path, &ok).expect("write");
     let p = GovernancePolicy::load(&schemas(), &path).expect("policy");
-    assert_eq!(p.install_gates_for(1), &[GateId::G0A]);
-    assert_eq!(p.install_gates_for(2), &[GateId::G0B]);
+    assert_eq!(p.install_gates_for(1), &[GateId::G0a]);
+    assert_eq!(p.install_gates_for(2), &[GateId::G0b]);
     assert_eq!(p.install_gates_for(3), p.install_gates.as_slice());
 }
 

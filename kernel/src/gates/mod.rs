@@ -67,20 +67,6 @@ impl GateId {
     }
 }
 
-impl From<crate::framework::GateId> for GateId {
-    fn from(g: crate::framework::GateId) -> Self {
-        use crate::framework::GateId as F;
-        match g {
-            F::G0A => Self::G0a,
-            F::G0B => Self::G0b,
-            F::G1 => Self::G1,
-            F::G1Complete => Self::G1Complete,
-            F::G5 => Self::G5,
-            F::G6 => Self::G6,
-        }
-    }
-}
-
 impl std::fmt::Display for GateId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -239,7 +225,7 @@ pub fn run_gates(plane: &Plane, ids: &[GateId]) -> Result<Vec<GateReport>, GateE
 pub fn plane_gate_ids(plane: &Plane) -> Result<Vec<GateId>, GateError> {
     let schemas = crate::package::config::plane_schemas(plane).map_err(crate::framework::FrameworkError::from)?;
     let policy = crate::framework::GovernancePolicy::for_plane(plane, &schemas)?;
-    Ok(policy.plane_gates.iter().map(|g| GateId::from(*g)).collect())
+    Ok(policy.plane_gates.clone())
 }
 
 /// Runs the gates of [`plane_gate_ids`].

@@ -520,7 +520,7 @@ impl Installer {
                 &crate::schema::SchemaSet::embedded().map_err(crate::framework::FrameworkError::from)?,
             )?,
         };
-        let runs = |g: GateId| policy.install_gates_for(m.layer).iter().any(|p| GateId::from(*p) == g);
+        let runs = |g: GateId| policy.install_gates_for(m.layer).contains(&g);
 
         tracing::trace!(phase = "g0a", "install phase");
         // Version policy.
