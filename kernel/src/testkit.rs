@@ -266,3 +266,23 @@ pub fn tree_hash(root: &std::path::Path, exclude: &[&str]) -> std::collections::
         })
         .collect()
 }
+
+/// Every directory below `root` (plane-relative, `/` separators, sorted), except those starting
+/// with one of `exclude`: with [`tree_hash`], what "the plane is as it was" compares.
+pub fn dir_set(root: &std::path::Path, exclude: &[&str]) -> std::collections::BTreeSet<String> {
+    fn go(base: &std::path::Path, rel: &str, out: &mut std::collections::BTreeSet<String>) {
+        let here = if rel.is_empty() { base.to_path_buf() } else { base.join(rel) };
+        for e in crate::fsx::read_dir(&here).unwrap_or_else(|e| panic!("list: {e}")) {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let r = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+                out.insert(r.clone());
+                go(base, &r, out);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    go(root, "", &mut out);
+    out.retain(|d| !exclude.iter().any(|x| d.starts_with(x)));
+    out
+}

@@ -739,6 +739,10 @@ impl Installer {
             state: JournalState::Prepared,
             moves: m.assets.iter().map(|a| a.path.trim_start_matches("./").to_string()).collect(),
             removals: p.removals.iter().map(|(x, _)| x.clone()).collect(),
+            created_dirs: super::journal::missing_dirs(
+                plane.root(),
+                m.assets.iter().map(|a| a.path.trim_start_matches("./")),
+            ),
             ownership_len_before: if ownership_existed { fsx::metadata(&own)?.len() } else { 0 },
             ownership_existed,
             had_receipt: p.previous.is_some(),
@@ -992,6 +996,7 @@ impl Installer {
             state: JournalState::Prepared,
             moves: Vec::new(),
             removals: removals.iter().map(|(p, _)| p.clone()).collect(),
+            created_dirs: Vec::new(),
             ownership_len_before: if ownership_existed { fsx::metadata(&own)?.len() } else { 0 },
             ownership_existed,
             had_receipt: true,

@@ -67,6 +67,10 @@ pub struct Journal {
     pub moves: Vec<String>,
     /// Plane-relative paths moved out into `backup/`.
     pub removals: Vec<String>,
+    /// Plane-relative directories that did not exist before the moves (parents first): a
+    /// rollback removes them again when they are empty, so the plane is exactly as it was.
+    #[serde(default)]
+    pub created_dirs: Vec<String>,
     /// Length of `file_ownership.csv` before the transaction.
     pub ownership_len_before: u64,
     /// Whether `file_ownership.csv` existed before.
@@ -100,6 +104,23 @@ impl Journal {
             .map(Some)
             .map_err(|e| FsError::new("decode", p, std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
     }
+}
+
+/// The ancestors of the plane-relative `paths` that do not exist under `root` yet, parents
+/// first, each once.
+pub(crate) fn missing_dirs<'a>(root: &Path, paths: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in paths {
+        let parts: Vec<&str> = p.split('/').collect();
+        for n in 1..parts.len() {
+            let d = parts[..n].join("/");
+            if !exists(&root.join(&d)) && !out.contains(&d) {
+                out.push(d);
+            }
+        }
+    }
+    out.sort_by_key(|d| d.matches('/').count());
+    out
 }
 
 pub(crate) fn exists(p: &Path) -> bool {
@@ -159,6 +180,12 @@ pub fn roll_back(plane: &Plane, txn_dir: &Path, j: &Journal, sync: bool) -> Resu
         }
         if exists(&backup) {
             move_file(&backup, &target, sync)?;
+        }
+    }
+    for d in j.created_dirs.iter().rev() {
+        let dir = root.join(d);
+        if dir.is_dir() && fsx::read_dir(&dir)?.is_empty() {
+            std::fs::remove_dir(&dir).map_err(|e| FsError::new("remove directory", &dir, e))?;
         }
     }
     for p in &j.removals {

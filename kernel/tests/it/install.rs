@@ -606,9 +606,11 @@ fn failure_at_every_step_leaves_the_plane_unchanged_or_recoverable() {
         let p = FixturePackage::new("PKG-F-001")
             .file("HOT/schemas/f1.json", "{}\n")
             .file("HOT/schemas/f2.json", "[]\n")
-            .file("HO1/contracts/f3.json", "{\"c\":1}\n");
+            .file("HO1/contracts/f3.json", "{\"c\":1}\n")
+            .file("HOT/kernel/pkg_f/mod.py", "x = 1\n");
         let a = p.write(&d);
         let before = tree_hash(tp.plane.root(), &["HOT/ledger/"]);
+        let dirs_before = cp_kernel::testkit::dir_set(tp.plane.root(), &["HOT/ledger", "HOT/.staging"]);
         let r = inst.install_archive(&a, None, &InstallOptions { fail_at_step: Some(step), ..opts() });
         match r {
             Ok(_) => break, // past the last step: the install completed.
@@ -617,6 +619,8 @@ fn failure_at_every_step_leaves_the_plane_unchanged_or_recoverable() {
         let last = packages_ledger(&tp).last().unwrap().event_type.clone();
         if last == event::INSTALL_FAILED {
             assert_eq!(tree_hash(tp.plane.root(), &["HOT/ledger/"]), before, "step {step}: plane changed");
+            let dirs = cp_kernel::testkit::dir_set(tp.plane.root(), &["HOT/ledger", "HOT/.staging"]);
+            assert_eq!(dirs, dirs_before, "step {step}: a directory the install created was left behind");
         } else {
             // Committed: recovery completes it.
             let acts = inst.recover().unwrap();
