@@ -22,7 +22,7 @@ use crate::contract::{Boundary, PromptContract, RequiredContext};
 use crate::fsx;
 use crate::ledger::{LedgerError, LedgerStore, MemoryStore, NewEntry, Provenance, event};
 use crate::plane::{Durability, Plane, PlaneConfig};
-use crate::schema::{SchemaSet, parse_document};
+use crate::schema::parse_document;
 
 /// A throw-away plane with the shipped router configs (rate limits off, allocations unlimited)
 /// and a router on a zero-latency mock.
@@ -78,12 +78,6 @@ impl BenchSetup {
         write_json(&conf.join("router_config.yaml"), &router_cfg)?;
         write_json(&conf.join("budget_config.yaml"), &budget)?;
         write_json(&conf.join("price_book.yaml"), &doc("price_book.yaml", SHIPPED_PRICE_BOOK)?)?;
-        if !SchemaSet::embedded()?.names().any(|n| n == crate::contract::PROMPT_CONTRACT_SCHEMA) {
-            // PROVISIONAL: until the attention work embeds prompt_contract, a permissive copy.
-            let d = plane.root().join("HOT/schemas");
-            fsx::create_dir_all(&d).map_err(LedgerError::from)?;
-            write_json(&d.join("prompt_contract.schema.json"), &json!({"type": "object"}))?;
-        }
         let secret = AuthSecret::from_bytes(uuid::Uuid::now_v7().as_bytes().repeat(2), 32, "bench")?;
         let mut opts = RouterOptions::new().auth_secret(secret);
         if let Some(st) = store {
@@ -204,7 +198,7 @@ pub struct OverheadRow {
 pub struct RouteBenchReport {
     /// Settings used.
     pub config: RouteBenchConfig,
-    /// Ledger backend in use (the SQLite store replaces the JSONL skeleton).
+    /// Ledger backend in use.
     pub ledger_backend: String,
     /// Per durability mode.
     pub overhead: Vec<OverheadRow>,

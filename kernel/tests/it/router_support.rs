@@ -9,7 +9,7 @@ use cp_kernel::contract::{Boundary, PromptContract, RequiredContext};
 use cp_kernel::ledger::{LedgerEntry, LedgerQuery, MemoryStore, Provenance};
 use cp_kernel::providers::MockProvider;
 use cp_kernel::router::{ManualClock, PromptRequest, PromptRouter, RoutedContext, RouterOptions};
-use cp_kernel::schema::{SchemaSet, parse_document};
+use cp_kernel::schema::parse_document;
 use cp_kernel::testkit::TempPlane;
 use serde_json::{Value, json};
 
@@ -33,30 +33,13 @@ pub(crate) fn price_book() -> Value {
     shipped("packages/PKG-TOKEN-BUDGETER-001/HOT/config/price_book.yaml")
 }
 
-/// Writes the three configs (JSON is YAML) and, until the attention work ships it, a minimal
-/// prompt_contract schema into the plane.
+/// Writes the three configs into the plane (JSON is YAML).
 pub(crate) fn write_configs(tp: &TempPlane, router: &Value, budget: &Value, prices: &Value) {
     let cfg = tp.plane.root().join("HOT/config");
     std::fs::create_dir_all(&cfg).unwrap();
     std::fs::write(cfg.join("router_config.yaml"), serde_json::to_vec_pretty(router).unwrap()).unwrap();
     std::fs::write(cfg.join("budget_config.yaml"), serde_json::to_vec_pretty(budget).unwrap()).unwrap();
     std::fs::write(cfg.join("price_book.yaml"), serde_json::to_vec_pretty(prices).unwrap()).unwrap();
-    if !SchemaSet::embedded().unwrap().names().any(|n| n == "prompt_contract") {
-        let dir = tp.plane.root().join("HOT/schemas");
-        std::fs::create_dir_all(&dir).unwrap();
-        let schema = json!({
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "type": "object",
-            "required": ["contract_id", "version", "prompt_template", "boundary"],
-            "properties": {
-                "contract_id": {"type": "string", "pattern": "^PRC-"},
-                "version": {"type": "string"},
-                "prompt_template": {"type": "string", "minLength": 1},
-                "boundary": {"type": "object", "required": ["max_tokens", "temperature"]}
-            }
-        });
-        std::fs::write(dir.join("prompt_contract.schema.json"), serde_json::to_vec(&schema).unwrap()).unwrap();
-    }
 }
 
 pub(crate) fn secret() -> AuthSecret {
