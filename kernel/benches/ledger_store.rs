@@ -17,23 +17,9 @@ use std::time::{Duration, Instant};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use rusqlite::Connection;
 
-use cp_kernel::ledger::{JsonlStore, LedgerQuery, LedgerStore, NewEntry, Order, Provenance, SqliteStore};
+use cp_kernel::ledger::verify::bench_support::ledger_entry;
+use cp_kernel::ledger::{JsonlStore, LedgerQuery, LedgerStore, Order, Provenance, SqliteStore};
 use cp_kernel::plane::Durability;
-
-fn entry(i: u64, sessions: u64) -> NewEntry {
-    NewEntry::new("PROMPT_SENT")
-        .decision("ALLOW")
-        .reason("bench")
-        .meta("tokens", i % 977)
-        .meta("model", "m-1")
-        .provenance(Provenance {
-            tenant_id: Some("t-1".into()),
-            agent_id: Some(format!("a-{}", i % 7)),
-            session_id: Some(format!("s-{}", i % sessions.max(1))),
-            work_order_id: Some(format!("wo-{}", i % 101)),
-            ..Provenance::default()
-        })
-}
 
 fn sqlite(dir: &Path, d: Durability) -> SqliteStore {
     SqliteStore::open(&dir.join("l.db"), "HOT/bench", d, Duration::from_secs(5)).unwrap()
@@ -42,7 +28,7 @@ fn sqlite(dir: &Path, d: Durability) -> SqliteStore {
 /// Bytes of one stored row of `entry`: body plus the other columns.
 fn row_size() -> usize {
     let s = cp_kernel::ledger::MemoryStore::new("x");
-    let e = s.append(entry(1, 1)).unwrap();
+    let e = s.append(ledger_entry(1, 1)).unwrap();
     let body = e.canonical_body().len();
     body + e.id.len() + e.timestamp.len() + e.previous_hash.len() + e.entry_hash.len() + 60
 }
@@ -64,7 +50,7 @@ fn durable_append(c: &mut Criterion) {
     g.bench_function("store", |b| {
         b.iter(|| {
             i += 1;
-            s.append(entry(i, 1000)).unwrap()
+            s.append(ledger_entry(i, 1000)).unwrap()
         })
     });
     let d2 = tempfile::tempdir().unwrap();
@@ -88,7 +74,7 @@ fn batched_append(c: &mut Criterion) {
     let s = sqlite(d.path(), Durability::Full);
     g.bench_function("store", |b| {
         b.iter_batched(
-            || (0..BATCH).map(|i| entry(i, 1000)).collect::<Vec<_>>(),
+            || (0..BATCH).map(|i| ledger_entry(i, 1000)).collect::<Vec<_>>(),
             |v| s.append_batch(v).unwrap(),
             BatchSize::SmallInput,
         )
@@ -120,7 +106,7 @@ fn query_session(c: &mut Criterion) {
     let mut i = 0;
     while i < n {
         let k = 10_000.min(n - i);
-        s.append_batch((i..i + k).map(|j| entry(j, sessions)).collect()).unwrap();
+        s.append_batch((i..i + k).map(|j| ledger_entry(j, sessions)).collect()).unwrap();
         i += k;
     }
     eprintln!("built a {n}-entry ledger in {:.1} s", t.elapsed().as_secs_f64());
@@ -165,13 +151,13 @@ fn jsonl_append(c: &mut Criterion) {
     g.bench_function("full_1_per_txn", |b| {
         b.iter(|| {
             i += 1;
-            s.append(entry(i, 1000)).unwrap()
+            s.append(ledger_entry(i, 1000)).unwrap()
         })
     });
     g.throughput(Throughput::Elements(1000));
     g.bench_function("batch_1000", |b| {
         b.iter_batched(
-            || (0..1000).map(|i| entry(i, 1000)).collect::<Vec<_>>(),
+            || (0..1000).map(|i| ledger_entry(i, 1000)).collect::<Vec<_>>(),
             |v| s.append_batch(v).unwrap(),
             BatchSize::SmallInput,
         )

@@ -762,6 +762,24 @@ pub mod bench_support {
     use super::{LedgerError, OwnedRecord, verify_store};
     use crate::ledger::{LedgerStore, MemoryStore, NewEntry, Provenance};
 
+    /// The `i`-th entry of the storage benchmarks (`cargo bench --bench ledger_store` and
+    /// `cpctl bench ledger` use the same rows): a small prompt-path entry whose `session_id`
+    /// cycles over `sessions` values, so a session query returns `n / sessions` rows.
+    pub fn ledger_entry(i: u64, sessions: u64) -> NewEntry {
+        NewEntry::new("PROMPT_SENT")
+            .decision("ALLOW")
+            .reason("bench")
+            .meta("tokens", i % 977)
+            .meta("model", "m-1")
+            .provenance(Provenance {
+                tenant_id: Some("t-1".into()),
+                agent_id: Some(format!("a-{}", i % 7)),
+                session_id: Some(format!("s-{}", i % sessions.max(1))),
+                work_order_id: Some(format!("wo-{}", i % 101)),
+                ..Provenance::default()
+            })
+    }
+
     /// An in-memory ledger of `entries` entries shaped like prompt-path entries (provenance,
     /// a few metadata fields, roughly 600 bytes of canonical JSON each).
     pub fn sample_store(entries: usize) -> Result<MemoryStore, LedgerError> {

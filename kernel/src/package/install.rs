@@ -1104,23 +1104,15 @@ impl Installer {
         opts: &InstallOptions,
         progress: &mut dyn FnMut(InstallEvent),
     ) -> Result<Vec<InstallOutcome>, InstallError> {
-        let plane = self.plane()?;
-        let cfg = InstallConfig::for_plane(&plane)?;
-        let (store, temp) = self.store_for(&plane, &cfg, repo_or_store)?;
-        let r = (|| {
-            let index = index_store(&store, &cfg.archive)?;
+        self.with_store(repo_or_store, |store, cfg| {
+            let index = index_store(store, &cfg.archive)?;
             let mut ids: Vec<&StoreEntry> = index.values().collect();
             ids.sort_by(|a, b| {
                 (a.manifest.layer, &a.manifest.package_id).cmp(&(b.manifest.layer, &b.manifest.package_id))
             });
             let ids: Vec<String> = ids.iter().map(|e| e.manifest.package_id.clone()).collect();
-            self.install_ids_with(&store, &ids, opts, progress)
-        })();
-        if let Some(t) = temp {
-            let _ = fsx::remove_dir_all(&t);
-            Self::discard(&Self::staging_root(&plane, &cfg)?, &t);
-        }
-        r
+            self.install_ids_with(store, &ids, opts, progress)
+        })
     }
 
     /// Installs `ids` (and their dependencies) from a repository's sources or a store.
@@ -1131,10 +1123,20 @@ impl Installer {
         opts: &InstallOptions,
         progress: &mut dyn FnMut(InstallEvent),
     ) -> Result<Vec<InstallOutcome>, InstallError> {
+        self.with_store(repo_or_store, |store, _| self.install_ids_with(store, ids, opts, progress))
+    }
+
+    /// Runs `f` on a store: `dir` itself, or — when `dir` is a repository holding `packages/` —
+    /// a temporary store packed from its sources in the staging area, removed afterwards.
+    fn with_store<T>(
+        &self,
+        dir: &Path,
+        f: impl FnOnce(&Path, &InstallConfig) -> Result<T, InstallError>,
+    ) -> Result<T, InstallError> {
         let plane = self.plane()?;
         let cfg = InstallConfig::for_plane(&plane)?;
-        let (store, temp) = self.store_for(&plane, &cfg, repo_or_store)?;
-        let r = self.install_ids_with(&store, ids, opts, progress);
+        let (store, temp) = self.store_for(&plane, &cfg, dir)?;
+        let r = f(&store, &cfg);
         if let Some(t) = temp {
             let _ = fsx::remove_dir_all(&t);
             Self::discard(&Self::staging_root(&plane, &cfg)?, &t);

@@ -9,7 +9,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use serde::Serialize;
 
 use cp_kernel::fsx;
-use cp_kernel::ledger::verify::bench_support::{self, VerifyThroughput};
+use cp_kernel::ledger::verify::bench_support::{self, VerifyThroughput, ledger_entry};
 use cp_kernel::ledger::{JsonlStore, LedgerQuery, LedgerStore, MemoryStore, NewEntry, Order, Provenance, SqliteStore};
 use cp_kernel::plane::Durability;
 
@@ -70,23 +70,8 @@ struct Report {
     verify_target_ratio: f64,
 }
 
-fn entry(i: u64, sessions: u64) -> NewEntry {
-    NewEntry::new("PROMPT_SENT")
-        .decision("ALLOW")
-        .reason("bench")
-        .meta("tokens", i % 977)
-        .meta("model", "m-1")
-        .provenance(Provenance {
-            tenant_id: Some("t-1".into()),
-            agent_id: Some(format!("a-{}", i % 7)),
-            session_id: Some(format!("s-{}", i % sessions.max(1))),
-            work_order_id: Some(format!("wo-{}", i % 101)),
-            ..Provenance::default()
-        })
-}
-
 fn row_size() -> anyhow::Result<usize> {
-    let e = MemoryStore::new("x").append(entry(1, 1))?;
+    let e = MemoryStore::new("x").append(ledger_entry(1, 1))?;
     Ok(e.canonical_body().len() + e.id.len() + e.timestamp.len() + e.previous_hash.len() + e.entry_hash.len() + 60)
 }
 
@@ -107,7 +92,7 @@ fn batched(store: &dyn LedgerStore, n: u64, batch: u64, sessions: u64) -> anyhow
     let mut spent = Duration::ZERO;
     while i < n {
         let k = batch.max(1).min(n - i);
-        let v: Vec<NewEntry> = (i..i + k).map(|j| entry(j, sessions)).collect();
+        let v: Vec<NewEntry> = (i..i + k).map(|j| ledger_entry(j, sessions)).collect();
         let t = Instant::now();
         store.append_batch(v)?;
         spent += t.elapsed();
@@ -127,7 +112,7 @@ fn measure(dir: &Path, entries: u64, appends: u64, batch: u64, queries: u64, rou
     let (mut t_store, mut t_raw) = (Duration::ZERO, Duration::ZERO);
     for i in 0..appends {
         let t = Instant::now();
-        store.append(entry(i, 1000))?;
+        store.append(ledger_entry(i, 1000))?;
         t_store += t.elapsed();
         let t = Instant::now();
         let tx = raw.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -186,7 +171,7 @@ fn measure(dir: &Path, entries: u64, appends: u64, batch: u64, queries: u64, rou
     let j = JsonlStore::open(&dir.join("single.jsonl"), "HOT/bench", Durability::Full)?;
     let t = Instant::now();
     for i in 0..appends {
-        j.append(entry(i, 1000))?;
+        j.append(ledger_entry(i, 1000))?;
     }
     let t_jsonl = t.elapsed();
     let jb = JsonlStore::open(&dir.join("big.jsonl"), "HOT/bench", Durability::Full)?;
