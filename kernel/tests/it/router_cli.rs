@@ -3,11 +3,10 @@
 //! refusal exits 2, and `cpctl ledger check --dangling` / `cpctl budget show` agree.
 
 use std::process::Command;
-use std::sync::Arc;
 
 use cp_kernel::budget::{BudgetState, LimitConfig, ScopeKey};
 use cp_kernel::ledger::{LedgerQuery, LedgerSet};
-use cp_kernel::router::{ManualClock, PromptRouter, RouterOptions};
+use cp_kernel::router::{PromptRouter, RouterOptions};
 use cp_kernel::testkit::TempPlane;
 use serde_json::json;
 
@@ -30,9 +29,9 @@ fn concurrent_processes_never_overspend_and_refusals_exit_2() {
     let tp = TempPlane::new();
     let (r, b, p) = test_configs();
     write_configs(&tp, &r, &b, &p);
-    let router =
-        PromptRouter::open(&tp.plane, RouterOptions::new().clock(Arc::new(ManualClock::new(T0))).auth_secret(secret()))
-            .unwrap();
+    // The token goes to child processes that read the real clock, so it is issued on the real
+    // clock (relative to now): a fixed instant would make the test expire with the calendar.
+    let router = PromptRouter::open(&tp.plane, RouterOptions::new().auth_secret(secret())).unwrap();
     let (tok, _) = router.issue_token("ops", &["operator".into()], "acme", Some(86_400)).unwrap();
     const LIMIT: u64 = 500;
     let limit = LimitConfig { max_tokens: None, max_cost_micros: Some(LIMIT), warn_threshold_pct: 100 };
