@@ -129,6 +129,12 @@ pub enum AttentionError {
         /// The values the vocabulary allows.
         allowed: Vec<String>,
     },
+    /// A template that would apply to the request is invalid (fail closed).
+    #[error("invalid attention template would apply to this request: {}", templates.iter().map(|t| t.path.display().to_string()).collect::<Vec<_>>().join(", "))]
+    InvalidTemplateMatch {
+        /// The invalid templates concerned.
+        templates: Vec<super::invalid::InvalidTemplate>,
+    },
     /// The pipeline produced nothing and the template's `on_empty` is `fail`.
     #[error("attention template {template_id} produced no context")]
     EmptyContext {

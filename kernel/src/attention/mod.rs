@@ -26,6 +26,7 @@ mod clock;
 mod config;
 mod context;
 mod error;
+mod invalid;
 mod locate;
 mod merge;
 mod pipeline;
@@ -50,6 +51,7 @@ pub use context::{
     StageResult, StageStatus,
 };
 pub use error::{AttentionError, TemplateIssue};
+pub use invalid::{InvalidTemplate, invalid_templates};
 pub use request::{AgentClass, AttentionRequest};
 pub use resolve::{Candidate, MergedStage, ResolutionExplanation, StageOrigin};
 pub use service::{

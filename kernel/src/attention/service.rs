@@ -283,6 +283,11 @@ impl AttentionService {
         &self.env.config
     }
 
+    /// The invalid templates of the plane (skipped at resolution).
+    pub fn invalid_templates(&self) -> Vec<super::invalid::InvalidTemplate> {
+        Vec::new()
+    }
+
     /// Ids of the loaded templates.
     pub fn template_ids(&self) -> Vec<String> {
         self.templates.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()

@@ -21,12 +21,29 @@ pub const BUDGET_PACKAGE: &str = "PKG-TOKEN-BUDGETER-001";
 pub struct BudgetConfig {
     /// Document format version (`"1.0"`).
     pub schema_version: String,
-    /// Characters per token for the input estimate of a reservation (count; default 4).
+    /// Characters per token of the input *estimate* (count; default 4): logged as
+    /// `input_tokens_estimate` in `PROMPT_SENT` and used by the mock provider to count usage.
     pub chars_per_token: u64,
+    /// Upper bound of the input tokens a provider can count for a prompt, reserved before sending.
+    pub input_bound: InputBound,
     /// Allocation applied (and logged) the first time a scope without one is charged.
     pub defaults: ScopeDefaults,
     /// Fixed-window rate limits (default: one per tenant, one per provider).
     pub rate_limits: Vec<RateLimitRule>,
+}
+
+/// How the input tokens of a reservation are bounded: `ceil(UTF-8 bytes of the rendered prompt /
+/// min_bytes_per_token) + overhead_tokens`. With `min_bytes_per_token: 1` this bounds every
+/// byte-level BPE tokenizer (no token covers less than one byte), so a reservation is an upper
+/// bound of the settled usage whenever the provider honours `max_tokens`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputBound {
+    /// Fewest prompt bytes a provider's token covers (count, ≥ 1; default 1).
+    pub min_bytes_per_token: u64,
+    /// Tokens a provider adds around the prompt: chat framing, role and special tokens (count;
+    /// default 32).
+    pub overhead_tokens: u64,
 }
 
 /// Default allocation per scope kind.

@@ -21,7 +21,7 @@ mod config;
 mod rate;
 
 pub use config::{
-    BUDGET_CONFIG_PATH, BUDGET_CONFIG_SCHEMA, BUDGET_PACKAGE, BudgetConfig, LimitConfig, PRICE_BOOK_PATH,
+    BUDGET_CONFIG_PATH, BUDGET_CONFIG_SCHEMA, BUDGET_PACKAGE, BudgetConfig, InputBound, LimitConfig, PRICE_BOOK_PATH,
     PRICE_BOOK_SCHEMA, Price, PriceBook, PriceVersion, RateLimitRule, RateTarget, ScopeDefaults,
 };
 pub use rate::RateState;

@@ -59,6 +59,7 @@ fn malformed_budget_entries_are_reported_not_skipped() {
     let store = crate::ledger::MemoryStore::new("HO1/prompts");
     let cfg: BudgetConfig = serde_json::from_value(serde_json::json!({
         "schema_version": "1.0", "chars_per_token": 4, "rate_limits": [],
+        "input_bound": {"min_bytes_per_token": 1, "overhead_tokens": 32},
         "defaults": {"tenant": {"max_tokens": null, "max_cost_micros": null, "warn_threshold_pct": 80},
                      "session": {"max_tokens": null, "max_cost_micros": null, "warn_threshold_pct": 80},
                      "work_order": {"max_tokens": null, "max_cost_micros": null, "warn_threshold_pct": 80},

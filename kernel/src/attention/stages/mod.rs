@@ -27,7 +27,7 @@ pub use halting::{HaltingConfig, RelaxConfig};
 pub use horizontal_search::{HorizontalSearchConfig, SearchSourceKind};
 pub use ledger_query::LedgerQueryConfig;
 pub use registry_query::RegistryQueryConfig;
-pub use structuring::{StructuringConfig, StructuringStrategy};
+pub use structuring::{Structured, StructuringConfig, StructuringStrategy};
 pub use tier_select::{TierSelectConfig, TierStrategy};
 
 /// The stage types.

@@ -32,6 +32,19 @@ fn default_hierarchy() -> Vec<FragmentSource> {
     ]
 }
 
+/// What [`StructuringConfig::structure`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Structured {
+    /// The fragments kept, in the strategy's order.
+    pub fragments: Vec<ContextFragment>,
+    /// Fragments removed because another source had exactly the same content.
+    pub duplicates: usize,
+    /// One line per fragment merged into an overlapping fragment of the same source.
+    pub merged: Vec<String>,
+    /// Fragments dropped (lowest relevance first) to fit `max_tokens`.
+    pub dropped: usize,
+}
+
 /// Config of `structuring`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,6 +70,12 @@ impl StructuringConfig {
             }
         }
         out
+    }
+
+    /// Structures `fragments` and reports what was merged and dropped.
+    pub fn structure(&self, fragments: Vec<ContextFragment>) -> Structured {
+        let (fragments, duplicates, dropped) = self.apply(fragments);
+        Structured { fragments, duplicates, merged: Vec::new(), dropped }
     }
 
     /// Structures `fragments`; returns the kept list and how many were dropped as duplicates
