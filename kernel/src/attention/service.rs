@@ -423,7 +423,15 @@ impl AttentionService {
         let contract = self.contract(req)?;
         let contract_hash = contract.as_ref().map(PromptContract::hash).unwrap_or_default();
         let (plan, _) = self.plan(req, contract.as_ref())?;
-        let key = cache_key(&plan.template_id, &plan.version, req, &contract_hash);
+        let pipeline: Vec<serde_json::Value> = plan
+            .stages
+            .iter()
+            .map(|(s, _)| {
+                serde_json::json!({"stage": s.name, "type": s.config.kind().as_str(), "enabled": s.enabled,
+                                   "config": s.config.to_value()})
+            })
+            .collect();
+        let key = cache_key(&plan.template_id, &plan.version, &pipeline, req, &contract_hash);
         if let Some(mut c) = self.cache.fresh(&key, self.env.clock.now_ms()) {
             c.cache = CacheStatus::Hit;
             return Ok(c);
