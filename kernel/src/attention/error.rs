@@ -135,6 +135,15 @@ pub enum AttentionError {
         /// The invalid templates concerned.
         templates: Vec<super::invalid::InvalidTemplate>,
     },
+    /// The last halting stage stayed unsatisfied after its reruns and the template's `on_empty`
+    /// is `fail`.
+    #[error("attention template {template_id} did not satisfy its halting stage (on_empty: fail): {detail}")]
+    HaltingUnsatisfied {
+        /// The template.
+        template_id: String,
+        /// The halting decision (counts, thresholds, missing items).
+        detail: String,
+    },
     /// The pipeline produced nothing and the template's `on_empty` is `fail`.
     #[error("attention template {template_id} produced no context")]
     EmptyContext {

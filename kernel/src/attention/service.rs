@@ -485,37 +485,74 @@ impl AttentionService {
             _ if out.fragments.is_empty() => match plan.fallback.on_empty {
                 OnEmpty::ProceedEmpty => {
                     warnings.push("the pipeline produced no context (on_empty: proceed_empty)".into());
-                    let reason = HaltReason::Fallback { trigger: "on_empty".into(), action: "proceed_empty".into() };
-                    Ok(self.finish(plan, out, warnings, reason))
+                    Ok(self.finish(plan, out, warnings, on_empty_reason("proceed_empty")))
                 }
                 OnEmpty::Fail => Err(AttentionError::EmptyContext { template_id: plan.template_id.clone() }),
                 OnEmpty::UseDefault => {
-                    let d = self.default_template();
-                    let mut w = warnings;
-                    w.push(format!(
-                        "template {} produced no context: running the default template {} (on_empty: use_default)",
-                        plan.template_id, d.template.template_id
-                    ));
-                    let dplan = self.plan_for(
-                        &d,
-                        StageOrigin::Default,
-                        contract,
-                        "default",
-                        "on_empty: use_default".into(),
-                        w,
-                    )?;
-                    let mut trace = out.trace;
-                    let mut res = self.execute(req, &dplan, key, contract)?;
-                    trace.append(&mut res.pipeline_trace);
-                    res.pipeline_trace = trace;
-                    res.halting.reason =
-                        HaltReason::Fallback { trigger: "on_empty".into(), action: "use_default".into() };
-                    Ok(res)
+                    let why = format!("template {} produced no context", plan.template_id);
+                    self.run_default(req, out, warnings, key, contract, &why)
                 }
             },
+            Stop::Unsatisfied => self.unsatisfied(req, plan, out, warnings, key, contract),
             Stop::Satisfied => Ok(self.finish(plan, out, warnings, HaltReason::Satisfied)),
             Stop::Completed => Ok(self.finish(plan, out, warnings, HaltReason::Completed)),
         }
+    }
+
+    /// The last halting stage stayed unsatisfied after its reruns, with fragments: the context
+    /// is insufficient, so `fallback.on_empty` applies as if nothing usable was found
+    /// (`proceed_empty` withholds the fragments, `fail` refuses, `use_default` runs the default
+    /// template). The decision is in the halting record that `PROMPT_SENT` carries.
+    fn unsatisfied(
+        &self,
+        req: &AttentionRequest,
+        plan: &Plan,
+        mut out: RunOutcome,
+        mut warnings: Vec<String>,
+        key: &str,
+        contract: Option<&PromptContract>,
+    ) -> Result<AssembledContext, AttentionError> {
+        match plan.fallback.on_empty {
+            OnEmpty::ProceedEmpty => {
+                let n = out.fragments.len();
+                let tokens: u64 = out.fragments.iter().map(|f| f.token_estimate).sum();
+                let withheld = format!("withheld {n} fragment(s) ({tokens} tokens) that did not satisfy halting");
+                warnings.push(format!("{withheld} (on_empty: proceed_empty)"));
+                out.halting_detail = format!("{}; on_empty: proceed_empty {withheld}", out.halting_detail);
+                out.fragments.clear();
+                Ok(self.finish(plan, out, warnings, on_empty_reason("proceed_empty")))
+            }
+            OnEmpty::Fail => Err(AttentionError::HaltingUnsatisfied {
+                template_id: plan.template_id.clone(),
+                detail: out.halting_detail,
+            }),
+            OnEmpty::UseDefault => {
+                let why = format!("template {} did not satisfy halting ({})", plan.template_id, out.halting_detail);
+                self.run_default(req, out, warnings, key, contract, &why)
+            }
+        }
+    }
+
+    /// `on_empty: use_default`: runs the default template; the trace keeps both pipelines.
+    fn run_default(
+        &self,
+        req: &AttentionRequest,
+        out: RunOutcome,
+        mut warnings: Vec<String>,
+        key: &str,
+        contract: Option<&PromptContract>,
+        why: &str,
+    ) -> Result<AssembledContext, AttentionError> {
+        let d = self.default_template();
+        warnings.push(format!("{why}: running the default template {} (on_empty: use_default)", d.template.template_id));
+        let dplan = self.plan_for(&d, StageOrigin::Default, contract, "default", "on_empty: use_default".into(), warnings)?;
+        let mut trace = out.trace;
+        let mut res = self.execute(req, &dplan, key, contract)?;
+        trace.append(&mut res.pipeline_trace);
+        res.pipeline_trace = trace;
+        res.halting.reason = on_empty_reason("use_default");
+        res.halting.detail = format!("{}; default template: {}", out.halting_detail, res.halting.detail);
+        Ok(res)
     }
 
     fn finish(&self, plan: &Plan, out: RunOutcome, warnings: Vec<String>, reason: HaltReason) -> AssembledContext {
@@ -546,6 +583,10 @@ impl AttentionService {
             cache: CacheStatus::Miss,
         }
     }
+}
+
+fn on_empty_reason(action: &str) -> HaltReason {
+    HaltReason::Fallback { trigger: "on_empty".into(), action: action.into() }
 }
 
 #[allow(dead_code)]
