@@ -168,6 +168,7 @@ fn frag(source: FragmentSource, id: &str, stage: &str, content: &str, score: Opt
 
 #[test]
 fn structuring_merges_overlapping_content_of_one_source() {
+    // An empty hierarchy keeps collection order.
     let cfg = StructuringConfig { strategy: StructuringStrategy::Hierarchical, max_tokens: 10_000, hierarchy: vec![] };
     let full = "alpha beta gamma delta";
     let input = vec![
@@ -194,8 +195,8 @@ fn structuring_merges_overlapping_content_of_one_source() {
         [
             (FragmentSource::File, "HOT/x.md", "read", full),
             (FragmentSource::File, "HOT/y.md", "read", "alpha beta gamma delta and more"),
-            (FragmentSource::File, "HOT/z.md", "read", "one version"),
             (FragmentSource::Ledger, "HO1/prompts#3", "recent", "{\"seq\":3}"),
+            (FragmentSource::File, "HOT/z.md", "read", "one version"),
             (FragmentSource::Search, "HOT/z.md", "find", "another text"),
         ]
     );
