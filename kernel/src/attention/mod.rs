@@ -22,11 +22,11 @@ pub mod bench;
 mod bm25;
 mod budget;
 mod cache;
+mod catalog;
 mod clock;
 mod config;
 mod context;
 mod error;
-mod invalid;
 mod locate;
 mod merge;
 mod pipeline;
@@ -41,6 +41,7 @@ mod tokens;
 mod tests;
 
 pub use bm25::{Bm25Index, Bm25Params, SearchHit};
+pub use catalog::{InvalidSelector, InvalidTemplate, invalid_templates};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     ATTENTION_CONFIG_PATH, ATTENTION_CONFIG_SCHEMA, AttentionConfig, CacheConfig, DEFAULT_ATTENTION_CONFIG_YAML,
@@ -51,7 +52,6 @@ pub use context::{
     StageResult, StageStatus,
 };
 pub use error::{AttentionError, TemplateIssue};
-pub use invalid::{InvalidTemplate, invalid_templates};
 pub use request::{AgentClass, AttentionRequest};
 pub use resolve::{Candidate, MergedStage, ResolutionExplanation, StageOrigin};
 pub use service::{

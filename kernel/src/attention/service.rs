@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde::Serialize;
 
 use super::cache::{ContextCache, cache_key};
+use super::catalog::{InvalidTemplate, TemplateCatalog};
 use super::clock::{Clock, SystemClock};
 use super::config::AttentionConfig;
 use super::context::{AssembledContext, BudgetUsed, CacheStatus, ContextFragment, HaltReason, HaltingRecord};
@@ -18,7 +19,7 @@ use super::request::AttentionRequest;
 use super::resolve::{Choice, MergedStage, ResolutionExplanation, StageOrigin, resolve};
 use super::stages::{Stage, StageConfig};
 use super::template::{
-    AppliesTo, AttentionTemplate, LoadedTemplate, OnEmpty, OnTimeout, StageSpec, is_template_file, load_template_file,
+    AppliesTo, AttentionTemplate, LoadedTemplate, OnEmpty, OnTimeout, StageSpec, load_template_file,
 };
 use crate::contract::PromptContract;
 use crate::ledger::{LedgerSet, LedgerStore};
@@ -138,8 +139,8 @@ impl AttentionServiceBuilder {
             custom: self.custom,
             corpora: Mutex::new(HashMap::new()),
         };
-        let templates = load_templates(&env.plane, &schemas)?;
-        check_handlers(&templates, &env)?;
+        let templates = TemplateCatalog::load(&env.plane, &schemas)?;
+        check_handlers(&templates.valid, &env)?;
         let vocabulary = Vocabulary::for_plane(&env.plane, &schemas)?;
         Ok(AttentionService {
             vocabulary,
@@ -166,37 +167,6 @@ fn check_handlers(templates: &BTreeMap<String, LoadedTemplate>, env: &Env) -> Re
         }
     }
     Ok(())
-}
-
-/// Loads every template of every tier.
-fn load_templates(plane: &Plane, schemas: &SchemaSet) -> Result<BTreeMap<String, LoadedTemplate>, AttentionError> {
-    let mut out: BTreeMap<String, LoadedTemplate> = BTreeMap::new();
-    let mut issues = Vec::new();
-    for tier in Tier::ALL {
-        let dir = plane.dir(tier, "attention_templates");
-        if !dir.is_dir() {
-            continue;
-        }
-        let mut files: Vec<PathBuf> = crate::fsx::read_dir(&dir)?
-            .into_iter()
-            .map(|e| e.path())
-            .filter(|p| p.is_file() && is_template_file(p))
-            .collect();
-        files.sort();
-        for f in files {
-            match load_template_file(schemas, &f) {
-                Ok(t) => {
-                    let id = t.template.template_id.clone();
-                    if let Some(prev) = out.get(&id) {
-                        return Err(AttentionError::DuplicateTemplate { id, first: prev.path.clone(), second: f });
-                    }
-                    out.insert(id, t);
-                }
-                Err(mut i) => issues.append(&mut i),
-            }
-        }
-    }
-    if issues.is_empty() { Ok(out) } else { Err(AttentionError::Templates { issues }) }
 }
 
 /// Validates one template file against `schemas` (CLI `cpctl attention validate`).
@@ -240,7 +210,7 @@ pub struct AttentionService {
     /// The plane's vocabulary, loaded once at construction.
     vocabulary: Vocabulary,
     schemas: SchemaSet,
-    templates: RwLock<BTreeMap<String, LoadedTemplate>>,
+    templates: RwLock<TemplateCatalog>,
     cache: ContextCache,
 }
 
@@ -283,20 +253,21 @@ impl AttentionService {
         &self.env.config
     }
 
-    /// The invalid templates of the plane (skipped at resolution).
-    pub fn invalid_templates(&self) -> Vec<super::invalid::InvalidTemplate> {
-        Vec::new()
+    /// The invalid templates of the plane as last loaded, with their located issues (they are
+    /// skipped at resolution, or fail the requests they would have matched).
+    pub fn invalid_templates(&self) -> Vec<InvalidTemplate> {
+        self.templates.read().unwrap_or_else(|p| p.into_inner()).invalid.clone()
     }
 
-    /// Ids of the loaded templates.
+    /// Ids of the loaded (valid) templates.
     pub fn template_ids(&self) -> Vec<String> {
-        self.templates.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+        self.templates.read().unwrap_or_else(|p| p.into_inner()).valid.keys().cloned().collect()
     }
 
     /// Reloads the templates from the plane (e.g. after a package install).
     pub fn reload_templates(&self) -> Result<(), AttentionError> {
-        let t = load_templates(&self.env.plane, &self.schemas)?;
-        check_handlers(&t, &self.env)?;
+        let t = TemplateCatalog::load(&self.env.plane, &self.schemas)?;
+        check_handlers(&t.valid, &self.env)?;
         *self.templates.write().unwrap_or_else(|p| p.into_inner()) = t;
         Ok(())
     }
@@ -377,14 +348,15 @@ impl AttentionService {
     ) -> Result<(Plan, Vec<super::resolve::Candidate>), AttentionError> {
         let templates = self.templates.read().unwrap_or_else(|p| p.into_inner());
         let (choice, candidates) = resolve(&templates, req)?;
+        let mut warnings = templates.warnings();
         let plan = match choice {
             Choice::Template { template, rule, why } => {
-                self.plan_for(template, StageOrigin::Template, contract, rule, why, Vec::new())?
+                self.plan_for(template, StageOrigin::Template, contract, rule, why, warnings)?
             }
             Choice::Default { why } => {
                 let d = self.default_template();
-                let w = format!("{why}: using the default template {}", d.template.template_id);
-                self.plan_for(&d, StageOrigin::Default, contract, "default", why, vec![w])?
+                warnings.push(format!("{why}: using the default template {}", d.template.template_id));
+                self.plan_for(&d, StageOrigin::Default, contract, "default", why, warnings)?
             }
         };
         Ok((plan, candidates))
@@ -544,8 +516,10 @@ impl AttentionService {
         why: &str,
     ) -> Result<AssembledContext, AttentionError> {
         let d = self.default_template();
-        warnings.push(format!("{why}: running the default template {} (on_empty: use_default)", d.template.template_id));
-        let dplan = self.plan_for(&d, StageOrigin::Default, contract, "default", "on_empty: use_default".into(), warnings)?;
+        warnings
+            .push(format!("{why}: running the default template {} (on_empty: use_default)", d.template.template_id));
+        let dplan =
+            self.plan_for(&d, StageOrigin::Default, contract, "default", "on_empty: use_default".into(), warnings)?;
         let mut trace = out.trace;
         let mut res = self.execute(req, &dplan, key, contract)?;
         trace.append(&mut res.pipeline_trace);

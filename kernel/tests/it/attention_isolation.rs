@@ -13,7 +13,8 @@ const K: &str = "{agent_class: [KERNEL.syntactic]}";
 
 /// A schema-invalid template (`max_queries: -1`) applying to `applies`.
 fn invalid(tp: &TempPlane, id: &str, applies: &str) {
-    let y = tpl(id, applies, STRUCTURE, (1000, 10, 1000), ("fail", "fail")).replace("max_queries: 10", "max_queries: -1");
+    let y =
+        tpl(id, applies, STRUCTURE, (1000, 10, 1000), ("fail", "fail")).replace("max_queries: 10", "max_queries: -1");
     install(tp, id, &y);
 }
 
@@ -29,7 +30,9 @@ fn invalid_template_for_another_class_does_not_stop_assembly() {
         &tp,
         "ATT-K",
         K,
-        &format!("  - stage: f\n    type: file_read\n    config: {{paths: [HOT/a.md], max_size_bytes: 100}}\n{STRUCTURE}"),
+        &format!(
+            "  - stage: f\n    type: file_read\n    config: {{paths: [HOT/a.md], max_size_bytes: 100}}\n{STRUCTURE}"
+        ),
     );
     invalid(&tp, "ATT-BAD", "{agent_class: [ADMIN]}");
     let s = service(&tp);
@@ -134,8 +137,7 @@ fn invalid_templates_lists_every_invalid_file_with_located_issues() {
     write(&tp, "HO2/attention_templates/ATT-HO2.yaml", "template_id: ATT-HO2\n");
     let schemas = SchemaSet::for_plane(&tp.plane).unwrap();
     let list = invalid_templates(&tp.plane, &schemas).unwrap();
-    let files: Vec<String> =
-        list.iter().map(|t| t.path.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    let files: Vec<String> = list.iter().map(|t| t.path.file_name().unwrap().to_string_lossy().into_owned()).collect();
     assert_eq!(files, ["ATT-BAD.yaml", "ATT-BROKEN.yaml", "ATT-HO2.yaml"]);
     let bad = &list[0];
     assert_eq!(bad.template_id.as_deref(), Some("ATT-BAD"));

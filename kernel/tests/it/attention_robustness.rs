@@ -10,8 +10,7 @@ use cp_kernel::attention::{
     stages::{StructuringConfig, StructuringStrategy},
 };
 use cp_kernel::ledger::{
-    ChainHead, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, MemoryStore, NewEntry, Provenance, RawRecord,
-    TxnFn,
+    ChainHead, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, MemoryStore, NewEntry, Provenance, RawRecord, TxnFn,
 };
 use cp_kernel::router::RoutedContext;
 use cp_kernel::testkit::TempPlane;
@@ -106,10 +105,11 @@ fn unsatisfied_halting_with_fragments_applies_proceed_empty() {
     assert_eq!(routed.trace_summary["halting"]["reason"]["action"], "proceed_empty");
     assert!(routed.trace_summary["halting"]["detail"].as_str().unwrap().contains("unsatisfied"));
     assert!(
-        routed.trace_summary["warning_messages"].as_array().unwrap().iter().any(|w| w
-            .as_str()
+        routed.trace_summary["warning_messages"]
+            .as_array()
             .unwrap()
-            .contains("withheld")),
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("withheld")),
         "{}",
         routed.trace_summary
     );
@@ -185,11 +185,8 @@ fn structuring_merges_overlapping_content_of_one_source() {
         frag(FragmentSource::Search, "HOT/z.md", "find", "another text", Some(0.1)),
     ];
     let out = cfg.structure(input.clone());
-    let kept: Vec<(FragmentSource, &str, &str, &str)> = out
-        .fragments
-        .iter()
-        .map(|f| (f.source, f.source_id.as_str(), f.stage.as_str(), f.content.as_str()))
-        .collect();
+    let kept: Vec<(FragmentSource, &str, &str, &str)> =
+        out.fragments.iter().map(|f| (f.source, f.source_id.as_str(), f.stage.as_str(), f.content.as_str())).collect();
     assert_eq!(
         kept,
         [
@@ -265,10 +262,10 @@ fn failing_ledger_store_in_ledger_query_warns_and_the_pipeline_continues() {
     write(&tp, "HOT/a.md", "alpha");
     let store = FailingStore(MemoryStore::new("HO1/prompts"));
     store
-        .append(NewEntry::new("PROMPT_RECEIVED").provenance(Provenance {
-            tenant_id: Some("tenant-a".into()),
-            ..Provenance::default()
-        }))
+        .append(
+            NewEntry::new("PROMPT_RECEIVED")
+                .provenance(Provenance { tenant_id: Some("tenant-a".into()), ..Provenance::default() }),
+        )
         .unwrap();
     let lq = "  - stage: recent\n    type: ledger_query\n    config: {event_type: PROMPT_RECEIVED, max_entries: 5}\n";
     let search = "  - stage: find\n    type: horizontal_search\n    config: {query: \"PROMPT_RECEIVED\", sources: [ledger], max_results: 5, relevance_threshold: 0.0}\n";

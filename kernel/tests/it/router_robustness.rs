@@ -220,7 +220,10 @@ fn worst_case_router() -> (TempPlane, Arc<WorstCase>, PromptRouter, String, Valu
     let worst = Arc::new(WorstCase { overhead, seen: Mutex::new(Vec::new()) });
     let router = PromptRouter::open(
         &tp.plane,
-        RouterOptions::new().provider("mock", worst.clone()).clock(Arc::new(ManualClock::new(T0))).auth_secret(secret()),
+        RouterOptions::new()
+            .provider("mock", worst.clone())
+            .clock(Arc::new(ManualClock::new(T0)))
+            .auth_secret(secret()),
     )
     .unwrap();
     let tok = router.issue_token("tester", &["agent".into()], "t1", None).unwrap().0;
