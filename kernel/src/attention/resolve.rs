@@ -109,7 +109,7 @@ fn matches(t: &LoadedTemplate, req: &AttentionRequest) -> Result<(), String> {
     if !a.framework_id.is_empty() {
         match &req.framework_id {
             Some(f) if a.framework_id.contains(f) => {}
-            Some(f) => return Err(format!("framework_id {f} not in {:?}", a.framework_id)),
+            Some(f) => return Err(format!("framework_id {f} not listed ({})", a.framework_id.join(", "))),
             None => return Err("request has no framework_id".into()),
         }
     }

@@ -148,6 +148,20 @@ pub struct Price {
 }
 
 impl Price {
+    /// The most [`Price::cost_micros`] can charge for at most `input_tokens` input tokens (cached
+    /// or not, in any split) and at most `output_tokens` output tokens: the input at the dearer of
+    /// the input and cached-input rates, plus one micro-unit for the rounding of a
+    /// cached/uncached split when both rates are non-zero. A reservation priced with it bounds the
+    /// settled cost.
+    pub fn max_cost_micros(&self, input_tokens: u64, output_tokens: u64) -> u64 {
+        let part = |tokens: u64, rate: u64| -> u128 { (u128::from(tokens) * u128::from(rate)).div_ceil(1_000_000) };
+        let split = u128::from(input_tokens > 1 && self.input_per_mtok > 0 && self.cached_input_per_mtok > 0);
+        let total = part(input_tokens, self.input_per_mtok.max(self.cached_input_per_mtok))
+            + split
+            + part(output_tokens, self.output_per_mtok);
+        u64::try_from(total).unwrap_or(u64::MAX)
+    }
+
     /// Cost in micro-units of the given usage, rounded up per component (integer arithmetic).
     pub fn cost_micros(&self, input_tokens: u64, cached_input_tokens: u64, output_tokens: u64) -> u64 {
         let part = |tokens: u64, rate: u64| -> u128 { (u128::from(tokens) * u128::from(rate)).div_ceil(1_000_000) };
