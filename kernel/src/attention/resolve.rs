@@ -167,7 +167,13 @@ fn check_invalid(catalog: &TemplateCatalog, req: &AttentionRequest, best: Option
             "an invalid attention template would have been the match (specificity {} or higher) for this request; refusing instead of guessing",
             spec_name(b)
         ),
-        None => "no valid attention template matches this request and an invalid one may apply to it; refusing instead of using the default template".to_string(),
+        None => {
+            let known = blocking.iter().any(|t| !matches!(t.selector, super::catalog::InvalidSelector::Unknown));
+            let applies = if known { "applies" } else { "may apply" };
+            format!(
+                "no valid attention template matches this request and an invalid one {applies} to it; refusing instead of using the default template"
+            )
+        }
     };
     Err(AttentionError::InvalidTemplateMatch { reason, templates: blocking })
 }

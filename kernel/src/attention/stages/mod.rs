@@ -1,6 +1,6 @@
 //! Stage types, one file each (file name = the YAML `type`). Each file holds its
 //! `<Stage>Config` (`deny_unknown_fields`, no `flatten`, every field documented with unit and
-//! default), a pure `validate`, and `run` over a [`StageCtx`]. This module dispatches on the
+//! default), a pure `validate`, and `run` over a `StageCtx`. This module dispatches on the
 //! type with one exhaustive `match`; only `custom` goes through names the embedder registers.
 
 pub mod custom;
