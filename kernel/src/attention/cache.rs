@@ -1,7 +1,13 @@
-//! The in-memory context cache: key = (template id and version, agent class, framework id,
-//! tier, tenant, work order, session, prompt-contract hash); TTL and size from
-//! `attention_config.cache`. Entries past their TTL are kept (until evicted) so that
-//! `on_timeout: use_cached` can still serve them, marked stale. Nothing is persisted.
+//! The in-memory context cache: TTL and size from `attention_config.cache`. Entries past their
+//! TTL are kept (until evicted) so that `on_timeout: use_cached` can still serve them, marked
+//! stale. Nothing is persisted.
+//!
+//! The key is the SHA-256 of the canonical JSON of the template (id, version, and the merged
+//! pipeline exactly as it will run), **every field of the request** and the prompt contract's
+//! hash. All request fields, not only those today's stages read: `horizontal_search` queries
+//! interpolate `{agent_id}` and the other request fields, and a `custom` handler receives the
+//! whole request, so no subset can be proven safe. Two agents sharing a session and a work
+//! order therefore never share an entry (issue 8).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -9,20 +15,23 @@ use std::sync::Mutex;
 use super::context::AssembledContext;
 use super::request::AttentionRequest;
 
-/// Cache key of a request under a template.
-pub(crate) fn cache_key(template_id: &str, version: &str, req: &AttentionRequest, contract_hash: &str) -> String {
-    let parts = serde_json::json!([
-        template_id,
-        version,
-        req.agent_class.as_str(),
-        req.framework_id,
-        req.tier.as_str(),
-        req.tenant_id,
-        req.work_order_id,
-        req.session_id,
-        contract_hash,
-    ]);
-    crate::hashing::sha256_hex(parts.to_string().as_bytes())
+/// Cache key of `req` under the template `template_id`/`version` whose merged pipeline is
+/// `pipeline` (each stage's name, type, enabled flag and typed config).
+pub(crate) fn cache_key(
+    template_id: &str,
+    version: &str,
+    pipeline: &[serde_json::Value],
+    req: &AttentionRequest,
+    contract_hash: &str,
+) -> String {
+    let parts = serde_json::json!({
+        "template_id": template_id,
+        "version": version,
+        "pipeline": pipeline,
+        "request": req,
+        "contract_hash": contract_hash,
+    });
+    crate::hashing::sha256_hex(&crate::ledger::canonical::to_vec(&parts))
 }
 
 struct Slot {

@@ -206,21 +206,27 @@ pub struct AssembledContext {
 }
 
 impl AssembledContext {
-    /// A compact summary (template, hash, halting, per-stage status, budget, warnings count)
-    /// that the router logs inside `PROMPT_SENT`.
+    /// A compact summary that the router logs inside `PROMPT_SENT`: template, hash, halting
+    /// record (reason, detail, reruns), per-stage status with its detail (merges, truncation,
+    /// halting decisions), budget used, cache outcome, and the warnings (count and messages:
+    /// skipped invalid templates, withheld fragments, fallbacks).
     pub fn trace_summary(&self) -> serde_json::Value {
         let stages: Vec<serde_json::Value> = self
             .pipeline_trace
             .iter()
             .map(|s| {
-                serde_json::json!({
+                let mut v = serde_json::json!({
                     "stage": s.stage,
                     "type": s.kind,
                     "status": s.status,
                     "fragments": s.fragments_produced,
                     "tokens": s.tokens_produced,
                     "rerun": s.rerun,
-                })
+                });
+                if !s.detail.is_empty() {
+                    v["detail"] = serde_json::Value::String(s.detail.clone());
+                }
+                v
             })
             .collect();
         serde_json::json!({
@@ -233,6 +239,7 @@ impl AssembledContext {
             "budget_used": self.budget_used,
             "cache": self.cache,
             "warnings": self.warnings.len(),
+            "warning_messages": self.warnings,
         })
     }
 }

@@ -52,22 +52,6 @@ pub enum AttentionError {
     /// A config or contract document was refused.
     #[error(transparent)]
     Document(#[from] crate::schema::DocumentError),
-    /// One or more templates are invalid (every issue is listed).
-    #[error("invalid attention template(s): {}", issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-    Templates {
-        /// Every issue found.
-        issues: Vec<TemplateIssue>,
-    },
-    /// Two template files declare the same id.
-    #[error("template {id} is declared twice: {} and {}", first.display(), second.display())]
-    DuplicateTemplate {
-        /// The id.
-        id: String,
-        /// First file.
-        first: PathBuf,
-        /// Second file.
-        second: PathBuf,
-    },
     /// `template_override` names no loaded template.
     #[error("unknown attention template {id:?} (known: {})", known.join(", "))]
     UnknownTemplate {
@@ -128,6 +112,25 @@ pub enum AttentionError {
         value: String,
         /// The values the vocabulary allows.
         allowed: Vec<String>,
+    },
+    /// An invalid template applies to the request (fail closed): it would have been the match
+    /// or tied with it, its selector cannot be read and no valid template matches, or
+    /// `template_override` names it. Every issue of each is listed with its location.
+    #[error("{reason}: {}", templates.iter().map(super::catalog::InvalidTemplate::describe).collect::<Vec<_>>().join(" | "))]
+    InvalidTemplateMatch {
+        /// Why the request cannot proceed.
+        reason: String,
+        /// The invalid templates concerned.
+        templates: Vec<super::catalog::InvalidTemplate>,
+    },
+    /// The last halting stage stayed unsatisfied after its reruns and the template's `on_empty`
+    /// is `fail`.
+    #[error("attention template {template_id} did not satisfy its halting stage (on_empty: fail): {detail}")]
+    HaltingUnsatisfied {
+        /// The template.
+        template_id: String,
+        /// The halting decision (counts, thresholds, missing items).
+        detail: String,
     },
     /// The pipeline produced nothing and the template's `on_empty` is `fail`.
     #[error("attention template {template_id} produced no context")]

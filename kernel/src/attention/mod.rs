@@ -14,14 +14,18 @@
 //! trace and halting record travel to the router, which logs them inside `PROMPT_SENT`.
 //!
 //! Flow of [`AttentionService::assemble`]: resolve the template (override → most specific
-//! `applies_to` match → minimal default with a warning; ties fail closed) → merge
-//! `required_context` → cache lookup → run stages under the budget → halting decision →
-//! fallbacks → [`AssembledContext`] whose `context_hash` is the SHA-256 of `context_text`.
+//! `applies_to` match → minimal default with a warning; ties fail closed; invalid templates are
+//! skipped with a warning, or fail closed when they would have matched — see
+//! [`invalid_templates`]) → merge `required_context` → cache lookup (keyed on every request
+//! field) → run stages under the budget → halting decision (unsatisfied after the reruns applies
+//! `on_empty`) → fallbacks → [`AssembledContext`] whose `context_hash` is the SHA-256 of
+//! `context_text`. Decisions: `docs/ATTENTION.md`.
 
 pub mod bench;
 mod bm25;
 mod budget;
 mod cache;
+mod catalog;
 mod clock;
 mod config;
 mod context;
@@ -40,6 +44,7 @@ mod tokens;
 mod tests;
 
 pub use bm25::{Bm25Index, Bm25Params, SearchHit};
+pub use catalog::{InvalidSelector, InvalidTemplate, invalid_templates};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     ATTENTION_CONFIG_PATH, ATTENTION_CONFIG_SCHEMA, AttentionConfig, CacheConfig, DEFAULT_ATTENTION_CONFIG_YAML,

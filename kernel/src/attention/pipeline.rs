@@ -133,8 +133,14 @@ impl std::fmt::Display for RequiredItem {
 /// Why the run stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Stop {
+    /// Every stage ran and no halting stage decided (or there is none).
     Completed,
+    /// A halting stage found the context sufficient.
     Satisfied,
+    /// Every stage ran, and the last halting stage evaluated found the context insufficient
+    /// after its reruns: the service applies `fallback.on_empty`.
+    Unsatisfied,
+    /// A budget limit was reached: the service applies `fallback.on_timeout`.
     Budget(BudgetLimit),
 }
 
@@ -239,6 +245,8 @@ pub(crate) fn run(
     let mut stop = Stop::Completed;
     let mut halting_detail = String::from("every stage ran");
     let mut reruns = 0u32;
+    // The last halting decision made, when it was "unsatisfied" (a later satisfied one stops).
+    let mut unsatisfied: Option<String> = None;
     'stages: for (i, stage) in stages.iter().enumerate() {
         if !stage.enabled {
             let now = env.clock.now_ms();
@@ -309,6 +317,13 @@ pub(crate) fn run(
         r.state
             .warnings
             .push(format!("stage {}: context not satisfied after {rerun} rerun(s): {}", stage.name, d.detail));
+        unsatisfied = Some(format!("halting stage {} unsatisfied after {rerun} rerun(s): {}", stage.name, d.detail));
+    }
+    if stop == Stop::Completed
+        && let Some(detail) = unsatisfied
+    {
+        stop = Stop::Unsatisfied;
+        halting_detail = detail;
     }
     if let Stop::Budget(limit) = stop {
         halting_detail = format!(

@@ -2,12 +2,13 @@
 //! `applies_to` matches (each non-empty list must contain the request's value) is a candidate,
 //! ranked by specificity (framework_id, agent_class, tier) compared in that order — framework_id
 //! beats agent_class beats tier; the most specific wins; a tie at the top fails closed; no
-//! candidate → the minimal default template, with a warning.
-
-use std::collections::BTreeMap;
+//! candidate → the minimal default template, with a warning. Invalid templates take part as
+//! described in `catalog`: one that would have been the match (or tied with it) fails the request
+//! closed; the others are skipped.
 
 use serde::Serialize;
 
+use super::catalog::{InvalidTemplate, TemplateCatalog};
 use super::error::AttentionError;
 use super::request::AttentionRequest;
 use super::template::LoadedTemplate;
@@ -78,8 +79,8 @@ pub struct ResolutionExplanation {
     pub warnings: Vec<String>,
 }
 
-/// (framework_id, agent_class, tier) constrained.
-type Spec = (bool, bool, bool);
+/// (framework_id, agent_class, tier) constrained; compared in that order.
+pub(crate) type Spec = (bool, bool, bool);
 
 fn spec_of(t: &LoadedTemplate) -> Spec {
     let a = &t.template.applies_to;
@@ -108,7 +109,7 @@ fn matches(t: &LoadedTemplate, req: &AttentionRequest) -> Result<(), String> {
     if !a.framework_id.is_empty() {
         match &req.framework_id {
             Some(f) if a.framework_id.contains(f) => {}
-            Some(f) => return Err(format!("framework_id {f} not in {:?}", a.framework_id)),
+            Some(f) => return Err(format!("framework_id {f} not listed ({})", a.framework_id.join(", "))),
             None => return Err("request has no framework_id".into()),
         }
     }
@@ -127,11 +128,62 @@ pub(crate) enum Choice<'a> {
     Default { why: String },
 }
 
-/// Resolves the template for `req`; also returns every candidate.
+/// An invalid template as a candidate (never chosen).
+fn invalid_candidate(t: &InvalidTemplate, req: &AttentionRequest) -> Candidate {
+    let m = t.selector.matches(req);
+    Candidate {
+        template_id: t.template_id.clone().unwrap_or_default(),
+        version: String::new(),
+        path: t.path.display().to_string(),
+        matched: m.is_some(),
+        specificity: match (&t.selector, m) {
+            (super::catalog::InvalidSelector::Unknown, _) => "unknown".into(),
+            (_, Some(s)) => spec_name(s),
+            (_, None) => String::new(),
+        },
+        reason: format!("invalid, skipped: {}", t.summary()),
+    }
+}
+
+/// Fails closed when an invalid template would have been the match: a known selector matching at
+/// a specificity ≥ `best` (or at all when nothing valid matches), an unknown one when nothing
+/// valid matches.
+fn check_invalid(catalog: &TemplateCatalog, req: &AttentionRequest, best: Option<Spec>) -> Result<(), AttentionError> {
+    let blocking: Vec<InvalidTemplate> = catalog
+        .invalid
+        .iter()
+        .filter(|t| match (t.selector.matches(req), best) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(s), Some(b)) => !matches!(t.selector, super::catalog::InvalidSelector::Unknown) && s >= b,
+        })
+        .cloned()
+        .collect();
+    if blocking.is_empty() {
+        return Ok(());
+    }
+    let reason = match best {
+        Some(b) => format!(
+            "an invalid attention template would have been the match (specificity {} or higher) for this request; refusing instead of guessing",
+            spec_name(b)
+        ),
+        None => {
+            let known = blocking.iter().any(|t| !matches!(t.selector, super::catalog::InvalidSelector::Unknown));
+            let applies = if known { "applies" } else { "may apply" };
+            format!(
+                "no valid attention template matches this request and an invalid one {applies} to it; refusing instead of using the default template"
+            )
+        }
+    };
+    Err(AttentionError::InvalidTemplateMatch { reason, templates: blocking })
+}
+
+/// Resolves the template for `req`; also returns every candidate (invalid ones included).
 pub(crate) fn resolve<'a>(
-    templates: &'a BTreeMap<String, LoadedTemplate>,
+    catalog: &'a TemplateCatalog,
     req: &AttentionRequest,
 ) -> Result<(Choice<'a>, Vec<Candidate>), AttentionError> {
+    let templates = &catalog.valid;
     let mut candidates = Vec::new();
     let mut matched: Vec<(&LoadedTemplate, Spec)> = Vec::new();
     for t in templates.values() {
@@ -152,17 +204,26 @@ pub(crate) fn resolve<'a>(
             matched.push((t, s));
         }
     }
+    candidates.extend(catalog.invalid.iter().map(|t| invalid_candidate(t, req)));
     if let Some(id) = &req.template_override {
-        let t = templates.get(id).ok_or_else(|| AttentionError::UnknownTemplate {
-            id: id.clone(),
-            known: templates.keys().cloned().collect(),
-        })?;
-        return Ok((
-            Choice::Template { template: t, rule: "override", why: format!("template_override = {id}") },
-            candidates,
-        ));
+        if let Some(t) = templates.get(id) {
+            return Ok((
+                Choice::Template { template: t, rule: "override", why: format!("template_override = {id}") },
+                candidates,
+            ));
+        }
+        let named: Vec<InvalidTemplate> = catalog.invalid.iter().filter(|t| t.named(id)).cloned().collect();
+        if !named.is_empty() {
+            return Err(AttentionError::InvalidTemplateMatch {
+                reason: format!("template_override names {id}, which is invalid"),
+                templates: named,
+            });
+        }
+        return Err(AttentionError::UnknownTemplate { id: id.clone(), known: templates.keys().cloned().collect() });
     }
-    let Some(best) = matched.iter().map(|(_, s)| *s).max() else {
+    let best = matched.iter().map(|(_, s)| *s).max();
+    check_invalid(catalog, req, best)?;
+    let Some(best) = best else {
         let why = format!(
             "no template applies to agent_class {}, framework_id {}, tier {}",
             req.agent_class,

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde::Serialize;
 
 use super::cache::{ContextCache, cache_key};
+use super::catalog::{InvalidTemplate, TemplateCatalog};
 use super::clock::{Clock, SystemClock};
 use super::config::AttentionConfig;
 use super::context::{AssembledContext, BudgetUsed, CacheStatus, ContextFragment, HaltReason, HaltingRecord};
@@ -18,7 +19,7 @@ use super::request::AttentionRequest;
 use super::resolve::{Choice, MergedStage, ResolutionExplanation, StageOrigin, resolve};
 use super::stages::{Stage, StageConfig};
 use super::template::{
-    AppliesTo, AttentionTemplate, LoadedTemplate, OnEmpty, OnTimeout, StageSpec, is_template_file, load_template_file,
+    AppliesTo, AttentionTemplate, LoadedTemplate, OnEmpty, OnTimeout, StageSpec, load_template_file,
 };
 use crate::contract::PromptContract;
 use crate::ledger::{LedgerSet, LedgerStore};
@@ -138,8 +139,8 @@ impl AttentionServiceBuilder {
             custom: self.custom,
             corpora: Mutex::new(HashMap::new()),
         };
-        let templates = load_templates(&env.plane, &schemas)?;
-        check_handlers(&templates, &env)?;
+        let templates = TemplateCatalog::load(&env.plane, &schemas)?;
+        check_handlers(&templates.valid, &env)?;
         let vocabulary = Vocabulary::for_plane(&env.plane, &schemas)?;
         Ok(AttentionService {
             vocabulary,
@@ -166,37 +167,6 @@ fn check_handlers(templates: &BTreeMap<String, LoadedTemplate>, env: &Env) -> Re
         }
     }
     Ok(())
-}
-
-/// Loads every template of every tier.
-fn load_templates(plane: &Plane, schemas: &SchemaSet) -> Result<BTreeMap<String, LoadedTemplate>, AttentionError> {
-    let mut out: BTreeMap<String, LoadedTemplate> = BTreeMap::new();
-    let mut issues = Vec::new();
-    for tier in Tier::ALL {
-        let dir = plane.dir(tier, "attention_templates");
-        if !dir.is_dir() {
-            continue;
-        }
-        let mut files: Vec<PathBuf> = crate::fsx::read_dir(&dir)?
-            .into_iter()
-            .map(|e| e.path())
-            .filter(|p| p.is_file() && is_template_file(p))
-            .collect();
-        files.sort();
-        for f in files {
-            match load_template_file(schemas, &f) {
-                Ok(t) => {
-                    let id = t.template.template_id.clone();
-                    if let Some(prev) = out.get(&id) {
-                        return Err(AttentionError::DuplicateTemplate { id, first: prev.path.clone(), second: f });
-                    }
-                    out.insert(id, t);
-                }
-                Err(mut i) => issues.append(&mut i),
-            }
-        }
-    }
-    if issues.is_empty() { Ok(out) } else { Err(AttentionError::Templates { issues }) }
 }
 
 /// Validates one template file against `schemas` (CLI `cpctl attention validate`).
@@ -240,7 +210,7 @@ pub struct AttentionService {
     /// The plane's vocabulary, loaded once at construction.
     vocabulary: Vocabulary,
     schemas: SchemaSet,
-    templates: RwLock<BTreeMap<String, LoadedTemplate>>,
+    templates: RwLock<TemplateCatalog>,
     cache: ContextCache,
 }
 
@@ -283,15 +253,21 @@ impl AttentionService {
         &self.env.config
     }
 
-    /// Ids of the loaded templates.
+    /// The invalid templates of the plane as last loaded, with their located issues (they are
+    /// skipped at resolution, or fail the requests they would have matched).
+    pub fn invalid_templates(&self) -> Vec<InvalidTemplate> {
+        self.templates.read().unwrap_or_else(|p| p.into_inner()).invalid.clone()
+    }
+
+    /// Ids of the loaded (valid) templates.
     pub fn template_ids(&self) -> Vec<String> {
-        self.templates.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+        self.templates.read().unwrap_or_else(|p| p.into_inner()).valid.keys().cloned().collect()
     }
 
     /// Reloads the templates from the plane (e.g. after a package install).
     pub fn reload_templates(&self) -> Result<(), AttentionError> {
-        let t = load_templates(&self.env.plane, &self.schemas)?;
-        check_handlers(&t, &self.env)?;
+        let t = TemplateCatalog::load(&self.env.plane, &self.schemas)?;
+        check_handlers(&t.valid, &self.env)?;
         *self.templates.write().unwrap_or_else(|p| p.into_inner()) = t;
         Ok(())
     }
@@ -372,14 +348,15 @@ impl AttentionService {
     ) -> Result<(Plan, Vec<super::resolve::Candidate>), AttentionError> {
         let templates = self.templates.read().unwrap_or_else(|p| p.into_inner());
         let (choice, candidates) = resolve(&templates, req)?;
+        let mut warnings = templates.warnings();
         let plan = match choice {
             Choice::Template { template, rule, why } => {
-                self.plan_for(template, StageOrigin::Template, contract, rule, why, Vec::new())?
+                self.plan_for(template, StageOrigin::Template, contract, rule, why, warnings)?
             }
             Choice::Default { why } => {
                 let d = self.default_template();
-                let w = format!("{why}: using the default template {}", d.template.template_id);
-                self.plan_for(&d, StageOrigin::Default, contract, "default", why, vec![w])?
+                warnings.push(format!("{why}: using the default template {}", d.template.template_id));
+                self.plan_for(&d, StageOrigin::Default, contract, "default", why, warnings)?
             }
         };
         Ok((plan, candidates))
@@ -418,7 +395,15 @@ impl AttentionService {
         let contract = self.contract(req)?;
         let contract_hash = contract.as_ref().map(PromptContract::hash).unwrap_or_default();
         let (plan, _) = self.plan(req, contract.as_ref())?;
-        let key = cache_key(&plan.template_id, &plan.version, req, &contract_hash);
+        let pipeline: Vec<serde_json::Value> = plan
+            .stages
+            .iter()
+            .map(|(s, _)| {
+                serde_json::json!({"stage": s.name, "type": s.config.kind().as_str(), "enabled": s.enabled,
+                                   "config": s.config.to_value()})
+            })
+            .collect();
+        let key = cache_key(&plan.template_id, &plan.version, &pipeline, req, &contract_hash);
         if let Some(mut c) = self.cache.fresh(&key, self.env.clock.now_ms()) {
             c.cache = CacheStatus::Hit;
             return Ok(c);
@@ -472,37 +457,76 @@ impl AttentionService {
             _ if out.fragments.is_empty() => match plan.fallback.on_empty {
                 OnEmpty::ProceedEmpty => {
                     warnings.push("the pipeline produced no context (on_empty: proceed_empty)".into());
-                    let reason = HaltReason::Fallback { trigger: "on_empty".into(), action: "proceed_empty".into() };
-                    Ok(self.finish(plan, out, warnings, reason))
+                    Ok(self.finish(plan, out, warnings, on_empty_reason("proceed_empty")))
                 }
                 OnEmpty::Fail => Err(AttentionError::EmptyContext { template_id: plan.template_id.clone() }),
                 OnEmpty::UseDefault => {
-                    let d = self.default_template();
-                    let mut w = warnings;
-                    w.push(format!(
-                        "template {} produced no context: running the default template {} (on_empty: use_default)",
-                        plan.template_id, d.template.template_id
-                    ));
-                    let dplan = self.plan_for(
-                        &d,
-                        StageOrigin::Default,
-                        contract,
-                        "default",
-                        "on_empty: use_default".into(),
-                        w,
-                    )?;
-                    let mut trace = out.trace;
-                    let mut res = self.execute(req, &dplan, key, contract)?;
-                    trace.append(&mut res.pipeline_trace);
-                    res.pipeline_trace = trace;
-                    res.halting.reason =
-                        HaltReason::Fallback { trigger: "on_empty".into(), action: "use_default".into() };
-                    Ok(res)
+                    let why = format!("template {} produced no context", plan.template_id);
+                    self.run_default(req, out, warnings, key, contract, &why)
                 }
             },
+            Stop::Unsatisfied => self.unsatisfied(req, plan, out, warnings, key, contract),
             Stop::Satisfied => Ok(self.finish(plan, out, warnings, HaltReason::Satisfied)),
             Stop::Completed => Ok(self.finish(plan, out, warnings, HaltReason::Completed)),
         }
+    }
+
+    /// The last halting stage stayed unsatisfied after its reruns, with fragments: the context
+    /// is insufficient, so `fallback.on_empty` applies as if nothing usable was found
+    /// (`proceed_empty` withholds the fragments, `fail` refuses, `use_default` runs the default
+    /// template). The decision is in the halting record that `PROMPT_SENT` carries.
+    fn unsatisfied(
+        &self,
+        req: &AttentionRequest,
+        plan: &Plan,
+        mut out: RunOutcome,
+        mut warnings: Vec<String>,
+        key: &str,
+        contract: Option<&PromptContract>,
+    ) -> Result<AssembledContext, AttentionError> {
+        match plan.fallback.on_empty {
+            OnEmpty::ProceedEmpty => {
+                let n = out.fragments.len();
+                let tokens: u64 = out.fragments.iter().map(|f| f.token_estimate).sum();
+                let withheld = format!("withheld {n} fragment(s) ({tokens} tokens) that did not satisfy halting");
+                warnings.push(format!("{withheld} (on_empty: proceed_empty)"));
+                out.halting_detail = format!("{}; on_empty: proceed_empty {withheld}", out.halting_detail);
+                out.fragments.clear();
+                Ok(self.finish(plan, out, warnings, on_empty_reason("proceed_empty")))
+            }
+            OnEmpty::Fail => Err(AttentionError::HaltingUnsatisfied {
+                template_id: plan.template_id.clone(),
+                detail: out.halting_detail,
+            }),
+            OnEmpty::UseDefault => {
+                let why = format!("template {} did not satisfy halting ({})", plan.template_id, out.halting_detail);
+                self.run_default(req, out, warnings, key, contract, &why)
+            }
+        }
+    }
+
+    /// `on_empty: use_default`: runs the default template; the trace keeps both pipelines.
+    fn run_default(
+        &self,
+        req: &AttentionRequest,
+        out: RunOutcome,
+        mut warnings: Vec<String>,
+        key: &str,
+        contract: Option<&PromptContract>,
+        why: &str,
+    ) -> Result<AssembledContext, AttentionError> {
+        let d = self.default_template();
+        warnings
+            .push(format!("{why}: running the default template {} (on_empty: use_default)", d.template.template_id));
+        let dplan =
+            self.plan_for(&d, StageOrigin::Default, contract, "default", "on_empty: use_default".into(), warnings)?;
+        let mut trace = out.trace;
+        let mut res = self.execute(req, &dplan, key, contract)?;
+        trace.append(&mut res.pipeline_trace);
+        res.pipeline_trace = trace;
+        res.halting.reason = on_empty_reason("use_default");
+        res.halting.detail = format!("{}; default template: {}", out.halting_detail, res.halting.detail);
+        Ok(res)
     }
 
     fn finish(&self, plan: &Plan, out: RunOutcome, warnings: Vec<String>, reason: HaltReason) -> AssembledContext {
@@ -533,6 +557,10 @@ impl AttentionService {
             cache: CacheStatus::Miss,
         }
     }
+}
+
+fn on_empty_reason(action: &str) -> HaltReason {
+    HaltReason::Fallback { trigger: "on_empty".into(), action: action.into() }
 }
 
 #[allow(dead_code)]

@@ -21,12 +21,29 @@ pub const BUDGET_PACKAGE: &str = "PKG-TOKEN-BUDGETER-001";
 pub struct BudgetConfig {
     /// Document format version (`"1.0"`).
     pub schema_version: String,
-    /// Characters per token for the input estimate of a reservation (count; default 4).
+    /// Characters per token of the input *estimate* (count; default 4): logged as
+    /// `input_tokens_estimate` in `PROMPT_SENT` and used by the mock provider to count usage.
     pub chars_per_token: u64,
+    /// Upper bound of the input tokens a provider can count for a prompt, reserved before sending.
+    pub input_bound: InputBound,
     /// Allocation applied (and logged) the first time a scope without one is charged.
     pub defaults: ScopeDefaults,
     /// Fixed-window rate limits (default: one per tenant, one per provider).
     pub rate_limits: Vec<RateLimitRule>,
+}
+
+/// How the input tokens of a reservation are bounded: `ceil(UTF-8 bytes of the rendered prompt /
+/// min_bytes_per_token) + overhead_tokens`. With `min_bytes_per_token: 1` this bounds every
+/// byte-level BPE tokenizer (no token covers less than one byte), so a reservation is an upper
+/// bound of the settled usage whenever the provider honours `max_tokens`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputBound {
+    /// Fewest prompt bytes a provider's token covers (count, ≥ 1; default 1).
+    pub min_bytes_per_token: u64,
+    /// Tokens a provider adds around the prompt: chat framing, role and special tokens (count;
+    /// default 32).
+    pub overhead_tokens: u64,
 }
 
 /// Default allocation per scope kind.
@@ -131,6 +148,20 @@ pub struct Price {
 }
 
 impl Price {
+    /// The most [`Price::cost_micros`] can charge for at most `input_tokens` input tokens (cached
+    /// or not, in any split) and at most `output_tokens` output tokens: the input at the dearer of
+    /// the input and cached-input rates, plus one micro-unit for the rounding of a
+    /// cached/uncached split when both rates are non-zero. A reservation priced with it bounds the
+    /// settled cost.
+    pub fn max_cost_micros(&self, input_tokens: u64, output_tokens: u64) -> u64 {
+        let part = |tokens: u64, rate: u64| -> u128 { (u128::from(tokens) * u128::from(rate)).div_ceil(1_000_000) };
+        let split = u128::from(input_tokens > 1 && self.input_per_mtok > 0 && self.cached_input_per_mtok > 0);
+        let total = part(input_tokens, self.input_per_mtok.max(self.cached_input_per_mtok))
+            + split
+            + part(output_tokens, self.output_per_mtok);
+        u64::try_from(total).unwrap_or(u64::MAX)
+    }
+
     /// Cost in micro-units of the given usage, rounded up per component (integer arithmetic).
     pub fn cost_micros(&self, input_tokens: u64, cached_input_tokens: u64, output_tokens: u64) -> u64 {
         let part = |tokens: u64, rate: u64| -> u128 { (u128::from(tokens) * u128::from(rate)).div_ceil(1_000_000) };

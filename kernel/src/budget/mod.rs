@@ -21,7 +21,7 @@ mod config;
 mod rate;
 
 pub use config::{
-    BUDGET_CONFIG_PATH, BUDGET_CONFIG_SCHEMA, BUDGET_PACKAGE, BudgetConfig, LimitConfig, PRICE_BOOK_PATH,
+    BUDGET_CONFIG_PATH, BUDGET_CONFIG_SCHEMA, BUDGET_PACKAGE, BudgetConfig, InputBound, LimitConfig, PRICE_BOOK_PATH,
     PRICE_BOOK_SCHEMA, Price, PriceBook, PriceVersion, RateLimitRule, RateTarget, ScopeDefaults,
 };
 pub use rate::RateState;
@@ -472,6 +472,13 @@ impl Budgeter {
         (chars as u64).div_ceil(self.config.chars_per_token.max(1))
     }
 
+    /// Upper bound of the input tokens a provider can count for a prompt of `bytes` UTF-8 bytes:
+    /// `ceil(bytes / input_bound.min_bytes_per_token) + input_bound.overhead_tokens`.
+    pub fn input_token_bound(&self, bytes: usize) -> u64 {
+        let b = &self.config.input_bound;
+        (bytes as u64).div_ceil(b.min_bytes_per_token.max(1)).saturating_add(b.overhead_tokens)
+    }
+
     fn default_limit(&self, kind: ScopeKind) -> LimitConfig {
         let d = &self.config.defaults;
         match kind {
@@ -572,13 +579,13 @@ impl Budgeter {
                     kind: RefusalKind::BudgetExhausted,
                     scope: key.clone(),
                     message: format!(
-                        "{key}: reserving {} tokens / {} micros would exceed the hard limit (used {} of {:?} tokens, {} of {:?} micros)",
+                        "{key}: reserving {} tokens / {} micros would exceed the hard limit (used {} of {} tokens, {} of {} micros)",
                         req.tokens,
                         req.micros,
                         st.used_tokens(),
-                        st.max_tokens,
+                        limit_text(st.max_tokens),
                         st.used_micros(),
-                        st.max_cost_micros
+                        limit_text(st.max_cost_micros)
                     ),
                 };
                 let e = on_refused(&r);
@@ -667,6 +674,11 @@ impl Budgeter {
                 .collect())
         })
     }
+}
+
+/// A limit in words: the number, or `unlimited`.
+fn limit_text(limit: Option<u64>) -> String {
+    limit.map_or_else(|| "unlimited".to_string(), |m| m.to_string())
 }
 
 /// `PROMPT_SENT` entries of `entries` that nothing answers (`PROMPT_RECEIVED`, `PROMPT_FAILED`

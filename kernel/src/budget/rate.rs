@@ -92,8 +92,10 @@ impl RateState {
                         kind: RefusalKind::RateLimited,
                         scope: k.clone(),
                         message: format!(
-                            "{k}: {reqs} requests / {toks} tokens in the current {} ms window (limits {:?} requests, {:?} tokens)",
-                            rule.window_ms, rule.max_requests, rule.max_tokens
+                            "{k}: {reqs} requests / {toks} tokens in the current {} ms window; this request needs 1 request / {tokens} tokens (limits {} requests, {} tokens)",
+                            rule.window_ms,
+                            super::limit_text(rule.max_requests),
+                            super::limit_text(rule.max_tokens)
                         ),
                     });
                 }

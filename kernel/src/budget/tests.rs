@@ -59,6 +59,7 @@ fn malformed_budget_entries_are_reported_not_skipped() {
     let store = crate::ledger::MemoryStore::new("HO1/prompts");
     let cfg: BudgetConfig = serde_json::from_value(serde_json::json!({
         "schema_version": "1.0", "chars_per_token": 4, "rate_limits": [],
+        "input_bound": {"min_bytes_per_token": 1, "overhead_tokens": 32},
         "defaults": {"tenant": {"max_tokens": null, "max_cost_micros": null, "warn_threshold_pct": 80},
                      "session": {"max_tokens": null, "max_cost_micros": null, "warn_threshold_pct": 80},
                      "work_order": {"max_tokens": null, "max_cost_micros": null, "warn_threshold_pct": 80},
@@ -69,4 +70,28 @@ fn malformed_budget_entries_are_reported_not_skipped() {
     store.append(NewEntry::new("X").meta("other", 1)).unwrap();
     let b = Budgeter::open(cfg, Arc::new(store)).unwrap();
     assert_eq!(b.state().unwrap().malformed, vec![0, 1]);
+}
+
+proptest::proptest! {
+    /// `max_cost_micros(B, O)` bounds the cost of any usage with at most B input tokens (cached
+    /// or not, in any split) and at most O output tokens, whatever the rates.
+    #[test]
+    fn max_cost_bounds_every_usage_within_the_reservation(
+        rates in (0u64..20_000_000, 0u64..20_000_000, 0u64..20_000_000),
+        bound in 0u64..100_000,
+        out_cap in 0u64..100_000,
+        frac in (0.0f64..=1.0, 0.0f64..=1.0, 0.0f64..=1.0),
+    ) {
+        let p = super::Price {
+            provider: "p".into(),
+            model: "*".into(),
+            input_per_mtok: rates.0,
+            cached_input_per_mtok: rates.1,
+            output_per_mtok: rates.2,
+        };
+        let input = (bound as f64 * frac.0) as u64;
+        let cached = (input as f64 * frac.1) as u64;
+        let output = (out_cap as f64 * frac.2) as u64;
+        proptest::prop_assert!(p.cost_micros(input, cached, output) <= p.max_cost_micros(bound, out_cap));
+    }
 }

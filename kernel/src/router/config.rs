@@ -50,6 +50,10 @@ pub struct RouterConfig {
     pub default_provider: String,
     /// Per-attempt timeout when the provider sets none (milliseconds; default 30000).
     pub default_timeout_ms: u64,
+    /// Overall deadline of one dispatch — every attempt, backoff and fallback provider together —
+    /// on the router clock (milliseconds, ≥ 1; default 120000). No attempt starts and no backoff
+    /// is slept once it would be reached; an attempt's timeout is cut to the time left.
+    pub dispatch_deadline_ms: u64,
     /// Prompt/response text policy (default `hash`).
     pub log_content: LogContent,
     /// Providers tried in order after the chosen one (default empty).

@@ -15,13 +15,18 @@
 //! * `PROMPT_SENT` — provenance; `metadata`: `request_id, contract_id, contract_version,
 //!   context_hash, template_id, attention (trace summary incl. halting), prompt_hash,
 //!   prompt_text (log_content full) , log_content, provider, model, max_tokens, temperature,
-//!   principal, dev_mode, budget (reservation)`;
+//!   input_tokens_estimate, input_tokens_bound, principal, dev_mode, budget (reservation)`;
 //! * `PROMPT_RECEIVED` — `parent_event_id` = SENT id; `request_id, provider, model, attempts,
 //!   input_tokens, output_tokens, cached_input_tokens, cost_micros, price_book_version,
 //!   latency_ms, finish_reason, response_hash / response_text, output_validation {valid,
-//!   errors}, budget (settle)`;
+//!   errors}, overrun {tokens?, micros?} (only when exceeded), budget (settle)`;
 //! * `PROMPT_FAILED` — `parent_event_id` = SENT id; `request_id, error_code, attempts[],
-//!   latency_ms, budget (release)`;
+//!   latency_ms, deadline {deadline_ms, elapsed_ms, reached}, budget (release)`;
+//!
+//! A reservation is an upper bound of the settled usage wherever the provider honours
+//! `max_tokens`: input bound (prompt bytes, `budget_config.input_bound`) + the output cap the
+//! provider is asked for, priced at the dearest candidate. `dispatch_deadline_ms` bounds retries
+//! and fallbacks together. See `docs/ROUTER.md`.
 //! * `PROMPT_REJECTED` — `request_id, code, contract_id, …`, nothing sent.
 
 pub mod bench;
@@ -511,9 +516,16 @@ pub fn load_configs(plane: &Plane, schemas: &SchemaSet) -> Result<RouterConfigs,
     Ok(RouterConfigs { router, budget, price_book })
 }
 
+/// Code of the `attempts` entry that records a dispatch stopped by `dispatch_deadline_ms`.
+pub const DEADLINE_EXCEEDED: &str = "DEADLINE_EXCEEDED";
+
 struct Dispatch {
     attempts: Vec<Value>,
     count: u32,
+    /// Whether `dispatch_deadline_ms` stopped the dispatch.
+    deadline_reached: bool,
+    /// Router-clock milliseconds the dispatch took.
+    elapsed_ms: u64,
     result: Result<(String, ProviderResponse), ProviderError>,
 }
 
@@ -759,13 +771,16 @@ impl PromptRouter {
                 extra,
             ));
         }
-        // 4. Reservation: input estimate + max output at the dearest candidate's rate.
+        // 4. Reservation: an upper bound of the usage — the input bound (prompt bytes +
+        // overhead, budget_config.input_bound) plus the output cap, which is exactly the
+        // max_tokens the provider is asked for — at the dearest candidate's rate.
         let est_in = self.budgeter.estimate_tokens(prompt.chars().count());
+        let in_bound = self.budgeter.input_token_bound(prompt.len());
         let max_out = req.contract.boundary.max_tokens;
         let micros = candidates
             .iter()
             .filter_map(|(p, m)| pv.price(p, m))
-            .map(|p| p.cost_micros(est_in, 0, max_out))
+            .map(|p| p.max_cost_micros(in_bound, max_out))
             .max()
             .unwrap_or(0);
         let (provider, model) = candidates[0].clone();
@@ -773,7 +788,7 @@ impl PromptRouter {
             reservation_id: request_id.clone(),
             scopes,
             provider: provider.clone(),
-            tokens: est_in.saturating_add(max_out),
+            tokens: in_bound.saturating_add(max_out),
             micros,
             now_ms: now,
             price_book_version: pv.version.clone(),
@@ -796,6 +811,7 @@ impl PromptRouter {
             .meta("max_tokens", max_out)
             .meta("temperature", req.contract.boundary.temperature)
             .meta("input_tokens_estimate", est_in)
+            .meta("input_tokens_bound", in_bound)
             .meta("principal", principal.principal.clone())
             .meta("dev_mode", principal.dev_mode);
         if self.config.log_content == LogContent::Full {
@@ -841,7 +857,7 @@ impl PromptRouter {
         };
         // 5. Dispatch.
         let start = self.clock.now_ms();
-        let d = self.dispatch(&candidates, &prompt, &req.contract);
+        let d = self.dispatch(&candidates, &prompt, max_out, req.contract.boundary.temperature);
         let latency_ms = self.clock.now_ms().saturating_sub(start);
         let mut parent = req.provenance.clone();
         parent.parent_event_id = Some(sent_entry.id.clone());
@@ -873,8 +889,9 @@ impl PromptRouter {
                     .meta("latency_ms", latency_ms)
                     .meta("finish_reason", resp.finish_reason.clone())
                     .meta("output_validation", json!({"valid": output_valid, "errors": output_errors}));
-                if cost > reservation.micros || tokens > reservation.tokens {
-                    rec = rec.meta("overrun", json!({"tokens": tokens, "micros": cost}));
+                if let Some(over) = overrun(&reservation, tokens, cost) {
+                    tracing::warn!(request_id = %request_id, overrun = %over, "settled usage exceeds the reservation");
+                    rec = rec.meta("overrun", over);
                 }
                 match self.config.log_content {
                     LogContent::Full => {
@@ -905,20 +922,34 @@ impl PromptRouter {
                 })
             }
             Err(err) => {
+                let deadline_ms = self.config.dispatch_deadline_ms;
+                let (reason, message) = if d.deadline_reached {
+                    let why = format!(
+                        "dispatch deadline of {deadline_ms} ms reached after {} ms and {} attempt(s)",
+                        d.elapsed_ms, d.count
+                    );
+                    (format!("{why}; last error: {err}"), format!("{why}; last error: {}", err.message))
+                } else {
+                    (err.to_string(), err.message.clone())
+                };
                 let failed = NewEntry::new(event::PROMPT_FAILED)
                     .submission(&request_id)
                     .decision("FAIL")
-                    .reason(err.to_string())
+                    .reason(reason)
                     .provenance(parent)
                     .meta("request_id", request_id.clone())
                     .meta("error_code", err.code.as_str())
                     .meta("attempts", Value::Array(d.attempts))
                     .meta("attempt_count", d.count)
-                    .meta("latency_ms", latency_ms);
+                    .meta("latency_ms", latency_ms)
+                    .meta(
+                        "deadline",
+                        json!({"deadline_ms": deadline_ms, "elapsed_ms": d.elapsed_ms, "reached": d.deadline_reached}),
+                    );
                 let entry = self.budgeter.release(&reservation.reservation_id, failed)?;
                 Err(RouterError::Failed {
                     code: err.code,
-                    message: err.message,
+                    message,
                     attempts: d.count,
                     ledger: self.config.ledger.clone(),
                     entry_id: entry.id,
@@ -928,32 +959,55 @@ impl PromptRouter {
         }
     }
 
-    fn dispatch(&self, candidates: &[(String, String)], prompt: &str, contract: &PromptContract) -> Dispatch {
+    /// Tries the candidates in order, each with retries and backoff, within
+    /// `dispatch_deadline_ms` on the router clock: no attempt starts and no backoff is slept once
+    /// the deadline would be reached (an attempt's timeout is cut to the time left), and the
+    /// attempts list then ends with a `DEADLINE_EXCEEDED` entry.
+    fn dispatch(&self, candidates: &[(String, String)], prompt: &str, max_tokens: u64, temperature: f64) -> Dispatch {
         let r = &self.config.retries;
+        let deadline = self.config.dispatch_deadline_ms;
+        let start = self.clock.now_ms();
+        let elapsed = || self.clock.now_ms().saturating_sub(start);
         let mut attempts = Vec::new();
         let mut count = 0u32;
+        let mut deadline_reached = false;
         let mut last = ProviderError::new(ProviderErrorCode::Unavailable, "no provider attempted");
-        for (name, model) in candidates {
+        let mut hit_deadline = |attempts: &mut Vec<Value>, name: &str, elapsed_ms: u64| {
+            deadline_reached = true;
+            attempts.push(json!({"provider": name, "code": DEADLINE_EXCEEDED, "elapsed_ms": elapsed_ms}));
+        };
+        'providers: for (name, model) in candidates {
             let Some(slot) = self.providers.get(name) else { continue };
-            let preq = ProviderRequest {
-                model: model.clone(),
-                prompt: prompt.to_string(),
-                max_tokens: contract.boundary.max_tokens,
-                temperature: contract.boundary.temperature,
-                timeout_ms: slot.config.timeout_ms.unwrap_or(self.config.default_timeout_ms),
-            };
             let mut backoff = r.backoff_initial_ms;
             for attempt in 1..=r.max_attempts {
+                let now = elapsed();
+                if now >= deadline {
+                    hit_deadline(&mut attempts, name, now);
+                    break 'providers;
+                }
                 if !slot.breaker.try_acquire(self.clock.now_ms()) {
                     attempts.push(json!({"provider": name, "code": RejectCode::CircuitOpen.as_str()}));
                     break;
                 }
                 count += 1;
+                let preq = ProviderRequest {
+                    model: model.clone(),
+                    prompt: prompt.to_string(),
+                    max_tokens,
+                    temperature,
+                    timeout_ms: slot.config.timeout_ms.unwrap_or(self.config.default_timeout_ms).min(deadline - now),
+                };
                 match slot.provider.complete(&preq) {
                     Ok(resp) => {
                         slot.breaker.on_success();
                         attempts.push(json!({"provider": name, "attempt": attempt, "ok": true}));
-                        return Dispatch { attempts, count, result: Ok((name.clone(), resp)) };
+                        return Dispatch {
+                            attempts,
+                            count,
+                            deadline_reached,
+                            elapsed_ms: elapsed(),
+                            result: Ok((name.clone(), resp)),
+                        };
                     }
                     Err(e) => {
                         slot.breaker.on_failure(self.clock.now_ms());
@@ -967,6 +1021,11 @@ impl PromptRouter {
                         last = e;
                         match wait {
                             Some(w) if retryable && attempt < r.max_attempts => {
+                                let now = elapsed();
+                                if now.saturating_add(w) >= deadline {
+                                    hit_deadline(&mut attempts, name, now);
+                                    break 'providers;
+                                }
                                 self.clock.sleep_ms(w);
                                 backoff = backoff.saturating_mul(r.backoff_multiplier).min(r.backoff_max_ms);
                             }
@@ -976,7 +1035,7 @@ impl PromptRouter {
                 }
             }
         }
-        Dispatch { attempts, count, result: Err(last) }
+        Dispatch { attempts, count, deadline_reached, elapsed_ms: elapsed(), result: Err(last) }
     }
 
     fn deny(&self, d: &Denial, action: Action, tenant: &str) -> RouterError {
@@ -1075,6 +1134,19 @@ impl PromptRouter {
     pub fn recover(&self) -> Result<Vec<LedgerEntry>, RouterError> {
         Ok(self.budgeter.recover(Map::new())?)
     }
+}
+
+/// The `overrun` record of `PROMPT_RECEIVED`: for each dimension whose settled amount exceeds the
+/// reservation — `tokens` (input + output) and `micros` (cost) — `{reserved, actual, excess}`;
+/// a dimension within its reservation is absent, and `None` when neither exceeds.
+fn overrun(reservation: &Reservation, tokens: u64, micros: u64) -> Option<Value> {
+    let mut over = Map::new();
+    for (dim, reserved, actual) in [("tokens", reservation.tokens, tokens), ("micros", reservation.micros, micros)] {
+        if actual > reserved {
+            over.insert(dim.into(), json!({"reserved": reserved, "actual": actual, "excess": actual - reserved}));
+        }
+    }
+    (!over.is_empty()).then_some(Value::Object(over))
 }
 
 fn denial_code(d: &Denial) -> RejectCode {

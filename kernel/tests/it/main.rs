@@ -2,7 +2,9 @@
 #![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
 mod attention;
 mod attention_budget;
+mod attention_isolation;
 mod attention_pipeline;
+mod attention_robustness;
 mod auth_tenants;
 mod budget_props;
 mod cli_foundation;
@@ -24,6 +26,7 @@ mod router_concurrency;
 mod router_config;
 mod router_matrix;
 mod router_resilience;
+mod router_robustness;
 mod router_support;
 mod schema;
 mod wiring;

@@ -125,7 +125,7 @@ fn budget_exhausted_refuses_before_sending() {
 fn soft_limit_warns_once_and_continues() {
     let fx = Fx::new();
     let op = fx.token("t1", &["operator"]);
-    // One reservation is ~137 micros (17 input estimate + 100 max output at 1/2 per token).
+    // One reservation is ~295 micros (94-token input bound at 1, +1 for rounding, 100 max output at 2).
     let limit = LimitConfig { max_tokens: None, max_cost_micros: Some(1_000), warn_threshold_pct: 10 };
     fx.router.allocate(&op, &ScopeKey::tenant("t1"), limit).unwrap();
     let skip = fx.entries().len();
@@ -156,7 +156,8 @@ fn rate_limited_per_tenant() {
 #[test]
 fn rate_limited_per_provider_tokens() {
     let (r, mut b, p) = test_configs();
-    b["rate_limits"] = json!([{"applies_to": "provider", "provider": "mock", "window_ms": 1000, "max_requests": null, "max_tokens": 150}]);
+    // One reservation is ~194 tokens (62 prompt bytes + 32 overhead + 100 output): one fits.
+    b["rate_limits"] = json!([{"applies_to": "provider", "provider": "mock", "window_ms": 1000, "max_requests": null, "max_tokens": 300}]);
     let fx = Fx::with(r, b, p, false);
     let tok = fx.token("t1", &["agent"]);
     fx.router.route(request("t1", &tok)).unwrap();

@@ -1,6 +1,6 @@
 //! Stage types, one file each (file name = the YAML `type`). Each file holds its
 //! `<Stage>Config` (`deny_unknown_fields`, no `flatten`, every field documented with unit and
-//! default), a pure `validate`, and `run` over a [`StageCtx`]. This module dispatches on the
+//! default), a pure `validate`, and `run` over a `StageCtx`. This module dispatches on the
 //! type with one exhaustive `match`; only `custom` goes through names the embedder registers.
 
 pub mod custom;
@@ -27,7 +27,7 @@ pub use halting::{HaltingConfig, RelaxConfig};
 pub use horizontal_search::{HorizontalSearchConfig, SearchSourceKind};
 pub use ledger_query::LedgerQueryConfig;
 pub use registry_query::RegistryQueryConfig;
-pub use structuring::{StructuringConfig, StructuringStrategy};
+pub use structuring::{Structured, StructuringConfig, StructuringStrategy};
 pub use tier_select::{TierSelectConfig, TierStrategy};
 
 /// The stage types.
