@@ -2,8 +2,8 @@
 //! on the same root (installs are no-ops, a new session is routed, everything stays green).
 #![allow(clippy::disallowed_methods)]
 
-use cp_kernel::ledger::event;
-use cp_kernel::quickstart::{QuickstartOptions, run, secret_path};
+use cp_installer::{QuickstartOptions, quickstart as run, quickstart_secret_path as secret_path};
+use cp_kernel::event;
 
 #[test]
 fn quickstart_twice_on_one_root() {
@@ -17,9 +17,8 @@ fn quickstart_twice_on_one_root() {
     assert_eq!(first.template_id, "ATT-ROUTING-001", "framework_id match beats agent_class");
     assert!(!first.fragments.is_empty());
     assert_eq!(first.response["output_valid"], true);
-    let count = |r: &cp_kernel::quickstart::QuickstartReport, t: &str| {
-        r.ledger_entries.iter().filter(|e| e.event_type == t).count()
-    };
+    let count =
+        |r: &cp_installer::QuickstartReport, t: &str| r.ledger_entries.iter().filter(|e| e.event_type == t).count();
     assert_eq!(
         (count(&first, event::INSTALLED), count(&first, event::PROMPT_SENT), count(&first, event::PROMPT_RECEIVED)),
         (12, 1, 1)

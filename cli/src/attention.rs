@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Subcommand;
 
-use cp_kernel::attention::{AttentionRequest, AttentionService, validate_template_file};
-use cp_kernel::schema::SchemaSet;
+use cp_kernel::{AttentionRequest, AttentionService, SchemaSet, validate_template_file};
 
 use crate::common::{CmdResult, Outcome, Refused, Settings, render};
 
@@ -36,7 +35,7 @@ pub(crate) enum AttentionCmd {
 
 fn load_request(path: &PathBuf) -> anyhow::Result<AttentionRequest> {
     let text = cp_kernel::fsx::read_to_string(path)?;
-    let value = cp_kernel::schema::parse_document(path, &text)?;
+    let value = cp_kernel::parse_document(path, &text)?;
     serde_json::from_value(value).with_context(|| format!("{}: not an attention request", path.display()))
 }
 

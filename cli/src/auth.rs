@@ -3,8 +3,7 @@
 use clap::Subcommand;
 use serde::Serialize;
 
-use cp_kernel::auth::{TokenClaims, decode_unverified};
-use cp_kernel::router::{PromptRouter, RouterOptions};
+use cp_kernel::{PromptRouter, RouterOptions, TokenClaims, decode_token_unverified as decode_unverified};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
 

@@ -1,11 +1,11 @@
 //! `cpctl bench attention`: assembly latency of a targeted template and of a search template
-//! on a generated plane (see `cp_kernel::attention::bench`).
+//! on a generated plane (see `cp_kernel::bench::attention`).
 
 use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use cp_kernel::attention::bench::{BenchSizes, run_with as run_bench};
+use cp_kernel::{bench::attention::BenchSizes, bench::attention::run_with as run_bench};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
 

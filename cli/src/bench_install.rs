@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
+use cp_installer::bench::bench_install;
 use cp_kernel::env_vars;
-use cp_kernel::package::bench::bench_install;
 
 use crate::common::{CmdResult, Outcome, Settings, render};
 

@@ -8,10 +8,10 @@ use clap::Subcommand;
 use rusqlite::{Connection, TransactionBehavior};
 use serde::Serialize;
 
-use cp_kernel::fsx;
-use cp_kernel::ledger::verify::bench_support::{self, VerifyThroughput, ledger_entry};
-use cp_kernel::ledger::{JsonlStore, LedgerQuery, LedgerStore, MemoryStore, NewEntry, Order, Provenance, SqliteStore};
-use cp_kernel::plane::Durability;
+use cp_kernel::{
+    Durability, JsonlStore, LedgerQuery, LedgerStore, MemoryStore, NewEntry, Order, Provenance, SqliteStore,
+    bench::ledger as bench_support, bench::ledger::VerifyThroughput, bench::ledger::ledger_entry, fsx,
+};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
 

@@ -3,7 +3,7 @@
 
 use clap::Subcommand;
 
-use cp_kernel::router::bench::{RouteBenchConfig, run as run_bench};
+use cp_kernel::{bench::route::RouteBenchConfig, bench::route::run as run_bench};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
 

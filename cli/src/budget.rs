@@ -2,9 +2,7 @@
 
 use clap::Subcommand;
 
-use cp_kernel::budget::{LimitConfig, ScopeKey, ScopeKind};
-use cp_kernel::env_vars;
-use cp_kernel::router::{PromptRouter, RouterError, RouterOptions};
+use cp_kernel::{LimitConfig, PromptRouter, RouterError, RouterOptions, ScopeKey, ScopeKind, env_vars};
 
 use crate::common::{CmdResult, Outcome, Refused, Settings, render};
 

@@ -3,7 +3,7 @@
 use clap::Args;
 use serde::Serialize;
 
-use cp_kernel::gates::{GateId, GateReport, run_gates, run_plane_gates};
+use cp_kernel::{GateId, GateReport, run_gates, run_plane_gates};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
 

@@ -7,13 +7,11 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use cp_kernel::ledger::checkpoint::{
-    Checkpoint, CheckpointError, record_checkpoint, save_in_plane, verify_against_checkpoint,
+use cp_kernel::{
+    Checkpoint, CheckpointError, ExportError, KeyPairFile, LedgerSet, LedgerStore, PublicKeyFile, VerifyReport, cp2,
+    cp2::Cp2Error, export_jsonl, record_checkpoint, save_checkpoint as save_in_plane, verify_against_checkpoint,
+    verify_plane, verify_store,
 };
-use cp_kernel::ledger::cp2::{self, Cp2Error};
-use cp_kernel::ledger::verify::{ExportError, VerifyReport, export_jsonl, verify_plane, verify_store};
-use cp_kernel::ledger::{LedgerSet, LedgerStore};
-use cp_kernel::signing::{KeyPairFile, PublicKeyFile};
 
 use crate::common::{CmdResult, Outcome, Refused, Settings, render};
 

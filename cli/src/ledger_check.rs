@@ -3,10 +3,7 @@
 use clap::Subcommand;
 use serde::Serialize;
 
-use cp_kernel::budget::dangling_prompts;
-use cp_kernel::ledger::{LedgerEntry, LedgerSet};
-use cp_kernel::router::load_configs;
-use cp_kernel::schema::SchemaSet;
+use cp_kernel::{LedgerEntry, LedgerSet, SchemaSet, dangling_prompts, load_router_configs as load_configs};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
 
@@ -42,7 +39,7 @@ pub(crate) fn run(s: &Settings, c: CheckCmd) -> CmdResult {
     let set = LedgerSet::new(&plane);
     let found = match set.open_existing(&name) {
         Ok(store) => dangling_prompts(store.as_ref())?,
-        Err(cp_kernel::ledger::LedgerError::NotFound(_)) => Vec::new(),
+        Err(cp_kernel::LedgerError::NotFound(_)) => Vec::new(),
         Err(e) => return Err(e.into()),
     };
     let out = Dangling { ledger: name, dangling: found };

@@ -9,8 +9,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use cp_kernel::ledger::{JsonlStore, LedgerEntry, LedgerName, LedgerQuery, LedgerSet, NewEntry, Order, Provenance};
-use cp_kernel::plane::LedgerBackend;
+use cp_kernel::{
+    JsonlStore, LedgerBackend, LedgerEntry, LedgerName, LedgerQuery, LedgerSet, NewEntry, Order, Provenance,
+};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
 

@@ -1,8 +1,9 @@
 //! `cpctl` — the Control Plane kernel's command-line interface.
 //!
-//! Thin over the library: parse, resolve settings, make one library call, render the typed
-//! result as text or `--json`. Exit codes: 0 ok, 1 usage or other error, 2 a verified "no"
-//! (gate FAIL, broken chain, invalid document, refused budget), 3 I/O.
+//! Thin over the libraries (`cp-kernel`, `cp-installer`): parse, resolve settings, make one
+//! library call, render the typed result as text or `--json`. Errors and exit codes are
+//! `cp_installer::cli_support`'s, shared with `cp-install`: 0 ok, 1 usage or unexpected failure,
+//! 2 a verified "no" (gate FAIL, broken chain, invalid document, refused budget), 3 I/O.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod attention;
@@ -30,6 +31,7 @@ mod schema;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use cp_installer::cli_support;
 
 use common::{Global, Settings};
 
@@ -82,15 +84,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match cli_support::parse() {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { 1 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(code) => return code,
     };
-    common::init_tracing(cli.global.verbose);
+    cli_support::init_tracing(cli.global.verbose);
     let settings = Settings::resolve(&cli.global);
     let result = match cli.command {
         Command::Plane(c) => plane::run(&settings, c),
@@ -106,5 +104,5 @@ fn main() -> ExitCode {
         Command::Bench(c) => bench::run(&settings, c),
         Command::Quickstart(a) => quickstart::run(&settings, a),
     };
-    common::finish(result)
+    cli_support::finish(result)
 }

@@ -3,8 +3,7 @@
 use clap::Subcommand;
 use serde::Serialize;
 
-use cp_kernel::plane::{LAYOUT_PATH, Plane, PlaneConfig, RootSource, Tier};
-use cp_kernel::registry::{RegistryKind, read_kind_table};
+use cp_kernel::{LAYOUT_PATH, Plane, PlaneConfig, RegistryKind, RootSource, Tier, read_kind_table};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
 use crate::plane_recover;
@@ -71,7 +70,7 @@ fn lower<T: std::fmt::Debug>(v: T) -> String {
 }
 
 fn info(s: &Settings, p: &Plane, created: Option<bool>) -> CmdResult {
-    let set = cp_kernel::ledger::LedgerSet::new(p);
+    let set = cp_kernel::LedgerSet::new(p);
     let mut registries = Vec::new();
     for k in RegistryKind::ALL {
         let path = k.path_in(p);

@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use serde::Serialize;
 
-use cp_kernel::package::{Installer, RecoveryAction};
+use cp_installer::{Installer, RecoveryAction};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
 

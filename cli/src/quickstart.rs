@@ -1,14 +1,13 @@
 //! `cpctl quickstart`: create a plane, install the bootstrap set through the gates, and route
-//! one prompt end to end — one library call (`cp_kernel::quickstart::run`), rendered.
+//! one prompt end to end — one library call (`cp_installer::quickstart`), rendered.
 
 use std::fmt::Write as _;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use cp_kernel::gates::GateStatus;
-use cp_kernel::package::install::InstallEvent;
-use cp_kernel::quickstart::{self, QuickstartEvent, QuickstartOptions, QuickstartReport};
+use cp_installer::{InstallEvent, QuickstartEvent, QuickstartOptions, QuickstartReport, quickstart};
+use cp_kernel::GateStatus;
 
 use crate::common::{CmdResult, Outcome, Settings, render};
 
@@ -36,7 +35,7 @@ pub(crate) fn run(s: &Settings, a: QuickstartArgs) -> CmdResult {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let report = quickstart::run(&opts, &mut |e| match e {
+    let report = quickstart(&opts, &mut |e| match e {
         QuickstartEvent::Install(InstallEvent::Started { package_id, index, total }) => {
             bar.set_length(total as u64);
             bar.set_position(index as u64);

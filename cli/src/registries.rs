@@ -4,7 +4,7 @@
 use clap::Subcommand;
 use serde::Serialize;
 
-use cp_kernel::package::receipt::{RegistryDiff, rebuild_registries, verify_registries};
+use cp_installer::{RegistryDiff, rebuild_registries, verify_registries};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
 
@@ -35,7 +35,7 @@ pub(crate) fn run(s: &Settings, c: RegistriesCmd) -> CmdResult {
     let RegistriesCmd::Rebuild { verify } = c;
     let out = if verify {
         let differences = verify_registries(&plane)?;
-        let d = cp_kernel::package::receipt::derive_registries(&plane)?;
+        let d = cp_installer::derive_registries(&plane)?;
         RebuildOutput {
             verified: differences.is_empty(),
             written: false,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use clap::Subcommand;
 use serde::Serialize;
 
-use cp_kernel::registry::{RegistryKind, read_kind_table};
+use cp_kernel::{RegistryKind, read_kind_table};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
 

@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use cp_kernel::attention::{AttentionRequest, AttentionService};
-use cp_kernel::env_vars;
-use cp_kernel::router::{PromptRequest, PromptRouter, RequestFile, RoutedContext, RouterError, RouterOptions};
+use cp_kernel::{
+    AttentionRequest, AttentionService, PromptRequest, PromptRouter, RequestFile, RoutedContext, RouterError,
+    RouterOptions, env_vars,
+};
 use serde_json::{Value, json};
 
 use crate::common::{CmdResult, Outcome, Refused, Settings, render};

@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use serde::Serialize;
 
-use cp_kernel::plane::Plane;
-use cp_kernel::schema::{CheckedAs, DocumentError, SchemaSet, Violation};
+use cp_kernel::{CheckedAs, DocumentError, Plane, SchemaSet, Violation};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
 
@@ -50,7 +49,7 @@ fn schema_set(s: &Settings, dir: Option<&Path>) -> anyhow::Result<(SchemaSet, St
     }
     match Plane::open(&s.root) {
         Ok(p) => Ok((SchemaSet::for_plane(&p)?, format!("plane {}", p.root().display()))),
-        Err(cp_kernel::plane::PlaneError::NotAPlane { .. }) => Ok((SchemaSet::embedded()?, "built-in".to_string())),
+        Err(cp_kernel::PlaneError::NotAPlane { .. }) => Ok((SchemaSet::embedded()?, "built-in".to_string())),
         Err(e) => Err(e.into()),
     }
 }
@@ -168,7 +167,7 @@ pub(crate) fn run(s: &Settings, c: SchemaCmd) -> CmdResult {
             #[derive(Serialize)]
             struct List {
                 origin: String,
-                schemas: Vec<cp_kernel::schema::SchemaInfo>,
+                schemas: Vec<cp_kernel::SchemaInfo>,
             }
             let l = List { origin, schemas: set.infos() };
             render(s, &l, |l| {

@@ -9,12 +9,11 @@ use std::time::Instant;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::config::InstallConfig;
-use super::install::{InstallError, InstallOptions, Installer};
-use super::pack::pack_all;
-use super::store::index_store;
-use crate::fsx::{self, FsError};
-use crate::plane::{Durability, Plane, PlaneConfig};
+use crate::install::{InstallError, InstallOptions, Installer};
+use crate::pack::pack_all;
+use crate::store::index_store;
+use cp_kernel::InstallConfig;
+use cp_kernel::{Durability, Plane, PlaneConfig, fsx, fsx::FsError};
 
 /// Result of the install benchmark.
 #[derive(Debug, Clone, Serialize)]

@@ -13,12 +13,11 @@ pub const PINS_PATH: &str = "packages/bootstrap_pins.json";
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::env_vars;
-use crate::fsx::{self, FsError};
-use crate::package::pack::{PackError, pack_all};
+use crate::pack::{PackError, pack_all};
+use cp_kernel::{env_vars, fsx, fsx::FsError};
 
 /// The pinned digests file, compiled in.
-pub const BOOTSTRAP_PINS_JSON: &str = include_str!("../../../packages/bootstrap_pins.json");
+pub const BOOTSTRAP_PINS_JSON: &str = include_str!("../../packages/bootstrap_pins.json");
 
 /// The repository the kernel was built from (holds `packages/`).
 pub const BUILT_FROM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");

@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::archive::{ArchiveFile, write_archive};
-use super::manifest::{HashRequirement, ManifestError, parse_manifest};
-use crate::fsx::{self, FsError};
-use crate::hashing;
+use cp_kernel::{
+    ArchiveFile, HashRequirement, ManifestError, embedded_schemas, parse_manifest, sha256_prefixed, write_archive,
+};
+use cp_kernel::{fsx, fsx::FsError};
 
 /// Errors of packing.
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +120,7 @@ pub fn pack_package(repo_root: &Path, pkg: &str, out_dir: &Path) -> Result<Packe
     let maps = load_mappings(repo_root)?;
     let mpath = pkg_dir.join("manifest.json");
     let bytes = fsx::read(&mpath)?;
-    let schemas = super::config::embedded_schemas().ok();
+    let schemas = embedded_schemas().ok();
     parse_manifest(&bytes, None, HashRequirement::Optional, schemas.as_deref())
         .map_err(|source| PackError::Manifest { path: mpath.clone(), source })?;
     let mut value: Value = serde_json::from_slice(&bytes).map_err(|e| PackError::Manifest {
@@ -133,7 +133,7 @@ pub fn pack_package(repo_root: &Path, pkg: &str, out_dir: &Path) -> Result<Packe
             let path = a.get("path").and_then(Value::as_str).unwrap_or_default().to_string();
             let src = resolve_source(repo_root, &pkg_dir, &maps, &path);
             let data = fsx::read(&src)?;
-            let actual = hashing::sha256_prefixed(&data);
+            let actual = sha256_prefixed(&data);
             match a.get("sha256").and_then(Value::as_str) {
                 Some(h) if h != actual => {
                     return Err(PackError::HashMismatch { asset: path, file: src, expected: h.to_string(), actual });
@@ -163,7 +163,7 @@ pub fn pack_package(repo_root: &Path, pkg: &str, out_dir: &Path) -> Result<Packe
         package_id: m.package_id,
         version: m.version,
         layer: m.layer,
-        manifest_sha256: hashing::sha256_prefixed(&manifest),
+        manifest_sha256: sha256_prefixed(&manifest),
     })
 }
 

@@ -20,21 +20,15 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::attention::{AssembledContext, AttentionError, AttentionRequest, AttentionService};
-use crate::auth::{AuthError, AuthSecret};
-use crate::budget::{LimitConfig, ScopeKey, ScopeKind};
-use crate::contract::PromptContract;
-use crate::env_vars;
-use crate::fsx::{self, FsError};
-use crate::gates::{GateError, GateId, GateReport, GateStatus, run_gates};
-use crate::ledger::verify::{VerifyReport, verify_plane};
-use crate::ledger::{LedgerError, LedgerQuery, LedgerSet, Provenance};
-use crate::package::bootstrap::{BootstrapError, builtin_pins, builtin_sources};
-use crate::package::install::{InstallError, InstallEvent, InstallOptions, Installer};
-use crate::package::receipt::{ReceiptError, load_receipts};
-use crate::plane::{Plane, PlaneConfig, PlaneError};
-use crate::router::{PromptRequest, PromptRouter, RoutedContext, RouterError, RouterOptions};
-use crate::schema::{DocumentError, SchemaSet};
+use crate::bootstrap::{BootstrapError, builtin_pins, builtin_sources};
+use crate::install::{InstallError, InstallEvent, InstallOptions, Installer};
+use cp_kernel::{
+    AssembledContext, AttentionError, AttentionRequest, AttentionService, AuthError, AuthSecret, DocumentError,
+    GateError, GateId, GateReport, GateStatus, LedgerError, LedgerQuery, LedgerSet, LimitConfig, Plane, PlaneConfig,
+    PlaneError, PromptContract, PromptRequest, PromptRouter, Provenance, ReceiptError, RoutedContext, RouterError,
+    RouterOptions, SchemaSet, ScopeKey, ScopeKind, VerifyReport, env_vars, fsx, fsx::FsError, load_receipts, run_gates,
+    verify_plane,
+};
 
 /// What the quickstart uses; every value has a documented default.
 #[derive(Debug, Clone)]
@@ -95,7 +89,7 @@ pub enum QuickstartError {
     Document(#[from] DocumentError),
     /// The plane's schemas.
     #[error(transparent)]
-    Schema(#[from] crate::schema::SchemaError),
+    Schema(#[from] cp_kernel::SchemaError),
     /// The gates could not run.
     #[error("running the gates failed")]
     Gates(#[from] GateError),
@@ -322,7 +316,7 @@ fn install_bootstrap(
 
 /// The secret from `CP_AUTH_SECRET(_FILE)`, else a quickstart secret file beside the root.
 fn auth_secret(plane: &Plane) -> Result<(AuthSecret, String), QuickstartError> {
-    let min = crate::router::load_configs(plane, &SchemaSet::for_plane(plane)?)?.router.auth.min_secret_bytes;
+    let min = cp_kernel::load_router_configs(plane, &SchemaSet::for_plane(plane)?)?.router.auth.min_secret_bytes;
     match AuthSecret::from_env(plane.root(), min) {
         Ok(s) => return Ok((s, "environment".into())),
         Err(AuthError::NoSecret) => {}

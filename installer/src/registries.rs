@@ -1,131 +1,21 @@
-//! Install receipts (`HOT/installed/<PKG>/{receipt.json,manifest.json}`) and the registries
-//! derived from them.
+//! The registries derived from install receipts and installed manifests, and the ownership
+//! registry the install transaction appends to.
 //!
 //! `frameworks_registry.csv` and `specs_registry.csv` are derived from the installed framework
 //! and spec manifests, `packages_state.csv` from the receipts; all three are rewritten after
 //! every install/uninstall, so no row is ever lost to an ownership transfer.
 //! `file_ownership.csv` is append-only; its current state must equal the receipts' files.
+//! Receipts themselves (their format and reading) are the kernel's.
 
-use crate::framework::RegistriesConfig;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::fwview;
-use crate::fsx::{self, FsError};
-use crate::plane::{Plane, Tier};
-use crate::registry::{
-    self, FrameworkRow, OwnershipRow, PackageStateRow, RegistryError, RegistryKind, SpecRow, current_ownership,
+use cp_kernel::{
+    FrameworkError, FrameworkRow, OwnershipRow, PackageStateRow, Plane, Receipt, ReceiptError, RegistriesConfig,
+    RegistryKind, SpecRow, Tier, current_ownership, fsx, load_framework_view, load_receipts, plane_schemas, read_rows,
+    registry_path,
 };
-use crate::schema::DocumentError;
-
-/// One installed file in a receipt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReceiptFile {
-    /// Plane-relative path.
-    pub path: String,
-    /// `sha256:` + hex.
-    pub sha256: String,
-    /// Classification from the manifest.
-    pub classification: String,
-}
-
-/// What was installed, when, and on what trust.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Receipt {
-    /// Package id.
-    pub package_id: String,
-    /// Version.
-    pub version: String,
-    /// Layer.
-    pub layer: u32,
-    /// Framework.
-    pub framework_id: String,
-    /// Spec.
-    pub spec_id: String,
-    /// Dependencies as declared.
-    pub dependencies: Vec<String>,
-    /// `sha256:` of the installed manifest bytes.
-    pub manifest_sha256: String,
-    /// `sha256:` of the archive file.
-    pub archive_sha256: String,
-    /// RFC 3339 install time.
-    pub installed_date: String,
-    /// Why the package was trusted: `signature:<key_id>`, `pinned`, `policy` (signatures not
-    /// required) or `waived` (`--dev`).
-    pub trust: String,
-    /// Installed files.
-    pub files: Vec<ReceiptFile>,
-}
-
-/// Errors of receipts and derived registries.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ReceiptError {
-    /// File error.
-    #[error(transparent)]
-    Io(#[from] FsError),
-    /// Registry error.
-    #[error(transparent)]
-    Registry(#[from] RegistryError),
-    /// A framework/spec manifest could not be read.
-    #[error(transparent)]
-    Document(#[from] DocumentError),
-    /// The registry catalogue (`HOT/config/registries.yaml`) could not be read.
-    #[error("registry catalogue: {0}")]
-    Catalogue(#[source] crate::framework::FrameworkError),
-    /// The registry catalogue lists other columns for a registry than the kernel writes.
-    #[error("registry catalogue lists columns [{}] for {file}, the kernel writes [{}]", catalogue.join(", "), written.join(", "))]
-    CatalogueMismatch {
-        /// The registry file name.
-        file: String,
-        /// Columns in the catalogue (empty when the catalogue does not list the file).
-        catalogue: Vec<String>,
-        /// Columns the kernel writes.
-        written: Vec<String>,
-    },
-    /// A receipt is malformed.
-    #[error("{}: malformed receipt: {message}", path.display())]
-    Malformed {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-/// The receipt directory of a package.
-pub fn receipt_dir(plane: &Plane, package_id: &str) -> PathBuf {
-    plane.dir(Tier::Hot, "installed").join(package_id)
-}
-
-/// The path of a registry file.
-pub fn registry_path(plane: &Plane, kind: RegistryKind) -> PathBuf {
-    plane.dir(Tier::Hot, "registries").join(kind.file_name())
-}
-
-/// Every receipt of the plane, by package id.
-pub fn load_receipts(plane: &Plane) -> Result<BTreeMap<String, Receipt>, ReceiptError> {
-    let dir = plane.dir(Tier::Hot, "installed");
-    let mut out = BTreeMap::new();
-    if !dir.is_dir() {
-        return Ok(out);
-    }
-    for e in fsx::read_dir(&dir)? {
-        let p = e.path().join("receipt.json");
-        if !p.is_file() {
-            continue;
-        }
-        let text = fsx::read_to_string(&p)?;
-        let r: Receipt = serde_json::from_str(&text)
-            .map_err(|err| ReceiptError::Malformed { path: p.clone(), message: err.to_string() })?;
-        out.insert(r.package_id.clone(), r);
-    }
-    Ok(out)
-}
 
 /// The derived registries as a fresh rebuild would write them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -138,13 +28,13 @@ pub struct DerivedRegistries {
     pub packages: Vec<PackageStateRow>,
 }
 
-/// STAND-IN for `crate::framework::derive_registry_rows`: frameworks and specs from the
+/// STAND-IN for `cp_kernel::derive_registry_rows`: frameworks and specs from the
 /// installed manifests, with `created_at` falling back to the owning package's install date.
 fn derive_framework_rows(
     plane: &Plane,
     receipts: &BTreeMap<String, Receipt>,
 ) -> Result<(Vec<FrameworkRow>, Vec<SpecRow>), ReceiptError> {
-    let view = fwview::load_view(plane, &[])?;
+    let view = load_framework_view(plane, &[])?;
     let date_of = |path: &str| {
         receipts.values().find(|r| r.files.iter().any(|f| f.path == path)).map(|r| r.installed_date.clone())
     };
@@ -199,8 +89,9 @@ pub fn rebuild_registries(plane: &Plane, sync: bool) -> Result<DerivedRegistries
     check_catalogue(&registry_catalogue(plane)?)?;
     let d = derive_registries(plane)?;
     fsx::create_dir_all(plane.dir(Tier::Hot, "registries"))?;
-    let put =
-        |kind: RegistryKind, bytes: Vec<u8>| super::journal::write_replace(&registry_path(plane, kind), &bytes, sync);
+    let put = |kind: RegistryKind, bytes: Vec<u8>| {
+        crate::install::journal::write_replace(&registry_path(plane, kind), &bytes, sync)
+    };
     put(RegistryKind::Frameworks, encode_csv(RegistryKind::Frameworks, &d.frameworks, true))?;
     put(RegistryKind::Specs, encode_csv(RegistryKind::Specs, &d.specs, true))?;
     put(RegistryKind::PackagesState, encode_csv(RegistryKind::PackagesState, &d.packages, true))?;
@@ -208,7 +99,7 @@ pub fn rebuild_registries(plane: &Plane, sync: bool) -> Result<DerivedRegistries
 }
 
 /// CSV bytes of `rows` (with the registry's header when `header`).
-pub fn encode_csv<T: Serialize>(kind: RegistryKind, rows: &[T], header: bool) -> Vec<u8> {
+pub(crate) fn encode_csv<T: Serialize>(kind: RegistryKind, rows: &[T], header: bool) -> Vec<u8> {
     let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
     // Writing flat rows into a Vec cannot fail.
     if header {
@@ -221,13 +112,13 @@ pub fn encode_csv<T: Serialize>(kind: RegistryKind, rows: &[T], header: bool) ->
 }
 
 /// Appends ownership rows to `file_ownership.csv` (header first when new).
-pub fn append_ownership(plane: &Plane, rows: &[OwnershipRow], sync: bool) -> Result<(), ReceiptError> {
+pub(crate) fn append_ownership(plane: &Plane, rows: &[OwnershipRow], sync: bool) -> Result<(), ReceiptError> {
     let path = registry_path(plane, RegistryKind::FileOwnership);
     let new = !path.exists() || fsx::metadata(&path)?.len() == 0;
     if let Some(d) = path.parent() {
         fsx::create_dir_all(d)?;
     }
-    super::journal::append_bytes(&path, &encode_csv(RegistryKind::FileOwnership, rows, new), sync)?;
+    crate::install::journal::append_bytes(&path, &encode_csv(RegistryKind::FileOwnership, rows, new), sync)?;
     Ok(())
 }
 
@@ -244,8 +135,7 @@ pub struct RegistryDiff {
 
 /// The plane's registry catalogue (`HOT/config/registries.yaml`, else the compiled-in one).
 pub fn registry_catalogue(plane: &Plane) -> Result<RegistriesConfig, ReceiptError> {
-    let schemas = super::config::plane_schemas(plane)
-        .map_err(|e| ReceiptError::Catalogue(crate::framework::FrameworkError::from(e)))?;
+    let schemas = plane_schemas(plane).map_err(|e| ReceiptError::Catalogue(FrameworkError::from(e)))?;
     RegistriesConfig::for_plane(plane, &schemas).map_err(ReceiptError::Catalogue)
 }
 
@@ -290,10 +180,10 @@ pub fn verify_registries(plane: &Plane) -> Result<Vec<RegistryDiff>, ReceiptErro
     let fresh = derive_registries(plane)?;
     let mut diffs = Vec::new();
     let live_fw: Vec<FrameworkRow> =
-        registry::read_rows(&registry_path(plane, RegistryKind::Frameworks), RegistryKind::Frameworks)?;
-    let live_sp: Vec<SpecRow> = registry::read_rows(&registry_path(plane, RegistryKind::Specs), RegistryKind::Specs)?;
+        read_rows(&registry_path(plane, RegistryKind::Frameworks), RegistryKind::Frameworks)?;
+    let live_sp: Vec<SpecRow> = read_rows(&registry_path(plane, RegistryKind::Specs), RegistryKind::Specs)?;
     let live_pk: Vec<PackageStateRow> =
-        registry::read_rows(&registry_path(plane, RegistryKind::PackagesState), RegistryKind::PackagesState)?;
+        read_rows(&registry_path(plane, RegistryKind::PackagesState), RegistryKind::PackagesState)?;
     fn cmp<T: PartialEq + std::fmt::Debug>(
         name: &str,
         key: impl Fn(&T) -> String,
@@ -327,7 +217,7 @@ pub fn verify_registries(plane: &Plane) -> Result<Vec<RegistryDiff>, ReceiptErro
     // Ownership: the current owner per path must be what the receipts say.
     let receipts = load_receipts(plane)?;
     let rows: Vec<OwnershipRow> =
-        registry::read_rows(&registry_path(plane, RegistryKind::FileOwnership), RegistryKind::FileOwnership)?;
+        read_rows(&registry_path(plane, RegistryKind::FileOwnership), RegistryKind::FileOwnership)?;
     let current = current_ownership(&rows);
     let mut expected: BTreeMap<String, (String, String)> = BTreeMap::new();
     for r in receipts.values() {
@@ -358,11 +248,4 @@ pub fn verify_registries(plane: &Plane) -> Result<Vec<RegistryDiff>, ReceiptErro
         });
     }
     Ok(diffs)
-}
-
-/// Current ownership (path → row) of the plane.
-pub fn current_owners(plane: &Plane) -> Result<BTreeMap<String, OwnershipRow>, ReceiptError> {
-    let rows: Vec<OwnershipRow> =
-        registry::read_rows(&registry_path(plane, RegistryKind::FileOwnership), RegistryKind::FileOwnership)?;
-    Ok(current_ownership(&rows))
 }

@@ -1,4 +1,5 @@
-//! Detached package signatures (`<archive>.sig`).
+//! Detached package signatures (`<archive>.sig`): writing them, and finding and reading the
+//! one beside an archive. The document ([`SignatureFile`]) is the kernel's, which G5 checks.
 //!
 //! Format: JSON `{"algorithm":"ed25519","key_id":"…","manifest_sha256":"sha256:…",
 //! "signature":"<128 hex>"}`. The signed message is the ASCII text `sha256:<hex>` of the
@@ -7,24 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
-use crate::fsx::{self, FsError};
-use crate::signing::{KeyPairFile, SigningError};
-
-/// The detached signature document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignatureFile {
-    /// Always `ed25519`.
-    pub algorithm: String,
-    /// Key id of the signer.
-    pub key_id: String,
-    /// `sha256:` of the manifest bytes (the signed message).
-    pub manifest_sha256: String,
-    /// 128 lowercase hex digits.
-    pub signature: String,
-}
+use cp_kernel::fsx::{self, FsError};
+use cp_kernel::{KeyPairFile, SignatureFile, SigningError};
 
 /// Errors reading or writing signatures.
 #[derive(Debug, thiserror::Error)]

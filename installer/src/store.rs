@@ -4,11 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::archive::{ArchiveError, read_archive};
-use super::config::ArchiveCaps;
-use super::manifest::{HashRequirement, Manifest, ManifestError, parse_manifest};
-use crate::fsx::{self, FsError};
-use crate::hashing;
+use cp_kernel::{
+    ArchiveCaps, ArchiveError, HashRequirement, Manifest, ManifestError, parse_manifest, read_archive, sha256_prefixed,
+};
+use cp_kernel::{fsx, fsx::FsError};
 
 /// An archive found in a store.
 #[derive(Debug, Clone)]
@@ -62,7 +61,7 @@ pub fn index_store(dir: &Path, caps: &ArchiveCaps) -> Result<BTreeMap<String, St
         let bytes = read.manifest_bytes.unwrap_or_default();
         let manifest = parse_manifest(&bytes, None, HashRequirement::Required, None)
             .map_err(|source| StoreError::Manifest { path: path.clone(), source })?;
-        let entry = StoreEntry { path, manifest_sha256: hashing::sha256_prefixed(&bytes), manifest };
+        let entry = StoreEntry { path, manifest_sha256: sha256_prefixed(&bytes), manifest };
         match out.get(&entry.manifest.package_id) {
             Some(old) if old.manifest.semver() >= entry.manifest.semver() => {}
             _ => {

@@ -196,7 +196,7 @@ fn plane_info_reports_a_bad_layout_with_its_location() {
 fn schema_validate_reports_every_violation_with_its_place() {
     let c = Cli::new();
     c.write("layout.yaml", BAD_LAYOUT_YAML);
-    c.write("good/layout.json", cp_kernel::plane::DEFAULT_LAYOUT_JSON);
+    c.write("good/layout.json", cp_kernel::DEFAULT_LAYOUT_JSON);
     insta::assert_snapshot!(c.run(&["schema", "validate", "good/layout.json", "layout.yaml"]), @r#"
         exit: 2
         --- stdout

@@ -4,13 +4,15 @@
 
 use std::process::Command;
 
-use cp_kernel::budget::{BudgetState, LimitConfig, ScopeKey};
-use cp_kernel::ledger::{LedgerQuery, LedgerSet};
-use cp_kernel::router::{PromptRouter, RouterOptions};
-use cp_kernel::testkit::TempPlane;
+use cp_kernel::{
+    BudgetState, LedgerQuery, LedgerSet, LimitConfig, PromptRouter, RouterOptions, ScopeKey, testkit::TempPlane,
+};
 use serde_json::json;
 
-use crate::router_support::*;
+use cp_kernel::testkit::{
+    router_test_configs as test_configs, test_contract as contract, test_secret as secret,
+    write_router_configs as write_configs,
+};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
 

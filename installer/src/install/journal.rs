@@ -11,20 +11,19 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::receipt::{rebuild_registries, receipt_dir, registry_path};
-use crate::fsx::{self, FsError};
-use crate::plane::Plane;
-use crate::registry::RegistryKind;
+use crate::registries::rebuild_registries;
+use cp_kernel::fsx::{self, FsError};
+use cp_kernel::{Plane, ReceiptError, RegistryKind, receipt_dir, registry_path};
 
 /// Name of the journal file inside a transaction directory.
-pub const JOURNAL_FILE: &str = "journal.json";
+pub(crate) const JOURNAL_FILE: &str = "journal.json";
 
 /// Prefix of the temporary package stores packed inside the staging root (not transactions).
-pub const PACK_DIR_PREFIX: &str = "pack-";
+pub(crate) const PACK_DIR_PREFIX: &str = "pack-";
 
 /// Removes temporary siblings (`.<name>.tmp-<pid>`, left by an interrupted atomic write) of
 /// the installer-maintained files, which would otherwise be orphans in a governed root.
-pub fn remove_stale_temporaries(plane: &Plane) -> Result<(), FsError> {
+pub(crate) fn remove_stale_temporaries(plane: &Plane) -> Result<(), FsError> {
     for rel in &plane.layout().installer_maintained {
         let p = plane.root().join(rel);
         let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else { continue };
@@ -44,7 +43,7 @@ pub fn remove_stale_temporaries(plane: &Plane) -> Result<(), FsError> {
 /// Journal state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum JournalState {
+pub(crate) enum JournalState {
     /// Files may have moved; roll back on recovery.
     Prepared,
     /// Everything is in place except the final ledger entry; complete on recovery.
@@ -54,7 +53,7 @@ pub enum JournalState {
 /// A transaction's journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Journal {
+pub(crate) struct Journal {
     /// Transaction id (also the ledger entries' `submission_id`).
     pub txn_id: String,
     /// Package.
@@ -87,14 +86,14 @@ pub struct Journal {
 
 impl Journal {
     /// Writes the journal atomically and durably into `txn_dir`.
-    pub fn save(&self, txn_dir: &Path, sync: bool) -> Result<(), FsError> {
+    pub(crate) fn save(&self, txn_dir: &Path, sync: bool) -> Result<(), FsError> {
         let text = serde_json::to_vec_pretty(self)
             .map_err(|e| FsError::new("encode", txn_dir.join(JOURNAL_FILE), e.into()))?;
         write_replace(&txn_dir.join(JOURNAL_FILE), &text, sync)
     }
 
     /// Reads the journal of `txn_dir`, `None` when there is none.
-    pub fn load(txn_dir: &Path) -> Result<Option<Self>, FsError> {
+    pub(crate) fn load(txn_dir: &Path) -> Result<Option<Self>, FsError> {
         let p = txn_dir.join(JOURNAL_FILE);
         if !p.is_file() {
             return Ok(None);
@@ -168,7 +167,7 @@ pub(crate) fn append_bytes(path: &Path, data: &[u8], sync: bool) -> Result<(), F
 /// Undoes whatever part of `j` happened (idempotent): files moved in are removed, files moved
 /// aside are put back, ownership rows appended are cut off, the receipt is restored, and the
 /// derived registries are rebuilt.
-pub fn roll_back(plane: &Plane, txn_dir: &Path, j: &Journal, sync: bool) -> Result<(), RollbackError> {
+pub(crate) fn roll_back(plane: &Plane, txn_dir: &Path, j: &Journal, sync: bool) -> Result<(), RollbackError> {
     let root = plane.root();
     for p in j.moves.iter().rev() {
         let staged = txn_dir.join("files").join(p);
@@ -233,11 +232,11 @@ pub enum RollbackError {
     Io(#[from] FsError),
     /// Registries could not be rebuilt.
     #[error(transparent)]
-    Registries(#[from] super::receipt::ReceiptError),
+    Registries(#[from] ReceiptError),
 }
 
 /// Transaction directories under the staging root (sorted, oldest txn id first).
-pub fn pending_transactions(staging_root: &Path) -> Result<Vec<PathBuf>, FsError> {
+pub(crate) fn pending_transactions(staging_root: &Path) -> Result<Vec<PathBuf>, FsError> {
     if !staging_root.is_dir() {
         return Ok(Vec::new());
     }

@@ -4,12 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use cp_kernel::ledger::{LedgerName, LedgerQuery, LedgerSet, event};
-use cp_kernel::package::sign::write_signature;
-use cp_kernel::package::{InstallAction, InstallOptions, Installer};
-use cp_kernel::plane::TrustedKey;
-use cp_kernel::signing::KeyPairFile;
-use cp_kernel::testkit::{FixturePackage, TempPlane, plane_with_fixture_framework, tree_hash};
+use cp_installer::{InstallAction, InstallOptions, Installer, testkit::plane_with_fixture_framework, write_signature};
+use cp_kernel::{
+    KeyPairFile, LedgerName, LedgerQuery, LedgerSet, TrustedKey, event, testkit::FixturePackage, testkit::TempPlane,
+    testkit::tree_hash,
+};
 use serde_json::{Value, json};
 
 /// Small caps so that every cap can be tripped cheaply (installed as a package, like the real
@@ -337,7 +336,7 @@ fn assert_refused_unchanged(
     tp: &TempPlane,
     name: &str,
     code: &str,
-    run: impl FnOnce() -> Result<(), cp_kernel::package::InstallError>,
+    run: impl FnOnce() -> Result<(), cp_installer::InstallError>,
 ) {
     let before = tree_hash(tp.plane.root(), &["HOT/ledger/packages"]);
     let n = packages_ledger(tp).len();
@@ -386,7 +385,7 @@ fn hostile_archive_corpus_is_refused_with_its_own_code_and_leaves_the_plane_unch
     let signed = |p: &FixturePackage, key: &KeyPairFile| {
         let a = p.write(&dir);
         let m = manifest_for(p);
-        write_signature(&a, &cp_kernel::hashing::sha256_prefixed(&m), key).unwrap();
+        write_signature(&a, &cp_kernel::sha256_prefixed(&m), key).unwrap();
         a
     };
     let p = simple("PKG-S1");
@@ -438,7 +437,7 @@ fn dev_waives_unsigned_and_logs_the_waiver() {
     let l = packages_ledger(&tp);
     let kinds: Vec<&str> = l.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(kinds, [event::INSTALL_FAILED, event::POLICY_WAIVED, event::INSTALL_STARTED, event::INSTALLED]);
-    let g5 = cp_kernel::gates::run_gates(&tp.plane, &[cp_kernel::gates::GateId::G5]).unwrap();
+    let g5 = cp_kernel::run_gates(&tp.plane, &[cp_kernel::GateId::G5]).unwrap();
     assert!(g5[0].passed(), "{g5:#?}");
     // A receipt claiming a waiver that the ledger does not record fails G5.
     let r = tp.plane.root().join("HOT/installed/PKG-FW-001/receipt.json");
@@ -447,7 +446,7 @@ fn dev_waives_unsigned_and_logs_the_waiver() {
     let dir = other.plane.root().join("HOT/installed/PKG-FW-001");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("receipt.json"), text).unwrap();
-    let g5 = cp_kernel::gates::run_gates(&other.plane, &[cp_kernel::gates::GateId::G5]).unwrap();
+    let g5 = cp_kernel::run_gates(&other.plane, &[cp_kernel::GateId::G5]).unwrap();
     assert_eq!(g5[0].first_code(), Some("G5_UNSIGNED"), "{g5:#?}");
 }
 
@@ -457,7 +456,7 @@ fn pinned_digest_is_trusted_without_signature() {
     let d = tp.dir.path().join("s");
     let p = cp_kernel::testkit::fixture_framework_package();
     let a = p.write(&d);
-    let sha = cp_kernel::hashing::sha256_prefixed(&manifest_for(&p));
+    let sha = cp_kernel::sha256_prefixed(&manifest_for(&p));
     let mut pinned = BTreeMap::new();
     pinned.insert(p.id.clone(), sha);
     let out = Installer::new(&tp.plane).install_archive(&a, None, &InstallOptions { pinned, ..opts() }).unwrap();
@@ -486,7 +485,7 @@ fn reinstall_is_noop_upgrade_transfers_and_force_downgrade_keeps_ownership() {
     taker.replaces.push("PKG-BASE-001".into());
     let out = inst.install_archive(&taker.write(&d), None, &opts()).unwrap();
     assert_eq!(out.transfers.len(), 1);
-    let owners = cp_kernel::package::receipt::current_owners(&tp.plane).unwrap();
+    let owners = cp_kernel::current_owners(&tp.plane).unwrap();
     assert_eq!(owners["HOT/schemas/base2.json"].package_id, "PKG-TAKE-001");
 
     // Forced downgrade of the base keeps every other ownership row.
@@ -497,11 +496,11 @@ fn reinstall_is_noop_upgrade_transfers_and_force_downgrade_keeps_ownership() {
     assert_eq!(out.action, InstallAction::Forced);
     let rows_after = std::fs::read_to_string(tp.plane.root().join("HOT/registries/file_ownership.csv")).unwrap();
     assert!(rows_after.starts_with(&rows_before), "ownership registry is append-only, never wiped");
-    let owners = cp_kernel::package::receipt::current_owners(&tp.plane).unwrap();
+    let owners = cp_kernel::current_owners(&tp.plane).unwrap();
     assert_eq!(owners["HOT/schemas/base2.json"].package_id, "PKG-TAKE-001");
-    let reports = cp_kernel::gates::run_gates(&tp.plane, &[]).unwrap();
+    let reports = cp_kernel::run_gates(&tp.plane, &[]).unwrap();
     assert!(reports.iter().all(|r| r.passed()), "{reports:#?}");
-    assert!(cp_kernel::package::receipt::verify_registries(&tp.plane).unwrap().is_empty());
+    assert!(cp_installer::verify_registries(&tp.plane).unwrap().is_empty());
 }
 
 #[test]
@@ -520,7 +519,7 @@ fn uninstall_refuses_with_dependents_and_removes_only_owned_files() {
     assert!(tp.plane.root().join("HOT/schemas/base.json").exists());
     assert!(!tp.plane.root().join("HOT/installed/PKG-CHILD-001").exists());
     assert_eq!(packages_ledger(&tp).last().unwrap().event_type, event::UNINSTALLED);
-    let reports = cp_kernel::gates::run_gates(&tp.plane, &[]).unwrap();
+    let reports = cp_kernel::run_gates(&tp.plane, &[]).unwrap();
     assert!(reports.iter().all(|r| r.passed()), "{reports:#?}");
     assert_eq!(inst.uninstall("PKG-CHILD-001", &opts()).unwrap_err().code(), "NOT_INSTALLED");
 }
@@ -537,7 +536,7 @@ fn python_made_package_installs() {
     ];
     let assets: Vec<Value> = files
         .iter()
-        .map(|(p, d, c)| json!({"path": p, "sha256": cp_kernel::hashing::sha256_prefixed(d), "classification": c}))
+        .map(|(p, d, c)| json!({"path": p, "sha256": cp_kernel::sha256_prefixed(d), "classification": c}))
         .collect();
     let manifest = json!({
         "schema_version": "1.2", "package_id": "PKG-PY-001", "version": "1.0.0", "title": "py",
@@ -557,7 +556,7 @@ fn python_made_package_installs() {
     let out = Installer::new(&tp.plane).install_archive(&a, Some("PKG-PY-001"), &opts()).unwrap();
     assert_eq!(out.files, 3);
     assert_eq!(std::fs::read(tp.plane.root().join("HOT/kernel/attention_service.py")).unwrap(), files[0].1);
-    let reports = cp_kernel::gates::run_gates(&tp.plane, &[]).unwrap();
+    let reports = cp_kernel::run_gates(&tp.plane, &[]).unwrap();
     assert!(reports.iter().all(|r| r.passed()), "{reports:#?}");
 }
 
@@ -579,20 +578,20 @@ fn pack_is_deterministic_and_fills_hashes() {
         "spec_id":"SPEC-T-001","framework_id":"FMWK-900","plane_id":"hot","layer":1,"dependencies":[],
         "assets":[{"path":"HOT/schemas/demo.schema.json","classification":"schema"},{"path":"HOT/config/demo.json","classification":"config"}]});
     std::fs::write(repo.join("packages/PKG-DEMO-001/manifest.json"), serde_json::to_vec_pretty(&src).unwrap()).unwrap();
-    let a = cp_kernel::package::pack_package(repo, "PKG-DEMO-001", &repo.join("out1")).unwrap();
-    let b = cp_kernel::package::pack_package(repo, "PKG-DEMO-001", &repo.join("out2")).unwrap();
+    let a = cp_installer::pack_package(repo, "PKG-DEMO-001", &repo.join("out1")).unwrap();
+    let b = cp_installer::pack_package(repo, "PKG-DEMO-001", &repo.join("out2")).unwrap();
     assert_eq!(std::fs::read(&a.path).unwrap(), std::fs::read(&b.path).unwrap());
     assert_eq!(a.manifest_sha256, b.manifest_sha256);
-    let caps = cp_kernel::package::InstallConfig::builtin().unwrap().archive;
-    let read = cp_kernel::package::read_archive(&a.path, &caps, None).unwrap();
+    let caps = cp_kernel::InstallConfig::builtin().unwrap().archive;
+    let read = cp_kernel::read_archive(&a.path, &caps, None).unwrap();
     let m: Value = serde_json::from_slice(read.manifest_bytes.as_ref().unwrap()).unwrap();
-    assert_eq!(m["assets"][0]["sha256"], json!(cp_kernel::hashing::sha256_prefixed(b"{\"type\":\"object\"}\n")));
+    assert_eq!(m["assets"][0]["sha256"], json!(cp_kernel::sha256_prefixed(b"{\"type\":\"object\"}\n")));
     assert_eq!(read.files.len(), 2);
     // A present hash that does not match is refused.
     let mut bad = src.clone();
     bad["assets"][1]["sha256"] = json!(format!("sha256:{}", "2".repeat(64)));
     std::fs::write(repo.join("packages/PKG-DEMO-001/manifest.json"), serde_json::to_vec_pretty(&bad).unwrap()).unwrap();
-    let e = cp_kernel::package::pack_package(repo, "PKG-DEMO-001", &repo.join("out3")).unwrap_err();
+    let e = cp_installer::pack_package(repo, "PKG-DEMO-001", &repo.join("out3")).unwrap_err();
     assert!(e.to_string().contains("HOT/config/demo.json"), "{e}");
 }
 
@@ -629,7 +628,7 @@ fn failure_at_every_step_leaves_the_plane_unchanged_or_recoverable() {
             assert!(tp.plane.root().join("HOT/installed/PKG-F-001/receipt.json").exists());
             assert_eq!(packages_ledger(&tp).last().unwrap().event_type, event::INSTALLED);
         }
-        let reports = cp_kernel::gates::run_gates(&tp.plane, &[]).unwrap();
+        let reports = cp_kernel::run_gates(&tp.plane, &[]).unwrap();
         assert!(reports.iter().all(|r| r.passed()), "step {step}: {reports:#?}");
         step += 1;
         assert!(step < 50, "never completed");
@@ -681,7 +680,7 @@ mod atomicity {
             let present: Vec<bool> = (0..nfiles).map(|i| tp.plane.root().join(format!("HOT/schemas/p{i}.json")).exists()).collect();
             let installed = tp.plane.root().join("HOT/installed/PKG-P-001/receipt.json").exists();
             prop_assert!(present.iter().all(|&x| x == installed), "partial install: {present:?} receipt={installed}");
-            let reports = cp_kernel::gates::run_gates(&tp.plane, &[]).unwrap();
+            let reports = cp_kernel::run_gates(&tp.plane, &[]).unwrap();
             prop_assert!(reports.iter().all(|r| r.passed()), "{reports:#?}");
         }
     }
@@ -710,7 +709,7 @@ fn bench_reports_the_set_it_installed() {
     cp_kernel::testkit::fixture_framework_package().write(&store);
     FixturePackage::new("PKG-B1").file("HOT/schemas/b1.json", "{}\n").dep("PKG-FW-001").write(&store);
     FixturePackage::new("PKG-B2").file("HO1/contracts/b2.json", "{}\n").dep("PKG-B1").write(&store);
-    let r = cp_kernel::package::bench::bench_install(&store, &d.path().join("work"), 1).unwrap();
+    let r = cp_installer::bench::bench_install(&store, &d.path().join("work"), 1).unwrap();
     assert_eq!((r.packages, r.files, r.iterations), (3, 4, 1));
     assert!(r.archive_bytes > 0);
     assert!(!d.path().join("work").exists(), "work directory left behind");

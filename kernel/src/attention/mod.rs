@@ -18,11 +18,11 @@
 //! `required_context` → cache lookup → run stages under the budget → halting decision →
 //! fallbacks → [`AssembledContext`] whose `context_hash` is the SHA-256 of `context_text`.
 
+#[cfg(feature = "bench")]
 pub mod bench;
 mod bm25;
 mod budget;
 mod cache;
-mod clock;
 mod config;
 mod context;
 mod error;
@@ -32,15 +32,13 @@ mod pipeline;
 mod request;
 mod resolve;
 mod service;
-pub mod stages;
+pub(crate) mod stages;
 mod template;
 mod tokens;
 
 #[cfg(test)]
 mod tests;
 
-pub use bm25::{Bm25Index, Bm25Params, SearchHit};
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     ATTENTION_CONFIG_PATH, ATTENTION_CONFIG_SCHEMA, AttentionConfig, CacheConfig, DEFAULT_ATTENTION_CONFIG_YAML,
     DefaultTemplateConfig, RequiredContextDefaults, SearchConfig,

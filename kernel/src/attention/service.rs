@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde::Serialize;
 
 use super::cache::{ContextCache, cache_key};
-use super::clock::{Clock, SystemClock};
 use super::config::AttentionConfig;
 use super::context::{AssembledContext, BudgetUsed, CacheStatus, ContextFragment, HaltReason, HaltingRecord};
 use super::error::{AttentionError, TemplateIssue};
@@ -20,6 +19,7 @@ use super::stages::{Stage, StageConfig};
 use super::template::{
     AppliesTo, AttentionTemplate, LoadedTemplate, OnEmpty, OnTimeout, StageSpec, is_template_file, load_template_file,
 };
+use crate::clock::{Clock, SystemClock};
 use crate::contract::PromptContract;
 use crate::ledger::{LedgerSet, LedgerStore};
 use crate::plane::{Plane, Tier};
@@ -419,7 +419,7 @@ impl AttentionService {
         let contract_hash = contract.as_ref().map(PromptContract::hash).unwrap_or_default();
         let (plan, _) = self.plan(req, contract.as_ref())?;
         let key = cache_key(&plan.template_id, &plan.version, req, &contract_hash);
-        if let Some(mut c) = self.cache.fresh(&key, self.env.clock.now_ms()) {
+        if let Some(mut c) = self.cache.fresh(&key, self.env.clock.monotonic_ms()) {
             c.cache = CacheStatus::Hit;
             return Ok(c);
         }
@@ -427,7 +427,7 @@ impl AttentionService {
         if !matches!(result.halting.reason, HaltReason::Budget { .. })
             && !matches!(&result.halting.reason, HaltReason::Fallback { trigger, .. } if trigger == "on_timeout")
         {
-            self.cache.put(key, self.env.clock.now_ms(), result.clone());
+            self.cache.put(key, self.env.clock.monotonic_ms(), result.clone());
         }
         Ok(result)
     }

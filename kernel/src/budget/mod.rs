@@ -671,7 +671,7 @@ impl Budgeter {
 
 /// `PROMPT_SENT` entries of `entries` that nothing answers (`PROMPT_RECEIVED`, `PROMPT_FAILED`
 /// or `BUDGET_RECOVERED` with `parent_event_id` = their id).
-pub fn dangling_in(entries: &[LedgerEntry]) -> Vec<&LedgerEntry> {
+pub(crate) fn dangling_in(entries: &[LedgerEntry]) -> Vec<&LedgerEntry> {
     let answered: BTreeSet<&str> = entries
         .iter()
         .filter(|e| {

@@ -10,13 +10,12 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use cp_kernel::ledger::{JsonlStore, LedgerStore, SqliteStore};
-use cp_kernel::plane::{Durability, LedgerBackend, PlaneConfig};
-use cp_kernel::testkit::TempPlane;
+use cp_kernel::{
+    Durability, JsonlStore, LedgerBackend, LedgerStore, PlaneConfig, SqliteStore, testkit::TempPlane,
+    testkit::assert_torn_then_repair, testkit::check_chain,
+};
 
-use crate::ledger_conformance::{assert_torn_then_repair, check_chain};
-
-const CPCTL: &str = env!("CARGO_BIN_EXE_cpctl");
+pub(crate) const CPCTL: &str = env!("CARGO_BIN_EXE_cpctl");
 
 pub(crate) fn plane_with(backend: LedgerBackend, durability: Durability) -> TempPlane {
     TempPlane::with_config(PlaneConfig {
@@ -135,7 +134,7 @@ fn cli_repair_truncates_only_a_torn_tail() {
     let tp = plane_with(LedgerBackend::Jsonl, Durability::Full);
     let path = ledger_path(&tp, LedgerBackend::Jsonl);
     let s = open(&path, LedgerBackend::Jsonl);
-    s.append_batch((0..3).map(|i| cp_kernel::ledger::NewEntry::new("E").meta("i", i)).collect()).unwrap();
+    s.append_batch((0..3).map(|i| cp_kernel::NewEntry::new("E").meta("i", i)).collect()).unwrap();
     drop(s);
     let good = std::fs::read(&path).unwrap();
     std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"agent_id\":\"x").unwrap();
@@ -270,16 +269,4 @@ fn cli_query_and_tail_cover_every_ledger() {
             .unwrap();
         assert!(!o.status.success());
     }
-}
-
-#[test]
-fn layout_busy_timeout_defaults_to_5000_ms() {
-    let l = cp_kernel::plane::Layout::default_layout();
-    assert_eq!(l.ledger.busy_timeout_ms, 5000);
-    let mut v: serde_json::Value = serde_json::from_str(cp_kernel::plane::DEFAULT_LAYOUT_JSON).unwrap();
-    v["ledger"].as_object_mut().unwrap().remove("busy_timeout_ms");
-    let l: cp_kernel::plane::Layout = serde_json::from_value(v.clone()).unwrap();
-    assert_eq!(l.ledger.busy_timeout_ms, 5000);
-    v["ledger"]["busy_timeout_ms"] = serde_json::json!("soon");
-    assert!(serde_json::from_value::<cp_kernel::plane::Layout>(v).is_err());
 }
