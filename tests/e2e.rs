@@ -14,7 +14,7 @@ use cp_installer::{InstallOptions, Installer, PackedArchive, pack_all, pack_pack
 use cp_kernel::{
     AttentionRequest, AttentionService, AuthSecret, GateId, GateStatus, KeyPairFile, LedgerSet, LimitConfig, Plane,
     PromptContract, PromptRequest, PromptRouter, Provenance, RoutedContext, RouterOptions, SchemaSet, ScopeKey,
-    ScopeKind, TrustedKey, event, render_prompt as render, run_gates, sha256_hex, testkit::TempPlane, verify_plane,
+    ScopeKind, TrustedKey, event, render_prompt, run_gates, sha256_hex, testkit::TempPlane, verify_plane,
 };
 
 const LAYER3: [&str; 4] =
@@ -191,7 +191,7 @@ required_context:
     assert_eq!(recv.parent_event_id.as_deref(), Some(sent.id.as_str()));
     assert_eq!(sent.metadata["context_hash"], json!(ctx.context_hash));
     assert_eq!(sent.metadata["template_id"], json!("ATT-E2E-001"));
-    let prompt = render(&contract.prompt_template, &ctx.context_text, &input).unwrap();
+    let prompt = render_prompt(&contract.prompt_template, &ctx.context_text, &input).unwrap();
     assert_eq!(sent.metadata["prompt_hash"], json!(sha256_hex(prompt.as_bytes())));
     assert!(sent.metadata["attention"].to_string().contains("halting"), "{}", sent.metadata["attention"]);
 

@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use serde::Serialize;
 
-use cp_kernel::{PromptRouter, RouterOptions, TokenClaims, decode_token_unverified as decode_unverified};
+use cp_kernel::{PromptRouter, RouterOptions, TokenClaims, decode_token_unverified};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
 
@@ -56,7 +56,7 @@ pub(crate) fn run(s: &Settings, c: AuthCmd) -> CmdResult {
             Ok(Outcome::Ok)
         }
         AuthCmd::Inspect { token } => {
-            let claims = decode_unverified(&token)?;
+            let claims = decode_token_unverified(&token)?;
             let (verified, error) = match router.verify_token(&token) {
                 Ok(_) => (true, None),
                 Err(e) => (false, Some(e.to_string())),

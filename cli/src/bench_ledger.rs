@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use cp_kernel::{
     Durability, JsonlStore, LedgerQuery, LedgerStore, MemoryStore, NewEntry, Order, Provenance, SqliteStore,
-    bench::ledger as bench_support, bench::ledger::VerifyThroughput, bench::ledger::ledger_entry, fsx,
+    bench::ledger, bench::ledger::VerifyThroughput, bench::ledger::ledger_entry, fsx,
 };
 
 use crate::common::{CmdResult, Outcome, Settings, render};
@@ -65,7 +65,7 @@ struct Report {
     /// `ledger verify` over the SQLite ledger built above vs raw SHA-256 of its stored bodies.
     verify_sqlite: VerifyThroughput,
     /// The same comparison over an in-memory ledger of prompt-shaped entries
-    /// (`bench_support::sample_store`, at most 20 000 entries): the verifier without a backend.
+    /// (`cp_kernel::bench::ledger::sample_store`, at most 20 000 entries): the verifier without a backend.
     verify_memory: VerifyThroughput,
     verify_target_ratio: f64,
 }
@@ -162,9 +162,9 @@ fn measure(dir: &Path, entries: u64, appends: u64, batch: u64, queries: u64, rou
     let pct = |p: usize| lat[(lat.len() * p / 100).min(lat.len() - 1)].as_secs_f64() * 1e6;
 
     // Verify vs raw SHA-256 over the same stored bytes.
-    let verify_sqlite = bench_support::measure(&big, rounds)?;
-    let sample = bench_support::sample_store(usize::try_from(entries.min(20_000))?)?;
-    let verify_memory = bench_support::measure(&sample, rounds)?;
+    let verify_sqlite = ledger::measure(&big, rounds)?;
+    let sample = ledger::sample_store(usize::try_from(entries.min(20_000))?)?;
+    let verify_memory = ledger::measure(&sample, rounds)?;
     drop(sample);
 
     // JSONL.

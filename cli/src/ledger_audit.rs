@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use cp_kernel::{
     Checkpoint, CheckpointError, ExportError, KeyPairFile, LedgerSet, LedgerStore, PublicKeyFile, VerifyReport, cp2,
-    cp2::Cp2Error, export_jsonl, record_checkpoint, save_checkpoint as save_in_plane, verify_against_checkpoint,
-    verify_plane, verify_store,
+    cp2::Cp2Error, export_jsonl, record_checkpoint, save_checkpoint, verify_against_checkpoint, verify_plane,
+    verify_store,
 };
 
 use crate::common::{CmdResult, Outcome, Refused, Settings, render};
@@ -189,7 +189,7 @@ fn checkpoint(s: &Settings, a: CheckpointArgs) -> CmdResult {
         cp.save(&beside_cwd(out))?;
     }
     let plane = s.plane()?;
-    let saved = if a.save { Some(save_in_plane(&plane, &cp)?) } else { None };
+    let saved = if a.save { Some(save_checkpoint(&plane, &cp)?) } else { None };
     record_checkpoint(&LedgerSet::new(&plane), &cp)?;
     let written = a.out.as_ref().or(saved.as_ref()).map(|p| p.display().to_string());
     render(s, &cp, |cp| match &written {

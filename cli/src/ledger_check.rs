@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use serde::Serialize;
 
-use cp_kernel::{LedgerEntry, LedgerSet, SchemaSet, dangling_prompts, load_router_configs as load_configs};
+use cp_kernel::{LedgerEntry, LedgerSet, SchemaSet, dangling_prompts, load_router_configs};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
 
@@ -34,7 +34,7 @@ pub(crate) fn run(s: &Settings, c: CheckCmd) -> CmdResult {
     let plane = s.plane()?;
     let name = match ledger {
         Some(l) => l,
-        None => load_configs(&plane, &SchemaSet::for_plane(&plane)?)?.router.ledger,
+        None => load_router_configs(&plane, &SchemaSet::for_plane(&plane)?)?.router.ledger,
     };
     let set = LedgerSet::new(&plane);
     let found = match set.open_existing(&name) {

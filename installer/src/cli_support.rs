@@ -116,10 +116,9 @@ pub fn report(e: &anyhow::Error) -> String {
 
 fn hint(e: &anyhow::Error) -> Option<String> {
     e.chain().find_map(|c| match c.downcast_ref::<PlaneError>() {
-        Some(PlaneError::NotAPlane { root }) => Some(format!(
-            "create it with `cpctl --root {} plane init` (or install into it with cp-install)",
-            root.display()
-        )),
+        Some(PlaneError::NotAPlane { root }) => {
+            Some(format!("create it with `cpctl --root {} plane init`", root.display()))
+        }
         _ => None,
     })
 }
@@ -223,7 +222,7 @@ mod tests {
         assert_eq!(
             r,
             "error: opening the plane\n  caused by: /nope is not a plane (no HOT/ directory)\n  \
-             hint: create it with `cpctl --root /nope plane init` (or install into it with cp-install)\n"
+             hint: create it with `cpctl --root /nope plane init`\n"
         );
         let e: anyhow::Error =
             InstallError::DependentInstalled { package: "PKG-X".into(), dependents: vec!["PKG-Y".into()] }.into();

@@ -43,7 +43,7 @@ pub use install::{
 pub use pack::{PackError, PackedArchive, SOURCES_PATH, pack_all, pack_package, source_package_ids};
 pub use quickstart::{
     FragmentSummary, InstalledPackage, QuickstartError, QuickstartEvent, QuickstartOptions, QuickstartReport,
-    WrittenEntry, run as quickstart, secret_path as quickstart_secret_path,
+    WrittenEntry, quickstart, quickstart_secret_path,
 };
 pub use registries::{
     DerivedRegistries, RegistryDiff, check_catalogue, derive_registries, rebuild_registries, registry_catalogue,

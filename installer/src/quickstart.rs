@@ -201,7 +201,7 @@ impl QuickstartReport {
 }
 
 /// Runs the quickstart.
-pub fn run(
+pub fn quickstart(
     opts: &QuickstartOptions,
     progress: &mut dyn FnMut(QuickstartEvent),
 ) -> Result<QuickstartReport, QuickstartError> {
@@ -322,7 +322,7 @@ fn auth_secret(plane: &Plane) -> Result<(AuthSecret, String), QuickstartError> {
         Err(AuthError::NoSecret) => {}
         Err(e) => return Err(e.into()),
     }
-    let path = secret_path(plane.root());
+    let path = quickstart_secret_path(plane.root());
     if !path.exists() {
         let mut bytes = vec![0u8; min.max(32)];
         getrandom::fill(&mut bytes)
@@ -340,7 +340,7 @@ fn auth_secret(plane: &Plane) -> Result<(AuthSecret, String), QuickstartError> {
 }
 
 /// `.<root name>.auth-secret` beside the plane root.
-pub fn secret_path(root: &Path) -> PathBuf {
+pub fn quickstart_secret_path(root: &Path) -> PathBuf {
     let name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "cp-root".into());
     root.parent().unwrap_or(Path::new(".")).join(format!(".{name}.auth-secret"))
 }

@@ -8,7 +8,7 @@
 //!   (target ≤ 1 ms);
 //! * `jsonl_append`: the JSONL backend, one entry per transaction (`full`) and batched.
 //!
-//! Run: `cargo bench -p cp-kernel --bench ledger_store -- --warm-up-time 1 --measurement-time 3`
+//! Run: `cargo bench -p cp-kernel --features bench --bench ledger_store -- --warm-up-time 1 --measurement-time 3`
 #![allow(clippy::print_stdout, clippy::print_stderr, missing_docs)]
 
 use std::path::Path;

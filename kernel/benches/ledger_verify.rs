@@ -1,7 +1,7 @@
 //! Ledger verify throughput against raw SHA-256 over the same stored bytes (same run), and
 //! canonical JSON + hash per entry.
 //!
-//! Run: `cargo bench -p cp-kernel --bench ledger_verify -- --warm-up-time 1 --measurement-time 3`
+//! Run: `cargo bench -p cp-kernel --features bench --bench ledger_verify -- --warm-up-time 1 --measurement-time 3`
 #![allow(missing_docs, clippy::print_stderr)]
 
 use std::hint::black_box;

@@ -9,10 +9,7 @@ use cp_kernel::{
 };
 use serde_json::json;
 
-use cp_kernel::testkit::{
-    router_test_configs as test_configs, test_contract as contract, test_secret as secret,
-    write_router_configs as write_configs,
-};
+use cp_kernel::testkit::{router_test_configs, test_contract, test_secret, write_router_configs};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
@@ -29,18 +26,18 @@ fn cpctl(tp: &TempPlane) -> Command {
 #[test]
 fn concurrent_processes_never_overspend_and_refusals_exit_2() {
     let tp = TempPlane::new();
-    let (r, b, p) = test_configs();
-    write_configs(&tp, &r, &b, &p);
+    let (r, b, p) = router_test_configs();
+    write_router_configs(&tp, &r, &b, &p);
     // The token goes to child processes that read the real clock, so it is issued on the real
     // clock (relative to now): a fixed instant would make the test expire with the calendar.
-    let router = PromptRouter::open(&tp.plane, RouterOptions::new().auth_secret(secret())).unwrap();
+    let router = PromptRouter::open(&tp.plane, RouterOptions::new().auth_secret(test_secret())).unwrap();
     let (tok, _) = router.issue_token("ops", &["operator".into()], "acme", Some(86_400)).unwrap();
     const LIMIT: u64 = 500;
     let limit = LimitConfig { max_tokens: None, max_cost_micros: Some(LIMIT), warn_threshold_pct: 100 };
     router.allocate(&tok, &ScopeKey::tenant("acme"), limit).unwrap();
     drop(router);
     let dir = tp.dir.path();
-    std::fs::write(dir.join("contract.json"), serde_json::to_vec(&contract()).unwrap()).unwrap();
+    std::fs::write(dir.join("contract.json"), serde_json::to_vec(&test_contract()).unwrap()).unwrap();
     let req = json!({"contract": "contract.json", "context": "twelve packages", "input": {"question": "how many?"},
                      "provenance": {"tenant_id": "acme", "session_id": "s1"}});
     std::fs::write(dir.join("req.json"), serde_json::to_vec(&req).unwrap()).unwrap();

@@ -142,7 +142,7 @@ fn installer_rebuild_refuses_a_catalogue_that_disagrees_with_the_written_columns
 fn g6_checks_saved_checkpoints_with_the_trusted_signer() {
     use cp_kernel::{
         Checkpoint, KeyPairFile, LedgerBackend, LedgerName, LedgerQuery, LedgerSet, TrustedKey, event,
-        record_checkpoint, run_gates, save_checkpoint as save_in_plane,
+        record_checkpoint, run_gates, save_checkpoint,
     };
     let key = KeyPairFile::from_seed(&[7; 32]);
     let stranger = KeyPairFile::from_seed(&[9; 32]);
@@ -161,7 +161,7 @@ fn g6_checks_saved_checkpoints_with_the_trusted_signer() {
     let set = LedgerSet::new(&tp.plane);
     let store = set.open(LedgerName::PACKAGES).unwrap();
     let cp = Checkpoint::create(&*store, &key).unwrap();
-    let saved = save_in_plane(&tp.plane, &cp).unwrap();
+    let saved = save_checkpoint(&tp.plane, &cp).unwrap();
     assert!(saved.starts_with(tp.plane.root().join("HOT/ledger/checkpoints")), "{}", saved.display());
     let logged = record_checkpoint(&set, &cp).unwrap();
     let gov = set.open(LedgerName::GOVERNANCE).unwrap().query(&LedgerQuery::default()).unwrap();
@@ -197,7 +197,7 @@ fn g6_checks_saved_checkpoints_with_the_trusted_signer() {
     let cp2 = Checkpoint::create(&*store, &stranger).unwrap();
     drop(store);
     assert!(cp2.size > cp.size);
-    save_in_plane(&tp.plane, &cp2).unwrap();
+    save_checkpoint(&tp.plane, &cp2).unwrap();
     let r = g6(&tp);
     assert_eq!(r.errors[0].code, "G6_CHECKPOINT_MISMATCH");
     assert!(r.errors[0].message.contains("trust store"), "{}", r.errors[0].message);
