@@ -682,7 +682,7 @@ pub(crate) fn dangling_in(entries: &[LedgerEntry]) -> Vec<&LedgerEntry> {
     entries.iter().filter(|e| e.event_type == event::PROMPT_SENT && !answered.contains(e.id.as_str())).collect()
 }
 
-/// Dangling `PROMPT_SENT` entries of a ledger (see [`dangling_in`]).
+/// Dangling `PROMPT_SENT` entries of a ledger (as `dangling_in` finds them in a slice of entries).
 pub fn dangling_prompts(store: &dyn LedgerStore) -> Result<Vec<LedgerEntry>, LedgerError> {
     let all = store.query(&LedgerQuery::default())?;
     Ok(dangling_in(&all).into_iter().cloned().collect())
