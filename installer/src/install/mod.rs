@@ -10,9 +10,10 @@
 //! Never does: overwrite a file another package owns (unless `replaces`/direct dependency),
 //! wipe the ownership registry, or call `tar::Archive::unpack`.
 //!
-//! One file per phase: [`prepare`] (stage + gates), [`commit`] (journal → move → receipt →
-//! `INSTALLED`), [`journal`] (the on-disk journal and rollback), [`recover`], [`uninstall`],
-//! [`resolve`] (several packages in dependency order from a store).
+//! One file per phase: `prepare` (stage + gates), `commit` (journal → move → receipt →
+//! `INSTALLED`), `journal` (the on-disk journal and rollback), `recover`, `uninstall`,
+//! `resolve` (several packages in dependency order from a store); `error` holds
+//! [`InstallError`] and its codes.
 
 mod commit;
 mod error;

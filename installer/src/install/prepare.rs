@@ -18,6 +18,8 @@ use super::journal::exists;
 use super::{InstallAction, InstallError, InstallOptions, Installer, durable, gate_fail};
 use crate::sign::read_signature;
 
+/// What `prepare` established for one archive: the checked manifest and staged files, the trust
+/// decision, the ownership transfers and removals, the previous receipt, and the gate reports.
 pub(super) struct Prepared {
     pub(super) manifest: Manifest,
     pub(super) manifest_bytes: Vec<u8>,
