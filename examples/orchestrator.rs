@@ -5,12 +5,10 @@
 //! `cargo run --example orchestrator -- ./cp-root`
 #![allow(clippy::print_stdout)]
 
-use cp_kernel::attention::{AttentionRequest, AttentionService};
-use cp_kernel::auth::AuthSecret;
-use cp_kernel::contract::PromptContract;
-use cp_kernel::ledger::Provenance;
-use cp_kernel::router::{PromptRequest, PromptRouter, RoutedContext, RouterOptions};
-use cp_kernel::{Plane, SchemaSet};
+use cp_kernel::{
+    AttentionRequest, AttentionService, AuthSecret, Plane, PromptContract, PromptRequest, PromptRouter, Provenance,
+    RoutedContext, RouterOptions, SchemaSet,
+};
 use serde_json::json;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -19,7 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // One attention service and one router per process; both are Send + Sync.
     let attention = AttentionService::builder(&plane).build()?;
-    let secret_file = cp_kernel::quickstart::secret_path(plane.root());
+    let secret_file = cp_installer::quickstart_secret_path(plane.root());
     let secret = AuthSecret::from_sources(Some(&secret_file), None, plane.root(), 32)?;
     let router = PromptRouter::open(&plane, RouterOptions::new().auth_secret(secret))?;
     let (token, _) = router.issue_token("orchestrator", &["agent".into()], "demo", Some(600))?;

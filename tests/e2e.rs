@@ -10,23 +10,12 @@ use std::path::Path;
 
 use serde_json::json;
 
-use cp_kernel::attention::{AttentionRequest, AttentionService};
-use cp_kernel::auth::AuthSecret;
-use cp_kernel::budget::{LimitConfig, ScopeKey, ScopeKind};
-use cp_kernel::contract::PromptContract;
-use cp_kernel::gates::{GateId, GateStatus, run_gates};
-use cp_kernel::hashing::sha256_hex;
-use cp_kernel::ledger::event;
-use cp_kernel::ledger::verify::verify_plane;
-use cp_kernel::ledger::{LedgerSet, Provenance};
-use cp_kernel::package::install::{InstallOptions, Installer};
-use cp_kernel::package::pack::{PackedArchive, pack_all, pack_package};
-use cp_kernel::package::sign::write_signature;
-use cp_kernel::plane::{Plane, TrustedKey};
-use cp_kernel::router::{PromptRequest, PromptRouter, RoutedContext, RouterOptions, render};
-use cp_kernel::schema::SchemaSet;
-use cp_kernel::signing::KeyPairFile;
-use cp_kernel::testkit::TempPlane;
+use cp_installer::{InstallOptions, Installer, PackedArchive, pack_all, pack_package, write_signature};
+use cp_kernel::{
+    AttentionRequest, AttentionService, AuthSecret, GateId, GateStatus, KeyPairFile, LedgerSet, LimitConfig, Plane,
+    PromptContract, PromptRequest, PromptRouter, Provenance, RoutedContext, RouterOptions, SchemaSet, ScopeKey,
+    ScopeKind, TrustedKey, event, render_prompt, run_gates, sha256_hex, testkit::TempPlane, verify_plane,
+};
 
 const LAYER3: [&str; 4] =
     ["PKG-PHASE2-SCHEMAS-001", "PKG-TOKEN-BUDGETER-001", "PKG-PROMPT-ROUTER-001", "PKG-ATTENTION-001"];
@@ -202,7 +191,7 @@ required_context:
     assert_eq!(recv.parent_event_id.as_deref(), Some(sent.id.as_str()));
     assert_eq!(sent.metadata["context_hash"], json!(ctx.context_hash));
     assert_eq!(sent.metadata["template_id"], json!("ATT-E2E-001"));
-    let prompt = render(&contract.prompt_template, &ctx.context_text, &input).unwrap();
+    let prompt = render_prompt(&contract.prompt_template, &ctx.context_text, &input).unwrap();
     assert_eq!(sent.metadata["prompt_hash"], json!(sha256_hex(prompt.as_bytes())));
     assert!(sent.metadata["attention"].to_string().contains("halting"), "{}", sent.metadata["attention"]);
 

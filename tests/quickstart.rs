@@ -2,33 +2,34 @@
 //! on the same root (installs are no-ops, a new session is routed, everything stays green).
 #![allow(clippy::disallowed_methods)]
 
-use cp_kernel::ledger::event;
-use cp_kernel::quickstart::{QuickstartOptions, run, secret_path};
+use cp_installer::{QuickstartOptions, quickstart, quickstart_secret_path};
+use cp_kernel::event;
 
 #[test]
 fn quickstart_twice_on_one_root() {
     let dir = tempfile::tempdir().unwrap();
     let opts = QuickstartOptions::new(dir.path().join("cp-root"));
     let mut steps = Vec::new();
-    let first = run(&opts, &mut |e| steps.push(format!("{e:?}"))).expect("first run");
+    let first = quickstart(&opts, &mut |e| steps.push(format!("{e:?}"))).expect("first run");
     assert!(first.all_green(), "{:?} {:?}", first.gates, first.verification);
     assert_eq!(first.packages.len(), 12);
     assert!(first.packages.iter().all(|p| p.action == "installed" && p.trust == "pinned"), "{:?}", first.packages);
     assert_eq!(first.template_id, "ATT-ROUTING-001", "framework_id match beats agent_class");
     assert!(!first.fragments.is_empty());
     assert_eq!(first.response["output_valid"], true);
-    let count = |r: &cp_kernel::quickstart::QuickstartReport, t: &str| {
-        r.ledger_entries.iter().filter(|e| e.event_type == t).count()
-    };
+    let count =
+        |r: &cp_installer::QuickstartReport, t: &str| r.ledger_entries.iter().filter(|e| e.event_type == t).count();
     assert_eq!(
         (count(&first, event::INSTALLED), count(&first, event::PROMPT_SENT), count(&first, event::PROMPT_RECEIVED)),
         (12, 1, 1)
     );
     assert!(steps.iter().any(|s| s.contains("Started")) && steps.iter().any(|s| s.contains("route")));
     // The secret lives outside the plane.
-    assert!(secret_path(&opts.root).is_file() && !secret_path(&opts.root).starts_with(&opts.root));
+    assert!(
+        quickstart_secret_path(&opts.root).is_file() && !quickstart_secret_path(&opts.root).starts_with(&opts.root)
+    );
 
-    let second = run(&opts, &mut |_| {}).expect("second run");
+    let second = quickstart(&opts, &mut |_| {}).expect("second run");
     assert!(second.all_green());
     assert!(second.packages.iter().all(|p| p.action == "already_installed"), "{:?}", second.packages);
     assert_eq!(count(&second, event::INSTALLED), 0);

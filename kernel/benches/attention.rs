@@ -6,7 +6,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
-use cp_kernel::attention::bench::{BenchFixture, BenchSizes};
+use cp_kernel::{bench::attention::BenchFixture, bench::attention::BenchSizes};
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)

@@ -8,7 +8,7 @@
 //!   (target ≤ 1 ms);
 //! * `jsonl_append`: the JSONL backend, one entry per transaction (`full`) and batched.
 //!
-//! Run: `cargo bench -p cp-kernel --bench ledger_store -- --warm-up-time 1 --measurement-time 3`
+//! Run: `cargo bench -p cp-kernel --features bench --bench ledger_store -- --warm-up-time 1 --measurement-time 3`
 #![allow(clippy::print_stdout, clippy::print_stderr, missing_docs)]
 
 use std::path::Path;
@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use rusqlite::Connection;
 
-use cp_kernel::ledger::verify::bench_support::ledger_entry;
-use cp_kernel::ledger::{JsonlStore, LedgerQuery, LedgerStore, Order, Provenance, SqliteStore};
-use cp_kernel::plane::Durability;
+use cp_kernel::{
+    Durability, JsonlStore, LedgerQuery, LedgerStore, Order, Provenance, SqliteStore, bench::ledger::ledger_entry,
+};
 
 fn sqlite(dir: &Path, d: Durability) -> SqliteStore {
     SqliteStore::open(&dir.join("l.db"), "HOT/bench", d, Duration::from_secs(5)).unwrap()
@@ -27,7 +27,7 @@ fn sqlite(dir: &Path, d: Durability) -> SqliteStore {
 
 /// Bytes of one stored row of `entry`: body plus the other columns.
 fn row_size() -> usize {
-    let s = cp_kernel::ledger::MemoryStore::new("x");
+    let s = cp_kernel::MemoryStore::new("x");
     let e = s.append(ledger_entry(1, 1)).unwrap();
     let body = e.canonical_body().len();
     body + e.id.len() + e.timestamp.len() + e.previous_hash.len() + e.entry_hash.len() + 60

@@ -1,14 +1,15 @@
 //! Ledger verify throughput against raw SHA-256 over the same stored bytes (same run), and
 //! canonical JSON + hash per entry.
 //!
-//! Run: `cargo bench -p cp-kernel --bench ledger_verify -- --warm-up-time 1 --measurement-time 3`
+//! Run: `cargo bench -p cp-kernel --features bench --bench ledger_verify -- --warm-up-time 1 --measurement-time 3`
 #![allow(missing_docs, clippy::print_stderr)]
 
 use std::hint::black_box;
 
-use cp_kernel::ledger::verify::bench_support::{measure, raw_sha256, sample_store, stored_records};
-use cp_kernel::ledger::verify::{verify_records, verify_store};
-use cp_kernel::ledger::{LedgerStore, canonical, compute_entry_hash};
+use cp_kernel::{
+    LedgerStore, bench::ledger::measure, bench::ledger::raw_sha256, bench::ledger::sample_store, canonical,
+    compute_entry_hash, stored_records, verify_records, verify_store,
+};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const ENTRIES: usize = 20_000;
@@ -43,7 +44,7 @@ fn verify(c: &mut Criterion) {
     g.bench_function("breakdown_leaf_hash", |b| {
         b.iter(|| {
             for r in &records {
-                black_box(cp_kernel::ledger::merkle::leaf_hash(&r.body));
+                black_box(cp_kernel::merkle::leaf_hash(&r.body));
             }
         })
     });

@@ -5,8 +5,7 @@
 
 use std::hint::black_box;
 
-use cp_kernel::plane::Durability;
-use cp_kernel::router::bench::{BenchSetup, SqliteBaseline};
+use cp_kernel::{Durability, bench::route::BenchSetup, bench::route::SqliteBaseline};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn route(c: &mut Criterion) {

@@ -5,8 +5,7 @@
 use std::hint::black_box;
 use std::path::Path;
 
-use cp_kernel::plane::{DEFAULT_LAYOUT_JSON, Layout};
-use cp_kernel::schema::SchemaSet;
+use cp_kernel::{DEFAULT_LAYOUT_JSON, Layout, SchemaSet};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn bench(c: &mut Criterion) {

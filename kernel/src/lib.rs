@@ -1,44 +1,183 @@
 //! # cp-kernel — the Control Plane kernel
 //!
-//! An embedded, governed runtime kernel for LLM agents. Data flows one way:
-//! [`plane`] (a directory of governed files) → [`attention`] (assembles context, read-only) →
-//! [`router`] (authenticates, budgets, calls the provider) → [`ledger`] (append-only,
-//! SHA-256 hash-chained record of everything that happened).
+//! An embedded, governed runtime kernel for LLM agents. Data flows one way: the **plane** (a
+//! directory of governed files) → the **attention service** (assembles context, read-only) →
+//! the **prompt router** (authenticates, budgets, calls the provider) → the **ledger**
+//! (append-only, SHA-256 hash-chained record of everything that happened).
 //!
-//! * [`plane`] — the installed root: tiers, layout, the one path-resolution function.
-//! * [`ledger`] — entries, RFC 8785 canonical JSON, the [`ledger::LedgerStore`] trait with SQLite
-//!   and JSONL backends, verification, signed checkpoints, Control Plane v2 compatibility.
-//! * [`registry`] — the CSV registries (frameworks, specs, file ownership, package state).
-//! * [`schema`] — JSON Schema (draft 2020-12) validation of every document the kernel reads.
-//! * [`framework`] — framework manifests and spec packs.
-//! * [`package`] — package manifests, archives, the install transaction.
-//! * [`contract`] — prompt contracts; [`signing`] — Ed25519 keys; [`hashing`] — SHA-256 forms.
-//! * [`gates`] — G0A, G0B, G1, G1-COMPLETE, G5, G6.
-//! * [`attention`], [`router`], [`budget`], [`providers`], [`auth`] — the prompt path.
+//! Every public item is re-exported here, flat; the modules are private. What an orchestrator
+//! uses:
+//!
+//! * [`Plane`] — the installed root: tiers, layout, the one path-resolution function.
+//! * [`AttentionService`] — assembles an [`AssembledContext`] for an [`AttentionRequest`].
+//! * [`PromptRouter`] — routes a [`PromptRequest`] (auth, budget, provider, ledger).
+//! * [`LedgerSet`] / [`LedgerStore`] — entries, queries, verification, checkpoints.
+//! * [`Clock`] — injected time ([`SystemClock`], [`ManualClock`] for tests).
+//!
+//! What the installer and the command line also use: package manifests, the strict archive
+//! reader, receipts, the gates (each over typed inputs, so that the installer runs them before
+//! any file moves), schemas, registries, frameworks, signing.
+//!
+//! Namespaces kept as modules (their names would collide flat): [`fsx`] (file I/O whose errors
+//! name their path), [`env_vars`], [`event`] (ledger event types), [`canonical`] (RFC 8785
+//! JSON), [`merkle`], [`cp2`] (Control Plane v2 ledgers); with features, `bench` (benchmark
+//! drivers) and `testkit` (test support).
 //!
 //! The library never prints; it emits `tracing` events. Binaries install the subscriber.
 
-pub mod attention;
-pub mod auth;
-pub mod budget;
-pub mod contract;
+mod attention;
+mod auth;
+mod budget;
+mod clock;
+mod contract;
 pub mod env_vars;
-pub mod framework;
+mod framework;
 pub mod fsx;
-pub mod gates;
-pub mod hashing;
-pub mod ledger;
-pub mod package;
-pub mod plane;
-pub mod providers;
-pub mod quickstart;
-pub mod registry;
-pub mod router;
-pub mod schema;
-pub mod signing;
+mod gates;
+mod hashing;
+mod ledger;
+mod package;
+mod plane;
+mod providers;
+mod registry;
+mod router;
+mod schema;
+mod signing;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use ledger::{LedgerEntry, LedgerQuery, LedgerStore, NewEntry, Provenance};
-pub use plane::{Plane, Tier};
-pub use schema::SchemaSet;
+pub use ledger::{canonical, cp2, event, merkle};
+
+// The plane.
+pub use plane::tier::UnknownTier;
+pub use plane::{
+    DEFAULT_LAYOUT_JSON, Durability, LAYOUT_PATH, LAYOUT_SCHEMA, Layout, LedgerBackend, LedgerLayout,
+    PLANE_CONFIG_SCHEMA, Plane, PlaneConfig, PlaneError, RootSource, Tier, TrustedKey, normalize_relative,
+    resolve_root,
+};
+
+// Time.
+pub use clock::{Clock, ManualClock, SystemClock};
+
+// Ledger: entries, stores, queries, verification, checkpoints.
+pub use ledger::checkpoint::{
+    CHECKPOINTS_DIR, Checkpoint, CheckpointError, checkpoint_file_name, latest_in_plane as latest_checkpoint,
+    record_checkpoint, save_in_plane as save_checkpoint, verify_against_checkpoint, verify_records_against_checkpoint,
+};
+pub use ledger::verify::{
+    Defect, DefectKind, ExportError, OwnedRecord, VerifyReport, export_jsonl, stored_records, verify_plane,
+    verify_records, verify_store,
+};
+pub use ledger::{
+    ChainHead, GENESIS_PREVIOUS_HASH, JsonlStore, LedgerEntry, LedgerError, LedgerName, LedgerQuery, LedgerSet,
+    LedgerStore, MemoryStore, NewEntry, Order, Provenance, RawRecord, RepairReport,
+    SCHEMA_VERSION as ENTRY_SCHEMA_VERSION, SqliteStore, TxnFn, TxnView, compute_entry_hash,
+};
+pub use ledger::{DEFAULT_BUSY_TIMEOUT_MS, open_store, open_store_with};
+
+// Registries (CSV).
+pub use registry::{
+    FrameworkRow, OwnershipRow, PackageStateRow, RegistryError, RegistryKind, SpecRow, Table, append_rows,
+    current_ownership, read_kind_table, read_rows, read_table, write_rows,
+};
+
+// Schemas and documents.
+pub use schema::{
+    CheckedAs, DocumentError, EMBEDDED_SCHEMAS, FILE_NAME_SCHEMAS, LocatedDocument, Locations, ParseLimits,
+    SCHEMA_SUFFIX, SchemaError, SchemaInfo, SchemaSet, Violation, infer_schema_name, is_json_path, parse_document,
+    parse_located, schema_name,
+};
+
+// Frameworks, spec packs, governance policy, vocabulary, registry catalogue.
+pub use framework::{
+    Acceptance, DEFAULT_GOVERNANCE_POLICY_YAML, DEFAULT_REGISTRIES_YAML, DEFAULT_VOCABULARY_YAML, FRAMEWORK_SCHEMA,
+    FrameworkError, FrameworkManifest, GOVERNANCE_POLICY_PATH, GOVERNANCE_POLICY_SCHEMA, GenesisCheck, GenesisRules,
+    GovernancePolicy, Invariant, InvariantLevel, LayerOverride, MANIFEST_FILE as FRAMEWORK_MANIFEST_FILE,
+    PathAuthorizer, REGISTRIES_PATH, REGISTRIES_SCHEMA, RegistriesConfig, RegistryHeaderIssue, RegistrySource,
+    RegistrySpec, Ring, SPEC_SCHEMA, SpecLinkIssue, SpecPack, Status as FrameworkStatus, Term, VOCABULARY_PATH,
+    VOCABULARY_SCHEMA, Vocabulary, check_expected_specs, derive_registry_rows, derive_rows, load_frameworks,
+    load_frameworks_in, load_spec_packs, load_spec_packs_in, path_authorized,
+};
+
+// Package format: manifest, archives, install config, receipts, signatures, framework view.
+pub use package::archive::{
+    ArchiveError, ArchiveFile, MANIFEST_NAME, ReadArchive, ReadFile, read_archive, read_archive_with, write_archive,
+};
+pub use package::config::{
+    ArchiveCaps, DEFAULT_INSTALL_CONFIG_JSON, INSTALL_CONFIG_PATH, INSTALL_CONFIG_SCHEMA, InstallConfig,
+    PendingFrameworkPolicy, embedded_schemas, plane_schemas,
+};
+pub use package::fwview::{
+    FrameworkInfo, FrameworkView, SpecInfo, is_framework_manifest, is_spec_manifest, load_view as load_framework_view,
+};
+pub use package::manifest::{
+    Asset, Dependency, HashRequirement, MANIFEST_SCHEMA, MANIFEST_SCHEMA_VERSION, Manifest, ManifestError, Version,
+    parse_manifest,
+};
+pub use package::receipt::{
+    Receipt, ReceiptError, ReceiptFile, current_owners, load_receipts, receipt_dir, registry_path,
+};
+pub use package::signature::SignatureFile;
+
+// Gates: each check takes typed inputs; `run_gates` runs the plane-level ones.
+pub use gates::g0a_declaration::check_archive as check_declaration;
+pub use gates::g0b_ownership::check_plane as check_ownership;
+pub use gates::g1_chain::check_package as check_chain;
+pub use gates::g1_complete::check_frameworks as check_completeness;
+pub use gates::g5_signature::{Trust, check_signature};
+pub use gates::{
+    Gate, GateError, GateId, GateIssue, GateReport, GateStatus, gate, plane_gate_ids, run_gates, run_plane_gates,
+};
+
+// Signing and hashing.
+pub use hashing::{is_sha256_prefixed, sha256_hex, sha256_prefixed};
+pub use signing::{KeyPairFile, PublicKeyFile, SigningError};
+
+// Prompt contracts.
+pub use contract::{Boundary, PROMPT_CONTRACT_SCHEMA, PromptContract, RequiredContext, RequiredLedgerQuery};
+
+// Attention: the service, its config and templates, the stage configs.
+pub use attention::stages::{
+    CustomConfig, FileReadConfig, HaltingConfig, HorizontalSearchConfig, LedgerQueryConfig, RegistryQueryConfig,
+    RelaxConfig, SearchSourceKind, Stage, StageConfig, StageType, Structured, StructuringConfig, StructuringStrategy,
+    TierSelectConfig, TierStrategy,
+};
+pub use attention::{
+    ATTENTION_CONFIG_PATH, ATTENTION_CONFIG_SCHEMA, ATTENTION_TEMPLATE_SCHEMA, AgentClass, AppliesTo, AssembledContext,
+    AttentionConfig, AttentionError, AttentionRequest, AttentionService, AttentionServiceBuilder, AttentionTemplate,
+    BudgetLimit, BudgetUsed, CacheConfig, CacheStatus, Candidate, ContextFragment, CustomStage, CustomStageInput,
+    DEFAULT_ATTENTION_CONFIG_YAML, DefaultTemplateConfig, Fallback, FragmentSource, HaltReason, HaltingRecord,
+    InvalidSelector, InvalidTemplate, LoadedTemplate, MergedStage, OnEmpty, OnTimeout, RequiredContextDefaults,
+    ResolutionExplanation, SearchConfig, StageOrigin, StageResult, StageSpec, StageStatus, TemplateBudget,
+    TemplateIssue, TemplateReport, estimate_tokens, invalid_templates, load_template_file, load_template_str,
+    validate_template_file,
+};
+
+// Router, budgets, providers, auth.
+pub use auth::{
+    AuthError, AuthSecret, TokenClaims, decode_unverified as decode_token_unverified, issue as issue_token,
+};
+pub use budget::{
+    BUDGET_CONFIG_PATH, BUDGET_CONFIG_SCHEMA, BUDGET_PACKAGE, BudgetConfig, BudgetError, BudgetState, Budgeter,
+    InputBound, LimitConfig, PRICE_BOOK_PATH, PRICE_BOOK_SCHEMA, Price, PriceBook, PriceVersion, RateLimitRule,
+    RateState, RateTarget, ReserveRequest, ScopeDefaults, ScopeKey, ScopeKind, dangling_prompts,
+};
+pub use providers::{
+    Anthropic, HttpRequest, HttpResponse, HttpTransport, MockProvider, MockStep, OpenAiCompatible, Provider,
+    ProviderError, ProviderErrorCode, ProviderRequest, ProviderResponse, TransportError, UreqTransport, Usage,
+};
+pub use router::{
+    BreakerConfig, BreakerState, CircuitBreaker, Limits, LogContent, PromptRequest, PromptResponse, PromptRouter,
+    ProviderConfig, ProviderKind, ROUTER_CONFIG_PATH, ROUTER_CONFIG_SCHEMA, ROUTER_PACKAGE, RejectCode, RequestFile,
+    RetryConfig, RoutedContext, RouterConfig, RouterConfigs, RouterError, RouterOptions, SHIPPED_BUDGET_CONFIG,
+    SHIPPED_PRICE_BOOK, SHIPPED_ROUTER_CONFIG, load_configs as load_router_configs, render as render_prompt,
+};
+
+/// Benchmark drivers (feature `bench`): shared by the criterion benches and `cpctl bench`;
+/// never used by the kernel itself.
+#[cfg(feature = "bench")]
+pub mod bench {
+    pub use crate::attention::bench as attention;
+    pub use crate::ledger::bench as ledger;
+    pub use crate::router::bench as route;
+}

@@ -71,7 +71,7 @@ impl std::fmt::Debug for KeyPairFile {
 }
 
 /// The key id of a public key.
-pub fn key_id_of(public: &[u8; 32]) -> String {
+pub(crate) fn key_id_of(public: &[u8; 32]) -> String {
     crate::hashing::sha256_hex(public)[..16].to_string()
 }
 

@@ -1,5 +1,6 @@
-//! Test support shared by the kernel, installer and end-to-end tests (feature `testkit`):
-//! temporary planes and fixtures.
+//! Test support shared by the kernel, installer, CLI and end-to-end tests (feature `testkit`):
+//! temporary planes, fixture packages (as archives) and tree comparisons. Support that needs
+//! an install lives in the installer's `testkit` feature.
 
 use crate::plane::{Plane, PlaneConfig};
 
@@ -203,17 +204,13 @@ impl FixturePackage {
 
     /// Writes `<dir>/<id>-<version>.tar.gz` with `manifest` bytes (default: the real manifest).
     pub fn write_with_manifest(&self, dir: &std::path::Path, manifest: &[u8]) -> std::path::PathBuf {
-        let files: Vec<crate::package::archive::ArchiveFile> = self
+        let files: Vec<crate::ArchiveFile> = self
             .files
             .iter()
-            .map(|(p, d, _)| crate::package::archive::ArchiveFile {
-                path: p.clone(),
-                data: d.clone(),
-                executable: false,
-            })
+            .map(|(p, d, _)| crate::ArchiveFile { path: p.clone(), data: d.clone(), executable: false })
             .collect();
         let out = dir.join(format!("{}-{}.tar.gz", self.id, self.version));
-        crate::package::archive::write_archive(&out, manifest, &files).unwrap_or_else(|e| panic!("write archive: {e}"));
+        crate::write_archive(&out, manifest, &files).unwrap_or_else(|e| panic!("write archive: {e}"));
         out
     }
 
@@ -239,17 +236,6 @@ pub fn fixture_framework_package() -> FixturePackage {
     FixturePackage::new(FIXTURE_FW_PACKAGE)
         .file("HOT/FMWK-900_Test/manifest.yaml", fw)
         .file("HOT/spec_packs/SPEC-T-001/manifest.yaml", spec)
-}
-
-/// A plane that does not require signatures, with the fixture framework package installed.
-pub fn plane_with_fixture_framework() -> TempPlane {
-    let tp = TempPlane::with_config(PlaneConfig { require_signatures: false, ..PlaneConfig::default() });
-    let store = tp.dir.path().join("fixture-store");
-    let a = fixture_framework_package().write(&store);
-    crate::package::Installer::new(&tp.plane)
-        .install_archive(&a, Some(FIXTURE_FW_PACKAGE), &crate::package::InstallOptions::default())
-        .unwrap_or_else(|e| panic!("install fixture framework: {e}"));
-    tp
 }
 
 /// `sha256:` of every file below `root` (plane-relative, sorted), skipping paths that start
@@ -285,4 +271,149 @@ pub fn dir_set(root: &std::path::Path, exclude: &[&str]) -> std::collections::BT
     go(root, "", &mut out);
     out.retain(|d| !exclude.iter().any(|x| d.starts_with(x)));
     out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ledger checks shared by the kernel's and the CLI's ledger tests.
+
+/// Checks a whole chain through `scan_raw`: no defect, dense positions from 0, every body
+/// re-hashes to its stored `entry_hash`, every `previous_hash` links to the previous entry.
+/// Returns the number of entries. (A stand-in for the ledger verifier, independent of it.)
+/// Panics on the first violation (test support).
+pub fn check_chain(store: &dyn crate::LedgerStore) -> u64 {
+    let mut n = 0u64;
+    let mut prev = crate::GENESIS_PREVIOUS_HASH.to_string();
+    store
+        .scan_raw(&mut |r| {
+            assert!(r.defect.is_none(), "defect at {}: {:?}", r.position, r.defect);
+            assert_eq!(r.position, n, "positions are dense");
+            assert_eq!(crate::compute_entry_hash(r.body), r.entry_hash, "hash of body at {}", r.position);
+            let v: serde_json::Value =
+                serde_json::from_slice(r.body).unwrap_or_else(|e| panic!("body at {n} is not JSON: {e}"));
+            assert_eq!(v["seq"], serde_json::json!(n), "seq at position {n}");
+            assert_eq!(v["previous_hash"].as_str(), Some(prev.as_str()), "link at {n}");
+            prev = r.entry_hash.to_string();
+            n += 1;
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap_or_else(|e| panic!("scan: {e}"));
+    n
+}
+
+/// For a JSONL ledger at `path` whose last line is torn: the torn line is reported as a defect
+/// at the last position, appends are refused (naming `--truncate-torn-tail`), and the repair
+/// removes only the torn bytes and logs `LEDGER_REPAIRED` with what it removed. Panics on the
+/// first violation (test support).
+pub fn assert_torn_then_repair(path: &std::path::Path) -> crate::RepairReport {
+    use crate::{Durability, JsonlStore, LedgerStore, NewEntry};
+    let s = JsonlStore::open(path, "HOT/test", Durability::Full).unwrap_or_else(|e| panic!("open: {e}"));
+    let before = crate::fsx::read(path).unwrap_or_else(|e| panic!("{e}"));
+    let good_len = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let n_good = before[..good_len].iter().filter(|&&b| b == b'\n').count() as u64;
+    let mut last = None;
+    s.scan_raw(&mut |r| {
+        last = Some((r.position, r.defect.is_some()));
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap_or_else(|e| panic!("scan: {e}"));
+    assert_eq!(last, Some((n_good, true)), "torn line reported as a defect at the last position");
+    let e = s.append(NewEntry::new("X")).expect_err("append over a torn tail");
+    assert!(e.to_string().contains("--truncate-torn-tail"), "{e}");
+    let rep = s.repair_torn_tail().unwrap_or_else(|e| panic!("repair: {e}"));
+    assert!(rep.repaired);
+    assert_eq!(rep.offset, good_len as u64);
+    assert_eq!(rep.removed_bytes, (before.len() - good_len) as u64);
+    let after = crate::fsx::read(path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(&after[..good_len], &before[..good_len], "complete lines untouched");
+    let n = check_chain(&s);
+    assert_eq!(n, n_good + 1);
+    let last = s.get(n - 1).ok().flatten().unwrap_or_else(|| panic!("entry {}", n - 1));
+    assert_eq!(last.event_type, "LEDGER_REPAIRED");
+    assert_eq!(last.metadata["removed_bytes"], serde_json::json!(rep.removed_bytes));
+    assert_eq!(last.metadata["offset"], serde_json::json!(rep.offset));
+    let removed_sha = crate::sha256_hex(&before[good_len..]);
+    assert_eq!(last.metadata["removed_sha256"], serde_json::json!(removed_sha));
+    rep
+}
+
+// ---------------------------------------------------------------------------------------------
+// Router fixtures shared by the kernel's router tests and the CLI's `cpctl route` tests.
+
+/// The repository the kernel was built from (holds `packages/`).
+pub const REPO_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// A document shipped in the repository (`rel` from its root), parsed (YAML or JSON).
+pub fn shipped_document(rel: &str) -> serde_json::Value {
+    let path = std::path::Path::new(REPO_ROOT).join(rel);
+    let text = crate::fsx::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+    crate::parse_document(&path, &text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The shipped router config, budget config and price book edited for tests: no rate limits,
+/// unlimited default allocations, a `backup` mock provider (priced like `mock`), 10 ms initial
+/// backoff.
+pub fn router_test_configs() -> (serde_json::Value, serde_json::Value, serde_json::Value) {
+    use serde_json::json;
+    let mut r = shipped_document("packages/PKG-PROMPT-ROUTER-001/HOT/config/router_config.yaml");
+    r["providers"]["backup"] = r["providers"]["mock"].clone();
+    r["retries"]["backoff_initial_ms"] = json!(10);
+    let mut b = shipped_document("packages/PKG-TOKEN-BUDGETER-001/HOT/config/budget_config.yaml");
+    b["rate_limits"] = json!([]);
+    for k in ["tenant", "session", "work_order", "agent"] {
+        b["defaults"][k] = json!({"max_tokens": null, "max_cost_micros": null, "warn_threshold_pct": 80});
+    }
+    let mut p = shipped_document("packages/PKG-TOKEN-BUDGETER-001/HOT/config/price_book.yaml");
+    let mut backup = p["versions"][0]["prices"][0].clone();
+    backup["provider"] = json!("backup");
+    if let Some(prices) = p["versions"][0]["prices"].as_array_mut() {
+        prices.push(backup);
+    }
+    (r, b, p)
+}
+
+/// Writes the router config, budget config and price book into the plane's `HOT/config/`
+/// (JSON is YAML).
+pub fn write_router_configs(
+    tp: &TempPlane,
+    router: &serde_json::Value,
+    budget: &serde_json::Value,
+    prices: &serde_json::Value,
+) {
+    let cfg = tp.plane.root().join("HOT/config");
+    crate::fsx::create_dir_all(&cfg).unwrap_or_else(|e| panic!("{e}"));
+    for (name, v) in [("router_config.yaml", router), ("budget_config.yaml", budget), ("price_book.yaml", prices)] {
+        let bytes = serde_json::to_vec_pretty(v).unwrap_or_else(|e| panic!("{e}"));
+        crate::fsx::write(cfg.join(name), bytes).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// The auth secret of the router tests (32 known bytes).
+pub fn test_secret() -> crate::AuthSecret {
+    crate::AuthSecret::from_bytes(b"0123456789abcdef0123456789abcdef".to_vec(), 32, "test")
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A prompt contract `PRC-TEST-001`: input `{question}`, output `{answer}`, 100 tokens.
+pub fn test_contract() -> crate::PromptContract {
+    use serde_json::json;
+    crate::PromptContract {
+        contract_id: "PRC-TEST-001".into(),
+        version: "1.0.0".into(),
+        description: String::new(),
+        prompt_template: "Context: {{context}}\nQuestion: {{input.question}}".into(),
+        input_schema: json!({"type": "object", "required": ["question"],
+            "properties": {"question": {"type": "string", "minLength": 1}}, "additionalProperties": false}),
+        output_schema: Some(
+            json!({"type": "object", "required": ["answer"], "properties": {"answer": {"type": "string"}}}),
+        ),
+        boundary: crate::Boundary { max_tokens: 100, temperature: 0.2, model: None },
+        required_context: crate::RequiredContext::default(),
+    }
+}
+
+/// A file under the kernel's test fixtures (`kernel/tests/fixtures/<rel>`): Python-written
+/// ledgers (`cp2/`), the golden attention plane (`attention/golden/`), the Python-shaped
+/// package (`python_pkg/`).
+pub fn fixture_path(rel: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
 }

@@ -1,8 +1,9 @@
 //! `cp-install` — install Control Plane packages through the gates.
 //!
 //! Thin: parse → resolve the plane root and the package source → one library call → render
-//! text or `--json`. Exit codes: 0 ok, 1 usage or other error, 2 refused (gate, ownership,
-//! version, dependency), 3 I/O.
+//! text or `--json`. Errors and exit codes as `cpctl` reports them (`cp_installer::cli_support`):
+//! 0 ok, 1 usage or unexpected failure, 2 a verified "no" (gate, ownership, version,
+//! dependency), 3 I/O.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::IsTerminal;
@@ -11,18 +12,16 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use serde::Serialize;
 
-use cp_installer::{InstallerError, builtin_pins, builtin_sources, compute_pins, pins_text};
-use cp_kernel::env_vars;
-use cp_kernel::ledger::{LedgerName, LedgerSet, NewEntry};
-use cp_kernel::package::pack::{pack_all, pack_package};
-use cp_kernel::package::sign::write_signature;
-use cp_kernel::package::{
-    InstallConfig, InstallError, InstallEvent, InstallOptions, InstallOutcome, Installer, read_archive,
+use cp_installer::cli_support::{self, Outcome, Refused};
+use cp_installer::{
+    InstallEvent, InstallOptions, InstallOutcome, Installer, builtin_pins, builtin_sources, compute_pins, pack_all,
+    pack_package, pins_text, write_signature,
 };
-use cp_kernel::plane::{Plane, PlaneConfig, TrustedKey, resolve_root};
-use cp_kernel::signing::{KeyPairFile, PublicKeyFile};
+use cp_kernel::{
+    InstallConfig, KeyPairFile, LedgerName, LedgerSet, NewEntry, Plane, PlaneConfig, PublicKeyFile, TrustedKey,
+    env_vars, event, read_archive, resolve_root, sha256_prefixed,
+};
 
 /// Install Control Plane packages (and their dependencies) through the gates G0A, G0B, G1,
 /// G1-COMPLETE and G5.
@@ -140,61 +139,17 @@ enum TrustCmd {
     },
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Refused(String);
-
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match cli_support::parse() {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { 1 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(code) => return code,
     };
-    init_tracing(cli.verbose);
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let code = if let Some(ie) = e.downcast_ref::<InstallError>() {
-                eprintln!("error[{}]: {e}", ie.code());
-                if ie.is_refusal() { 2 } else { 3 }
-            } else {
-                eprintln!("error: {e}");
-                for c in e.chain().skip(1) {
-                    eprintln!("  caused by: {c}");
-                }
-                if e.chain().any(|c| c.is::<Refused>()) {
-                    2
-                } else if e.chain().any(|c| c.is::<cp_kernel::fsx::FsError>()) {
-                    3
-                } else {
-                    1
-                }
-            };
-            ExitCode::from(code)
-        }
-    }
+    cli_support::init_tracing(cli.verbose);
+    cli_support::finish(run(cli).map(|()| Outcome::Ok))
 }
 
-fn init_tracing(verbose: u8) {
-    use tracing_subscriber::EnvFilter;
-    let level = ["warn", "info", "debug", "trace"][usize::from(verbose.min(3))];
-    let filter = EnvFilter::try_from_env("CP_LOG").unwrap_or_else(|_| EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
-}
-
-fn print<T: Serialize>(json: bool, v: &T, text: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(v)?);
-    } else {
-        let t = text(v);
-        if !t.trim().is_empty() {
-            println!("{}", t.trim_end());
-        }
-    }
-    Ok(())
+fn print<T: serde::Serialize>(json: bool, v: &T, text: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
+    cli_support::render(json, v, text)
 }
 
 fn outcome_line(o: &InstallOutcome) -> String {
@@ -244,7 +199,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let caps = InstallConfig::builtin()?.archive;
             let read = read_archive(&archive, &caps, None)?;
             let m = read.manifest_bytes.ok_or_else(|| Refused("archive has no manifest.json".into()))?;
-            let sig = write_signature(&archive, &cp_kernel::hashing::sha256_prefixed(&m), &k)?;
+            let sig = write_signature(&archive, &sha256_prefixed(&m), &k)?;
             print(json, &sig, |s| format!("signed {} with key {} ({})", archive.display(), s.key_id, s.manifest_sha256))
         }
         Some(Cmd::Trust(TrustCmd::Add { pubkey, note })) => {
@@ -255,7 +210,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 cfg.trusted_keys.push(TrustedKey { key_id: k.key_id.clone(), public_key: k.public_key.clone(), note });
                 plane.save_config(cfg)?;
                 LedgerSet::new(&plane).open(LedgerName::GOVERNANCE)?.append(
-                    NewEntry::new(cp_kernel::ledger::event::TRUST_KEY_ADDED)
+                    NewEntry::new(event::TRUST_KEY_ADDED)
                         .decision("ALLOW")
                         .reason(format!("key {} added to the trust store", k.key_id))
                         .meta("key_id", k.key_id.as_str())
@@ -315,7 +270,7 @@ fn install(root: &Path, json: bool, a: InstallArgs) -> anyhow::Result<()> {
     }
     let src = match a.store {
         Some(s) => s,
-        None => builtin_sources().map_err(|e: InstallerError| anyhow::anyhow!(e))?,
+        None => builtin_sources()?,
     };
     let bar = (!json && std::io::stderr().is_terminal()).then(|| {
         let b = indicatif::ProgressBar::new(0);

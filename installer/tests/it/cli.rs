@@ -4,8 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use cp_kernel::gates::run_gates;
-use cp_kernel::plane::Plane;
+use cp_kernel::{Plane, run_gates};
 
 use crate::fixture_repo::{IDS, make_repo};
 
@@ -34,7 +33,7 @@ fn assert_gates_pass(root: &Path) {
     for r in run_gates(&plane, &[]).unwrap() {
         assert!(r.passed(), "{r:#?}");
     }
-    assert!(cp_kernel::package::receipt::verify_registries(&plane).unwrap().is_empty());
+    assert!(cp_installer::verify_registries(&plane).unwrap().is_empty());
 }
 
 #[test]

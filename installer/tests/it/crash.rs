@@ -4,9 +4,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cp_kernel::gates::{GateId, run_gates};
-use cp_kernel::package::{InstallOptions, Installer};
-use cp_kernel::plane::{Plane, PlaneConfig};
+use cp_installer::{InstallOptions, Installer};
+use cp_kernel::{GateId, Plane, PlaneConfig, run_gates};
 
 use crate::fixture_repo::make_repo;
 
@@ -36,7 +35,7 @@ fn sigkill_at_random_moments_leaves_the_package_installed_or_absent() {
     let repo = d.path().join("repo");
     make_repo(&repo, NBIG);
     let store = d.path().join("store");
-    cp_kernel::package::pack_all(&repo, &store).unwrap();
+    cp_installer::pack_all(&repo, &store).unwrap();
 
     // Calibrate: how long one uninterrupted install takes (never asserted).
     let cal = d.path().join("cal");

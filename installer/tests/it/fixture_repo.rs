@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use cp_kernel::testkit::{FixturePackage, fixture_framework_package};
+use cp_kernel::{testkit::FixturePackage, testkit::fixture_framework_package};
 use serde_json::json;
 
 /// Writes `packages/<id>/manifest.json` (hashes omitted, as in the real sources) and the files.

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 /// BM25 parameters (from the stage config).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Bm25Params {
+pub(crate) struct Bm25Params {
     /// Term-frequency saturation.
     pub k1: f64,
     /// Length normalisation (0–1).
@@ -20,7 +20,7 @@ pub struct Bm25Params {
 
 /// One search result.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SearchHit {
+pub(crate) struct SearchHit {
     /// Document number (order of [`Bm25Index::add`]).
     pub doc: usize,
     /// Normalised score, 0–1.
@@ -29,7 +29,7 @@ pub struct SearchHit {
 
 /// An inverted index over documents added in order.
 #[derive(Debug, Clone, Default)]
-pub struct Bm25Index {
+pub(crate) struct Bm25Index {
     min_term_chars: usize,
     postings: HashMap<String, Vec<(u32, u32)>>,
     doc_len: Vec<u32>,
@@ -38,18 +38,18 @@ pub struct Bm25Index {
 
 impl Bm25Index {
     /// An empty index keeping terms of at least `min_term_chars` characters.
-    pub fn new(min_term_chars: usize) -> Self {
+    pub(crate) fn new(min_term_chars: usize) -> Self {
         Self { min_term_chars, ..Self::default() }
     }
 
     /// The terms of `text`.
-    pub fn terms<'a>(&self, text: &'a str) -> impl Iterator<Item = String> + 'a {
+    pub(crate) fn terms<'a>(&self, text: &'a str) -> impl Iterator<Item = String> + 'a {
         let min = self.min_term_chars;
         text.split(|c: char| !c.is_alphanumeric()).filter(move |t| t.chars().count() >= min).map(str::to_lowercase)
     }
 
     /// Adds a document; returns its number.
-    pub fn add(&mut self, text: &str) -> usize {
+    pub(crate) fn add(&mut self, text: &str) -> usize {
         let doc = self.doc_len.len();
         let mut tf: HashMap<String, u32> = HashMap::new();
         let mut len = 0u32;
@@ -66,19 +66,9 @@ impl Bm25Index {
         doc
     }
 
-    /// Number of documents.
-    pub fn len(&self) -> usize {
-        self.doc_len.len()
-    }
-
-    /// Whether the index is empty.
-    pub fn is_empty(&self) -> bool {
-        self.doc_len.is_empty()
-    }
-
     /// The best `max_results` documents accepted by `keep` with a normalised score of at least
     /// `threshold` (and above 0), best first; ties by document number.
-    pub fn search(
+    pub(crate) fn search(
         &self,
         query: &str,
         params: Bm25Params,

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use super::clock::Clock;
 use super::context::BudgetLimit;
 use super::template::TemplateBudget;
+use crate::clock::Clock;
 
 /// Queries and time of one assembly (tokens are the fragments held by the pipeline).
 pub(crate) struct BudgetTracker {
@@ -17,13 +17,13 @@ pub(crate) struct BudgetTracker {
 
 impl BudgetTracker {
     pub(crate) fn start(limits: TemplateBudget, clock: Arc<dyn Clock>) -> Self {
-        let start_ms = clock.now_ms();
+        let start_ms = clock.monotonic_ms();
         Self { limits, queries: 0, start_ms, clock }
     }
 
     /// Milliseconds since the assembly started.
     pub(crate) fn elapsed_ms(&self) -> u64 {
-        self.clock.now_ms().saturating_sub(self.start_ms)
+        self.clock.monotonic_ms().saturating_sub(self.start_ms)
     }
 
     pub(crate) fn time_exceeded(&self) -> bool {

@@ -21,12 +21,12 @@
 //! `on_empty`) → fallbacks → [`AssembledContext`] whose `context_hash` is the SHA-256 of
 //! `context_text`. Decisions: `docs/ATTENTION.md`.
 
+#[cfg(feature = "bench")]
 pub mod bench;
 mod bm25;
 mod budget;
 mod cache;
 mod catalog;
-mod clock;
 mod config;
 mod context;
 mod error;
@@ -36,16 +36,14 @@ mod pipeline;
 mod request;
 mod resolve;
 mod service;
-pub mod stages;
+pub(crate) mod stages;
 mod template;
 mod tokens;
 
 #[cfg(test)]
 mod tests;
 
-pub use bm25::{Bm25Index, Bm25Params, SearchHit};
 pub use catalog::{InvalidSelector, InvalidTemplate, invalid_templates};
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     ATTENTION_CONFIG_PATH, ATTENTION_CONFIG_SCHEMA, AttentionConfig, CacheConfig, DEFAULT_ATTENTION_CONFIG_YAML,
     DefaultTemplateConfig, RequiredContextDefaults, SearchConfig,

@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use super::budget::BudgetTracker;
-use super::clock::Clock;
 use super::config::AttentionConfig;
 use super::context::{BudgetLimit, ContextFragment, FragmentSource, StageResult, StageStatus};
 use super::request::AttentionRequest;
@@ -14,6 +13,7 @@ use super::service::CustomStage;
 use super::stages::horizontal_search::{Corpus, SearchSourceKind, build_corpus, signature};
 use super::stages::{Relax, Stage, StageConfig, StageCtx, StageRun, TierStrategy, run_stage};
 use super::template::TemplateBudget;
+use crate::clock::Clock;
 use crate::ledger::{LedgerError, LedgerSet, LedgerStore};
 use crate::plane::{Plane, Tier};
 
@@ -50,7 +50,7 @@ impl Env {
         ledger: &str,
     ) -> Result<Arc<Corpus>, String> {
         let key = format!("{sources:?}|{tiers:?}|{ledger}");
-        let now = self.clock.now_ms();
+        let now = self.clock.monotonic_ms();
         let mut g = self.corpora.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((checked, c)) = g.get(&key) {
             if now.saturating_sub(*checked) < self.config.search.index_recheck_ms
@@ -181,7 +181,7 @@ impl Runner<'_> {
     }
 
     fn record(&mut self, stage: &Stage, rerun: u32, start: u64, run: &StageRun) {
-        let duration_ms = self.env.clock.now_ms().saturating_sub(start);
+        let duration_ms = self.env.clock.monotonic_ms().saturating_sub(start);
         self.trace.push(StageResult {
             stage: stage.name.clone(),
             kind: stage.config.kind().as_str().to_string(),
@@ -198,11 +198,11 @@ impl Runner<'_> {
     fn step(&mut self, stage: &Stage, rerun: u32, relax: Relax) -> Option<BudgetLimit> {
         if let Some(limit) = self.precheck(&stage.config) {
             let run = StageRun::new(StageStatus::Skipped).detail(format!("budget {limit} exhausted before the stage"));
-            let now = self.env.clock.now_ms();
+            let now = self.env.clock.monotonic_ms();
             self.record(stage, rerun, now, &run);
             return Some(limit);
         }
-        let start = self.env.clock.now_ms();
+        let start = self.env.clock.monotonic_ms();
         if rerun > 0 {
             self.state.fragments.retain(|f| f.stage != stage.name);
         }
@@ -249,7 +249,7 @@ pub(crate) fn run(
     let mut unsatisfied: Option<String> = None;
     'stages: for (i, stage) in stages.iter().enumerate() {
         if !stage.enabled {
-            let now = env.clock.now_ms();
+            let now = env.clock.monotonic_ms();
             r.record(stage, 0, now, &StageRun::new(StageStatus::Skipped).detail("enabled: false"));
             continue;
         }
@@ -264,7 +264,7 @@ pub(crate) fn run(
             stop = Stop::Budget(BudgetLimit::Time);
             break;
         }
-        let start = env.clock.now_ms();
+        let start = env.clock.monotonic_ms();
         let mut d = h.decide(&r.state.fragments, required);
         let status = if d.satisfied { StageStatus::Ok } else { StageStatus::Empty };
         let mut run = StageRun::new(status).detail(format!(
@@ -296,7 +296,7 @@ pub(crate) fn run(
                     break 'stages;
                 }
             }
-            let start = env.clock.now_ms();
+            let start = env.clock.monotonic_ms();
             d = h.decide(&r.state.fragments, required);
             let status = if d.satisfied { StageStatus::Ok } else { StageStatus::Empty };
             let mut run = StageRun::new(status).detail(format!(

@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use super::cache::{ContextCache, cache_key};
 use super::catalog::{InvalidTemplate, TemplateCatalog};
-use super::clock::{Clock, SystemClock};
 use super::config::AttentionConfig;
 use super::context::{AssembledContext, BudgetUsed, CacheStatus, ContextFragment, HaltReason, HaltingRecord};
 use super::error::{AttentionError, TemplateIssue};
@@ -21,6 +20,7 @@ use super::stages::{Stage, StageConfig};
 use super::template::{
     AppliesTo, AttentionTemplate, LoadedTemplate, OnEmpty, OnTimeout, StageSpec, load_template_file,
 };
+use crate::clock::{Clock, SystemClock};
 use crate::contract::PromptContract;
 use crate::ledger::{LedgerSet, LedgerStore};
 use crate::plane::{Plane, Tier};
@@ -404,7 +404,7 @@ impl AttentionService {
             })
             .collect();
         let key = cache_key(&plan.template_id, &plan.version, &pipeline, req, &contract_hash);
-        if let Some(mut c) = self.cache.fresh(&key, self.env.clock.now_ms()) {
+        if let Some(mut c) = self.cache.fresh(&key, self.env.clock.monotonic_ms()) {
             c.cache = CacheStatus::Hit;
             return Ok(c);
         }
@@ -412,7 +412,7 @@ impl AttentionService {
         if !matches!(result.halting.reason, HaltReason::Budget { .. })
             && !matches!(&result.halting.reason, HaltReason::Fallback { trigger, .. } if trigger == "on_timeout")
         {
-            self.cache.put(key, self.env.clock.now_ms(), result.clone());
+            self.cache.put(key, self.env.clock.monotonic_ms(), result.clone());
         }
         Ok(result)
     }

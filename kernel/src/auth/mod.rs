@@ -22,7 +22,7 @@ use crate::env_vars;
 use crate::fsx::{self, FsError};
 
 /// Token format prefix.
-pub const TOKEN_PREFIX: &str = "cp1";
+pub(crate) const TOKEN_PREFIX: &str = "cp1";
 
 /// Errors of the auth module.
 #[derive(Debug, thiserror::Error)]
@@ -232,7 +232,7 @@ pub fn decode_unverified(token: &str) -> Result<TokenClaims, AuthError> {
 }
 
 /// Verifies a token's MAC (constant time) and expiry at `now_ms`; returns its claims.
-pub fn verify(secret: &AuthSecret, token: &str, now_ms: u64) -> Result<TokenClaims, AuthError> {
+pub(crate) fn verify(secret: &AuthSecret, token: &str, now_ms: u64) -> Result<TokenClaims, AuthError> {
     let token = token.trim();
     let (signed, mac_hex) =
         token.rsplit_once('.').ok_or_else(|| AuthError::InvalidToken("expected cp1.<payload>.<mac>".into()))?;
@@ -251,7 +251,7 @@ pub fn verify(secret: &AuthSecret, token: &str, now_ms: u64) -> Result<TokenClai
 /// Why access was denied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum DenialKind {
+pub(crate) enum DenialKind {
     /// No valid token (missing, malformed, forged, expired, no secret).
     AuthDenied,
     /// A valid token without the right (action or tenant).
@@ -260,7 +260,7 @@ pub enum DenialKind {
 
 /// A denial.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Denial {
+pub(crate) struct Denial {
     /// Kind.
     pub kind: DenialKind,
     /// Principal, when the token verified.
@@ -286,29 +286,25 @@ pub struct Principal {
 
 /// Authorises actions with a config and a secret.
 #[derive(Debug, Clone)]
-pub struct Authorizer {
+pub(crate) struct Authorizer {
     config: AuthConfig,
     secret: Option<AuthSecret>,
 }
 
 impl Authorizer {
     /// An authorizer; without a secret every token is denied (unless dev mode).
-    pub fn new(config: AuthConfig, secret: Option<AuthSecret>) -> Self {
+    pub(crate) fn new(config: AuthConfig, secret: Option<AuthSecret>) -> Self {
         Self { config, secret }
     }
 
-    /// The config.
-    pub fn config(&self) -> &AuthConfig {
-        &self.config
-    }
-
-    /// Whether a secret is loaded.
-    pub fn has_secret(&self) -> bool {
-        self.secret.is_some()
-    }
-
     /// Checks that `token` is valid at `now_ms`, grants `action`, and is bound to `tenant`.
-    pub fn authorize(&self, token: &str, action: Action, tenant: &str, now_ms: u64) -> Result<Principal, Denial> {
+    pub(crate) fn authorize(
+        &self,
+        token: &str,
+        action: Action,
+        tenant: &str,
+        now_ms: u64,
+    ) -> Result<Principal, Denial> {
         if self.config.dev_mode {
             return Ok(Principal {
                 principal: "dev".into(),
@@ -345,7 +341,7 @@ impl Authorizer {
     }
 
     /// Claims for a new token; checks the roles exist and the TTL is allowed.
-    pub fn claims(
+    pub(crate) fn claims(
         &self,
         principal: &str,
         roles: &[String],
@@ -373,13 +369,13 @@ impl Authorizer {
     }
 
     /// Verifies a token (signature and expiry) without checking any action.
-    pub fn verify(&self, token: &str, now_ms: u64) -> Result<TokenClaims, AuthError> {
+    pub(crate) fn verify(&self, token: &str, now_ms: u64) -> Result<TokenClaims, AuthError> {
         let s = self.secret.as_ref().ok_or(AuthError::NoSecret)?;
         verify(s, token, now_ms)
     }
 
     /// Signs `claims` (requires a secret).
-    pub fn sign(&self, claims: &TokenClaims) -> Result<String, AuthError> {
+    pub(crate) fn sign(&self, claims: &TokenClaims) -> Result<String, AuthError> {
         let s = self.secret.as_ref().ok_or(AuthError::NoSecret)?;
         Ok(issue(s, claims))
     }

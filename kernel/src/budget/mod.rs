@@ -683,7 +683,7 @@ fn limit_text(limit: Option<u64>) -> String {
 
 /// `PROMPT_SENT` entries of `entries` that nothing answers (`PROMPT_RECEIVED`, `PROMPT_FAILED`
 /// or `BUDGET_RECOVERED` with `parent_event_id` = their id).
-pub fn dangling_in(entries: &[LedgerEntry]) -> Vec<&LedgerEntry> {
+pub(crate) fn dangling_in(entries: &[LedgerEntry]) -> Vec<&LedgerEntry> {
     let answered: BTreeSet<&str> = entries
         .iter()
         .filter(|e| {
@@ -694,7 +694,7 @@ pub fn dangling_in(entries: &[LedgerEntry]) -> Vec<&LedgerEntry> {
     entries.iter().filter(|e| e.event_type == event::PROMPT_SENT && !answered.contains(e.id.as_str())).collect()
 }
 
-/// Dangling `PROMPT_SENT` entries of a ledger (see [`dangling_in`]).
+/// Dangling `PROMPT_SENT` entries of a ledger (as `dangling_in` finds them in a slice of entries).
 pub fn dangling_prompts(store: &dyn LedgerStore) -> Result<Vec<LedgerEntry>, LedgerError> {
     let all = store.query(&LedgerQuery::default())?;
     Ok(dangling_in(&all).into_iter().cloned().collect())

@@ -21,7 +21,7 @@ pub const DEFAULT_GOVERNANCE_POLICY_YAML: &str =
     include_str!("../../../packages/PKG-GOVERNANCE-UPGRADE-001/HOT/config/governance_policy.yaml");
 
 /// Gates are named once, in [`crate::gates::GateId`]; the policy refers to them.
-pub use crate::gates::GateId;
+pub(super) use crate::gates::GateId;
 
 /// A check inside G1 / G1-COMPLETE that genesis may exempt (dependency checks never are).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

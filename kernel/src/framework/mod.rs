@@ -37,8 +37,8 @@ use std::path::PathBuf;
 
 pub use authorize::{PathAuthorizer, path_authorized};
 pub use governance::{
-    DEFAULT_GOVERNANCE_POLICY_YAML, GOVERNANCE_POLICY_PATH, GOVERNANCE_POLICY_SCHEMA, GateId, GenesisCheck,
-    GenesisRules, GovernancePolicy, LayerOverride,
+    DEFAULT_GOVERNANCE_POLICY_YAML, GOVERNANCE_POLICY_PATH, GOVERNANCE_POLICY_SCHEMA, GenesisCheck, GenesisRules,
+    GovernancePolicy, LayerOverride,
 };
 pub use load::{
     SpecLinkIssue, check_expected_specs, derive_registry_rows, derive_rows, load_frameworks, load_frameworks_in,

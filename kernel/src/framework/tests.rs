@@ -1,6 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::gates::GateId;
 use crate::plane::Tier;
 use crate::registry::RegistryKind;
 use crate::schema::SchemaSet;

@@ -62,7 +62,7 @@ pub fn check_archive(
 
 /// Plane-level G0A.
 #[derive(Debug, Clone, Copy)]
-pub struct G0a;
+pub(crate) struct G0a;
 
 impl Gate for G0a {
     fn id(&self) -> GateId {

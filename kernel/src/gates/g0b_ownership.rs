@@ -17,7 +17,7 @@ use crate::plane::{Plane, Tier};
 use crate::registry::OwnershipRow;
 
 /// Every governed directory of the plane that exists, as plane-relative paths.
-pub fn governed_dirs(plane: &Plane) -> Result<Vec<String>, GateError> {
+pub(crate) fn governed_dirs(plane: &Plane) -> Result<Vec<String>, GateError> {
     let mut out = BTreeSet::new();
     for tier in Tier::ALL {
         let tdir = plane.tier_dir(tier);
@@ -46,7 +46,7 @@ pub fn governed_dirs(plane: &Plane) -> Result<Vec<String>, GateError> {
 /// The files G0B judges: every file below the governed roots, plus the files directly inside
 /// every directory an owned file lives in; installer-maintained files excluded. Second list:
 /// symlinks and special files (always orphans).
-pub fn governed_files(
+pub(crate) fn governed_files(
     plane: &Plane,
     owners: &BTreeMap<String, OwnershipRow>,
 ) -> Result<(BTreeSet<String>, BTreeSet<String>), GateError> {
@@ -113,7 +113,7 @@ pub fn check_plane(
 
 /// Plane-level G0B.
 #[derive(Debug, Clone, Copy)]
-pub struct G0b;
+pub(crate) struct G0b;
 
 impl Gate for G0b {
     fn id(&self) -> GateId {

@@ -97,7 +97,7 @@ pub fn check_package(
 
 /// Plane-level G1 over every installed package.
 #[derive(Debug, Clone, Copy)]
-pub struct G1;
+pub(crate) struct G1;
 
 impl Gate for G1 {
     fn id(&self) -> GateId {

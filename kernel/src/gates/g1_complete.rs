@@ -33,7 +33,7 @@ pub fn check_frameworks(view: &FrameworkView, ids: Option<&[String]>) -> Vec<Gat
 
 /// Plane-level G1-COMPLETE.
 #[derive(Debug, Clone, Copy)]
-pub struct G1Complete;
+pub(crate) struct G1Complete;
 
 impl Gate for G1Complete {
     fn id(&self) -> GateId {

@@ -7,7 +7,7 @@
 use super::{Gate, GateError, GateId, GateIssue, GateReport};
 use crate::ledger::{LedgerName, LedgerQuery, LedgerSet, Provenance, event};
 use crate::package::receipt::load_receipts;
-use crate::package::sign::SignatureFile;
+use crate::package::signature::SignatureFile;
 use crate::plane::{Plane, PlaneConfig};
 use crate::signing::PublicKeyFile;
 
@@ -92,7 +92,7 @@ fn waiver_logged(plane: &Plane, package: &str) -> Result<bool, GateError> {
 /// Plane-level G5: every installed package's recorded trust still holds (a signing key is
 /// still trusted; a waiver is in the ledger; an unsigned install is still allowed by policy).
 #[derive(Debug, Clone, Copy)]
-pub struct G5;
+pub(crate) struct G5;
 
 impl Gate for G5 {
     fn id(&self) -> GateId {

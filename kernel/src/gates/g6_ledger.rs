@@ -18,7 +18,7 @@ use crate::plane::Plane;
 use crate::signing::PublicKeyFile;
 
 /// The G6 issue for a ledger's verification report, if it failed.
-pub fn chain_issue(report: &VerifyReport) -> Option<GateIssue> {
+pub(crate) fn chain_issue(report: &VerifyReport) -> Option<GateIssue> {
     report.first_bad.as_ref().map(|d| {
         let code = match d.kind {
             DefectKind::Truncated | DefectKind::Rewritten => "G6_CHECKPOINT_MISMATCH",
@@ -49,7 +49,7 @@ fn against_checkpoint(
 
 /// Plane-level G6.
 #[derive(Debug, Clone, Copy)]
-pub struct G6;
+pub(crate) struct G6;
 
 impl Gate for G6 {
     fn id(&self) -> GateId {

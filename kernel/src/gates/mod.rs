@@ -6,12 +6,12 @@
 //! codes (`G0A_UNDECLARED`, `G0B_ORPHAN`, `G6_CHAIN_BROKEN`, …).
 //! Never does: change the plane.
 
-pub mod g0a_declaration;
-pub mod g0b_ownership;
-pub mod g1_chain;
-pub mod g1_complete;
-pub mod g5_signature;
-pub mod g6_ledger;
+pub(crate) mod g0a_declaration;
+pub(crate) mod g0b_ownership;
+pub(crate) mod g1_chain;
+pub(crate) mod g1_complete;
+pub(crate) mod g5_signature;
+pub(crate) mod g6_ledger;
 
 use serde::{Deserialize, Serialize};
 

@@ -13,8 +13,10 @@
 //! Hashing: `entry_hash = SHA-256(0x00 ‖ JCS(entry without entry_hash))`; `previous_hash` of
 //! entry 0 is 64 zeros. The bytes hashed are stored as written and verification re-hashes them.
 
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod canonical;
-pub mod checkpoint;
+pub(crate) mod checkpoint;
 pub mod cp2;
 mod entry;
 mod error;
@@ -24,7 +26,7 @@ pub mod merkle;
 mod query;
 mod set;
 mod store;
-pub mod verify;
+pub(crate) mod verify;
 
 pub use entry::{GENESIS_PREVIOUS_HASH, LedgerEntry, NewEntry, Provenance, SCHEMA_VERSION, compute_entry_hash};
 pub use error::LedgerError;

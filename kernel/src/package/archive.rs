@@ -213,7 +213,7 @@ impl<R: Read> Read for CapReader<R> {
 /// Normalises a member path: UTF-8, no absolute path, no `..`, `.` or empty components, no
 /// backslash or NUL; a leading `./` and a trailing `/` (directories) are dropped. Returns
 /// `None` for the archive root itself (`./`).
-pub fn normalize_member(raw: &[u8]) -> Result<Option<String>, ArchiveError> {
+pub(crate) fn normalize_member(raw: &[u8]) -> Result<Option<String>, ArchiveError> {
     let s = std::str::from_utf8(raw).map_err(|_| ArchiveError::PathUnsafe {
         path: String::from_utf8_lossy(raw).into_owned(),
         why: "not UTF-8".into(),
@@ -412,7 +412,7 @@ pub fn write_archive(out: &Path, manifest: &[u8], files: &[ArchiveFile]) -> Resu
 }
 
 /// The bytes of a deterministic archive (see [`write_archive`]).
-pub fn archive_bytes(manifest: &[u8], files: &[ArchiveFile]) -> io::Result<Vec<u8>> {
+pub(crate) fn archive_bytes(manifest: &[u8], files: &[ArchiveFile]) -> io::Result<Vec<u8>> {
     let mut sorted: Vec<&ArchiveFile> = files.iter().collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
     let gz = flate2::GzBuilder::new().mtime(0).write(Vec::new(), flate2::Compression::best());

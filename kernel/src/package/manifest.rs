@@ -152,7 +152,7 @@ impl ManifestError {
 }
 
 /// Whether `id` matches `^PKG-[A-Z0-9-]+$`.
-pub fn is_package_id(id: &str) -> bool {
+pub(crate) fn is_package_id(id: &str) -> bool {
     id.strip_prefix("PKG-")
         .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-'))
 }
@@ -325,7 +325,7 @@ fn fill_placeholder_hashes(v: &mut Value) {
 }
 
 /// Checks that an asset path is a plain plane-relative path inside a tier.
-pub fn check_asset_path(p: &str) -> Result<(), ManifestError> {
+pub(crate) fn check_asset_path(p: &str) -> Result<(), ManifestError> {
     let unsafe_ = |why: String| ManifestError::UnsafePath { path: p.to_string(), why };
     let n = normalize_relative(p).map_err(|e| unsafe_(e.to_string()))?;
     if n != p.trim_start_matches("./") {

@@ -1,33 +1,17 @@
-//! Packages: the manifest (schema_version 1.2), deterministic archives, the strict archive
-//! reader, packing from the repository's sources, detached signatures, the package store,
-//! receipts and derived registries, and the install transaction (stage → gates → journal →
-//! move → ownership → receipt → registries → `INSTALLED`) with recovery of interrupted
-//! installs.
+//! Packages as the kernel reads them: the manifest (schema_version 1.2), deterministic archives
+//! and the strict archive reader, the install config (archive caps, staging directory), the
+//! detached-signature document, install receipts and the current ownership they imply, and the
+//! framework view the gates check packages against.
 //!
-//! Never does: extract with `tar::Archive::unpack`, replace a file another package owns, or
-//! wipe the ownership registry.
+//! Never does: install, uninstall, pack or sign (the installer crate does, over these types),
+//! extract with `tar::Archive::unpack`.
 //!
 //! On disk: `HOT/installed/<PKG>/{receipt.json,manifest.json}`, `HOT/registries/*.csv`,
-//! `HOT/<staging_dir>/<txn>/{journal.json,files/,backup/,receipt_backup/}` while a transaction
-//! runs, and the `HOT/packages` ledger.
+//! `HOT/config/install_config.json`, `<archive>.sig`.
 
-pub mod archive;
-pub mod bench;
-pub mod bootstrap;
-pub mod config;
-pub mod fwview;
-pub mod install;
-pub mod journal;
-pub mod manifest;
-pub mod pack;
-pub mod receipt;
-pub mod sign;
-pub mod store;
-
-pub use archive::{ArchiveError, ReadArchive, read_archive, write_archive};
-pub use config::{ArchiveCaps, InstallConfig};
-pub use install::{
-    InstallAction, InstallError, InstallEvent, InstallOptions, InstallOutcome, Installer, RecoveryAction,
-};
-pub use manifest::{Manifest, parse_manifest};
-pub use pack::{PackedArchive, pack_all, pack_package};
+pub(crate) mod archive;
+pub(crate) mod config;
+pub(crate) mod fwview;
+pub(crate) mod manifest;
+pub(crate) mod receipt;
+pub(crate) mod signature;

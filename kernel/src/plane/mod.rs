@@ -16,7 +16,7 @@
 mod config;
 mod layout;
 mod paths;
-mod tier;
+pub(crate) mod tier;
 
 pub use config::{PLANE_CONFIG_SCHEMA, PlaneConfig, TrustedKey};
 pub use layout::{DEFAULT_LAYOUT_JSON, Durability, LAYOUT_PATH, LAYOUT_SCHEMA, Layout, LedgerBackend, LedgerLayout};

@@ -110,7 +110,7 @@ impl HttpTransport for UreqTransport {
 }
 
 /// Parses `Retry-After` (delay seconds or an HTTP date, relative to now) into milliseconds.
-pub fn parse_retry_after_ms(v: &str) -> Option<u64> {
+pub(crate) fn parse_retry_after_ms(v: &str) -> Option<u64> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(secs.saturating_mul(1000));

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{Provider, ProviderError, ProviderErrorCode, ProviderRequest, ProviderResponse, Usage};
-use crate::router::Clock;
+use crate::clock::Clock;
 
 /// One scripted step.
 #[derive(Debug, Clone, PartialEq)]

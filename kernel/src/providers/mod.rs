@@ -13,7 +13,8 @@ mod mock;
 mod openai;
 
 pub use anthropic::Anthropic;
-pub use http::{HttpRequest, HttpResponse, HttpTransport, TransportError, UreqTransport, parse_retry_after_ms};
+pub(crate) use http::parse_retry_after_ms;
+pub use http::{HttpRequest, HttpResponse, HttpTransport, TransportError, UreqTransport};
 pub use mock::{MockProvider, MockStep};
 pub use openai::OpenAiCompatible;
 

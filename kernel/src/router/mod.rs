@@ -29,13 +29,12 @@
 //! and fallbacks together. See `docs/ROUTER.md`.
 //! * `PROMPT_REJECTED` — `request_id, code, contract_id, …`, nothing sent.
 
+#[cfg(feature = "bench")]
 pub mod bench;
 mod breaker;
-mod clock;
 mod config;
 
 pub use breaker::{BreakerState, CircuitBreaker};
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     BreakerConfig, Limits, LogContent, ProviderConfig, ProviderKind, ROUTER_CONFIG_PATH, ROUTER_CONFIG_SCHEMA,
     ROUTER_PACKAGE, RetryConfig, RouterConfig, SHIPPED_BUDGET_CONFIG, SHIPPED_PRICE_BOOK, SHIPPED_ROUTER_CONFIG,
@@ -54,6 +53,7 @@ use crate::budget::{
     LimitConfig, PRICE_BOOK_PATH, PRICE_BOOK_SCHEMA, PriceBook, RefusalKind, Reservation, ReserveRequest, ScopeKey,
     ScopeState,
 };
+use crate::clock::{Clock, SystemClock};
 use crate::contract::{PROMPT_CONTRACT_SCHEMA, PromptContract};
 use crate::hashing::sha256_hex;
 use crate::ledger::{LedgerEntry, LedgerError, LedgerQuery, LedgerSet, LedgerStore, NewEntry, Provenance, event};
@@ -517,7 +517,7 @@ pub fn load_configs(plane: &Plane, schemas: &SchemaSet) -> Result<RouterConfigs,
 }
 
 /// Code of the `attempts` entry that records a dispatch stopped by `dispatch_deadline_ms`.
-pub const DEADLINE_EXCEEDED: &str = "DEADLINE_EXCEEDED";
+pub(crate) const DEADLINE_EXCEEDED: &str = "DEADLINE_EXCEEDED";
 
 struct Dispatch {
     attempts: Vec<Value>,
@@ -557,7 +557,7 @@ impl PromptRouter {
                 Err(e) => return Err(e.into()),
             },
         };
-        let clock = opts.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let clock = opts.clock.unwrap_or_else(|| Arc::new(SystemClock::new()));
         let transport: Arc<dyn HttpTransport> =
             opts.transport.unwrap_or_else(|| Arc::new(UreqTransport::new(cfgs.router.max_response_bytes)));
         let mut providers = BTreeMap::new();

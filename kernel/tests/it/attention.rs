@@ -4,14 +4,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use cp_kernel::attention::{
-    AgentClass, AttentionError, AttentionRequest, AttentionService, ManualClock, StageOrigin, validate_template_file,
+use cp_kernel::{
+    AgentClass, AttentionError, AttentionRequest, AttentionService, Boundary, LedgerSet, ManualClock, NewEntry,
+    PromptContract, Provenance, RequiredContext, RequiredLedgerQuery, SchemaSet, StageOrigin, Tier, testkit::TempPlane,
+    validate_template_file,
 };
-use cp_kernel::contract::{Boundary, PromptContract, RequiredContext, RequiredLedgerQuery};
-use cp_kernel::ledger::{LedgerSet, NewEntry, Provenance};
-use cp_kernel::plane::Tier;
-use cp_kernel::schema::SchemaSet;
-use cp_kernel::testkit::TempPlane;
 
 /// Writes `text` to the plane-relative `rel`.
 pub(crate) fn write(tp: &TempPlane, rel: &str, text: &str) {
@@ -74,7 +71,7 @@ pub(crate) fn contract(rc: RequiredContext) -> PromptContract {
 }
 
 pub(crate) fn clock() -> Arc<ManualClock> {
-    Arc::new(ManualClock::new(0, jiff::Timestamp::now()))
+    Arc::new(ManualClock::at(jiff::Timestamp::now()))
 }
 
 pub(crate) fn service(tp: &TempPlane) -> AttentionService {
@@ -377,9 +374,9 @@ fn shipped_templates_and_config_are_valid() {
         assert!(rep.valid, "{id}: {:?}", rep.issues);
         assert_eq!(rep.template_id.as_deref(), Some(id));
     }
-    let cfg: cp_kernel::attention::AttentionConfig =
+    let cfg: cp_kernel::AttentionConfig =
         schemas.load_document("attention_config", &dir.join("config/attention_config.yaml")).unwrap();
-    assert_eq!(cfg, cp_kernel::attention::AttentionConfig::shipped(&schemas).unwrap());
+    assert_eq!(cfg, cp_kernel::AttentionConfig::shipped(&schemas).unwrap());
 }
 
 #[test]

@@ -3,11 +3,10 @@
 
 use std::sync::Arc;
 
-use cp_kernel::attention::{
-    AttentionError, BudgetLimit, CacheStatus, HaltReason, ManualClock, StageStatus, estimate_tokens,
+use cp_kernel::{
+    AttentionError, BudgetLimit, CacheStatus, HaltReason, ManualClock, StageStatus, Tier, estimate_tokens,
+    testkit::TempPlane,
 };
-use cp_kernel::plane::Tier;
-use cp_kernel::testkit::TempPlane;
 use proptest::prelude::*;
 
 use crate::attention::{STRUCTURE, append, clock, install, kreq, service, service_with, simple, tpl, write};
@@ -69,7 +68,8 @@ fn budget_timeout_stops_pipeline() {
     let p = format!("{}{}{}{STRUCTURE}", fr("a", "HOT/a.md"), fr("b", "HOT/a.md"), fr("c", "HOT/a.md"));
     budget_tpl(&tp, &p, (10_000, 10, 50), ("return_partial", "fail"));
     // Every clock reading advances 10 ms: the 50 ms budget runs out part-way.
-    let c = service_with(&tp, Arc::new(ManualClock::new(10, jiff::Timestamp::now()))).assemble(&kreq()).unwrap();
+    let c =
+        service_with(&tp, Arc::new(ManualClock::at(jiff::Timestamp::now()).stepping(10))).assemble(&kreq()).unwrap();
     assert_eq!(c.halting.reason, HaltReason::Budget { limit: BudgetLimit::Time });
     assert!(c.pipeline_trace.len() < 4, "{:?}", c.pipeline_trace);
     assert!(c.budget_used.elapsed_ms >= 50);
@@ -89,7 +89,7 @@ fn fallback_return_partial() {
     let c = service(&tp).assemble(&kreq()).unwrap();
     assert_eq!(c.fragments.len(), 2, "file + first query");
     assert!(c.warnings.iter().any(|w| w.contains("return_partial")));
-    assert_eq!(c.context_hash, cp_kernel::hashing::sha256_hex(c.context_text.as_bytes()));
+    assert_eq!(c.context_hash, cp_kernel::sha256_hex(c.context_text.as_bytes()));
 }
 
 #[test]
@@ -112,7 +112,7 @@ fn fallback_use_cached() {
         (10_000, 10, 100),
         ("use_cached", "fail"),
     );
-    let clk = Arc::new(ManualClock::new(0, jiff::Timestamp::now()));
+    let clk = Arc::new(ManualClock::at(jiff::Timestamp::now()));
     let s = service_with(&tp, clk.clone());
     // No cached context yet and the budget is blown: an error naming the missing cache.
     clk.set_step(60);
@@ -209,12 +209,12 @@ fn estimate_tokens_configurable() {
     write(&tp, "HOT/a.md", &"x".repeat(30));
     simple(&tp, "ATT-K", K, &format!("{}{STRUCTURE}", fr("a", "HOT/a.md")));
     let schemas = cp_kernel::SchemaSet::embedded().unwrap();
-    let mut cfg = cp_kernel::attention::AttentionConfig::shipped(&schemas).unwrap();
+    let mut cfg = cp_kernel::AttentionConfig::shipped(&schemas).unwrap();
     cfg.chars_per_token = 3.0;
-    let s = cp_kernel::attention::AttentionService::builder(&tp.plane).config(cfg).build().unwrap();
+    let s = cp_kernel::AttentionService::builder(&tp.plane).config(cfg).build().unwrap();
     assert_eq!(s.assemble(&kreq()).unwrap().budget_used.tokens, 10);
     // The plane's own attention_config.yaml is honoured.
-    let text = cp_kernel::attention::DEFAULT_ATTENTION_CONFIG_YAML.replace("chars_per_token: 4", "chars_per_token: 6");
+    let text = cp_kernel::DEFAULT_ATTENTION_CONFIG_YAML.replace("chars_per_token: 4", "chars_per_token: 6");
     write(&tp, "HOT/config/attention_config.yaml", &text);
     assert_eq!(service(&tp).assemble(&kreq()).unwrap().budget_used.tokens, 5);
 }
@@ -267,7 +267,7 @@ fn ledger_query_honours_tier_and_recency() {
             .collect()
     };
     let now = jiff::Timestamp::now();
-    let at = |t: jiff::Timestamp| Arc::new(ManualClock::new(0, t));
+    let at = |t: jiff::Timestamp| Arc::new(ManualClock::at(t));
     assert_eq!(run("session", "ho1", at(now)), ["s1 new", "s1 old"]);
     assert_eq!(run("work_order", "ho1", at(now)), ["s1 new", "s1 old"]);
     assert_eq!(run("last:2", "ho1", at(now)), ["s1 new", "s2"]);

@@ -2,10 +2,10 @@
 //! skipped (with a warning) for requests it does not apply to, and fails the requests it would
 //! have matched; `invalid_templates` lists every invalid file with located issues for the gates.
 
-use cp_kernel::attention::{AgentClass, AttentionError, invalid_templates};
-use cp_kernel::plane::Tier;
-use cp_kernel::schema::SchemaSet;
+use cp_kernel::SchemaSet;
+use cp_kernel::Tier;
 use cp_kernel::testkit::TempPlane;
+use cp_kernel::{AgentClass, AttentionError, invalid_templates};
 
 use crate::attention::{STRUCTURE, install, kreq, req, service, simple, tpl, write};
 

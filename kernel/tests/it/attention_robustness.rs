@@ -5,15 +5,15 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use cp_kernel::attention::{
-    AttentionService, CacheStatus, ContextFragment, FragmentSource, HaltReason, StageStatus,
-    stages::{StructuringConfig, StructuringStrategy},
+use cp_kernel::RoutedContext;
+use cp_kernel::testkit::TempPlane;
+use cp_kernel::{
+    AttentionService, CacheStatus, ContextFragment, FragmentSource, HaltReason, StageStatus, StructuringConfig,
+    StructuringStrategy,
 };
-use cp_kernel::ledger::{
+use cp_kernel::{
     ChainHead, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, MemoryStore, NewEntry, Provenance, RawRecord, TxnFn,
 };
-use cp_kernel::router::RoutedContext;
-use cp_kernel::testkit::TempPlane;
 
 use crate::attention::{STRUCTURE, clock, install, kreq, service, simple, tpl, write};
 

@@ -2,11 +2,10 @@
 
 use std::sync::Arc;
 
-use cp_kernel::auth::{AuthError, AuthSecret};
-use cp_kernel::budget::{LimitConfig, ScopeKey};
-use cp_kernel::ledger::{LedgerQuery, Provenance};
-use cp_kernel::router::{ManualClock, PromptRouter, RejectCode, RouterError, RouterOptions};
-use cp_kernel::testkit::TempPlane;
+use cp_kernel::{
+    AuthError, AuthSecret, LedgerQuery, LimitConfig, ManualClock, PromptRouter, Provenance, RejectCode, RouterError,
+    RouterOptions, ScopeKey, testkit::TempPlane,
+};
 use serde_json::json;
 
 use crate::router_support::*;

@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use cp_kernel::budget::{BudgetState, Budgeter, LimitConfig, ReserveRequest, ScopeKey};
-use cp_kernel::ledger::{LedgerQuery, LedgerStore, MemoryStore, NewEntry};
+use cp_kernel::{
+    BudgetState, Budgeter, LedgerQuery, LedgerStore, LimitConfig, MemoryStore, NewEntry, ReserveRequest, ScopeKey,
+};
 use proptest::prelude::*;
 
 use crate::router_support::*;
@@ -32,7 +33,7 @@ fn scopes() -> Vec<ScopeKey> {
     vec!["tenant/t".parse().unwrap(), "session/t/s".parse().unwrap(), "agent/t/a".parse().unwrap()]
 }
 
-fn config() -> cp_kernel::budget::BudgetConfig {
+fn config() -> cp_kernel::BudgetConfig {
     let mut b = budget_cfg();
     b["rate_limits"] = serde_json::json!([]);
     serde_json::from_value(b).unwrap()

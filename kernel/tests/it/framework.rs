@@ -5,14 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use cp_kernel::framework::{
-    self, FrameworkError, FrameworkManifest, GovernancePolicy, RegistriesConfig, SpecPack, Term, Vocabulary,
+use cp_kernel::{
+    DocumentError, FrameworkError, FrameworkManifest, GovernancePolicy, PathAuthorizer, Plane, RegistriesConfig,
+    SchemaSet, SpecPack, Term, Tier, VOCABULARY_PATH, Vocabulary, check_expected_specs, derive_registry_rows, event,
+    load_frameworks, load_frameworks_in, load_spec_packs, load_spec_packs_in, path_authorized, sha256_prefixed,
+    testkit, testkit::TempPlane,
 };
-use cp_kernel::hashing::sha256_prefixed;
-use cp_kernel::ledger::event;
-use cp_kernel::schema::{DocumentError, SchemaSet};
-use cp_kernel::testkit::{self, TempPlane};
-use cp_kernel::{Plane, Tier};
 use serde_json::Value;
 
 /// The bootstrap set, as issue 5 names it.
@@ -109,11 +107,11 @@ fn resolve_source(pkg: &str, plane_path: &str) -> PathBuf {
 }
 
 fn repo_frameworks() -> Vec<(String, FrameworkManifest)> {
-    framework::load_frameworks_in(&schemas(), &repo().join("frameworks"), "HOT").unwrap_or_else(|e| panic!("{e}"))
+    load_frameworks_in(&schemas(), &repo().join("frameworks"), "HOT").unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn repo_specs() -> Vec<(String, SpecPack)> {
-    framework::load_spec_packs_in(&schemas(), &repo().join("frameworks/spec_packs"), "HOT/spec_packs")
+    load_spec_packs_in(&schemas(), &repo().join("frameworks/spec_packs"), "HOT/spec_packs")
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -133,7 +131,7 @@ fn every_framework_and_spec_pack_validates_and_is_complete() {
     let spec_list: Vec<&SpecPack> = specs.iter().map(|(_, s)| s).collect();
     let mut expected_anywhere = BTreeSet::new();
     for (path, f) in &fws {
-        let issues = framework::check_expected_specs(f, spec_list.iter().copied());
+        let issues = check_expected_specs(f, spec_list.iter().copied());
         assert!(issues.is_empty(), "{path}: {issues:?}");
         expected_anywhere.extend(f.expected_specs.iter().cloned());
         // Standard documents exist beside the manifest.
@@ -205,8 +203,8 @@ fn closure<'a>(pk: &'a BTreeMap<String, Pkg>, id: &str) -> BTreeSet<&'a str> {
 fn every_asset_resolves_once_and_is_authorised_by_its_framework_only() {
     let pk = packages();
     let fws = repo_frameworks();
-    let authorizers: Vec<(&str, framework::PathAuthorizer)> =
-        fws.iter().map(|(_, f)| (f.framework_id.as_str(), framework::PathAuthorizer::new(f).expect("globs"))).collect();
+    let authorizers: Vec<(&str, PathAuthorizer)> =
+        fws.iter().map(|(_, f)| (f.framework_id.as_str(), PathAuthorizer::new(f).expect("globs"))).collect();
     let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
     for p in pk.values() {
         for a in &p.assets {
@@ -288,7 +286,7 @@ fn unknown_keys_are_rejected_with_their_location() {
     let text = std::fs::read_to_string(repo().join("frameworks/FMWK-000_Governance/manifest.yaml")).expect("read");
     // An unknown top-level key.
     std::fs::write(fw.join("manifest.yaml"), format!("{text}owner: nobody\n")).expect("write");
-    let err = framework::load_frameworks_in(&schemas(), dir.path(), "HOT").expect_err("unknown key");
+    let err = load_frameworks_in(&schemas(), dir.path(), "HOT").expect_err("unknown key");
     match &err {
         FrameworkError::Document(DocumentError::Invalid { path, violations, .. }) => {
             assert!(path.ends_with("FMWK-000_Governance/manifest.yaml"), "{}", path.display());
@@ -300,7 +298,7 @@ fn unknown_keys_are_rejected_with_their_location() {
     let nested = text.replacen("  - level: MUST\n", "  - level: MUST\n    severity: high\n", 1);
     assert_ne!(nested, text);
     std::fs::write(fw.join("manifest.yaml"), nested).expect("write");
-    match framework::load_frameworks_in(&schemas(), dir.path(), "HOT").expect_err("nested key") {
+    match load_frameworks_in(&schemas(), dir.path(), "HOT").expect_err("nested key") {
         FrameworkError::Document(DocumentError::Invalid { violations, .. }) => {
             assert!(
                 violations.iter().any(|v| v.instance_path == "/invariants/0" && v.message.contains("severity")),
@@ -317,7 +315,7 @@ fn unknown_keys_are_rejected_with_their_location() {
         "spec_id: SPEC-X-001\ntitle: x\nframework_id: FMWK-000\nstatus: active\nversion: 1.0.0\nassets: []\nacceptance:\n  tests: []\n  gates: [G1]\n",
     )
     .expect("write");
-    match framework::load_spec_packs_in(&schemas(), dir.path(), "HOT/spec_packs").expect_err("unknown key") {
+    match load_spec_packs_in(&schemas(), dir.path(), "HOT/spec_packs").expect_err("unknown key") {
         FrameworkError::Document(DocumentError::Invalid { violations, .. }) => {
             assert!(
                 violations.iter().any(|v| v.instance_path == "/acceptance" && v.message.contains("gates")),
@@ -334,7 +332,7 @@ fn directory_names_must_match_ids() {
     let fw = dir.path().join("FMWK-0001_Oops");
     std::fs::create_dir_all(&fw).expect("mkdir");
     std::fs::copy(repo().join("frameworks/FMWK-001_Provenance/manifest.yaml"), fw.join("manifest.yaml")).expect("copy");
-    match framework::load_frameworks_in(&schemas(), dir.path(), "HOT").expect_err("mismatch") {
+    match load_frameworks_in(&schemas(), dir.path(), "HOT").expect_err("mismatch") {
         FrameworkError::DirectoryMismatch { dir_name, id, .. } => {
             assert_eq!((dir_name.as_str(), id.as_str()), ("FMWK-0001_Oops", "FMWK-001"))
         }
@@ -342,10 +340,7 @@ fn directory_names_must_match_ids() {
     }
     std::fs::remove_dir_all(&fw).expect("rm");
     std::fs::create_dir_all(dir.path().join("FMWK-002_Empty")).expect("mkdir");
-    assert!(matches!(
-        framework::load_frameworks_in(&schemas(), dir.path(), "HOT"),
-        Err(FrameworkError::MissingManifest { .. })
-    ));
+    assert!(matches!(load_frameworks_in(&schemas(), dir.path(), "HOT"), Err(FrameworkError::MissingManifest { .. })));
 }
 
 /// Copies the given plane paths (resolved through the sources) into the plane, as an install
@@ -375,12 +370,12 @@ fn install_frameworks_of(plane: &Plane, pids: &[&str]) {
 #[test]
 fn registry_rows_are_derived_from_the_installed_manifests() {
     let tp = TempPlane::new();
-    let empty = framework::derive_registry_rows(&tp.plane).expect("rows");
+    let empty = derive_registry_rows(&tp.plane).expect("rows");
     assert_eq!(empty, (vec![], vec![]));
     install_frameworks_of(&tp.plane, &["PKG-FRAMEWORK-WIRING-001", "PKG-ATTENTION-001", "PKG-PROMPT-ROUTER-001"]);
-    let (f, s) = framework::derive_registry_rows(&tp.plane).expect("rows");
-    assert_eq!(framework::derive_registry_rows(&tp.plane).expect("again"), (f.clone(), s.clone()), "deterministic");
-    let loaded = framework::load_frameworks(&tp.plane).expect("frameworks");
+    let (f, s) = derive_registry_rows(&tp.plane).expect("rows");
+    assert_eq!(derive_registry_rows(&tp.plane).expect("again"), (f.clone(), s.clone()), "deterministic");
+    let loaded = load_frameworks(&tp.plane).expect("frameworks");
     assert_eq!(loaded.len(), 6);
     assert!(loaded.iter().all(|(p, _)| p.starts_with("HOT/FMWK-") && p.ends_with("/manifest.yaml")));
     let ids: Vec<&str> = f.iter().map(|r| r.framework_id.as_str()).collect();
@@ -394,7 +389,7 @@ fn registry_rows_are_derived_from_the_installed_manifests() {
         assert_eq!(Some(row.created_at.clone()), m.created_at);
         assert_eq!(Some(row.plane_id.clone()), m.plane_id);
     }
-    let packs = framework::load_spec_packs(&tp.plane).expect("specs");
+    let packs = load_spec_packs(&tp.plane).expect("specs");
     assert_eq!(s.len(), packs.len());
     assert_eq!(s.len(), 13);
     for (_, sp) in &packs {
@@ -403,7 +398,7 @@ fn registry_rows_are_derived_from_the_installed_manifests() {
     }
     // Only the wiring installed: FMWK-003/004 rows disappear, as after an uninstall.
     std::fs::remove_dir_all(tp.plane.tier_dir(Tier::Hot).join("FMWK-003_Prompt_Routing")).expect("rm");
-    let (f2, _) = framework::derive_registry_rows(&tp.plane).expect("rows");
+    let (f2, _) = derive_registry_rows(&tp.plane).expect("rows");
     assert_eq!(f2.len(), 5);
     assert!(f2.iter().all(|r| r.framework_id != "FMWK-003"));
 }
@@ -414,7 +409,7 @@ fn installed_conformance_schema_is_what_validates_frameworks() {
     // schema load_frameworks uses: a stricter installed copy refuses what the built-in accepts.
     let tp = TempPlane::new();
     install_frameworks_of(&tp.plane, &["PKG-ATTENTION-001"]);
-    assert_eq!(framework::load_frameworks(&tp.plane).expect("ok").len(), 1);
+    assert_eq!(load_frameworks(&tp.plane).expect("ok").len(), 1);
     let mut schema: Value =
         serde_json::from_str(&std::fs::read_to_string(repo().join("schemas/framework.schema.json")).expect("read"))
             .expect("json");
@@ -422,7 +417,7 @@ fn installed_conformance_schema_is_what_validates_frameworks() {
     let dst = tp.plane.resolve("HOT/schemas/framework.schema.json").expect("resolve");
     std::fs::create_dir_all(dst.parent().expect("parent")).expect("mkdir");
     std::fs::write(&dst, serde_json::to_string(&schema).expect("ser")).expect("write");
-    match framework::load_frameworks(&tp.plane).expect_err("stricter schema") {
+    match load_frameworks(&tp.plane).expect_err("stricter schema") {
         FrameworkError::Document(DocumentError::Invalid { violations, .. }) => {
             assert!(violations.iter().any(|v| v.instance_path == "/ring"), "{violations:?}");
         }
@@ -442,7 +437,7 @@ fn governed_configs_load_from_the_plane_else_builtin() {
     // Install a changed vocabulary: the plane's copy wins.
     let src = repo().join("packages/PKG-VOCABULARY-001/HOT/config/vocabulary.yaml");
     let changed = std::fs::read_to_string(&src).expect("read").replace("  - RESIDENT\n", "  - RESIDENT\n  - AUDITOR\n");
-    let dst = tp.plane.resolve(framework::VOCABULARY_PATH).expect("resolve");
+    let dst = tp.plane.resolve(VOCABULARY_PATH).expect("resolve");
     std::fs::write(&dst, changed).expect("write");
     let v2 = Vocabulary::for_plane(&tp.plane, &s).expect("installed vocabulary");
     assert!(v2.contains(Term::AgentClass, "AUDITOR") && !v.contains(Term::AgentClass, "AUDITOR"));
@@ -516,18 +511,18 @@ fn python_fixture_is_consistent_and_archived_python_style() {
         m["assets"].as_array().expect("assets").iter().map(|a| a["classification"].as_str().expect("c")).collect();
     assert!(["library", "kernel", "test"].iter().all(|c| classes.contains(c)), "{classes:?}");
     // Hashes match, and the fixture's own framework authorises every asset (G1).
-    let fws = framework::load_frameworks_in(&s, &dir.join("HOT"), "HOT").expect("fixture framework");
-    let specs = framework::load_spec_packs_in(&s, &dir.join("HOT/spec_packs"), "HOT/spec_packs").expect("fixture spec");
+    let fws = load_frameworks_in(&s, &dir.join("HOT"), "HOT").expect("fixture framework");
+    let specs = load_spec_packs_in(&s, &dir.join("HOT/spec_packs"), "HOT/spec_packs").expect("fixture spec");
     assert_eq!(fws.len(), 1);
-    assert!(framework::check_expected_specs(&fws[0].1, specs.iter().map(|(_, s)| s)).is_empty());
+    assert!(check_expected_specs(&fws[0].1, specs.iter().map(|(_, s)| s)).is_empty());
     for a in m["assets"].as_array().expect("assets") {
         let p = a["path"].as_str().expect("path");
         let bytes = std::fs::read(dir.join(p)).expect("asset");
         assert_eq!(a["sha256"].as_str(), Some(sha256_prefixed(&bytes).as_str()), "{p}");
-        assert!(framework::path_authorized(&fws[0].1, p), "{p} not authorised by FMWK-900");
+        assert!(path_authorized(&fws[0].1, p), "{p} not authorised by FMWK-900");
     }
-    assert!(framework::path_authorized(&fws[0].1, "HOT/kernel/new_module.py"));
-    assert!(!framework::path_authorized(&fws[0].1, "HOT/kernel/sub/x.py"));
+    assert!(path_authorized(&fws[0].1, "HOT/kernel/new_module.py"));
+    assert!(!path_authorized(&fws[0].1, "HOT/kernel/sub/x.py"));
     // The archives: directory entries, non-zero mtimes, every file once, manifest at the root.
     let mut declared: Vec<String> =
         m["assets"].as_array().expect("a").iter().map(|a| a["path"].as_str().expect("p").to_string()).collect();

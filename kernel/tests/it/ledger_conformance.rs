@@ -5,11 +5,10 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 
-use cp_kernel::ledger::{
-    GENESIS_PREVIOUS_HASH, JsonlStore, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, MemoryStore, NewEntry,
-    Order, Provenance, SqliteStore, compute_entry_hash,
+use cp_kernel::{
+    Durability, GENESIS_PREVIOUS_HASH, JsonlStore, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, MemoryStore,
+    NewEntry, Order, Provenance, SqliteStore,
 };
-use cp_kernel::plane::Durability;
 use serde_json::json;
 
 type Opener = fn(&Path) -> Arc<dyn LedgerStore>;
@@ -28,27 +27,7 @@ fn open_memory(_dir: &Path) -> Arc<dyn LedgerStore> {
     Arc::new(MemoryStore::new("HOT/test"))
 }
 
-/// Checks a whole chain through `scan_raw`: no defect, dense positions from 0, every body
-/// re-hashes to its stored `entry_hash`, every `previous_hash` links to the previous entry.
-/// Returns the number of entries. (Local stand-in for the ledger verifier.)
-pub(crate) fn check_chain(store: &dyn LedgerStore) -> u64 {
-    let mut n = 0u64;
-    let mut prev = GENESIS_PREVIOUS_HASH.to_string();
-    store
-        .scan_raw(&mut |r| {
-            assert!(r.defect.is_none(), "defect at {}: {:?}", r.position, r.defect);
-            assert_eq!(r.position, n, "positions are dense");
-            assert_eq!(compute_entry_hash(r.body), r.entry_hash, "hash of body at {}", r.position);
-            let v: serde_json::Value = serde_json::from_slice(r.body).unwrap();
-            assert_eq!(v["seq"], json!(n), "seq at position {n}");
-            assert_eq!(v["previous_hash"].as_str().unwrap(), prev, "link at {n}");
-            prev = r.entry_hash.to_string();
-            n += 1;
-            ControlFlow::Continue(())
-        })
-        .unwrap();
-    n
-}
+pub(crate) use cp_kernel::testkit::{assert_torn_then_repair, check_chain};
 
 fn prov(f: &str, v: &str) -> Provenance {
     let mut p = Provenance::default();
@@ -453,7 +432,7 @@ fn jsonl_lines_are_canonical_whole_entries() {
         let back: LedgerEntry = serde_json::from_str(line).unwrap();
         assert_eq!(&back, e);
         let v = serde_json::to_value(e).unwrap();
-        assert_eq!(line.as_bytes(), cp_kernel::ledger::canonical::to_vec(&v).as_slice());
+        assert_eq!(line.as_bytes(), cp_kernel::canonical::to_vec(&v).as_slice());
     }
     assert_eq!(text.lines().count(), 5);
 }
@@ -479,37 +458,6 @@ fn jsonl_junk_line_is_reported_at_its_position() {
     assert!(got[1].1.is_some() && got[0].1.is_none() && got[2].1.is_none() && got[3].1.is_none(), "{got:?}");
     // Queries still answer from the good lines.
     assert_eq!(seqs(&all(&*s)), vec![0, 1, 2]);
-}
-
-pub(crate) fn assert_torn_then_repair(path: &Path) -> cp_kernel::ledger::RepairReport {
-    let s = JsonlStore::open(path, "HOT/test", Durability::Full).unwrap();
-    let before = std::fs::read(path).unwrap();
-    let good_len = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let n_good = before[..good_len].iter().filter(|&&b| b == b'\n').count() as u64;
-    let mut last = None;
-    s.scan_raw(&mut |r| {
-        last = Some((r.position, r.defect.is_some()));
-        ControlFlow::Continue(())
-    })
-    .unwrap();
-    assert_eq!(last, Some((n_good, true)), "torn line reported as a defect at the last position");
-    let e = s.append(NewEntry::new("X")).unwrap_err();
-    assert!(e.to_string().contains("--truncate-torn-tail"), "{e}");
-    let rep = s.repair_torn_tail().unwrap();
-    assert!(rep.repaired);
-    assert_eq!(rep.offset, good_len as u64);
-    assert_eq!(rep.removed_bytes, (before.len() - good_len) as u64);
-    let after = std::fs::read(path).unwrap();
-    assert_eq!(&after[..good_len], &before[..good_len], "complete lines untouched");
-    let n = check_chain(&s);
-    assert_eq!(n, n_good + 1);
-    let last = s.get(n - 1).unwrap().unwrap();
-    assert_eq!(last.event_type, "LEDGER_REPAIRED");
-    assert_eq!(last.metadata["removed_bytes"], json!(rep.removed_bytes));
-    assert_eq!(last.metadata["offset"], json!(rep.offset));
-    let removed_sha = const_hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&before[good_len..]));
-    assert_eq!(last.metadata["removed_sha256"], json!(removed_sha));
-    rep
 }
 
 #[test]

@@ -2,16 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
-use cp_kernel::ledger::cp2::{self, Cp2Error};
-use cp_kernel::ledger::verify::{DefectKind, verify_store};
-use cp_kernel::ledger::{LedgerStore, MemoryStore, canonical};
+use cp_kernel::{DefectKind, LedgerStore, MemoryStore, canonical, cp2, cp2::Cp2Error, verify_store};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cp2").join(name)
 }
 
-fn verify_bytes(data: &[u8]) -> cp_kernel::ledger::verify::VerifyReport {
+fn verify_bytes(data: &[u8]) -> cp_kernel::VerifyReport {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("l.jsonl");
     std::fs::write(&p, data).unwrap();

@@ -1,11 +1,9 @@
 //! Verification finds every tampering and reports the exact first bad `seq`.
 
-use cp_kernel::ledger::checkpoint::{Checkpoint, verify_against_checkpoint, verify_records_against_checkpoint};
-use cp_kernel::ledger::merkle;
-use cp_kernel::ledger::verify::{DefectKind, OwnedRecord, bench_support::stored_records, verify_records, verify_store};
-use cp_kernel::ledger::{JsonlStore, LedgerStore, MemoryStore, NewEntry};
-use cp_kernel::plane::Durability;
-use cp_kernel::signing::KeyPairFile;
+use cp_kernel::{
+    Checkpoint, DefectKind, Durability, JsonlStore, KeyPairFile, LedgerStore, MemoryStore, NewEntry, OwnedRecord,
+    merkle, stored_records, verify_against_checkpoint, verify_records, verify_records_against_checkpoint, verify_store,
+};
 use proptest::prelude::*;
 use serde_json::json;
 

@@ -2,9 +2,10 @@
 
 use std::error::Error as _;
 
-use cp_kernel::plane::{DEFAULT_LAYOUT_JSON, LAYOUT_PATH, Layout, Plane, PlaneConfig, PlaneError};
-use cp_kernel::schema::{DocumentError, SchemaSet};
-use cp_kernel::testkit::TempPlane;
+use cp_kernel::{
+    DEFAULT_LAYOUT_JSON, DocumentError, LAYOUT_PATH, Layout, Plane, PlaneConfig, PlaneError, SchemaSet,
+    testkit::TempPlane,
+};
 
 fn shipped_layout_path() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../packages/PKG-LAYOUT-001/HOT/config/layout.json")
@@ -116,7 +117,7 @@ fn init_refuses_a_plane_config_that_would_not_validate() {
 
 #[test]
 fn parse_limits_come_from_the_plane_config() {
-    use cp_kernel::schema::ParseLimits;
+    use cp_kernel::ParseLimits;
     // The defaults, written out, validate against the plane_config schema (schema and struct agree).
     let full = PlaneConfig { parse_limits: Some(ParseLimits::default()), ..PlaneConfig::default() };
     SchemaSet::embedded().unwrap().validate("plane_config", &serde_json::to_value(&full).unwrap()).unwrap();
@@ -136,4 +137,16 @@ fn parse_limits_come_from_the_plane_config() {
     std::fs::write(&path, "{\"plane_id\": \"p\",\n \"parse_limits\": {\"max_dept\": 3}}").unwrap();
     let e = Plane::open(tp.plane.root()).unwrap_err();
     assert!(source_chain(&e).contains(":2:"), "{}", source_chain(&e));
+}
+
+#[test]
+fn layout_busy_timeout_defaults_to_5000_ms() {
+    let l = cp_kernel::Layout::default_layout();
+    assert_eq!(l.ledger.busy_timeout_ms, 5000);
+    let mut v: serde_json::Value = serde_json::from_str(cp_kernel::DEFAULT_LAYOUT_JSON).unwrap();
+    v["ledger"].as_object_mut().unwrap().remove("busy_timeout_ms");
+    let l: cp_kernel::Layout = serde_json::from_value(v.clone()).unwrap();
+    assert_eq!(l.ledger.busy_timeout_ms, 5000);
+    v["ledger"]["busy_timeout_ms"] = serde_json::json!("soon");
+    assert!(serde_json::from_value::<cp_kernel::Layout>(v).is_err());
 }

@@ -7,10 +7,10 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cp_kernel::providers::{
-    Anthropic, HttpTransport, OpenAiCompatible, Provider, ProviderErrorCode, ProviderRequest, UreqTransport,
+use cp_kernel::{
+    Anthropic, HttpTransport, ManualClock, OpenAiCompatible, PromptRouter, Provider, ProviderErrorCode,
+    ProviderRequest, RouterOptions, UreqTransport,
 };
-use cp_kernel::router::{ManualClock, PromptRouter, RouterOptions};
 use serde_json::{Value, json};
 
 use crate::router_support::*;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use cp_kernel::registry::{
+use cp_kernel::{
     FrameworkRow, OwnershipRow, RegistryError, RegistryKind, append_rows, current_ownership, read_kind_table,
     read_rows, read_table, write_rows,
 };

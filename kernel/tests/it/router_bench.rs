@@ -1,6 +1,6 @@
 //! The route bench code runs end to end (tiny settings; no timing is asserted).
 
-use cp_kernel::router::bench::{RouteBenchConfig, run};
+use cp_kernel::{bench::route::RouteBenchConfig, bench::route::run};
 
 #[test]
 fn route_bench_runs_and_reports_every_row() {

@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use cp_kernel::budget::{BudgetState, Budgeter, LimitConfig, ScopeKey};
-use cp_kernel::router::{RejectCode, RouterError};
+use cp_kernel::{BudgetState, Budgeter, LimitConfig, RejectCode, RouterError, ScopeKey};
 
 use crate::router_support::*;
 

@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
-use cp_kernel::budget::{BudgetConfig, PriceBook};
-use cp_kernel::contract::PromptContract;
-use cp_kernel::router::{ManualClock, PromptRouter, RouterConfig, RouterError, RouterOptions};
-use cp_kernel::schema::SchemaSet;
-use cp_kernel::testkit::TempPlane;
+use cp_kernel::{
+    BudgetConfig, ManualClock, PriceBook, PromptContract, PromptRouter, RouterConfig, RouterError, RouterOptions,
+    SchemaSet, testkit::TempPlane,
+};
 use serde_json::json;
 
 use crate::router_support::*;
@@ -31,7 +30,7 @@ fn shipped_configs_validate_and_decode() {
     if s.names().any(|n| n == "prompt_contract") {
         PromptContract::load(&s, &path).unwrap();
     } else {
-        let v = cp_kernel::schema::parse_document(&path, &std::fs::read_to_string(&path).unwrap()).unwrap();
+        let v = cp_kernel::parse_document(&path, &std::fs::read_to_string(&path).unwrap()).unwrap();
         serde_json::from_value::<PromptContract>(v).unwrap();
     }
 }

@@ -1,10 +1,7 @@
 //! Every rejection code and every provider failure kind leaves exactly the expected ledger
 //! entries, and a success links RECEIVED to SENT with the issue's contents.
 
-use cp_kernel::budget::{LimitConfig, ScopeKey};
-use cp_kernel::ledger::LedgerEntry;
-use cp_kernel::providers::{MockStep, ProviderErrorCode};
-use cp_kernel::router::{RejectCode, RouterError};
+use cp_kernel::{LedgerEntry, LimitConfig, MockStep, ProviderErrorCode, RejectCode, RouterError, ScopeKey};
 use serde_json::json;
 
 use crate::router_support::*;
@@ -46,7 +43,7 @@ fn success_links_received_to_sent_and_settles() {
     assert_eq!(sent.metadata["log_content"], "hash");
     assert!(sent.metadata.get("prompt_text").is_none(), "log_content hash keeps the text out");
     let prompt = "Context: the plane has 12 packages\nQuestion: how many packages?";
-    assert_eq!(sent.metadata["prompt_hash"], cp_kernel::hashing::sha256_hex(prompt.as_bytes()));
+    assert_eq!(sent.metadata["prompt_hash"], cp_kernel::sha256_hex(prompt.as_bytes()));
     assert_eq!(sent.metadata["budget"]["op"], "reserve");
     let reserved = sent.metadata["budget"]["micros"].as_u64().unwrap();
     // Usage comes from the mock; cost from the shipped price book (1 / 2 micro-units per token).
@@ -56,7 +53,7 @@ fn success_links_received_to_sent_and_settles() {
     assert!(resp.cost_micros <= reserved);
     assert_eq!(rec.metadata["price_book_version"], "2026-11-01");
     assert_eq!(rec.metadata["output_validation"]["valid"], true);
-    assert_eq!(rec.metadata["response_hash"], cp_kernel::hashing::sha256_hex(resp.text.as_bytes()));
+    assert_eq!(rec.metadata["response_hash"], cp_kernel::sha256_hex(resp.text.as_bytes()));
     assert!(resp.output_valid);
     let st = fx.router.budget_report("t1").unwrap();
     assert!(st.open_reservations.is_empty());
@@ -73,8 +70,8 @@ fn auth_denied_is_one_rejection_and_nothing_sent() {
         rejected(err, RejectCode::AuthDenied, &fx);
     }
     // A token signed with another secret.
-    let other = cp_kernel::auth::AuthSecret::from_bytes(vec![9; 32], 32, "x").unwrap();
-    let claims = cp_kernel::auth::TokenClaims {
+    let other = cp_kernel::AuthSecret::from_bytes(vec![9; 32], 32, "x").unwrap();
+    let claims = cp_kernel::TokenClaims {
         principal: "mallory".into(),
         roles: vec!["operator".into()],
         tenant: "t1".into(),
@@ -82,7 +79,7 @@ fn auth_denied_is_one_rejection_and_nothing_sent() {
         expires_at_ms: T0 + 1_000_000,
         token_id: "x".into(),
     };
-    let forged = cp_kernel::auth::issue(&other, &claims);
+    let forged = cp_kernel::issue_token(&other, &claims);
     rejected(fx.router.route(request("t1", &forged)).unwrap_err(), RejectCode::AuthDenied, &fx);
     // An expired token.
     let tok = fx.token("t1", &["agent"]);
@@ -287,9 +284,9 @@ fn rate_limits_hold_across_router_instances() {
     let tok = fx.token("t1", &["agent"]);
     fx.router.route(request("t1", &tok)).unwrap();
     // A second router on the same plane (same clock time) rebuilds the window from the ledger.
-    let clock = std::sync::Arc::new(cp_kernel::router::ManualClock::new(T0));
-    let opts = cp_kernel::router::RouterOptions::new().clock(clock).auth_secret(secret());
-    let other = cp_kernel::router::PromptRouter::open(&fx.tp.plane, opts).unwrap();
+    let clock = std::sync::Arc::new(cp_kernel::ManualClock::new(T0));
+    let opts = cp_kernel::RouterOptions::new().clock(clock).auth_secret(secret());
+    let other = cp_kernel::PromptRouter::open(&fx.tp.plane, opts).unwrap();
     let e = other.route(request("t1", &tok)).unwrap_err();
     assert_eq!(e.reject_code(), Some(RejectCode::RateLimited));
 }
@@ -303,10 +300,10 @@ fn contracts_are_validated_against_the_planes_prompt_contract_schema() {
     let dir = fx.tp.plane.root().join("HOT/schemas");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("prompt_contract.schema.json"), serde_json::to_vec(&strict).unwrap()).unwrap();
-    let clock = std::sync::Arc::new(cp_kernel::router::ManualClock::new(T0));
-    let router = cp_kernel::router::PromptRouter::open(
+    let clock = std::sync::Arc::new(cp_kernel::ManualClock::new(T0));
+    let router = cp_kernel::PromptRouter::open(
         &fx.tp.plane,
-        cp_kernel::router::RouterOptions::new().clock(clock).auth_secret(secret()).provider("mock", fx.mock.clone()),
+        cp_kernel::RouterOptions::new().clock(clock).auth_secret(secret()).provider("mock", fx.mock.clone()),
     )
     .unwrap();
     router.route(request("t1", &tok)).unwrap();

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use cp_kernel::budget::{BudgetState, Budgeter, ReserveRequest, ScopeKey, dangling_prompts};
-use cp_kernel::ledger::NewEntry;
-use cp_kernel::providers::{MockStep, ProviderErrorCode};
-use cp_kernel::router::{BreakerState, ManualClock, PromptRouter, RejectCode, RouterError, RouterOptions};
+use cp_kernel::{
+    BreakerState, BudgetState, Budgeter, ManualClock, MockStep, NewEntry, PromptRouter, ProviderErrorCode, RejectCode,
+    ReserveRequest, RouterError, RouterOptions, ScopeKey, dangling_prompts,
+};
 use serde_json::json;
 
 use crate::router_support::*;
@@ -167,7 +167,7 @@ fn mock_latency_runs_on_the_injected_clock_and_is_logged() {
     let tp = cp_kernel::testkit::TempPlane::new();
     write_configs(&tp, &r, &b, &p);
     let clock = Arc::new(ManualClock::new(T0));
-    let mock = Arc::new(cp_kernel::providers::MockProvider::new("mock", 4).with_latency(clock.clone(), 250));
+    let mock = Arc::new(cp_kernel::MockProvider::new("mock", 4).with_latency(clock.clone(), 250));
     let router = PromptRouter::open(
         &tp.plane,
         RouterOptions::new().clock(clock.clone()).auth_secret(secret()).provider("mock", mock),

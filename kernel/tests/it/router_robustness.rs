@@ -4,12 +4,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use cp_kernel::ledger::LedgerEntry;
-use cp_kernel::providers::{
+use cp_kernel::LedgerEntry;
+use cp_kernel::testkit::TempPlane;
+use cp_kernel::{Clock, ManualClock, PromptRouter, RejectCode, RouterError, RouterOptions};
+use cp_kernel::{
     MockProvider, MockStep, Provider, ProviderError, ProviderErrorCode, ProviderRequest, ProviderResponse, Usage,
 };
-use cp_kernel::router::{Clock, ManualClock, PromptRouter, RejectCode, RouterError, RouterOptions};
-use cp_kernel::testkit::TempPlane;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -106,8 +106,8 @@ fn err_seq(e: &RouterError) -> u64 {
 
 #[test]
 fn deadline_is_required_and_positive_in_router_config() {
-    let s = cp_kernel::schema::SchemaSet::embedded().unwrap();
-    let shipped: cp_kernel::router::RouterConfig = serde_json::from_value(router_cfg()).unwrap();
+    let s = cp_kernel::SchemaSet::embedded().unwrap();
+    let shipped: cp_kernel::RouterConfig = serde_json::from_value(router_cfg()).unwrap();
     assert!(shipped.dispatch_deadline_ms >= shipped.default_timeout_ms, "one full attempt fits the shipped deadline");
     let mut r = router_cfg();
     r["dispatch_deadline_ms"] = json!(0);

@@ -1,27 +1,21 @@
 //! Shared fixtures of the router, budget, providers and auth tests: a plane carrying the shipped
 //! router/budget configs (optionally edited), a manual clock, a scripted mock, a known secret.
 
-use std::path::Path;
 use std::sync::Arc;
 
-use cp_kernel::auth::AuthSecret;
-use cp_kernel::contract::{Boundary, PromptContract, RequiredContext};
-use cp_kernel::ledger::{LedgerEntry, LedgerQuery, MemoryStore, Provenance};
-use cp_kernel::providers::MockProvider;
-use cp_kernel::router::{ManualClock, PromptRequest, PromptRouter, RoutedContext, RouterOptions};
-use cp_kernel::schema::parse_document;
-use cp_kernel::testkit::TempPlane;
+use cp_kernel::{
+    LedgerEntry, LedgerQuery, ManualClock, MemoryStore, MockProvider, PromptRequest, PromptRouter, Provenance,
+    RoutedContext, RouterOptions, testkit::TempPlane,
+};
 use serde_json::{Value, json};
 
-pub(crate) const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 /// 2026-11-22T00:00:00Z, after the shipped price book's first version.
 pub(crate) const T0: u64 = 1_795_305_600_000;
 
-pub(crate) fn shipped(rel: &str) -> Value {
-    let path = Path::new(REPO).join(rel);
-    let text = std::fs::read_to_string(&path).unwrap();
-    parse_document(&path, &text).unwrap()
-}
+pub(crate) use cp_kernel::testkit::{
+    REPO_ROOT as REPO, router_test_configs as test_configs, shipped_document as shipped, test_contract as contract,
+    test_secret as secret, write_router_configs as write_configs,
+};
 
 pub(crate) fn router_cfg() -> Value {
     shipped("packages/PKG-PROMPT-ROUTER-001/HOT/config/router_config.yaml")
@@ -33,42 +27,12 @@ pub(crate) fn price_book() -> Value {
     shipped("packages/PKG-TOKEN-BUDGETER-001/HOT/config/price_book.yaml")
 }
 
-/// Writes the three configs into the plane (JSON is YAML).
-pub(crate) fn write_configs(tp: &TempPlane, router: &Value, budget: &Value, prices: &Value) {
-    let cfg = tp.plane.root().join("HOT/config");
-    std::fs::create_dir_all(&cfg).unwrap();
-    std::fs::write(cfg.join("router_config.yaml"), serde_json::to_vec_pretty(router).unwrap()).unwrap();
-    std::fs::write(cfg.join("budget_config.yaml"), serde_json::to_vec_pretty(budget).unwrap()).unwrap();
-    std::fs::write(cfg.join("price_book.yaml"), serde_json::to_vec_pretty(prices).unwrap()).unwrap();
-}
-
-pub(crate) fn secret() -> AuthSecret {
-    AuthSecret::from_bytes(b"0123456789abcdef0123456789abcdef".to_vec(), 32, "test").unwrap()
-}
-
 pub(crate) struct Fx {
     pub(crate) tp: TempPlane,
     pub(crate) clock: Arc<ManualClock>,
     pub(crate) mock: Arc<MockProvider>,
     pub(crate) backup: Arc<MockProvider>,
     pub(crate) router: PromptRouter,
-}
-
-/// Test configs: no rate limits, unlimited default allocations, a `backup` mock provider.
-pub(crate) fn test_configs() -> (Value, Value, Value) {
-    let mut r = router_cfg();
-    r["providers"]["backup"] = r["providers"]["mock"].clone();
-    r["retries"]["backoff_initial_ms"] = json!(10);
-    let mut b = budget_cfg();
-    b["rate_limits"] = json!([]);
-    for k in ["tenant", "session", "work_order", "agent"] {
-        b["defaults"][k] = json!({"max_tokens": null, "max_cost_micros": null, "warn_threshold_pct": 80});
-    }
-    let mut p = price_book();
-    let mut backup = p["versions"][0]["prices"][0].clone();
-    backup["provider"] = json!("backup");
-    p["versions"][0]["prices"].as_array_mut().unwrap().push(backup);
-    (r, b, p)
 }
 
 impl Fx {
@@ -111,22 +75,6 @@ impl Fx {
     }
 }
 
-pub(crate) fn contract() -> PromptContract {
-    PromptContract {
-        contract_id: "PRC-TEST-001".into(),
-        version: "1.0.0".into(),
-        description: String::new(),
-        prompt_template: "Context: {{context}}\nQuestion: {{input.question}}".into(),
-        input_schema: json!({"type": "object", "required": ["question"],
-            "properties": {"question": {"type": "string", "minLength": 1}}, "additionalProperties": false}),
-        output_schema: Some(
-            json!({"type": "object", "required": ["answer"], "properties": {"answer": {"type": "string"}}}),
-        ),
-        boundary: Boundary { max_tokens: 100, temperature: 0.2, model: None },
-        required_context: RequiredContext::default(),
-    }
-}
-
 pub(crate) fn provenance(tenant: &str) -> Provenance {
     Provenance {
         tenant_id: Some(tenant.into()),
@@ -160,6 +108,6 @@ pub(crate) trait NowForTest {
 
 impl NowForTest for ManualClock {
     fn now_ms_for_test(&self) -> u64 {
-        cp_kernel::router::Clock::now_ms(self)
+        cp_kernel::Clock::now_ms(self)
     }
 }

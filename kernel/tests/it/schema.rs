@@ -2,8 +2,7 @@
 
 use std::path::Path;
 
-use cp_kernel::schema::{DocumentError, ParseLimits, SchemaError, SchemaSet};
-use cp_kernel::testkit::TempPlane;
+use cp_kernel::{DocumentError, ParseLimits, SchemaError, SchemaSet, testkit::TempPlane};
 
 const SMALL: &str = r#"{"$schema": "https://json-schema.org/draft/2020-12/schema",
  "$id": "https://control-plane.invalid/schemas/small.schema.json",
@@ -15,16 +14,15 @@ fn plane_schemas_override_embedded_ones() {
     let tp = TempPlane::new();
     let dir = tp.plane.dir(cp_kernel::Tier::Hot, "schemas");
     // An installed layout schema that also requires a "colour".
-    let mut layout: serde_json::Value = serde_json::from_str(
-        cp_kernel::schema::EMBEDDED_SCHEMAS.iter().find(|(f, _)| *f == "layout.schema.json").unwrap().1,
-    )
-    .unwrap();
+    let mut layout: serde_json::Value =
+        serde_json::from_str(cp_kernel::EMBEDDED_SCHEMAS.iter().find(|(f, _)| *f == "layout.schema.json").unwrap().1)
+            .unwrap();
     layout["required"].as_array_mut().unwrap().push("colour".into());
     std::fs::write(dir.join("layout.schema.json"), layout.to_string()).unwrap();
     std::fs::write(dir.join("small.schema.json"), SMALL).unwrap();
     let set = SchemaSet::for_plane(&tp.plane).unwrap();
     assert!(set.contains("small") && set.contains("ledger_entry"));
-    let v: serde_json::Value = serde_json::from_str(cp_kernel::plane::DEFAULT_LAYOUT_JSON).unwrap();
+    let v: serde_json::Value = serde_json::from_str(cp_kernel::DEFAULT_LAYOUT_JSON).unwrap();
     let e = set.validate("layout", &v).unwrap_err();
     assert!(e.to_string().contains("colour"), "{e}");
     assert!(SchemaSet::embedded().unwrap().validate("layout", &v).is_ok());

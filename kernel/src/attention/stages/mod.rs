@@ -3,14 +3,14 @@
 //! default), a pure `validate`, and `run` over a `StageCtx`. This module dispatches on the
 //! type with one exhaustive `match`; only `custom` goes through names the embedder registers.
 
-pub mod custom;
-pub mod file_read;
-pub mod halting;
-pub mod horizontal_search;
-pub mod ledger_query;
-pub mod registry_query;
-pub mod structuring;
-pub mod tier_select;
+pub(crate) mod custom;
+pub(crate) mod file_read;
+pub(crate) mod halting;
+pub(crate) mod horizontal_search;
+pub(crate) mod ledger_query;
+pub(crate) mod registry_query;
+pub(crate) mod structuring;
+pub(crate) mod tier_select;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -6,7 +6,7 @@ use crate::ledger::{MemoryStore, NewEntry, compute_entry_hash};
 fn ledger(n: usize) -> Vec<OwnedRecord> {
     let s = MemoryStore::new("T/t");
     s.append_batch((0..n).map(|i| NewEntry::new("E").reason(format!("r{i}"))).collect()).unwrap();
-    bench_support::stored_records(&s).unwrap()
+    stored_records(&s).unwrap()
 }
 
 /// Rewrites a field of record `i`'s body and re-seals its hash (a forger's edit).
