@@ -100,6 +100,9 @@ pub fn convert<W: Write>(
     let mut ctx = Ctx { name: &name, strict: options.strict, validator, on_diagnostic, on_invalid };
     let mut last_growth = Instant::now();
     loop {
+        // Read the stop flag before the pass: a pass that starts after the writer stopped sees
+        // everything it wrote.
+        let stopping = options.follow.as_ref().is_some_and(|f| f.stop.load(Ordering::Acquire));
         while let Some((n, line)) = lines.next_line()? {
             report.lines += 1;
             match line {
@@ -114,7 +117,7 @@ pub fn convert<W: Write>(
         }
         let Some(follow) = &options.follow else { break };
         out.flush().map_err(|source| WriteError::Io { id: String::new(), source })?;
-        if follow.stop.load(Ordering::Relaxed) || follow.idle_timeout.is_some_and(|t| last_growth.elapsed() >= t) {
+        if stopping || follow.idle_timeout.is_some_and(|t| last_growth.elapsed() >= t) {
             break;
         }
         std::thread::sleep(follow.poll);

@@ -159,6 +159,22 @@ impl Tokens {
         self.reasoning = opt(self.reasoning, other.reasoning);
     }
 
+    /// The counts with the AEF invariants enforced on inconsistent source data: cache reads and
+    /// writes are cut to fit in `input`, reasoning to fit in `output`.
+    pub fn clamped(mut self) -> Tokens {
+        if let Some(c) = self.cached.as_mut() {
+            *c = (*c).min(self.input);
+        }
+        let room = self.input - self.cached.unwrap_or(0);
+        if let Some(w) = self.cache_write.as_mut() {
+            *w = (*w).min(room);
+        }
+        if let Some(r) = self.reasoning.as_mut() {
+            *r = (*r).min(self.output);
+        }
+        self
+    }
+
     /// True when every count is zero or absent.
     pub fn is_zero(&self) -> bool {
         self.input == 0

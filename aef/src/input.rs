@@ -73,6 +73,23 @@ impl Input {
         Input { name: name.into(), gzip, reader }
     }
 
+    /// Reads up to `max_bytes` (or `max_lines` lines) from the start, for format detection, and
+    /// returns them with an input that still yields every byte from the start.
+    pub fn sniff(mut self, max_bytes: usize, max_lines: usize) -> std::io::Result<(Vec<u8>, Input)> {
+        let mut sample = Vec::new();
+        while sample.len() < max_bytes && sample.iter().filter(|b| **b == b'\n').count() < max_lines {
+            let chunk = self.reader.fill_buf()?;
+            if chunk.is_empty() {
+                break;
+            }
+            let take = chunk.len().min(max_bytes - sample.len());
+            sample.extend_from_slice(&chunk[..take]);
+            self.reader.consume(take);
+        }
+        let rest = std::io::Cursor::new(sample.clone()).chain(self.reader);
+        Ok((sample, Input { name: self.name, gzip: self.gzip, reader: Box::new(rest) }))
+    }
+
     /// The lines of this input.
     pub fn lines(self, max_line_bytes: usize) -> Lines {
         Lines::new(self.name, self.reader, max_line_bytes)

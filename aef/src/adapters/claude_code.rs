@@ -40,7 +40,7 @@ struct OpenResponse {
     ts: i64,
     model: Option<String>,
     blocks: Vec<Value>,
-    calls: Vec<(String, Value)>,
+    calls: Vec<(String, Value, i64)>,
     tokens: Option<Tokens>,
     line_ids: Vec<String>,
     subagent: Option<String>,
@@ -205,7 +205,7 @@ impl ClaudeCodeAdapter {
             resp.tokens = Some(t);
         }
         resp.line_ids.push(line_id.clone());
-        add_blocks(resp, &line_id, msg.get("content"));
+        add_blocks(resp, &line_id, ts, msg.get("content"));
     }
 
     /// A line of a response that was already emitted: its new tool calls are emitted, and output
@@ -223,10 +223,10 @@ impl ClaudeCodeAdapter {
             line_ids: Vec::new(),
             subagent: None,
         };
-        add_blocks(&mut scratch, line_id, msg.get("content"));
+        add_blocks(&mut scratch, line_id, ts, msg.get("content"));
         let parent = self.aliases.get(msg_id).cloned();
-        for (id, call) in scratch.calls {
-            self.emit_call(id, ts, parent.clone(), &call, None, out);
+        for (id, call, call_ts) in scratch.calls {
+            self.emit_call(id, call_ts, parent.clone(), &call, None, out);
         }
         let Some(new) = tokens else { return };
         let Some(old) = self.counted.get_mut(msg_id) else { return };
@@ -262,8 +262,8 @@ impl ClaudeCodeAdapter {
             subagent: resp.subagent.clone(),
         });
         self.emit(resp.entry_id.clone(), resp.ts, resp.pid, body, out);
-        for (id, call) in resp.calls {
-            self.emit_call(id, resp.ts, Some(resp.entry_id.clone()), &call, resp.subagent.clone(), out);
+        for (id, call, call_ts) in resp.calls {
+            self.emit_call(id, call_ts, Some(resp.entry_id.clone()), &call, resp.subagent.clone(), out);
         }
     }
 
@@ -351,7 +351,7 @@ impl ClaudeCodeAdapter {
 
 /// Adds a line's content blocks to the response: tool_use blocks by id (a repeat replaces), text
 /// and thinking blocks unless already there (a growing snapshot replaces its prefix).
-fn add_blocks(resp: &mut OpenResponse, line_id: &str, content: Option<&Value>) {
+fn add_blocks(resp: &mut OpenResponse, line_id: &str, ts: i64, content: Option<&Value>) {
     let blocks = match content {
         Some(Value::Array(b)) => b.clone(),
         Some(Value::String(s)) => vec![super::text_block(s)],
@@ -361,15 +361,15 @@ fn add_blocks(resp: &mut OpenResponse, line_id: &str, content: Option<&Value>) {
         let kind = block.get("type").and_then(Value::as_str).unwrap_or_default();
         if kind == "tool_use" {
             let cid = block.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-            if let Some(slot) = resp.calls.iter_mut().find(|(_, b)| b.get("id").and_then(Value::as_str) == Some(cid.as_str())) {
+            if let Some(slot) = resp.calls.iter_mut().find(|(_, b, _)| b.get("id").and_then(Value::as_str) == Some(cid.as_str())) {
                 slot.1 = block;
             } else {
-                let id = if resp.calls.iter().any(|(id, _)| id == line_id) || line_id == resp.entry_id {
+                let id = if resp.calls.iter().any(|(id, _, _)| id == line_id) || line_id == resp.entry_id {
                     format!("{line_id}#{}", resp.calls.len() + 1)
                 } else {
                     line_id.to_string()
                 };
-                resp.calls.push((id, block));
+                resp.calls.push((id, block, ts));
             }
             continue;
         }
@@ -410,6 +410,7 @@ fn usage_tokens(u: &Value) -> Tokens {
         cache_write: writes,
         reasoning: None,
     }
+    .clamped()
 }
 
 impl Adapter for ClaudeCodeAdapter {

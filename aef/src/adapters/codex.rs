@@ -40,6 +40,9 @@ pub(crate) const EXEC_TYPES: [&str; 9] = [
 /// The agent name written in `session.start`.
 pub(crate) const AGENT: &str = "codex";
 
+/// Entries held back before the first `turn_context` names the model.
+const HELD_BEFORE_START: usize = 16;
+
 /// Cumulative usage as Codex reports it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Totals {
@@ -82,6 +85,7 @@ impl Totals {
             cache_write: None,
             reasoning: Some(self.reasoning - o.reasoning),
         }
+        .clamped()
     }
 }
 
@@ -105,6 +109,7 @@ pub struct CodexAdapter {
     open: Option<OpenResponse>,
     pending: PendingCalls,
     counted: Option<Totals>,
+    held: Vec<(String, i64, Option<String>, Body)>,
     replayed: u64,
     status: Status,
     last_ts: Option<i64>,
@@ -122,6 +127,7 @@ impl CodexAdapter {
             model: None,
             open: None,
             counted: None,
+            held: Vec::new(),
             replayed: 0,
             status: Status::Unknown,
             last_ts: None,
@@ -145,12 +151,21 @@ impl CodexAdapter {
             }
             let mut rec = SessionRecorder::new(sid.clone());
             out.push(rec.entry(format!("{sid}:start"), ts, None, Body::SessionStart(start)));
+            for (id, ts, pid, body) in self.held.drain(..) {
+                out.push(rec.entry(id, ts, pid, body));
+            }
             self.session = Some(rec);
         }
         self.session.is_some()
     }
 
+    /// Entries made before the model is known wait (at most `HELD_BEFORE_START` of them) so
+    /// `session.start` can name the model of the first `turn_context`.
     fn emit(&mut self, id: String, ts: i64, pid: Option<String>, body: Body, out: &mut EntrySink) {
+        if self.session.is_none() && self.start.is_some() && self.model.is_none() && self.held.len() < HELD_BEFORE_START {
+            self.held.push((id, ts, pid, body));
+            return;
+        }
         if self.begin(out)
             && let Some(rec) = self.session.as_mut()
         {
@@ -268,6 +283,7 @@ impl CodexAdapter {
             "turn_context" => {
                 if let Some(m) = str_field(payload, "model") {
                     self.model = Some(m.to_string());
+                    self.begin(out);
                 }
             }
             "event_msg" => self.event(n, payload, ts, replay, out),
@@ -418,7 +434,8 @@ impl CodexAdapter {
                     cached: super::opt_count(u, "cached_input_tokens"),
                     cache_write: None,
                     reasoning: super::opt_count(u, "reasoning_output_tokens"),
-                };
+                }
+                .clamped();
                 self.status = Status::Complete;
                 self.usage(n, tokens, out);
             }

@@ -278,6 +278,7 @@ fn gemini_tokens(t: &Value) -> Tokens {
         cache_write: None,
         reasoning: super::opt_count(Some(t), "thoughts"),
     }
+    .clamped()
 }
 
 impl Adapter for GeminiAdapter {

@@ -1,0 +1,232 @@
+//! Each adapter on its fixtures: entries validate, and token totals equal the hand-computed ones.
+
+use aef::AdapterKind::{ClaudeCode, Codex, Gemini};
+use aef::Severity;
+
+use crate::support::{assert_well_formed, convert_fixture, tokens, total_tokens};
+
+fn of_type<'a>(entries: &'a [serde_json::Value], t: &str) -> Vec<&'a serde_json::Value> {
+    entries.iter().filter(|e| e["type"] == t).collect()
+}
+
+#[test]
+fn claude_simple_maps_cache_reads_and_writes_into_input() {
+    let c = convert_fixture(ClaudeCode, "claude-code/simple.jsonl");
+    assert_well_formed(&c.entries);
+    assert_eq!(total_tokens(&c.entries), tokens(2112, 5, Some(2000), Some(100), None));
+    let start = &c.entries[0];
+    assert_eq!(start["agent"], "claude-code");
+    assert_eq!(start["workspace"], "/home/dev/proj");
+    assert_eq!(start["sid"], "11111111-1111-4111-8111-111111111111");
+    let msgs = of_type(&c.entries, "message");
+    assert_eq!(msgs[1]["pid"], "c-u1");
+    assert_eq!(msgs[1]["model"], "claude-sonnet-4-20250514");
+    assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
+}
+
+#[test]
+fn claude_multi_tool_merges_one_response_and_pairs_results() {
+    let c = convert_fixture(ClaudeCode, "claude-code/multi-tool.jsonl");
+    assert_well_formed(&c.entries);
+    assert_eq!(total_tokens(&c.entries), tokens(5320 + 5528, 40 + 15, Some(10400), Some(420), None));
+    let msgs = of_type(&c.entries, "message");
+    assert_eq!(msgs.len(), 4, "user, one merged response, second response, system");
+    let merged = msgs[1];
+    assert_eq!(merged["id"], "c-a1");
+    assert_eq!(merged["content"][0]["type"], "thinking");
+    assert_eq!(merged["content"][1]["type"], "text");
+    let calls = of_type(&c.entries, "tool.call");
+    assert_eq!(calls.len(), 2);
+    assert!(calls.iter().all(|call| call["pid"] == "c-a1"));
+    let results = of_type(&c.entries, "tool.result");
+    assert_eq!(results[0]["tool"], "Read");
+    assert_eq!(results[0]["success"], true);
+    assert_eq!(results[0]["pid"], calls[0]["id"]);
+    assert_eq!(results[1]["tool"], "Bash");
+    assert_eq!(results[1]["success"], false);
+    assert_eq!(results[1]["error"]["message"], "error: 1 test failed");
+    assert_eq!(results[1]["duration_ms"], 6900);
+    // the second response's parent (line c-u3) is kept; a merged line id maps to the message
+    assert_eq!(msgs[2]["pid"], "c-u3");
+    assert_eq!(msgs[3]["role"], "system");
+    let unknown: Vec<_> = c.diagnostics.iter().filter(|d| d.severity == Severity::Unknown).collect();
+    assert_eq!(unknown.len(), 1);
+    assert_eq!(unknown[0].line, 9);
+    let end = c.entries.last().unwrap();
+    assert_eq!(end["summary"]["tool_calls"], 2);
+    assert_eq!(end["summary"]["duration_ms"], 11000);
+}
+
+#[test]
+fn claude_trap_repeated_message_id_counts_each_response_once_with_its_last_usage() {
+    let c = convert_fixture(ClaudeCode, "claude-code/trap-repeated-message-id.jsonl");
+    assert_well_formed(&c.entries);
+    // msg_X: 10 + 50 + 1000 in, 42 out (its last line); msg_Y: 5 + 1100 in, 7 out;
+    // sidechain msg_S: 1 in, 4 out. Summing lines would give 3 × 1060 in; the first line 3 out.
+    assert_eq!(total_tokens(&c.entries), tokens(1060 + 1105 + 1, 42 + 7 + 4, Some(2100), Some(50), None));
+    let msgs = of_type(&c.entries, "message");
+    let side: Vec<_> = msgs.iter().filter(|m| m["subagent"] == "a1b2").collect();
+    assert_eq!(side.len(), 1, "the sidechain response is one message, marked with its subagent");
+    assert_eq!(side[0]["content"][0]["text"], "subagent says hi, done", "the growing snapshot replaced its prefix");
+    let main_x = msgs.iter().find(|m| m["id"] == "t-a1").unwrap();
+    assert_eq!(main_x["content"].as_array().unwrap().len(), 1);
+    assert_eq!(main_x["content"][0]["text"], "The code parses logs.");
+}
+
+#[test]
+fn codex_simple_uses_the_total_and_skips_duplicate_events() {
+    let c = convert_fixture(Codex, "codex/simple.jsonl");
+    assert_well_formed(&c.entries);
+    assert_eq!(total_tokens(&c.entries), tokens(3000, 60, Some(2048), None, Some(40)));
+    assert_eq!(c.entries[0]["model"], "gpt-5-codex");
+    let msgs = of_type(&c.entries, "message");
+    assert_eq!(msgs.len(), 3, "environment context (system), user, assistant; event_msg copies skipped");
+    assert_eq!(msgs[0]["role"], "system");
+    assert_eq!(msgs[2]["content"][0]["type"], "thinking");
+    assert_eq!(c.entries.last().unwrap()["status"], "complete");
+}
+
+#[test]
+fn codex_multi_tool_pairs_calls_and_reads_exit_codes() {
+    let c = convert_fixture(Codex, "codex/multi-tool.jsonl");
+    assert_well_formed(&c.entries);
+    assert_eq!(total_tokens(&c.entries), tokens(17800, 260, Some(12000), None, Some(90)));
+    let calls = of_type(&c.entries, "tool.call");
+    assert_eq!(calls.len(), 3);
+    assert_eq!(calls[0]["args"]["command"][2], "ls");
+    assert_eq!(calls[1]["tool"], "apply_patch");
+    let results = of_type(&c.entries, "tool.result");
+    assert_eq!(results.iter().map(|r| r["success"].as_bool().unwrap()).collect::<Vec<_>>(), [true, true, false]);
+    assert_eq!(results[2]["tool"], "shell");
+    assert_eq!(results[0]["pid"], calls[0]["id"]);
+    assert_eq!(results[0]["duration_ms"], 500);
+}
+
+#[test]
+fn codex_trap_unchanged_and_backward_totals_count_nothing() {
+    let c = convert_fixture(Codex, "codex/trap-unchanged-totals.jsonl");
+    assert_well_formed(&c.entries);
+    // Summing last_token_usage of all eight token_count events would give 11 500 input.
+    assert_eq!(total_tokens(&c.entries), tokens(4000, 300, Some(2000), None, Some(90)));
+    let with_tokens = c.entries.iter().filter(|e| e.get("tokens").is_some()).count();
+    assert_eq!(with_tokens, 3, "one delta per real model response");
+}
+
+#[test]
+fn codex_trap_forked_replay_counts_only_the_childs_own_usage() {
+    let c = convert_fixture(Codex, "codex/trap-forked-replay.jsonl");
+    assert_well_formed(&c.entries);
+    assert_eq!(total_tokens(&c.entries), tokens(500, 40, Some(400), None, Some(15)));
+    let texts: Vec<String> = of_type(&c.entries, "message").iter().map(|m| m["content"].to_string()).collect();
+    assert!(texts.iter().all(|t| !t.contains("parent")), "replayed history is not converted again: {texts:?}");
+    assert_eq!(c.entries[0]["sid"], "0199a000-0000-7000-8000-000000000001");
+    assert!(c.diagnostics.iter().any(|d| d.severity == Severity::Warning && d.message.contains("replayed")));
+}
+
+#[test]
+fn codex_exec_stream_converts_with_the_injected_clock() {
+    let c = convert_fixture(Codex, "codex/exec.jsonl");
+    assert_well_formed(&c.entries);
+    assert_eq!(total_tokens(&c.entries), tokens(5000, 300, Some(4000), None, None));
+    assert_eq!(c.entries[0]["sid"], "0199b000-0000-7000-8000-000000000002");
+    let calls = of_type(&c.entries, "tool.call");
+    let results = of_type(&c.entries, "tool.result");
+    assert_eq!((calls.len(), results.len()), (1, 1));
+    assert_eq!(results[0]["tool"], "shell");
+    assert_eq!(results[0]["pid"], calls[0]["id"]);
+    let ts: Vec<i64> = c.entries.iter().map(|e| e["ts"].as_i64().unwrap()).collect();
+    assert!(ts.iter().all(|t| *t >= 1_750_000_000_000 && *t < 1_750_000_001_000), "times come from the clock: {ts:?}");
+}
+
+#[test]
+fn gemini_simple_adds_thoughts_to_output_as_reasoning() {
+    let c = convert_fixture(Gemini, "gemini/simple.jsonl");
+    assert_well_formed(&c.entries);
+    assert_eq!(total_tokens(&c.entries), tokens(1200, 35, Some(800), None, Some(25)));
+    let end = c.entries.last().unwrap();
+    assert_eq!(end["ts"], 1_759_309_203_000i64, "$set lastUpdated ends the session");
+}
+
+#[test]
+fn gemini_multi_tool_keeps_the_final_record_and_its_calls() {
+    let c = convert_fixture(Gemini, "gemini/multi-tool.jsonl");
+    assert_well_formed(&c.entries);
+    assert_eq!(total_tokens(&c.entries), tokens(3050 + 3500, 140 + 8, Some(4000), None, Some(100)));
+    let results = of_type(&c.entries, "tool.result");
+    assert_eq!(results.len(), 2, "the executing first version of m2 was replaced");
+    assert_eq!(results[0]["success"], true);
+    assert_eq!(results[1]["success"], false);
+    assert_eq!(results[1]["error"]["message"], "make: *** No rule");
+    assert_eq!(of_type(&c.entries, "message").last().unwrap()["role"], "system");
+}
+
+#[test]
+fn gemini_trap_repeated_id_counts_the_last_record_only() {
+    let c = convert_fixture(Gemini, "gemini/trap-repeated-id.jsonl");
+    assert_well_formed(&c.entries);
+    assert_eq!(total_tokens(&c.entries), tokens(900, 50, Some(0), None, Some(10)));
+    let msgs = of_type(&c.entries, "message");
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(msgs[1]["content"][0]["text"], "One, two, three");
+}
+
+#[test]
+fn gemini_trap_rewind_drops_the_rewound_turns() {
+    let c = convert_fixture(Gemini, "gemini/trap-rewind.jsonl");
+    assert_well_formed(&c.entries);
+    assert_eq!(total_tokens(&c.entries), tokens(2500, 145, Some(1000), None, Some(35)));
+    let ids: Vec<&str> = of_type(&c.entries, "message").iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["m1", "m2", "m5", "m6"]);
+}
+
+#[test]
+fn gemini_rewind_beyond_the_window_is_recorded_not_lost() {
+    let mut opts = crate::support::options();
+    opts.limits.gemini_window = 1;
+    let mut adapter = Gemini.build(opts);
+    let mut out = aef::EntrySink::default();
+    let bytes = std::fs::read(crate::support::fixture("gemini/trap-rewind.jsonl")).unwrap();
+    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        adapter.push_line(i as u64 + 1, line, &mut out);
+    }
+    adapter.finish(&mut out);
+    let types: Vec<&str> = out.entries.iter().map(|e| e.type_name()).collect();
+    assert!(types.contains(&"aef.history.rewind"), "{types:?}");
+    assert!(out.diagnostics.iter().any(|d| d.severity == Severity::Warning && d.line == 6));
+}
+
+#[test]
+fn gemini_legacy_single_json_file() {
+    let c = convert_fixture(Gemini, "gemini/legacy-session.json");
+    assert_well_formed(&c.entries);
+    assert_eq!(total_tokens(&c.entries), tokens(700, 20, Some(0), None, Some(8)));
+    assert_eq!(c.entries[0]["sid"], "g-legacy");
+    assert_eq!(of_type(&c.entries, "error").len(), 1);
+    assert_eq!(c.entries.last().unwrap()["status"], "error");
+}
+
+#[test]
+fn detection_picks_the_right_adapter_for_every_fixture() {
+    for (kind, files) in [
+        (ClaudeCode, &["claude-code/simple.jsonl", "claude-code/multi-tool.jsonl", "claude-code/trap-repeated-message-id.jsonl"][..]),
+        (Codex, &["codex/simple.jsonl", "codex/multi-tool.jsonl", "codex/exec.jsonl", "codex/trap-forked-replay.jsonl"][..]),
+        (Gemini, &["gemini/simple.jsonl", "gemini/multi-tool.jsonl", "gemini/legacy-session.json", "gemini/trap-rewind.jsonl"][..]),
+    ] {
+        for f in files {
+            let bytes = std::fs::read(crate::support::fixture(f)).unwrap();
+            assert_eq!(aef::detect(&bytes), Some(kind), "{f}");
+        }
+    }
+}
+
+#[test]
+fn malformed_lines_are_reported_with_their_number_and_skipped() {
+    let mut bytes = std::fs::read(crate::support::fixture("claude-code/simple.jsonl")).unwrap();
+    bytes.extend_from_slice(b"{not json\n[1,2]\n{\"type\":\"user\",\"sessionId\":\"x\"}\n");
+    let c = crate::support::convert_bytes(ClaudeCode, "x", bytes);
+    assert_well_formed(&c.entries);
+    let lines: Vec<u64> = c.diagnostics.iter().map(|d| d.line).collect();
+    assert_eq!(lines, [4, 5, 6]);
+    assert!(c.diagnostics.iter().all(|d| d.severity == Severity::Malformed));
+    assert_eq!(c.report.skipped, 3);
+}
