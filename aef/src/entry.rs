@@ -340,8 +340,16 @@ impl Entry {
     }
 }
 
+/// Writes a body's required fields, then its present optional ones, into the entry's map.
+macro_rules! fields {
+    ($m:ident, $b:ident; $($req:ident),* ; $($opt:ident),*) => {{
+        $( $m.serialize_entry(stringify!($req), &$b.$req)?; )*
+        $( if let Some(v) = &$b.$opt { $m.serialize_entry(stringify!($opt), v)?; } )*
+    }};
+}
+
 /// Base fields first, then the body's fields. Written by hand rather than with `flatten` so the
-/// key order is fixed and no intermediate map is built for core types.
+/// key order is fixed and no intermediate map is built.
 impl Serialize for Entry {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
@@ -358,12 +366,12 @@ impl Serialize for Entry {
             m.serialize_entry("seq", &seq)?;
         }
         match &self.body {
-            Body::SessionStart(b) => body_fields(&mut m, b)?,
-            Body::SessionEnd(b) => body_fields(&mut m, b)?,
-            Body::Message(b) => body_fields(&mut m, b)?,
-            Body::ToolCall(b) => body_fields(&mut m, b)?,
-            Body::ToolResult(b) => body_fields(&mut m, b)?,
-            Body::Error(b) => body_fields(&mut m, b)?,
+            Body::SessionStart(b) => fields!(m, b; agent; version, workspace, model, meta),
+            Body::SessionEnd(b) => fields!(m, b; status; summary),
+            Body::Message(b) => fields!(m, b; role, content; tokens, model, subagent),
+            Body::ToolCall(b) => fields!(m, b; tool, args; call_id, subagent),
+            Body::ToolResult(b) => fields!(m, b; tool, result, success; call_id, duration_ms, error, subagent),
+            Body::Error(b) => fields!(m, b; message; code, stack, recoverable),
             Body::Extension(e) => {
                 for (k, v) in &e.fields {
                     if !is_base_field(k) {
@@ -379,17 +387,6 @@ impl Serialize for Entry {
 /// The base field names, which a body may not override.
 pub fn is_base_field(k: &str) -> bool {
     matches!(k, "v" | "id" | "ts" | "type" | "sid" | "pid" | "seq")
-}
-
-/// Writes the fields of a struct body into the entry's map.
-fn body_fields<M: serde::ser::SerializeMap, B: Serialize>(m: &mut M, body: &B) -> Result<(), M::Error> {
-    let v = serde_json::to_value(body).map_err(serde::ser::Error::custom)?;
-    if let Value::Object(fields) = v {
-        for (k, v) in fields {
-            m.serialize_entry(&k, &v)?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

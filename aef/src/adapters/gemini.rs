@@ -11,7 +11,7 @@
 //! Memory bound: `gemini_window` records, `max_aliases` remembered written ids; a legacy file is
 //! one JSON document, parsed whole, refused beyond `Limits::max_document_bytes`.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use serde_json::{Map, Value};
 
@@ -45,6 +45,10 @@ pub struct GeminiAdapter {
     session: Option<SessionRecorder>,
     subagent: Option<String>,
     window: VecDeque<Record>,
+    /// Position of each open record's id, counted from the first record ever opened.
+    index: HashMap<String, u64>,
+    /// Position of `window[0]`.
+    front: u64,
     written: BoundedMap<()>,
     last_ts: Option<i64>,
     status: Status,
@@ -60,6 +64,8 @@ impl GeminiAdapter {
             session: None,
             subagent: None,
             window: VecDeque::new(),
+            index: HashMap::new(),
+            front: 0,
             last_ts: None,
             status: Status::Unknown,
         }
@@ -156,7 +162,7 @@ impl GeminiAdapter {
             return out.malformed(n, "record without \"id\" and \"type\"");
         };
         let id = id.to_string();
-        if let Some(slot) = self.window.iter_mut().find(|r| r.id == id) {
+        if let Some(slot) = self.index.get(&id).and_then(|p| self.window.get_mut((p - self.front) as usize)) {
             slot.fields = o;
             slot.line = n;
             return;
@@ -164,22 +170,27 @@ impl GeminiAdapter {
         if self.written.get(&id).is_some() {
             return out.warn(n, format!("record {id} replaced after it was written (beyond the window of {}); the new version is ignored", self.options.limits.gemini_window));
         }
+        self.index.insert(id.clone(), self.front + self.window.len() as u64);
         self.window.push_back(Record { id, line: n, fields: o });
         while self.window.len() > self.options.limits.gemini_window {
-            if let Some(r) = self.window.pop_front() {
+            if let Some(r) = self.pop_front() {
                 self.write_record(r, out);
             }
         }
     }
 
     fn rewind(&mut self, n: u64, target: &str, out: &mut EntrySink) {
-        if let Some(pos) = self.window.iter().position(|r| r.id == target) {
-            self.window.truncate(pos + 1);
+        if let Some(pos) = self.index.get(target).map(|p| (p - self.front) as usize) {
+            for r in self.window.drain(pos + 1..) {
+                self.index.remove(&r.id);
+            }
             return;
         }
         if self.written.get(target).is_some() {
             let dropped = self.window.len();
+            self.front += dropped as u64;
             self.window.clear();
+            self.index.clear();
             out.warn(n, format!("rewind to {target}, which was already written (beyond the window); entries after it stay in the output, voided by an aef.history.rewind entry"));
             let mut fields = one("to", Value::from(target));
             fields.insert("dropped".into(), Value::from(dropped));
@@ -189,6 +200,13 @@ impl GeminiAdapter {
             return;
         }
         out.warn(n, format!("rewind to unknown message {target}; ignored"));
+    }
+
+    fn pop_front(&mut self) -> Option<Record> {
+        let r = self.window.pop_front()?;
+        self.index.remove(&r.id);
+        self.front += 1;
+        Some(r)
     }
 
     fn emit(&mut self, id: String, ts: i64, pid: Option<String>, body: Body, out: &mut EntrySink) {
@@ -308,7 +326,7 @@ impl Adapter for GeminiAdapter {
                 }
             }
         }
-        while let Some(r) = self.window.pop_front() {
+        while let Some(r) = self.pop_front() {
             self.write_record(r, out);
         }
         let ts = self.observe(None);
