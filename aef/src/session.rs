@@ -18,9 +18,13 @@ pub struct SessionRecorder {
 }
 
 impl SessionRecorder {
-    /// A recorder for session `sid`.
+    /// A recorder for session `sid` (an empty id becomes `unknown`).
     pub fn new(sid: impl Into<String>) -> SessionRecorder {
-        SessionRecorder { sid: sid.into(), next_seq: 0, summary: Summary::default(), first_ts: None, last_ts: None }
+        let mut sid = sid.into();
+        if sid.is_empty() {
+            sid = "unknown".into();
+        }
+        SessionRecorder { sid, next_seq: 0, summary: Summary::default(), first_ts: None, last_ts: None }
     }
 
     /// The session id.
@@ -38,9 +42,17 @@ impl SessionRecorder {
         &self.summary
     }
 
-    /// Makes the next entry of the session: its `seq` is the number of entries before it.
+    /// Makes the next entry of the session: its `seq` is the number of entries before it. An
+    /// empty `id` becomes `<sid>:seq<n>`, an empty `pid` none, a negative `ts` 0, so what a
+    /// recorder makes always has valid base fields.
     pub fn entry(&mut self, id: impl Into<String>, ts: i64, pid: Option<String>, body: Body) -> Entry {
+        let ts = ts.max(0);
         self.count(ts, &body);
+        let mut id = id.into();
+        if id.is_empty() {
+            id = format!("{}:seq{}", self.sid, self.next_seq);
+        }
+        let pid = pid.filter(|p| !p.is_empty());
         let e = Entry::new(id, ts, self.sid.clone(), body).with_pid(pid).with_seq(self.next_seq);
         self.next_seq += 1;
         e

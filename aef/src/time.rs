@@ -40,9 +40,10 @@ impl Clock for FixedClock {
     }
 }
 
-/// Parses an RFC 3339 timestamp (`2025-06-01T10:00:00.123Z`) to Unix milliseconds.
+/// Parses an RFC 3339 timestamp (`2025-06-01T10:00:00.123Z`) to Unix milliseconds; `None` for
+/// text that is not one and for times before 1970 (AEF times are never negative).
 pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
-    s.parse::<jiff::Timestamp>().ok().map(|t| t.as_millisecond())
+    s.parse::<jiff::Timestamp>().ok().map(|t| t.as_millisecond()).filter(|ms| *ms >= 0)
 }
 
 #[cfg(test)]
@@ -54,6 +55,7 @@ mod tests {
         assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:01.5Z"), Some(1500));
         assert_eq!(parse_rfc3339_ms("1970-01-01T01:00:00+01:00"), Some(0));
         assert_eq!(parse_rfc3339_ms("yesterday"), None);
+        assert_eq!(parse_rfc3339_ms("1969-12-31T23:59:59Z"), None);
     }
 
     #[test]

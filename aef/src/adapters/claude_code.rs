@@ -300,6 +300,7 @@ impl ClaudeCodeAdapter {
         let split = results.len() + usize::from(!rest.is_empty()) > 1;
         if !rest.is_empty() {
             let mid = if split { format!("{id}#0") } else { id.clone() };
+            let rest = rest.into_iter().map(super::content_block).collect();
             let body = Body::Message(Message { role: Role::User, content: Content::Blocks(rest), tokens: None, model: None, subagent: subagent.clone() });
             self.emit(mid, ts, pid.clone(), body, out);
         }
@@ -389,11 +390,12 @@ fn add_blocks(resp: &mut OpenResponse, line_id: &str, ts: i64, content: Option<&
     }
 }
 
-/// Claude's `thinking` blocks carry `thinking` (and a signature); AEF's carry `text`.
+/// Claude's `thinking` blocks carry `thinking` (and a signature); AEF's carry `text`. Every
+/// block is made a valid AEF content block.
 fn normalise_block(block: Value) -> Value {
     match block.get("type").and_then(Value::as_str) {
-        Some("thinking") => super::thinking_block(block.get("thinking").and_then(Value::as_str).unwrap_or_default()),
-        _ => block,
+        Some("thinking") => super::thinking_block(&block.get("thinking").map(plain_text).unwrap_or_default()),
+        _ => super::content_block(block),
     }
 }
 

@@ -317,9 +317,51 @@ pub(crate) fn parse_object(line_no: u64, line: &[u8], out: &mut EntrySink) -> Op
     }
 }
 
-/// A string field of an object.
+/// A non-empty string field of an object (an empty string counts as absent).
 pub(crate) fn str_field<'a>(o: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
-    o.get(k).and_then(Value::as_str)
+    o.get(k).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// A source content block made valid as an AEF content block: an object with a non-empty string
+/// `type`, and the fields that type requires with the right types. Anything else is kept as
+/// `{"type": "unknown", "value": …}`.
+pub(crate) fn content_block(block: Value) -> Value {
+    let kind = block.get("type").and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_string);
+    let (Some(kind), Value::Object(mut o)) = (kind, block.clone()) else {
+        let mut m = one("type", Value::from("unknown"));
+        m.insert("value".into(), block);
+        return Value::Object(m);
+    };
+    match kind.as_str() {
+        "text" | "thinking" => {
+            if !o.get("text").is_some_and(Value::is_string) {
+                let t = o.get("text").map(plain_text).unwrap_or_default();
+                o.insert("text".into(), Value::from(t));
+            }
+        }
+        "tool_use" => {
+            for k in ["id", "name"] {
+                if !o.get(k).is_some_and(Value::is_string) {
+                    let v = o.get(k).map(plain_text).unwrap_or_default();
+                    o.insert(k.into(), Value::from(v));
+                }
+            }
+            let input = args_object(o.get("input"));
+            o.insert("input".into(), Value::Object(input));
+        }
+        "tool_result" => {
+            if !o.get("tool_use_id").is_some_and(Value::is_string) {
+                let v = o.get("tool_use_id").map(plain_text).unwrap_or_default();
+                o.insert("tool_use_id".into(), Value::from(v));
+            }
+            o.entry("content").or_insert(Value::Null);
+            if o.get("is_error").is_some_and(|v| !v.is_boolean()) {
+                o.remove("is_error");
+            }
+        }
+        _ => {}
+    }
+    Value::Object(o)
 }
 
 /// An unsigned count field, 0 when absent or not a count.

@@ -230,3 +230,29 @@ fn malformed_lines_are_reported_with_their_number_and_skipped() {
     assert!(c.diagnostics.iter().all(|d| d.severity == Severity::Malformed));
     assert_eq!(c.report.skipped, 3);
 }
+
+/// Regression (found by `aef_claude_code`): a content block without a `type` made an invalid
+/// message; it is kept as an `unknown` block.
+#[test]
+fn regression_fuzz_claude_block_without_type() {
+    let line = r#"{"type":"assistant","uuid":"a","sessionId":"s","timestamp":"2025-01-01T00:00:00Z","message":{"id":"m","role":"assistant","content":[{"typ0":"tool_use"},{"type":"text","text":5},"bare"]}}"#;
+    let c = crate::support::convert_bytes(ClaudeCode, "x", line.as_bytes().to_vec());
+    assert_well_formed(&c.entries);
+    let content = &of_type(&c.entries, "message")[0]["content"];
+    assert_eq!(content[0]["type"], "unknown");
+    assert_eq!(content[1]["text"], "");
+    assert_eq!(content[2]["value"], "bare");
+}
+
+/// Regression (found by `aef_codex` and `aef_gemini`): a timestamp before 1970 gave a negative
+/// `ts`; it is treated as missing.
+#[test]
+fn regression_fuzz_timestamps_before_1970() {
+    let codex = r#"{"timestamp":"1885-09-01T12:00:00Z","type":"session_meta","payload":{"id":"c","timestamp":"1885-09-01T12:00:00Z"}}"#;
+    assert_well_formed(&crate::support::convert_bytes(Codex, "x", codex.as_bytes().to_vec()).entries);
+    let gemini = r#"{"sessionId":"g","startTime":"0504-10-01T09:00:00Z"}"#;
+    assert_well_formed(&crate::support::convert_bytes(Gemini, "x", gemini.as_bytes().to_vec()).entries);
+    let claude = r#"{"type":"user","uuid":"","parentUuid":"","sessionId":"","timestamp":"1000-01-01T00:00:00Z","message":{"role":"user","content":"x"}}"#;
+    let c = crate::support::convert_bytes(ClaudeCode, "x", claude.as_bytes().to_vec());
+    assert!(c.entries.is_empty(), "an empty sessionId names no session");
+}
