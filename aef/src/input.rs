@@ -161,13 +161,31 @@ impl Lines {
         }
         self.partial = false;
         loop {
-            let chunk = match self.reader.fill_buf() {
-                Ok(c) => c,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            if self.overflow > 0 {
+                let (skipped, found) = self.skip_to_newline()?;
+                self.overflow += skipped;
+                if !found && self.follow {
+                    self.partial = true;
+                    return Ok(None);
+                }
+                return Ok(Some(self.finish_line()));
+            }
+            // at most the limit plus a line ending: std's read_until finds the newline fast
+            let room = (self.max + 2).saturating_sub(self.buf.len()) as u64;
+            let n = match (&mut self.reader).take(room).read_until(b'\n', &mut self.buf) {
+                Ok(n) => n,
                 Err(source) => return Err(InputError::Read { name: self.name.clone(), line: self.line_no, source }),
             };
-            if chunk.is_empty() {
-                if self.buf.is_empty() && self.overflow == 0 {
+            if self.buf.last() == Some(&b'\n') {
+                return Ok(Some(self.finish_line()));
+            }
+            if self.buf.len() >= self.max + 2 {
+                self.overflow = self.buf.len() as u64;
+                self.buf.clear();
+                continue;
+            }
+            if n == 0 {
+                if self.buf.is_empty() {
                     return Ok(None);
                 }
                 if self.follow {
@@ -176,19 +194,32 @@ impl Lines {
                 }
                 return Ok(Some(self.finish_line()));
             }
-            let (take, done) = match memchr(chunk) {
-                Some(i) => (i + 1, true),
-                None => (chunk.len(), false),
+        }
+    }
+
+    /// Consumes bytes up to and including the next newline without keeping them; answers how
+    /// many and whether the newline was found (else the input ended).
+    fn skip_to_newline(&mut self) -> Result<(u64, bool), InputError> {
+        let mut skipped = 0u64;
+        loop {
+            let chunk = match self.reader.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(source) => return Err(InputError::Read { name: self.name.clone(), line: self.line_no, source }),
             };
-            if self.overflow == 0 && self.buf.len() + take <= self.max.saturating_add(2) {
-                self.buf.extend_from_slice(&chunk[..take]);
-            } else {
-                self.overflow += (self.buf.len() + take) as u64;
-                self.buf.clear();
+            if chunk.is_empty() {
+                return Ok((skipped, false));
             }
-            self.reader.consume(take);
-            if done {
-                return Ok(Some(self.finish_line()));
+            match chunk.iter().position(|b| *b == b'\n') {
+                Some(i) => {
+                    self.reader.consume(i + 1);
+                    return Ok((skipped + i as u64 + 1, true));
+                }
+                None => {
+                    let len = chunk.len();
+                    self.reader.consume(len);
+                    skipped += len as u64;
+                }
             }
         }
     }
@@ -216,10 +247,6 @@ impl Lines {
         self.buf.truncate(end);
         (self.line_no, Line::Text(&self.buf))
     }
-}
-
-fn memchr(hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == b'\n')
 }
 
 #[cfg(test)]

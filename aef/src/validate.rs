@@ -251,10 +251,16 @@ impl Summary {
 
     fn count_type(&mut self, t: Option<&str>, n: u64, max_types: usize) {
         match t {
-            Some(t) if self.by_type.contains_key(t) || self.by_type.len() < max_types => {
-                *self.by_type.entry(t.to_string()).or_default() += n;
+            Some(t) => {
+                if let Some(count) = self.by_type.get_mut(t) {
+                    *count += n;
+                } else if self.by_type.len() < max_types {
+                    self.by_type.insert(t.to_string(), n);
+                } else {
+                    self.other_types += n;
+                }
             }
-            _ => self.other_types += n,
+            None => self.other_types += n,
         }
     }
 

@@ -137,7 +137,7 @@ impl ClaudeCodeAdapter {
         format!("{side}:{}", str_field(o, "agentId").unwrap_or(""))
     }
 
-    fn line(&mut self, n: u64, o: Map<String, Value>, out: &mut EntrySink) {
+    fn line(&mut self, n: u64, mut o: Map<String, Value>, out: &mut EntrySink) {
         let t = str_field(&o, "type").unwrap_or_default().to_string();
         match t.as_str() {
             "assistant" | "user" | "system" => {}
@@ -153,15 +153,19 @@ impl ClaudeCodeAdapter {
         if t != "assistant" {
             self.close_thread(&thread, out);
         }
+        let msg = match o.remove("message") {
+            Some(Value::Object(m)) => Some(m),
+            _ => None,
+        };
         match t.as_str() {
-            "assistant" => self.assistant(n, &o, ts, thread, out),
-            "user" => self.user(n, &o, ts, out),
+            "assistant" => self.assistant(n, &o, msg, ts, thread, out),
+            "user" => self.user(n, &o, msg, ts, out),
             _ => self.system(&o, ts, out),
         }
     }
 
-    fn assistant(&mut self, n: u64, o: &Map<String, Value>, ts: i64, thread: String, out: &mut EntrySink) {
-        let Some(msg) = o.get("message").and_then(Value::as_object) else {
+    fn assistant(&mut self, n: u64, o: &Map<String, Value>, msg: Option<Map<String, Value>>, ts: i64, thread: String, out: &mut EntrySink) {
+        let Some(mut msg) = msg else {
             return out.malformed(n, "assistant line without a \"message\" object");
         };
         if o.get("isApiErrorMessage").and_then(Value::as_bool).unwrap_or(false) {
@@ -174,7 +178,7 @@ impl ClaudeCodeAdapter {
             return self.emit(id, ts, pid, body, out);
         }
         let line_id = str_field(o, "uuid").map_or_else(|| format!("line-{n}"), str::to_string);
-        let msg_id = str_field(msg, "id").map_or_else(|| line_id.clone(), str::to_string);
+        let msg_id = str_field(&msg, "id").map_or_else(|| line_id.clone(), str::to_string);
         let tokens = msg.get("usage").map(usage_tokens);
         if self.open.get(&thread).is_some_and(|r| r.msg_id != msg_id) {
             self.close_thread(&thread, out);
@@ -196,7 +200,7 @@ impl ClaudeCodeAdapter {
             line_ids: Vec::new(),
             subagent,
         });
-        if let Some(m) = str_field(msg, "model") {
+        if let Some(m) = str_field(&msg, "model") {
             resp.model = Some(m.to_string());
         }
         if let Some(t) = tokens
@@ -205,12 +209,12 @@ impl ClaudeCodeAdapter {
             resp.tokens = Some(t);
         }
         resp.line_ids.push(line_id.clone());
-        add_blocks(resp, &line_id, ts, msg.get("content"));
+        add_blocks(resp, &line_id, ts, msg.remove("content"));
     }
 
     /// A line of a response that was already emitted: its new tool calls are emitted, and output
     /// beyond what was counted is reported as usage.
-    fn late_line(&mut self, msg_id: &str, line_id: &str, msg: &Map<String, Value>, tokens: Option<Tokens>, ts: i64, out: &mut EntrySink) {
+    fn late_line(&mut self, msg_id: &str, line_id: &str, mut msg: Map<String, Value>, tokens: Option<Tokens>, ts: i64, out: &mut EntrySink) {
         let mut scratch = OpenResponse {
             msg_id: msg_id.to_string(),
             entry_id: line_id.to_string(),
@@ -223,7 +227,7 @@ impl ClaudeCodeAdapter {
             line_ids: Vec::new(),
             subagent: None,
         };
-        add_blocks(&mut scratch, line_id, ts, msg.get("content"));
+        add_blocks(&mut scratch, line_id, ts, msg.remove("content"));
         let parent = self.aliases.get(msg_id).cloned();
         for (id, call, call_ts) in scratch.calls {
             self.emit_call(id, call_ts, parent.clone(), &call, None, out);
@@ -234,7 +238,7 @@ impl ClaudeCodeAdapter {
             let extra = Tokens { input: 0, output: new.output - old.output, cached: None, cache_write: None, reasoning: None };
             *old = new;
             let mut fields = one("tokens", serde_json::to_value(extra).unwrap_or(Value::Null));
-            if let Some(m) = str_field(msg, "model") {
+            if let Some(m) = str_field(&msg, "model") {
                 fields.insert("model".into(), Value::from(m));
             }
             let body = Body::Extension(Extension { type_name: USAGE_REPORT_TYPE.into(), fields });
@@ -279,14 +283,14 @@ impl ClaudeCodeAdapter {
         self.emit(id, ts, pid, body, out);
     }
 
-    fn user(&mut self, n: u64, o: &Map<String, Value>, ts: i64, out: &mut EntrySink) {
-        let Some(msg) = o.get("message").and_then(Value::as_object) else {
+    fn user(&mut self, n: u64, o: &Map<String, Value>, msg: Option<Map<String, Value>>, ts: i64, out: &mut EntrySink) {
+        let Some(mut msg) = msg else {
             return out.malformed(n, "user line without a \"message\" object");
         };
         let id = str_field(o, "uuid").map_or_else(|| format!("line-{n}"), str::to_string);
         let pid = self.parent(o);
         let subagent = self.subagent(o);
-        let content = msg.get("content").cloned().unwrap_or(Value::Null);
+        let content = msg.remove("content").unwrap_or(Value::Null);
         let blocks = match content {
             Value::String(s) => {
                 let body = Body::Message(Message { role: Role::User, content: Content::Text(s), tokens: None, model: None, subagent });
@@ -304,17 +308,17 @@ impl ClaudeCodeAdapter {
             let body = Body::Message(Message { role: Role::User, content: Content::Blocks(rest), tokens: None, model: None, subagent: subagent.clone() });
             self.emit(mid, ts, pid.clone(), body, out);
         }
-        for (i, r) in results.iter().enumerate() {
+        for (i, r) in results.into_iter().enumerate() {
             let rid = if split { format!("{id}#{}", i + 1) } else { id.clone() };
             self.tool_result(rid, ts, pid.clone(), r, subagent.clone(), out);
         }
     }
 
-    fn tool_result(&mut self, id: String, ts: i64, pid: Option<String>, block: &Value, subagent: Option<String>, out: &mut EntrySink) {
+    fn tool_result(&mut self, id: String, ts: i64, pid: Option<String>, mut block: Value, subagent: Option<String>, out: &mut EntrySink) {
         let call_id = block.get("tool_use_id").and_then(Value::as_str).map(str::to_string);
         let pending = call_id.as_deref().and_then(|c| self.pending.take(c));
         let is_error = block.get("is_error").and_then(Value::as_bool).unwrap_or(false);
-        let result = block.get("content").cloned().unwrap_or(Value::Null);
+        let result = block.get_mut("content").map(Value::take).unwrap_or(Value::Null);
         let error = is_error.then(|| ToolError { code: None, message: plain_text(&result) });
         let body = Body::ToolResult(ToolResult {
             tool: pending.as_ref().map_or_else(|| "unknown".to_string(), |p| p.tool.clone()),
@@ -352,10 +356,10 @@ impl ClaudeCodeAdapter {
 
 /// Adds a line's content blocks to the response: tool_use blocks by id (a repeat replaces), text
 /// and thinking blocks unless already there (a growing snapshot replaces its prefix).
-fn add_blocks(resp: &mut OpenResponse, line_id: &str, ts: i64, content: Option<&Value>) {
+fn add_blocks(resp: &mut OpenResponse, line_id: &str, ts: i64, content: Option<Value>) {
     let blocks = match content {
-        Some(Value::Array(b)) => b.clone(),
-        Some(Value::String(s)) => vec![super::text_block(s)],
+        Some(Value::Array(b)) => b,
+        Some(Value::String(s)) => vec![super::text_block(&s)],
         _ => return,
     };
     for block in blocks {
