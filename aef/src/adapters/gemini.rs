@@ -15,7 +15,7 @@ use std::collections::{HashMap, VecDeque};
 
 use serde_json::{Map, Value};
 
-use super::{Adapter, AdapterKind, AdapterOptions, BoundedMap, EntrySink, args_object, one, plain_text, str_field, text_block, thinking_block};
+use super::{Adapter, AdapterKind, AdapterOptions, BoundedMap, EntrySink, one, plain_text, str_field, text_block, thinking_block};
 use crate::entry::{Body, Content, ErrorEvent, Extension, Message, Role, SessionStart, Status, ToolCall, ToolError, ToolResult, Tokens};
 use crate::session::SessionRecorder;
 use crate::time::parse_rfc3339_ms;
@@ -216,15 +216,19 @@ impl GeminiAdapter {
     }
 
     fn write_record(&mut self, r: Record, out: &mut EntrySink) {
-        let f = &r.fields;
-        let ts = self.observe(str_field(f, "timestamp").and_then(parse_rfc3339_ms));
-        let id = if r.id.is_empty() { format!("L{}", r.line) } else { r.id.clone() };
+        let mut f = r.fields;
+        let ts = self.observe(str_field(&f, "timestamp").and_then(parse_rfc3339_ms));
+        let id = if r.id.is_empty() { format!("L{}", r.line) } else { r.id };
         self.written.insert(id.clone(), ());
-        let text = f.get("content").map(plain_text).unwrap_or_default();
+        let text = match f.remove("content") {
+            Some(Value::String(s)) => s,
+            Some(v) => plain_text(&v),
+            None => String::new(),
+        };
         let sub = self.subagent.clone();
-        let body = match str_field(f, "type").unwrap_or_default() {
+        let body = match str_field(&f, "type").unwrap_or_default() {
             "user" => Body::Message(Message { role: Role::User, content: Content::Text(text), tokens: None, model: None, subagent: sub }),
-            "gemini" | "model" => return self.model_turn(id, ts, f, text, out),
+            "gemini" | "model" => return self.model_turn(id, ts, &mut f, text, out),
             "info" | "warning" => Body::Message(Message { role: Role::System, content: Content::Text(text), tokens: None, model: None, subagent: sub }),
             "error" => {
                 self.status = Status::Error;
@@ -235,7 +239,7 @@ impl GeminiAdapter {
         self.emit(id, ts, None, body, out);
     }
 
-    fn model_turn(&mut self, id: String, ts: i64, f: &Map<String, Value>, text: String, out: &mut EntrySink) {
+    fn model_turn(&mut self, id: String, ts: i64, f: &mut Map<String, Value>, text: String, out: &mut EntrySink) {
         let mut blocks = Vec::new();
         if let Some(Value::Array(thoughts)) = f.get("thoughts") {
             for t in thoughts {
@@ -256,25 +260,29 @@ impl GeminiAdapter {
             subagent: self.subagent.clone(),
         });
         self.emit(id.clone(), ts, None, body, out);
-        let Some(Value::Array(calls)) = f.get("toolCalls") else { return };
-        for (i, c) in calls.iter().enumerate() {
+        let Some(Value::Array(calls)) = f.remove("toolCalls") else { return };
+        for (i, c) in calls.into_iter().enumerate() {
             self.tool_call(&id, i, ts, c, out);
         }
     }
 
-    fn tool_call(&mut self, msg_id: &str, i: usize, msg_ts: i64, c: &Value, out: &mut EntrySink) {
+    fn tool_call(&mut self, msg_id: &str, i: usize, msg_ts: i64, mut c: Value, out: &mut EntrySink) {
         let call_id = c.get("id").and_then(Value::as_str).map(str::to_string);
         let entry_id = format!("{msg_id}:call{i}");
         let tool = c.get("name").and_then(Value::as_str).filter(|s| !s.is_empty()).unwrap_or("unknown").to_string();
         let ts = c.get("timestamp").and_then(Value::as_str).and_then(parse_rfc3339_ms).unwrap_or(msg_ts);
-        let body = Body::ToolCall(ToolCall { tool: tool.clone(), args: args_object(c.get("args")), call_id: call_id.clone(), subagent: self.subagent.clone() });
+        let body = Body::ToolCall(ToolCall { tool: tool.clone(), args: super::args_owned(c.get_mut("args").map(Value::take)), call_id: call_id.clone(), subagent: self.subagent.clone() });
         self.emit(entry_id.clone(), ts, Some(msg_id.to_string()), body, out);
-        let status = c.get("status").and_then(Value::as_str).unwrap_or_default();
+        let status = c.get("status").and_then(Value::as_str).unwrap_or_default().to_string();
+        let status = status.as_str();
         if !matches!(status, "success" | "error" | "cancelled") && c.get("result").is_none() {
             return;
         }
         let success = status == "success" || (status.is_empty() && c.get("result").is_some());
-        let result = c.get("result").cloned().or_else(|| c.get("resultDisplay").cloned()).unwrap_or(Value::Null);
+        let result = match c.get_mut("result").map(Value::take) {
+            Some(r) if !r.is_null() => r,
+            _ => c.get("resultDisplay").cloned().unwrap_or(Value::Null),
+        };
         let error = (!success).then(|| ToolError {
             code: (!status.is_empty()).then(|| status.to_string()),
             message: c.get("resultDisplay").map(plain_text).filter(|s| !s.is_empty()).unwrap_or_else(|| plain_text(&result)),

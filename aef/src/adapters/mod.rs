@@ -388,6 +388,19 @@ pub(crate) fn args_object(v: Option<&Value>) -> Map<String, Value> {
     }
 }
 
+/// [`args_object`] for an owned value (no copy of an object).
+pub(crate) fn args_owned(v: Option<Value>) -> Map<String, Value> {
+    match v {
+        Some(Value::Object(o)) => o,
+        Some(Value::String(s)) => match serde_json::from_str::<Value>(&s) {
+            Ok(Value::Object(o)) => o,
+            _ => one("raw", Value::String(s)),
+        },
+        None | Some(Value::Null) => Map::new(),
+        Some(other) => one("raw", other),
+    }
+}
+
 /// A one-field object.
 pub(crate) fn one(k: &str, v: Value) -> Map<String, Value> {
     let mut m = Map::new();
