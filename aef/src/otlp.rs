@@ -258,6 +258,10 @@ impl<W: Write> OtlpExporter<W> {
         let by_call = (sid.to_string(), call_key(result.get("call_id"), None));
         let by_pid = (sid.to_string(), call_key(None, result.get("pid")));
         let call = self.calls.remove(&by_call).or_else(|| self.calls.remove(&by_pid));
+        if self.call_order.len() > self.calls.len().saturating_mul(2) + 16 {
+            let calls = &self.calls;
+            self.call_order.retain(|k| calls.contains_key(k));
+        }
         let Some(call) = call else {
             let ts = result.get("ts").and_then(Value::as_i64).unwrap_or_default();
             let span = self.point_span(sid, result, "tool.result", ts);
@@ -415,6 +419,21 @@ mod tests {
         assert_eq!(span_id("s", "a"), span_id("s", "a"));
         assert_ne!(span_id("s", "a"), span_id("t", "a"));
         assert!(trace_id("s").chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    }
+
+    /// Regression: matched calls were never removed from the eviction order, so a long session
+    /// grew memory by one key per tool call (79 MB on a 1.27 GB log).
+    #[test]
+    fn pending_call_bookkeeping_stays_bounded() {
+        let mut x = OtlpExporter::new(std::io::sink(), Limits { max_pending_calls: 4, ..Limits::default() });
+        for i in 0..1000 {
+            let c = format!("c{i}");
+            x.add(&json!({"v":1,"id":c,"ts":i,"type":"tool.call","sid":"s","tool":"t","args":{},"call_id":c})).unwrap();
+            x.add(&json!({"v":1,"id":format!("r{i}"),"ts":i,"type":"tool.result","sid":"s","tool":"t","call_id":c,"result":1,"success":true})).unwrap();
+            assert!(x.call_order.len() <= 2 * x.calls.len() + 17, "order {} calls {}", x.call_order.len(), x.calls.len());
+        }
+        let (report, _) = x.finish().unwrap();
+        assert_eq!((report.spans, report.unmatched_calls), (1000, 0));
     }
 
     #[test]
