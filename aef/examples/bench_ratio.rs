@@ -10,7 +10,9 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
-use aef::{AdapterKind, AdapterOptions, ConvertOptions, EntryWriter, FixedClock, Input, Limits, Validator, validate_stream};
+use aef::{
+    AdapterKind, AdapterOptions, ConvertOptions, EntryWriter, FixedClock, Input, Limits, Validator, validate_stream,
+};
 
 fn log(format: synthetic::Format, bytes: u64) -> Vec<u8> {
     let mut v = Vec::new();
@@ -25,11 +27,12 @@ fn baseline(bytes: &[u8]) -> usize {
 fn convert(kind: AdapterKind, bytes: &[u8]) -> usize {
     let options = AdapterOptions { clock: Arc::new(FixedClock::new(0, 1)), ..AdapterOptions::default() };
     let mut adapter = kind.build(options);
-    let mut out = EntryWriter::new(Vec::with_capacity(bytes.len()));
+    // io::sink(): entries are serialized as for a file or pipe, without growing a buffer
+    let mut out = EntryWriter::new(std::io::sink());
     let input = Input::from_reader("bench", std::io::Cursor::new(bytes.to_vec()));
     aef::convert(adapter.as_mut(), input, &mut out, &ConvertOptions::default(), None, &mut |_| {}, &mut |_, _| {})
         .expect("converting in memory");
-    out.into_inner().len()
+    out.written() as usize
 }
 
 fn seconds(f: &mut dyn FnMut() -> usize) -> f64 {
@@ -48,17 +51,22 @@ fn main() {
         let mut adapter = AdapterKind::ClaudeCode.build(AdapterOptions::default());
         let mut out = EntryWriter::new(Vec::new());
         let input = Input::from_reader("b", std::io::Cursor::new(claude.clone()));
-        aef::convert(adapter.as_mut(), input, &mut out, &ConvertOptions::default(), None, &mut |_| {}, &mut |_, _| {}).expect("convert");
+        aef::convert(adapter.as_mut(), input, &mut out, &ConvertOptions::default(), None, &mut |_| {}, &mut |_, _| {})
+            .expect("convert");
         out.into_inner()
     };
     let codex = log(synthetic::Format::Codex, bytes);
     let gemini = log(synthetic::Format::Gemini, bytes);
     let validator = Validator::new(false).expect("schema");
     let mut workloads: Vec<(&str, &[u8], Box<dyn FnMut() -> usize>)> = vec![
-        ("validate", &aef_log, Box::new(|| {
-            let input = Input::from_reader("b", std::io::Cursor::new(aef_log.clone()));
-            validate_stream(&validator, input, &Limits::default(), &mut |_| {}).expect("validate").entries as usize
-        })),
+        (
+            "validate",
+            &aef_log,
+            Box::new(|| {
+                let input = Input::from_reader("b", std::io::Cursor::new(aef_log.clone()));
+                validate_stream(&validator, input, &Limits::default(), &mut |_| {}).expect("validate").entries as usize
+            }),
+        ),
         ("convert_claude_code", &claude, Box::new(|| convert(AdapterKind::ClaudeCode, &claude))),
         ("convert_codex", &codex, Box::new(|| convert(AdapterKind::Codex, &codex))),
         ("convert_gemini", &gemini, Box::new(|| convert(AdapterKind::Gemini, &gemini))),
@@ -84,7 +92,12 @@ fn main() {
         let _ = writeln!(
             out,
             "{name:<22} ratio median {:.2} (min {:.2}, max {:.2})  baseline {:.0} MiB/s  aef {:.0} MiB/s  ({} MiB, {rounds} rounds)",
-            ratios[m], ratios[0], ratios[rounds - 1], base_mibs[m], aef_mibs[m], input.len() / 1048576
+            ratios[m],
+            ratios[0],
+            ratios[rounds - 1],
+            base_mibs[m],
+            aef_mibs[m],
+            input.len() / 1048576
         );
     }
 }

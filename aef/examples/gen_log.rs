@@ -14,7 +14,8 @@ fn main() -> std::io::Result<()> {
         Some("gemini") => synthetic::Format::Gemini,
         _ => return Err(std::io::Error::other("usage: gen_log claude|codex|gemini BYTES")),
     };
-    let bytes: u64 = args.get(2).and_then(|b| b.parse().ok()).ok_or_else(|| std::io::Error::other("BYTES is a number"))?;
+    let bytes: u64 =
+        args.get(2).and_then(|b| b.parse().ok()).ok_or_else(|| std::io::Error::other("BYTES is a number"))?;
     let mut out = BufWriter::new(std::io::stdout().lock());
     synthetic::write_log(format, bytes, &mut out)?;
     out.flush()

@@ -141,7 +141,12 @@ struct Ctx<'a, 'b> {
 }
 
 impl Ctx<'_, '_> {
-    fn drain<W: Write>(&mut self, sink: &mut EntrySink, out: &mut EntryWriter<W>, report: &mut ConvertReport) -> Result<(), ConvertError> {
+    fn drain<W: Write>(
+        &mut self,
+        sink: &mut EntrySink,
+        out: &mut EntryWriter<W>,
+        report: &mut ConvertReport,
+    ) -> Result<(), ConvertError> {
         for d in sink.diagnostics.drain(..) {
             match d.severity {
                 Severity::Warning => report.warnings += 1,

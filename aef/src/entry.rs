@@ -410,7 +410,10 @@ mod tests {
         .with_pid(Some("p".into()))
         .with_seq(3);
         let s = serde_json::to_string(&e).unwrap();
-        assert_eq!(s, r#"{"v":1,"id":"m1","ts":5,"type":"message","sid":"s","pid":"p","seq":3,"role":"user","content":"hi"}"#);
+        assert_eq!(
+            s,
+            r#"{"v":1,"id":"m1","ts":5,"type":"message","sid":"s","pid":"p","seq":3,"role":"user","content":"hi"}"#
+        );
     }
 
     #[test]

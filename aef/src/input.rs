@@ -129,7 +129,16 @@ impl std::fmt::Debug for Lines {
 impl Lines {
     /// Lines of `reader`, each at most `max_line_bytes` long.
     pub fn new(name: impl Into<String>, reader: Box<dyn BufRead + Send>, max_line_bytes: usize) -> Lines {
-        Lines { name: name.into(), reader, buf: Vec::new(), overflow: 0, max: max_line_bytes, line_no: 0, follow: false, partial: false }
+        Lines {
+            name: name.into(),
+            reader,
+            buf: Vec::new(),
+            overflow: 0,
+            max: max_line_bytes,
+            line_no: 0,
+            follow: false,
+            partial: false,
+        }
     }
 
     /// In follow mode a last line without its newline is kept back (it may be torn: the writer is

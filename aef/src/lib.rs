@@ -27,13 +27,13 @@ mod validate;
 mod writer;
 
 pub use adapters::{
-    ADAPTERS, Adapter, AdapterInfo, AdapterKind, AdapterOptions, Diagnostic, EntrySink, Severity, claude_code::ClaudeCodeAdapter,
-    codex::CodexAdapter, detect, gemini::GeminiAdapter,
+    ADAPTERS, Adapter, AdapterInfo, AdapterKind, AdapterOptions, Diagnostic, EntrySink, Severity,
+    claude_code::ClaudeCodeAdapter, codex::CodexAdapter, detect, gemini::GeminiAdapter,
 };
 pub use convert::{ConvertError, ConvertOptions, ConvertReport, FollowOptions, convert};
 pub use entry::{
     AEF_VERSION, Body, CORE_TYPES, Content, Entry, ErrorEvent, Extension, Message, Role, SessionEnd, SessionStart,
-    Status, Summary as SessionSummary, ToolCall, ToolError, ToolResult, Tokens, is_base_field,
+    Status, Summary as SessionSummary, Tokens, ToolCall, ToolError, ToolResult, is_base_field,
 };
 pub use info::{Info, InfoCollector, SessionInfo};
 pub use input::{Input, InputError, Line, Lines};

@@ -80,17 +80,22 @@ pub enum LimitsError {
 impl Limits {
     /// Decodes a limits document after validating it against the limits schema.
     pub fn from_json(text: &str) -> Result<Limits, LimitsError> {
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| LimitsError::NotJson { line: e.line(), column: e.column(), source: e })?;
-        let schema: serde_json::Value = serde_json::from_str(LIMITS_SCHEMA)
-            .map_err(|e| LimitsError::NotJson { line: e.line(), column: e.column(), source: e })?;
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| LimitsError::NotJson {
+            line: e.line(),
+            column: e.column(),
+            source: e,
+        })?;
+        let schema: serde_json::Value = serde_json::from_str(LIMITS_SCHEMA).map_err(|e| LimitsError::NotJson {
+            line: e.line(),
+            column: e.column(),
+            source: e,
+        })?;
         let validator = crate::schema::compile("limits", &schema)
             .map_err(|e| LimitsError::Invalid { path: String::new(), message: e.to_string() })?;
         if let Some(e) = validator.iter_errors(&value).next() {
             return Err(LimitsError::Invalid { path: e.instance_path().to_string(), message: e.to_string() });
         }
-        serde_json::from_value(value)
-            .map_err(|e| LimitsError::Invalid { path: String::new(), message: e.to_string() })
+        serde_json::from_value(value).map_err(|e| LimitsError::Invalid { path: String::new(), message: e.to_string() })
     }
 }
 

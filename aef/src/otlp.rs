@@ -105,7 +105,14 @@ pub struct OtlpExporter<W: Write> {
 impl<W: Write> OtlpExporter<W> {
     /// An exporter writing to `out`.
     pub fn new(out: W, limits: Limits) -> OtlpExporter<W> {
-        OtlpExporter { out, limits, sessions: HashMap::new(), calls: HashMap::new(), call_order: VecDeque::new(), report: ExportReport::default() }
+        OtlpExporter {
+            out,
+            limits,
+            sessions: HashMap::new(),
+            calls: HashMap::new(),
+            call_order: VecDeque::new(),
+            report: ExportReport::default(),
+        }
     }
 
     /// Takes one entry.
@@ -129,7 +136,12 @@ impl<W: Write> OtlpExporter<W> {
             "session.start" => {
                 s.agent = e.get("agent").and_then(Value::as_str).map(str::to_string);
                 let mut attrs = vec![attr("session.id", &Value::from(sid))];
-                for (k, name) in [("agent", "aef.agent"), ("version", "aef.version"), ("workspace", "aef.workspace"), ("model", "gen_ai.request.model")] {
+                for (k, name) in [
+                    ("agent", "aef.agent"),
+                    ("version", "aef.version"),
+                    ("workspace", "aef.workspace"),
+                    ("model", "gen_ai.request.model"),
+                ] {
                     if let Some(v) = e.get(k) {
                         attrs.push(attr(name, v));
                     }
@@ -282,7 +294,10 @@ impl<W: Write> OtlpExporter<W> {
         let start = call.get("ts").and_then(Value::as_i64).unwrap_or_default();
         let end = result.and_then(|r| r.get("ts")).and_then(Value::as_i64).unwrap_or(start);
         let mut span = self.base_span(sid, call, &format!("execute_tool {tool}"), KIND_CLIENT, start, end);
-        let mut extra = vec![attr("gen_ai.operation.name", &Value::from("execute_tool")), attr("gen_ai.tool.name", &Value::from(tool))];
+        let mut extra = vec![
+            attr("gen_ai.operation.name", &Value::from("execute_tool")),
+            attr("gen_ai.tool.name", &Value::from(tool)),
+        ];
         if let Some(c) = call.get("call_id") {
             extra.push(attr("gen_ai.tool.call.id", c));
         }
@@ -292,7 +307,8 @@ impl<W: Write> OtlpExporter<W> {
                 extra.push(attr("aef.tool.result_id", r.get("id").unwrap_or(&Value::Null)));
                 extra.push(attr("aef.tool.result", r.get("result").unwrap_or(&Value::Null)));
                 if r.get("success").and_then(Value::as_bool) == Some(false) {
-                    let msg = r.get("error").and_then(|e| e.get("message")).and_then(Value::as_str).unwrap_or("tool failed");
+                    let msg =
+                        r.get("error").and_then(|e| e.get("message")).and_then(Value::as_str).unwrap_or("tool failed");
                     span.insert("status".into(), json!({"code": STATUS_ERROR, "message": msg}));
                     extra.push(attr("error.type", &Value::from("tool_error")));
                 }
@@ -316,7 +332,9 @@ impl<W: Write> OtlpExporter<W> {
         if let Some(Value::Object(sum)) = e.get("summary") {
             for (k, v) in sum {
                 match v {
-                    Value::Object(tok) => tok.iter().for_each(|(tk, tv)| attrs.push(attr(&format!("aef.summary.tokens.{tk}"), tv))),
+                    Value::Object(tok) => {
+                        tok.iter().for_each(|(tk, tv)| attrs.push(attr(&format!("aef.summary.tokens.{tk}"), tv)))
+                    }
                     v => attrs.push(attr(&format!("aef.summary.{k}"), v)),
                 }
             }
@@ -430,7 +448,12 @@ mod tests {
             let c = format!("c{i}");
             x.add(&json!({"v":1,"id":c,"ts":i,"type":"tool.call","sid":"s","tool":"t","args":{},"call_id":c})).unwrap();
             x.add(&json!({"v":1,"id":format!("r{i}"),"ts":i,"type":"tool.result","sid":"s","tool":"t","call_id":c,"result":1,"success":true})).unwrap();
-            assert!(x.call_order.len() <= 2 * x.calls.len() + 17, "order {} calls {}", x.call_order.len(), x.calls.len());
+            assert!(
+                x.call_order.len() <= 2 * x.calls.len() + 17,
+                "order {} calls {}",
+                x.call_order.len(),
+                x.calls.len()
+            );
         }
         let (report, _) = x.finish().unwrap();
         assert_eq!((report.spans, report.unmatched_calls), (1000, 0));

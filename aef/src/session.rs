@@ -102,15 +102,27 @@ mod tests {
     use crate::entry::{Content, Message, Role, ToolCall};
 
     fn msg(tokens: Option<Tokens>) -> Body {
-        Body::Message(Message { role: Role::Assistant, content: Content::Text("x".into()), tokens, model: None, subagent: None })
+        Body::Message(Message {
+            role: Role::Assistant,
+            content: Content::Text("x".into()),
+            tokens,
+            model: None,
+            subagent: None,
+        })
     }
 
     #[test]
     fn seq_is_dense_and_end_sums_tokens_and_duration() {
         let mut r = SessionRecorder::new("s");
         let a = r.entry("a", 1000, None, msg(Some(Tokens { input: 10, output: 5, ..Tokens::default() })));
-        let b = r.entry("b", 1500, Some("a".into()), Body::ToolCall(ToolCall { tool: "t".into(), args: Default::default(), call_id: None, subagent: None }));
-        let c = r.entry("c", 3000, None, msg(Some(Tokens { input: 1, output: 1, cached: Some(1), ..Tokens::default() })));
+        let b = r.entry(
+            "b",
+            1500,
+            Some("a".into()),
+            Body::ToolCall(ToolCall { tool: "t".into(), args: Default::default(), call_id: None, subagent: None }),
+        );
+        let c =
+            r.entry("c", 3000, None, msg(Some(Tokens { input: 1, output: 1, cached: Some(1), ..Tokens::default() })));
         assert_eq!((a.seq, b.seq, c.seq), (Some(0), Some(1), Some(2)));
         let end = r.end("end", 2000, Status::Complete);
         assert_eq!(end.seq, Some(3));

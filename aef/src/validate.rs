@@ -156,10 +156,8 @@ pub fn classify(type_name: &str) -> Option<EntryKind> {
 
 /// The token rules of spec §4 that JSON Schema cannot express.
 fn check_token_rules(entry: &Value, max: usize, verdict: &mut Verdict) {
-    let places: [(&str, Option<&Value>); 2] = [
-        ("/tokens", entry.get("tokens")),
-        ("/summary/tokens", entry.get("summary").and_then(|s| s.get("tokens"))),
-    ];
+    let places: [(&str, Option<&Value>); 2] =
+        [("/tokens", entry.get("tokens")), ("/summary/tokens", entry.get("summary").and_then(|s| s.get("tokens")))];
     for (path, v) in places {
         let Some(t) = v.and_then(Tokens::from_value) else { continue };
         let cache = t.cached.unwrap_or(0).saturating_add(t.cache_write.unwrap_or(0));
@@ -167,13 +165,20 @@ fn check_token_rules(entry: &Value, max: usize, verdict: &mut Verdict) {
             verdict.push(
                 max,
                 path,
-                format!("cached + cache_write ({cache}) exceeds input ({}): input must include cache reads and writes", t.input),
+                format!(
+                    "cached + cache_write ({cache}) exceeds input ({}): input must include cache reads and writes",
+                    t.input
+                ),
             );
         }
         if let Some(r) = t.reasoning
             && r > t.output
         {
-            verdict.push(max, path, format!("reasoning ({r}) exceeds output ({}): output must include reasoning", t.output));
+            verdict.push(
+                max,
+                path,
+                format!("reasoning ({r}) exceeds output ({}): output must include reasoning", t.output),
+            );
         }
     }
 }
@@ -293,13 +298,17 @@ pub fn validate_stream(
     let mut lines = input.lines(limits.max_line_bytes);
     let mut summary = Summary::default();
     while let Some((n, line)) = lines.next_line()? {
-        let finding = |path: &str, message: String| Finding { file: name.clone(), line: n, path: path.to_string(), message };
+        let finding =
+            |path: &str, message: String| Finding { file: name.clone(), line: n, path: path.to_string(), message };
         match line {
             Line::TooLong { len } => {
                 summary.entries += 1;
                 summary.invalid += 1;
                 summary.other_types += 1;
-                on_problem(&finding("", format!("line of {len} bytes exceeds the limit of {} bytes", limits.max_line_bytes)));
+                on_problem(&finding(
+                    "",
+                    format!("line of {len} bytes exceeds the limit of {} bytes", limits.max_line_bytes),
+                ));
             }
             Line::Text(t) if t.iter().all(u8::is_ascii_whitespace) => {
                 summary.blank += 1;
@@ -334,7 +343,8 @@ mod tests {
 
     #[test]
     fn a_minimal_message_is_valid_core() {
-        let verdict = v().check_value(&json!({"v":1,"id":"a","ts":1,"type":"message","sid":"s","role":"user","content":"hi"}));
+        let verdict =
+            v().check_value(&json!({"v":1,"id":"a","ts":1,"type":"message","sid":"s","role":"user","content":"hi"}));
         assert!(verdict.is_valid(), "{verdict:?}");
         assert_eq!(verdict.kind, Some(EntryKind::Core));
     }

@@ -17,16 +17,27 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::{
-    Adapter, AdapterKind, AdapterOptions, BoundedMap, EntrySink, PendingCall, PendingCalls, args_object, one, parse_object,
-    plain_text, str_field,
+    Adapter, AdapterKind, AdapterOptions, BoundedMap, EntrySink, PendingCall, PendingCalls, args_object, one,
+    parse_object, plain_text, str_field,
 };
-use crate::entry::{Body, Content, ErrorEvent, Extension, Message, Role, SessionStart, Status, ToolCall, ToolError, ToolResult, Tokens};
+use crate::entry::{
+    Body, Content, ErrorEvent, Extension, Message, Role, SessionStart, Status, Tokens, ToolCall, ToolError, ToolResult,
+};
 use crate::session::{SessionRecorder, USAGE_REPORT_TYPE};
 use crate::time::parse_rfc3339_ms;
 
 /// Line types Claude Code writes (the ones not listed are reported as unknown and skipped).
-pub(crate) const LINE_TYPES: [&str; 9] =
-    ["user", "assistant", "system", "summary", "file-history-snapshot", "queue-operation", "last-prompt", "progress", "attachment"];
+pub(crate) const LINE_TYPES: [&str; 9] = [
+    "user",
+    "assistant",
+    "system",
+    "summary",
+    "file-history-snapshot",
+    "queue-operation",
+    "last-prompt",
+    "progress",
+    "attachment",
+];
 
 /// The agent name written in `session.start`.
 pub(crate) const AGENT: &str = "claude-code";
@@ -129,7 +140,12 @@ impl ClaudeCodeAdapter {
         if !o.get("isSidechain").and_then(Value::as_bool).unwrap_or(false) {
             return None;
         }
-        Some(str_field(o, "agentId").map(str::to_string).or_else(|| self.subagent_file.clone()).unwrap_or_else(|| "sidechain".into()))
+        Some(
+            str_field(o, "agentId")
+                .map(str::to_string)
+                .or_else(|| self.subagent_file.clone())
+                .unwrap_or_else(|| "sidechain".into()),
+        )
     }
 
     fn thread_key(o: &Map<String, Value>) -> String {
@@ -164,7 +180,15 @@ impl ClaudeCodeAdapter {
         }
     }
 
-    fn assistant(&mut self, n: u64, o: &Map<String, Value>, msg: Option<Map<String, Value>>, ts: i64, thread: String, out: &mut EntrySink) {
+    fn assistant(
+        &mut self,
+        n: u64,
+        o: &Map<String, Value>,
+        msg: Option<Map<String, Value>>,
+        ts: i64,
+        thread: String,
+        out: &mut EntrySink,
+    ) {
         let Some(mut msg) = msg else {
             return out.malformed(n, "assistant line without a \"message\" object");
         };
@@ -172,7 +196,12 @@ impl ClaudeCodeAdapter {
             self.close_thread(&thread, out);
             let code = o.get("apiErrorStatus").map(|v| v.to_string().trim_matches('"').to_string());
             let message = plain_text(msg.get("content").unwrap_or(&Value::Null));
-            let body = Body::Error(ErrorEvent { code: code.or(Some("api_error".into())), message, stack: None, recoverable: Some(true) });
+            let body = Body::Error(ErrorEvent {
+                code: code.or(Some("api_error".into())),
+                message,
+                stack: None,
+                recoverable: Some(true),
+            });
             let id = str_field(o, "uuid").map_or_else(|| format!("line-{n}"), str::to_string);
             let pid = self.parent(o);
             return self.emit(id, ts, pid, body, out);
@@ -214,7 +243,15 @@ impl ClaudeCodeAdapter {
 
     /// A line of a response that was already emitted: its new tool calls are emitted, and output
     /// beyond what was counted is reported as usage.
-    fn late_line(&mut self, msg_id: &str, line_id: &str, mut msg: Map<String, Value>, tokens: Option<Tokens>, ts: i64, out: &mut EntrySink) {
+    fn late_line(
+        &mut self,
+        msg_id: &str,
+        line_id: &str,
+        mut msg: Map<String, Value>,
+        tokens: Option<Tokens>,
+        ts: i64,
+        out: &mut EntrySink,
+    ) {
         let mut scratch = OpenResponse {
             msg_id: msg_id.to_string(),
             entry_id: line_id.to_string(),
@@ -235,7 +272,8 @@ impl ClaudeCodeAdapter {
         let Some(new) = tokens else { return };
         let Some(old) = self.counted.get_mut(msg_id) else { return };
         if new.output > old.output {
-            let extra = Tokens { input: 0, output: new.output - old.output, cached: None, cache_write: None, reasoning: None };
+            let extra =
+                Tokens { input: 0, output: new.output - old.output, cached: None, cache_write: None, reasoning: None };
             *old = new;
             let mut fields = one("tokens", serde_json::to_value(extra).unwrap_or(Value::Null));
             if let Some(m) = str_field(&msg, "model") {
@@ -271,7 +309,15 @@ impl ClaudeCodeAdapter {
         }
     }
 
-    fn emit_call(&mut self, id: String, ts: i64, pid: Option<String>, block: &Value, subagent: Option<String>, out: &mut EntrySink) {
+    fn emit_call(
+        &mut self,
+        id: String,
+        ts: i64,
+        pid: Option<String>,
+        block: &Value,
+        subagent: Option<String>,
+        out: &mut EntrySink,
+    ) {
         let tool = block.get("name").and_then(Value::as_str).filter(|s| !s.is_empty()).unwrap_or("unknown").to_string();
         let call_id = block.get("id").and_then(Value::as_str).map(str::to_string);
         if let Some(c) = &call_id
@@ -293,7 +339,13 @@ impl ClaudeCodeAdapter {
         let content = msg.remove("content").unwrap_or(Value::Null);
         let blocks = match content {
             Value::String(s) => {
-                let body = Body::Message(Message { role: Role::User, content: Content::Text(s), tokens: None, model: None, subagent });
+                let body = Body::Message(Message {
+                    role: Role::User,
+                    content: Content::Text(s),
+                    tokens: None,
+                    model: None,
+                    subagent,
+                });
                 return self.emit(id, ts, pid, body, out);
             }
             Value::Array(b) => b,
@@ -305,7 +357,13 @@ impl ClaudeCodeAdapter {
         if !rest.is_empty() {
             let mid = if split { format!("{id}#0") } else { id.clone() };
             let rest = rest.into_iter().map(super::content_block).collect();
-            let body = Body::Message(Message { role: Role::User, content: Content::Blocks(rest), tokens: None, model: None, subagent: subagent.clone() });
+            let body = Body::Message(Message {
+                role: Role::User,
+                content: Content::Blocks(rest),
+                tokens: None,
+                model: None,
+                subagent: subagent.clone(),
+            });
             self.emit(mid, ts, pid.clone(), body, out);
         }
         for (i, r) in results.into_iter().enumerate() {
@@ -314,7 +372,15 @@ impl ClaudeCodeAdapter {
         }
     }
 
-    fn tool_result(&mut self, id: String, ts: i64, pid: Option<String>, mut block: Value, subagent: Option<String>, out: &mut EntrySink) {
+    fn tool_result(
+        &mut self,
+        id: String,
+        ts: i64,
+        pid: Option<String>,
+        mut block: Value,
+        subagent: Option<String>,
+        out: &mut EntrySink,
+    ) {
         let call_id = block.get("tool_use_id").and_then(Value::as_str).map(str::to_string);
         let pending = call_id.as_deref().and_then(|c| self.pending.take(c));
         let is_error = block.get("is_error").and_then(Value::as_bool).unwrap_or(false);
@@ -338,11 +404,25 @@ impl ClaudeCodeAdapter {
         let pid = self.parent(o);
         let text = str_field(o, "content").unwrap_or_default().to_string();
         let body = if str_field(o, "subtype") == Some("compact_boundary") {
-            Body::Extension(Extension { type_name: "aef.context.compacted".into(), fields: one("summary", Value::from(text)) })
+            Body::Extension(Extension {
+                type_name: "aef.context.compacted".into(),
+                fields: one("summary", Value::from(text)),
+            })
         } else if str_field(o, "level") == Some("error") {
-            Body::Error(ErrorEvent { code: str_field(o, "subtype").map(str::to_string), message: text, stack: None, recoverable: Some(true) })
+            Body::Error(ErrorEvent {
+                code: str_field(o, "subtype").map(str::to_string),
+                message: text,
+                stack: None,
+                recoverable: Some(true),
+            })
         } else {
-            Body::Message(Message { role: Role::System, content: Content::Text(text), tokens: None, model: None, subagent: self.subagent(o) })
+            Body::Message(Message {
+                role: Role::System,
+                content: Content::Text(text),
+                tokens: None,
+                model: None,
+                subagent: self.subagent(o),
+            })
         };
         self.emit(id, ts, pid, body, out);
     }
@@ -366,7 +446,9 @@ fn add_blocks(resp: &mut OpenResponse, line_id: &str, ts: i64, content: Option<V
         let kind = block.get("type").and_then(Value::as_str).unwrap_or_default();
         if kind == "tool_use" {
             let cid = block.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-            if let Some(slot) = resp.calls.iter_mut().find(|(_, b, _)| b.get("id").and_then(Value::as_str) == Some(cid.as_str())) {
+            if let Some(slot) =
+                resp.calls.iter_mut().find(|(_, b, _)| b.get("id").and_then(Value::as_str) == Some(cid.as_str()))
+            {
                 slot.1 = block;
             } else {
                 let id = if resp.calls.iter().any(|(id, _, _)| id == line_id) || line_id == resp.entry_id {
@@ -385,7 +467,10 @@ fn add_blocks(resp: &mut OpenResponse, line_id: &str, ts: i64, content: Option<V
         }
         let grows = resp.blocks.last().is_some_and(|last| {
             last.get("type") == block.get("type")
-                && last.get("text").and_then(Value::as_str).is_some_and(|prev| !prev.is_empty() && text.starts_with(prev))
+                && last
+                    .get("text")
+                    .and_then(Value::as_str)
+                    .is_some_and(|prev| !prev.is_empty() && text.starts_with(prev))
         });
         if grows {
             resp.blocks.pop();

@@ -14,10 +14,12 @@
 use serde_json::{Map, Value};
 
 use super::{
-    Adapter, AdapterKind, AdapterOptions, EntrySink, PendingCall, PendingCalls, args_object, one, parse_object, plain_text,
-    str_field, text_block, thinking_block,
+    Adapter, AdapterKind, AdapterOptions, EntrySink, PendingCall, PendingCalls, args_object, one, parse_object,
+    plain_text, str_field, text_block, thinking_block,
 };
-use crate::entry::{Body, Content, ErrorEvent, Extension, Message, Role, SessionStart, Status, ToolCall, ToolError, ToolResult, Tokens};
+use crate::entry::{
+    Body, Content, ErrorEvent, Extension, Message, Role, SessionStart, Status, Tokens, ToolCall, ToolError, ToolResult,
+};
 use crate::session::{SessionRecorder, USAGE_REPORT_TYPE};
 use crate::time::parse_rfc3339_ms;
 
@@ -162,7 +164,8 @@ impl CodexAdapter {
     /// Entries made before the model is known wait (at most `HELD_BEFORE_START` of them) so
     /// `session.start` can name the model of the first `turn_context`.
     fn emit(&mut self, id: String, ts: i64, pid: Option<String>, body: Body, out: &mut EntrySink) {
-        if self.session.is_none() && self.start.is_some() && self.model.is_none() && self.held.len() < HELD_BEFORE_START {
+        if self.session.is_none() && self.start.is_some() && self.model.is_none() && self.held.len() < HELD_BEFORE_START
+        {
             self.held.push((id, ts, pid, body));
             return;
         }
@@ -174,7 +177,11 @@ impl CodexAdapter {
     }
 
     fn sid(&self) -> String {
-        self.session.as_ref().map(|r| r.sid().to_string()).or_else(|| self.start.as_ref().map(|s| s.0.clone())).unwrap_or_default()
+        self.session
+            .as_ref()
+            .map(|r| r.sid().to_string())
+            .or_else(|| self.start.as_ref().map(|s| s.0.clone()))
+            .unwrap_or_default()
     }
 
     fn line_id(&self, n: u64) -> String {
@@ -216,7 +223,15 @@ impl CodexAdapter {
         self.emit(id, ts, pid, Body::ToolCall(ToolCall { tool, args, call_id, subagent: None }), out);
     }
 
-    fn emit_result(&mut self, id: String, ts: i64, call_id: Option<String>, result: Value, success: bool, out: &mut EntrySink) {
+    fn emit_result(
+        &mut self,
+        id: String,
+        ts: i64,
+        call_id: Option<String>,
+        result: Value,
+        success: bool,
+        out: &mut EntrySink,
+    ) {
         let pending = call_id.as_deref().and_then(|c| self.pending.take(c));
         let error = (!success).then(|| ToolError { code: None, message: plain_text(&result) });
         let body = Body::ToolResult(ToolResult {
@@ -278,7 +293,9 @@ impl CodexAdapter {
         if self.start.is_none() && self.session.is_none() {
             return out.malformed(n, format!("{t} line before the session_meta line"));
         }
-        let replay = self.session_start_ms.is_some_and(|s| str_field(o, "timestamp").and_then(parse_rfc3339_ms).is_some_and(|l| l < s));
+        let replay = self
+            .session_start_ms
+            .is_some_and(|s| str_field(o, "timestamp").and_then(parse_rfc3339_ms).is_some_and(|l| l < s));
         match t {
             "turn_context" => {
                 if let Some(m) = str_field(payload, "model") {
@@ -292,7 +309,10 @@ impl CodexAdapter {
             _ => {
                 self.close_response(None, out);
                 let summary = str_field(payload, "message").unwrap_or_default();
-                let body = Body::Extension(Extension { type_name: "aef.context.compacted".into(), fields: one("summary", Value::from(summary)) });
+                let body = Body::Extension(Extension {
+                    type_name: "aef.context.compacted".into(),
+                    fields: one("summary", Value::from(summary)),
+                });
                 let id = self.line_id(n);
                 self.emit(id, ts, None, body, out);
             }
@@ -346,7 +366,13 @@ impl CodexAdapter {
                 let injected = text.trim_start().starts_with('<');
                 let role = if role == "user" && !injected { Role::User } else { Role::System };
                 let id = self.line_id(n);
-                let body = Body::Message(Message { role, content: Content::Blocks(blocks), tokens: None, model: None, subagent: None });
+                let body = Body::Message(Message {
+                    role,
+                    content: Content::Blocks(blocks),
+                    tokens: None,
+                    model: None,
+                    subagent: None,
+                });
                 self.emit(id, ts, None, body, out);
             }
             "reasoning" => {
@@ -414,9 +440,15 @@ impl CodexAdapter {
         let ts = self.ts_of(o);
         let t = str_field(o, "type").unwrap_or_default();
         if t == "thread.started" {
-            let Some(id) = str_field(o, "thread_id") else { return out.malformed(n, "thread.started without a \"thread_id\"") };
+            let Some(id) = str_field(o, "thread_id") else {
+                return out.malformed(n, "thread.started without a \"thread_id\"");
+            };
             if self.start.is_none() && self.session.is_none() {
-                let start = SessionStart { agent: AGENT.into(), meta: Some(one("source", Value::from("exec"))), ..SessionStart::default() };
+                let start = SessionStart {
+                    agent: AGENT.into(),
+                    meta: Some(one("source", Value::from("exec"))),
+                    ..SessionStart::default()
+                };
                 self.start = Some((id.to_string(), start, ts));
             }
             return;
@@ -441,17 +473,27 @@ impl CodexAdapter {
             }
             "turn.failed" | "error" => {
                 self.close_response(None, out);
-                let message = o.get("error").map_or_else(|| str_field(o, "message").unwrap_or_default().to_string(), plain_message);
+                let message = o
+                    .get("error")
+                    .map_or_else(|| str_field(o, "message").unwrap_or_default().to_string(), plain_message);
                 self.status = Status::Error;
                 let id = self.line_id(n);
-                self.emit(id, ts, None, Body::Error(ErrorEvent { code: None, message, stack: None, recoverable: Some(false) }), out);
+                self.emit(
+                    id,
+                    ts,
+                    None,
+                    Body::Error(ErrorEvent { code: None, message, stack: None, recoverable: Some(false) }),
+                    out,
+                );
             }
             _ => {}
         }
     }
 
     fn exec_item(&mut self, n: u64, item: Option<&Value>, ts: i64, completed: bool, out: &mut EntrySink) {
-        let Some(item) = item.and_then(Value::as_object) else { return out.malformed(n, "item event without an \"item\" object") };
+        let Some(item) = item.and_then(Value::as_object) else {
+            return out.malformed(n, "item event without an \"item\" object");
+        };
         let item_id = str_field(item, "id").map_or_else(|| self.line_id(n), |i| format!("{}:{i}", self.sid()));
         match str_field(item, "type").unwrap_or_default() {
             "agent_message" if completed => {
@@ -464,9 +506,17 @@ impl CodexAdapter {
             }
             "error" if completed => {
                 let message = str_field(item, "message").unwrap_or_default().to_string();
-                self.emit(item_id, ts, None, Body::Error(ErrorEvent { code: None, message, stack: None, recoverable: Some(true) }), out);
+                self.emit(
+                    item_id,
+                    ts,
+                    None,
+                    Body::Error(ErrorEvent { code: None, message, stack: None, recoverable: Some(true) }),
+                    out,
+                );
             }
-            "command_execution" | "file_change" | "mcp_tool_call" | "web_search" => self.exec_tool(item_id, item, ts, completed, out),
+            "command_execution" | "file_change" | "mcp_tool_call" | "web_search" => {
+                self.exec_tool(item_id, item, ts, completed, out)
+            }
             "agent_message" | "reasoning" | "error" | "todo_list" => {}
             other => out.unknown(n, format!("unknown exec item type {other:?}")),
         }
@@ -474,8 +524,12 @@ impl CodexAdapter {
 
     fn exec_tool(&mut self, item_id: String, item: &Map<String, Value>, ts: i64, completed: bool, out: &mut EntrySink) {
         let (name, args) = match str_field(item, "type").unwrap_or_default() {
-            "command_execution" => ("shell".to_string(), one("command", item.get("command").cloned().unwrap_or(Value::Null))),
-            "file_change" => ("apply_patch".to_string(), one("changes", item.get("changes").cloned().unwrap_or(Value::Null))),
+            "command_execution" => {
+                ("shell".to_string(), one("command", item.get("command").cloned().unwrap_or(Value::Null)))
+            }
+            "file_change" => {
+                ("apply_patch".to_string(), one("changes", item.get("changes").cloned().unwrap_or(Value::Null)))
+            }
             "web_search" => ("web_search".to_string(), one("query", item.get("query").cloned().unwrap_or(Value::Null))),
             _ => (str_field(item, "tool").unwrap_or("mcp_tool").to_string(), args_object(item.get("arguments"))),
         };
@@ -511,8 +565,16 @@ fn output_of(v: Option<&Value>) -> (Value, bool) {
         }
         Some(Value::String(s)) => {
             let parsed = serde_json::from_str::<Value>(s).ok();
-            let exit = parsed.as_ref().and_then(|p| p.get("metadata")).and_then(|m| m.get("exit_code")).and_then(Value::as_i64);
-            let text = parsed.as_ref().and_then(|p| p.get("output")).and_then(Value::as_str).map_or_else(|| s.clone(), str::to_string);
+            let exit = parsed
+                .as_ref()
+                .and_then(|p| p.get("metadata"))
+                .and_then(|m| m.get("exit_code"))
+                .and_then(Value::as_i64);
+            let text = parsed
+                .as_ref()
+                .and_then(|p| p.get("output"))
+                .and_then(Value::as_str)
+                .map_or_else(|| s.clone(), str::to_string);
             (Value::String(text), exit.is_none_or(|c| c == 0))
         }
         Some(other) => (other.clone(), true),

@@ -15,8 +15,12 @@ use std::collections::{HashMap, VecDeque};
 
 use serde_json::{Map, Value};
 
-use super::{Adapter, AdapterKind, AdapterOptions, BoundedMap, EntrySink, one, plain_text, str_field, text_block, thinking_block};
-use crate::entry::{Body, Content, ErrorEvent, Extension, Message, Role, SessionStart, Status, ToolCall, ToolError, ToolResult, Tokens};
+use super::{
+    Adapter, AdapterKind, AdapterOptions, BoundedMap, EntrySink, one, plain_text, str_field, text_block, thinking_block,
+};
+use crate::entry::{
+    Body, Content, ErrorEvent, Extension, Message, Role, SessionStart, Status, Tokens, ToolCall, ToolError, ToolResult,
+};
 use crate::session::SessionRecorder;
 use crate::time::parse_rfc3339_ms;
 
@@ -168,7 +172,13 @@ impl GeminiAdapter {
             return;
         }
         if self.written.get(&id).is_some() {
-            return out.warn(n, format!("record {id} replaced after it was written (beyond the window of {}); the new version is ignored", self.options.limits.gemini_window));
+            return out.warn(
+                n,
+                format!(
+                    "record {id} replaced after it was written (beyond the window of {}); the new version is ignored",
+                    self.options.limits.gemini_window
+                ),
+            );
         }
         self.index.insert(id.clone(), self.front + self.window.len() as u64);
         self.window.push_back(Record { id, line: n, fields: o });
@@ -227,9 +237,21 @@ impl GeminiAdapter {
         };
         let sub = self.subagent.clone();
         let body = match str_field(&f, "type").unwrap_or_default() {
-            "user" => Body::Message(Message { role: Role::User, content: Content::Text(text), tokens: None, model: None, subagent: sub }),
+            "user" => Body::Message(Message {
+                role: Role::User,
+                content: Content::Text(text),
+                tokens: None,
+                model: None,
+                subagent: sub,
+            }),
             "gemini" | "model" => return self.model_turn(id, ts, &mut f, text, out),
-            "info" | "warning" => Body::Message(Message { role: Role::System, content: Content::Text(text), tokens: None, model: None, subagent: sub }),
+            "info" | "warning" => Body::Message(Message {
+                role: Role::System,
+                content: Content::Text(text),
+                tokens: None,
+                model: None,
+                subagent: sub,
+            }),
             "error" => {
                 self.status = Status::Error;
                 Body::Error(ErrorEvent { code: None, message: text, stack: None, recoverable: Some(true) })
@@ -245,7 +267,8 @@ impl GeminiAdapter {
             for t in thoughts {
                 let subject = t.get("subject").and_then(Value::as_str).unwrap_or_default();
                 let description = t.get("description").and_then(Value::as_str).unwrap_or_default();
-                let joined = [subject, description].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(": ");
+                let joined =
+                    [subject, description].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(": ");
                 blocks.push(thinking_block(&joined));
             }
         }
@@ -271,7 +294,12 @@ impl GeminiAdapter {
         let entry_id = format!("{msg_id}:call{i}");
         let tool = c.get("name").and_then(Value::as_str).filter(|s| !s.is_empty()).unwrap_or("unknown").to_string();
         let ts = c.get("timestamp").and_then(Value::as_str).and_then(parse_rfc3339_ms).unwrap_or(msg_ts);
-        let body = Body::ToolCall(ToolCall { tool: tool.clone(), args: super::args_owned(c.get_mut("args").map(Value::take)), call_id: call_id.clone(), subagent: self.subagent.clone() });
+        let body = Body::ToolCall(ToolCall {
+            tool: tool.clone(),
+            args: super::args_owned(c.get_mut("args").map(Value::take)),
+            call_id: call_id.clone(),
+            subagent: self.subagent.clone(),
+        });
         self.emit(entry_id.clone(), ts, Some(msg_id.to_string()), body, out);
         let status = c.get("status").and_then(Value::as_str).unwrap_or_default().to_string();
         let status = status.as_str();
@@ -285,9 +313,21 @@ impl GeminiAdapter {
         };
         let error = (!success).then(|| ToolError {
             code: (!status.is_empty()).then(|| status.to_string()),
-            message: c.get("resultDisplay").map(plain_text).filter(|s| !s.is_empty()).unwrap_or_else(|| plain_text(&result)),
+            message: c
+                .get("resultDisplay")
+                .map(plain_text)
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| plain_text(&result)),
         });
-        let body = Body::ToolResult(ToolResult { tool, call_id, result, success, duration_ms: None, error, subagent: self.subagent.clone() });
+        let body = Body::ToolResult(ToolResult {
+            tool,
+            call_id,
+            result,
+            success,
+            duration_ms: None,
+            error,
+            subagent: self.subagent.clone(),
+        });
         self.emit(format!("{entry_id}:result"), ts, Some(entry_id), body, out);
     }
 }
@@ -325,12 +365,18 @@ impl Adapter for GeminiAdapter {
     fn finish(&mut self, out: &mut EntrySink) {
         if let Mode::Legacy { text, start_line, too_big } = std::mem::replace(&mut self.mode, Mode::Jsonl) {
             if too_big {
-                out.malformed(start_line, format!("session file larger than {} bytes; refused", self.options.limits.max_document_bytes));
+                out.malformed(
+                    start_line,
+                    format!("session file larger than {} bytes; refused", self.options.limits.max_document_bytes),
+                );
             } else {
                 match serde_json::from_str::<Value>(&text) {
                     Ok(Value::Object(doc)) => self.legacy_document(start_line, doc, out),
                     Ok(_) => out.malformed(start_line, "session file is not a JSON object"),
-                    Err(e) => out.malformed(start_line + e.line().saturating_sub(1) as u64, format!("session file is not JSON: {e}")),
+                    Err(e) => out.malformed(
+                        start_line + e.line().saturating_sub(1) as u64,
+                        format!("session file is not JSON: {e}"),
+                    ),
                 }
             }
         }

@@ -183,7 +183,9 @@ pub fn detect(sample: &[u8]) -> Option<AdapterKind> {
     let text = String::from_utf8_lossy(sample);
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty()).peekable();
     let first = lines.peek().copied()?;
-    if first == "{" || (first.starts_with('{') && serde_json::from_str::<Value>(first).is_err() && first.contains("\"sessionId\"")) {
+    if first == "{"
+        || (first.starts_with('{') && serde_json::from_str::<Value>(first).is_err() && first.contains("\"sessionId\""))
+    {
         return Some(AdapterKind::Gemini);
     }
     for line in lines.take(50) {

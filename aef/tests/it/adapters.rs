@@ -208,9 +208,24 @@ fn gemini_legacy_single_json_file() {
 #[test]
 fn detection_picks_the_right_adapter_for_every_fixture() {
     for (kind, files) in [
-        (ClaudeCode, &["claude-code/simple.jsonl", "claude-code/multi-tool.jsonl", "claude-code/trap-repeated-message-id.jsonl"][..]),
-        (Codex, &["codex/simple.jsonl", "codex/multi-tool.jsonl", "codex/exec.jsonl", "codex/trap-forked-replay.jsonl"][..]),
-        (Gemini, &["gemini/simple.jsonl", "gemini/multi-tool.jsonl", "gemini/legacy-session.json", "gemini/trap-rewind.jsonl"][..]),
+        (
+            ClaudeCode,
+            &["claude-code/simple.jsonl", "claude-code/multi-tool.jsonl", "claude-code/trap-repeated-message-id.jsonl"]
+                [..],
+        ),
+        (
+            Codex,
+            &["codex/simple.jsonl", "codex/multi-tool.jsonl", "codex/exec.jsonl", "codex/trap-forked-replay.jsonl"][..],
+        ),
+        (
+            Gemini,
+            &[
+                "gemini/simple.jsonl",
+                "gemini/multi-tool.jsonl",
+                "gemini/legacy-session.json",
+                "gemini/trap-rewind.jsonl",
+            ][..],
+        ),
     ] {
         for f in files {
             let bytes = std::fs::read(crate::support::fixture(f)).unwrap();

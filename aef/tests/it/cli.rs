@@ -31,7 +31,11 @@ fn text(b: &[u8]) -> String {
 fn validate_exit_codes_are_0_1_2() {
     let ok = aef(&["validate", &path("aef/valid-core.jsonl"), &path("aef/valid-extension.jsonl")], None);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
-    assert!(text(&ok.stdout).starts_with("11 entries: 11 valid, 0 invalid (8 core, 3 extension)"), "{}", text(&ok.stdout));
+    assert!(
+        text(&ok.stdout).starts_with("11 entries: 11 valid, 0 invalid (8 core, 3 extension)"),
+        "{}",
+        text(&ok.stdout)
+    );
 
     let bad = aef(&["validate", &path("aef/invalid.jsonl")], None);
     assert_eq!(bad.status.code(), Some(1));
@@ -62,13 +66,18 @@ fn validate_reads_stdin_gzip_and_prints_json() {
     let from_stdin = aef(&["validate", "--json", "-"], Some(&gz));
     assert_eq!(from_file.status.code(), Some(1));
     assert_eq!(from_stdin.status.code(), Some(1));
-    let lines: Vec<serde_json::Value> = text(&from_stdin.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> =
+        text(&from_stdin.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let summary = &lines.last().unwrap()["summary"];
     assert_eq!(summary["invalid"], 8);
     assert_eq!(summary["valid"], 1);
     assert_eq!(lines[0]["file"], "<stdin>");
     assert_eq!(lines[0]["line"], 2);
-    assert_eq!(text(&from_file.stdout).lines().count(), lines.len(), "gzip file and gzip stdin report the same problems");
+    assert_eq!(
+        text(&from_file.stdout).lines().count(),
+        lines.len(),
+        "gzip file and gzip stdin report the same problems"
+    );
 
     let quiet = aef(&["validate", "--quiet", &path("aef/valid-core.jsonl")], None);
     assert_eq!(quiet.status.code(), Some(0));
@@ -80,7 +89,13 @@ fn validate_reads_stdin_gzip_and_prints_json() {
 
 #[test]
 fn convert_auto_detects_and_its_output_validates() {
-    for f in ["claude-code/multi-tool.jsonl", "codex/multi-tool.jsonl", "codex/exec.jsonl", "gemini/multi-tool.jsonl", "gemini/legacy-session.json"] {
+    for f in [
+        "claude-code/multi-tool.jsonl",
+        "codex/multi-tool.jsonl",
+        "codex/exec.jsonl",
+        "gemini/multi-tool.jsonl",
+        "gemini/legacy-session.json",
+    ] {
         let out = aef(&["convert", "--validate", "--quiet", &path(f)], None);
         assert_eq!(out.status.code(), Some(0), "{f}: {}", text(&out.stderr));
         let check = aef(&["validate", "--strict", "-"], Some(&out.stdout));
@@ -127,7 +142,10 @@ fn convert_usage_errors_exit_2() {
 
 #[test]
 fn convert_follow_with_idle_timeout_finishes_the_session() {
-    let out = aef(&["convert", "--follow", "--poll-ms", "10", "--idle-timeout-ms", "100", &path("gemini/simple.jsonl")], None);
+    let out = aef(
+        &["convert", "--follow", "--poll-ms", "10", "--idle-timeout-ms", "100", &path("gemini/simple.jsonl")],
+        None,
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let last = text(&out.stdout).lines().last().unwrap().to_string();
     assert!(last.contains("\"type\":\"session.end\""), "{last}");

@@ -25,7 +25,11 @@ fn a_converted_session_exports_to_well_formed_otlp() {
     // tool.call + tool.result pairs become one span each; everything else one span; the
     // session.start/end pair one root span
     let calls = c.entries.iter().filter(|e| e["type"] == "tool.call").count();
-    let others = c.entries.iter().filter(|e| !matches!(e["type"].as_str(), Some("tool.call" | "tool.result" | "session.start" | "session.end"))).count();
+    let others = c
+        .entries
+        .iter()
+        .filter(|e| !matches!(e["type"].as_str(), Some("tool.call" | "tool.result" | "session.start" | "session.end")))
+        .count();
     assert_eq!(spans.len(), calls + others + 1);
     for s in &spans {
         assert_eq!(s["traceId"], trace_id(sid));
@@ -48,6 +52,7 @@ fn a_converted_session_exports_to_well_formed_otlp() {
     assert_eq!(tool[0]["parentSpanId"], span_id(sid, "c-a1"));
     assert_eq!(tool[1]["status"]["code"], 2);
     let chat = spans.iter().find(|s| s["name"] == "chat claude-sonnet-4-20250514").unwrap();
-    let attr = |k: &str| chat["attributes"].as_array().unwrap().iter().find(|a| a["key"] == k).map(|a| a["value"].clone());
+    let attr =
+        |k: &str| chat["attributes"].as_array().unwrap().iter().find(|a| a["key"] == k).map(|a| a["value"].clone());
     assert_eq!(attr("gen_ai.usage.input_tokens").unwrap()["intValue"], "5320");
 }

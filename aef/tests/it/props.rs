@@ -33,8 +33,9 @@ enum Claude {
 fn claude_event() -> impl Strategy<Value = Claude> {
     prop_oneof![
         text().prop_map(Claude::User),
-        (0u8..4, 0u8..3, 0u8..4, text(), (0u32..500, 0u32..500, 0u32..5000, 0u32..300), any::<bool>())
-            .prop_map(|(msg, block, tool, text, usage, side)| Claude::Assistant { msg, block, tool, text, usage, side }),
+        (0u8..4, 0u8..3, 0u8..4, text(), (0u32..500, 0u32..500, 0u32..5000, 0u32..300), any::<bool>()).prop_map(
+            |(msg, block, tool, text, usage, side)| Claude::Assistant { msg, block, tool, text, usage, side }
+        ),
         (0u8..4, any::<bool>()).prop_map(|(tool, error)| Claude::Result { tool, error }),
         text().prop_map(Claude::System),
         text().prop_map(Claude::Junk),
@@ -60,7 +61,9 @@ fn claude_lines(events: &[Claude]) -> Vec<String> {
                 let content = match block {
                     0 => json!([{"type": "text", "text": text}]),
                     1 => json!([{"type": "thinking", "thinking": text, "signature": "s"}]),
-                    _ => json!([{"type": "tool_use", "id": format!("t{tool}"), "name": format!("Tool{tool}"), "input": {"q": text}}]),
+                    _ => {
+                        json!([{"type": "tool_use", "id": format!("t{tool}"), "name": format!("Tool{tool}"), "input": {"q": text}}])
+                    }
                 };
                 let mut b = base("assistant", *side);
                 b["message"] = json!({"id": format!("msg_{msg}"), "role": "assistant", "model": "m", "content": content,
@@ -121,18 +124,26 @@ fn codex_event() -> impl Strategy<Value = Codex> {
 /// re-emitted unchanged or replayed from earlier; only the real advances may count.
 fn codex_lines(events: &[Codex]) -> (Vec<String>, (u64, u64, u64, u64)) {
     let ts = |i: usize| format!("2025-01-01T00:{:02}:{:02}.000Z", 1 + i / 60, i % 60);
-    let mut out = vec![json!({"timestamp": "2025-01-01T00:00:00.000Z", "type": "session_meta",
+    let mut out = vec![
+        json!({"timestamp": "2025-01-01T00:00:00.000Z", "type": "session_meta",
         "payload": {"id": "C", "timestamp": "2025-01-01T00:00:00.000Z", "cwd": "/w", "cli_version": "0"}})
-    .to_string()];
+        .to_string(),
+    ];
     let mut history: Vec<(u64, u64, u64, u64)> = Vec::new();
     let mut cumulative = (0u64, 0u64, 0u64, 0u64);
     for (i, e) in events.iter().enumerate() {
         let item = |p: Value| json!({"timestamp": ts(i), "type": "response_item", "payload": p}).to_string();
         let line = match e {
-            Codex::User(t) => item(json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": t}]})),
-            Codex::Assistant(t) => item(json!({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": t}]})),
+            Codex::User(t) => {
+                item(json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": t}]}))
+            }
+            Codex::Assistant(t) => {
+                item(json!({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": t}]}))
+            }
             Codex::Reasoning(t) => item(json!({"type": "reasoning", "summary": [{"type": "summary_text", "text": t}]})),
-            Codex::Call(c) => item(json!({"type": "function_call", "name": "shell", "arguments": "{\"command\":[\"ls\"]}", "call_id": format!("c{c}")})),
+            Codex::Call(c) => item(
+                json!({"type": "function_call", "name": "shell", "arguments": "{\"command\":[\"ls\"]}", "call_id": format!("c{c}")}),
+            ),
             Codex::Output(c, ok) => item(json!({"type": "function_call_output", "call_id": format!("c{c}"),
                 "output": json!({"output": "x", "metadata": {"exit_code": if *ok {0} else {1}}}).to_string()})),
             Codex::Advance(..) | Codex::Repeat | Codex::Replay(_) => {
@@ -150,7 +161,9 @@ fn codex_lines(events: &[Codex]) -> (Vec<String>, (u64, u64, u64, u64)) {
                     {"input_tokens": t.0, "cached_input_tokens": t.1, "output_tokens": t.2, "reasoning_output_tokens": t.3}}}})
                 .to_string()
             }
-            Codex::Context => json!({"timestamp": ts(i), "type": "turn_context", "payload": {"model": "gpt"}}).to_string(),
+            Codex::Context => {
+                json!({"timestamp": ts(i), "type": "turn_context", "payload": {"model": "gpt"}}).to_string()
+            }
             Codex::Junk(t) => t.clone(),
         };
         out.push(line);
@@ -179,7 +192,9 @@ fn gemini_event() -> impl Strategy<Value = Gemini> {
 }
 
 fn gemini_lines(events: &[Gemini]) -> Vec<String> {
-    let mut out = vec![json!({"sessionId": "G", "projectHash": "h", "startTime": "2025-01-01T00:00:00Z", "kind": "main"}).to_string()];
+    let mut out = vec![
+        json!({"sessionId": "G", "projectHash": "h", "startTime": "2025-01-01T00:00:00Z", "kind": "main"}).to_string(),
+    ];
     for (n, e) in events.iter().enumerate() {
         let ts = format!("2025-01-01T00:00:{:02}Z", n % 60);
         out.push(match e {

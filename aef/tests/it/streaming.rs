@@ -25,7 +25,8 @@ fn follow_converts_a_growing_file_like_the_whole_file() {
         let mut writer = EntryWriter::new(Vec::new());
         let opts = ConvertOptions { follow: Some(follow), ..ConvertOptions::default() };
         let input = Input::open(&reader_path).unwrap();
-        let report = aef::convert(adapter.as_mut(), input, &mut writer, &opts, None, &mut |_| {}, &mut |_, _| {}).unwrap();
+        let report =
+            aef::convert(adapter.as_mut(), input, &mut writer, &opts, None, &mut |_| {}, &mut |_, _| {}).unwrap();
         (report, writer.into_inner())
     });
 
@@ -54,10 +55,19 @@ fn follow_refuses_gzip_input() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(b"{}\n").unwrap();
     let input = Input::from_reader("x.gz", std::io::Cursor::new(gz.finish().unwrap()));
-    let follow = FollowOptions { poll: Duration::from_millis(1), idle_timeout: None, stop: Arc::new(AtomicBool::new(true)) };
+    let follow =
+        FollowOptions { poll: Duration::from_millis(1), idle_timeout: None, stop: Arc::new(AtomicBool::new(true)) };
     let opts = ConvertOptions { follow: Some(follow), ..ConvertOptions::default() };
     let mut adapter = AdapterKind::Codex.build(options());
-    let err = aef::convert(adapter.as_mut(), input, &mut EntryWriter::new(Vec::new()), &opts, None, &mut |_| {}, &mut |_, _| {})
-        .unwrap_err();
+    let err = aef::convert(
+        adapter.as_mut(),
+        input,
+        &mut EntryWriter::new(Vec::new()),
+        &opts,
+        None,
+        &mut |_| {},
+        &mut |_, _| {},
+    )
+    .unwrap_err();
     assert!(matches!(err, aef::ConvertError::FollowGzip(_)), "{err}");
 }

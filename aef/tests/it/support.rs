@@ -3,7 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use aef::{AdapterKind, AdapterOptions, ConvertOptions, ConvertReport, Diagnostic, EntryWriter, FixedClock, Input, Tokens, Validator};
+use aef::{
+    AdapterKind, AdapterOptions, ConvertOptions, ConvertReport, Diagnostic, EntryWriter, FixedClock, Input, Tokens,
+    Validator,
+};
 use serde_json::Value;
 
 pub(crate) fn fixture(rel: &str) -> PathBuf {
@@ -83,6 +86,12 @@ pub(crate) fn assert_well_formed(entries: &[Value]) {
     assert_eq!(summary, total_tokens(entries), "session.end summary equals the sum of the entries");
 }
 
-pub(crate) fn tokens(input: u64, output: u64, cached: Option<u64>, cache_write: Option<u64>, reasoning: Option<u64>) -> Tokens {
+pub(crate) fn tokens(
+    input: u64,
+    output: u64,
+    cached: Option<u64>,
+    cache_write: Option<u64>,
+    reasoning: Option<u64>,
+) -> Tokens {
     Tokens { input, output, cached, cache_write, reasoning }
 }

@@ -47,7 +47,10 @@ fn a_registered_namespace_schema_is_enforced() {
     assert!(v.check_value(&ok).is_valid());
     let bad = json!({"v":1,"id":"x","ts":1,"sid":"s","type":"warmhub.belief.query","query":"q","snapshot":{}});
     let verdict = v.check_value(&bad);
-    assert!(verdict.problems.iter().any(|p| p.path == "/snapshot/hypotheses" && p.message.contains("warmhub.belief")), "{verdict:?}");
+    assert!(
+        verdict.problems.iter().any(|p| p.path == "/snapshot/hypotheses" && p.message.contains("warmhub.belief")),
+        "{verdict:?}"
+    );
 }
 
 #[test]

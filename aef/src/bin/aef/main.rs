@@ -232,7 +232,11 @@ fn validate(a: ValidateArgs, limits: &Limits) -> Result<Outcome> {
 }
 
 fn render_summary(out: &mut impl Write, s: &aef::Summary) -> std::io::Result<()> {
-    writeln!(out, "{} entries: {} valid, {} invalid ({} core, {} extension); {} blank lines", s.entries, s.valid, s.invalid, s.core, s.extension, s.blank)?;
+    writeln!(
+        out,
+        "{} entries: {} valid, {} invalid ({} core, {} extension); {} blank lines",
+        s.entries, s.valid, s.invalid, s.core, s.extension, s.blank
+    )?;
     for (t, n) in &s.by_type {
         writeln!(out, "  {t:<24} {n}")?;
     }
@@ -276,7 +280,11 @@ fn convert(a: ConvertArgs, limits: &Limits) -> Result<Outcome> {
             Severity::Warning => "warning",
         };
         let mut err = std::io::stderr().lock();
-        let _ = if d.line > 0 { writeln!(err, "{name}:{}: {what}: {}", d.line, d.message) } else { writeln!(err, "{name}: {what}: {}", d.message) };
+        let _ = if d.line > 0 {
+            writeln!(err, "{name}:{}: {what}: {}", d.line, d.message)
+        } else {
+            writeln!(err, "{name}: {what}: {}", d.message)
+        };
     };
     let mut on_invalid = |e: &aef::Entry, v: &aef::Verdict| {
         let mut err = std::io::stderr().lock();
@@ -284,7 +292,8 @@ fn convert(a: ConvertArgs, limits: &Limits) -> Result<Outcome> {
             let _ = writeln!(err, "invalid entry {}: {}: {}", e.id, p.path, p.message);
         }
     };
-    let report = aef::convert(adapter.as_mut(), input, &mut writer, &options, validator.as_ref(), &mut on_diag, &mut on_invalid);
+    let report =
+        aef::convert(adapter.as_mut(), input, &mut writer, &options, validator.as_ref(), &mut on_diag, &mut on_invalid);
     match report {
         Ok(r) => {
             tracing::debug!(lines = r.lines, entries = r.entries, skipped = r.skipped, "converted");
@@ -329,14 +338,29 @@ fn render_info(out: &mut impl Write, i: &Info) -> std::io::Result<()> {
     writeln!(out, "time:      {} .. {}", time_of(i.first_ts), time_of(i.last_ts))?;
     let agents: Vec<String> = i.agents.iter().map(|(a, n)| format!("{a} ({n})")).collect();
     writeln!(out, "agents:    {}", if agents.is_empty() { "-".into() } else { agents.join(", ") })?;
-    writeln!(out, "tokens:    input {} (cached {}, cache writes {}), output {} (reasoning {})", i.tokens.input, i.tokens.cached.unwrap_or(0), i.tokens.cache_write.unwrap_or(0), i.tokens.output, i.tokens.reasoning.unwrap_or(0))?;
+    writeln!(
+        out,
+        "tokens:    input {} (cached {}, cache writes {}), output {} (reasoning {})",
+        i.tokens.input,
+        i.tokens.cached.unwrap_or(0),
+        i.tokens.cache_write.unwrap_or(0),
+        i.tokens.output,
+        i.tokens.reasoning.unwrap_or(0)
+    )?;
     writeln!(out, "entries by type:")?;
     for (t, n) in &i.by_type {
         writeln!(out, "  {t:<24} {n}")?;
     }
     writeln!(out, "tokens by model:")?;
     for (m, t) in &i.tokens_by_model {
-        writeln!(out, "  {m:<24} input {} (cached {}), output {} (reasoning {})", t.input, t.cached.unwrap_or(0), t.output, t.reasoning.unwrap_or(0))?;
+        writeln!(
+            out,
+            "  {m:<24} input {} (cached {}), output {} (reasoning {})",
+            t.input,
+            t.cached.unwrap_or(0),
+            t.output,
+            t.reasoning.unwrap_or(0)
+        )?;
     }
     writeln!(out, "tool calls by tool:")?;
     for (t, n) in &i.tool_calls {
@@ -346,7 +370,13 @@ fn render_info(out: &mut impl Write, i: &Info) -> std::io::Result<()> {
     for (sid, s) in &i.sessions {
         let agent = s.agent.as_deref().unwrap_or("-");
         let status = s.status.as_deref().unwrap_or("open");
-        writeln!(out, "  {sid}  {agent}  {} entries  {} .. {}  {status}", s.entries, time_of(s.first_ts), time_of(s.last_ts))?;
+        writeln!(
+            out,
+            "  {sid}  {agent}  {} entries  {} .. {}  {status}",
+            s.entries,
+            time_of(s.first_ts),
+            time_of(s.last_ts)
+        )?;
     }
     Ok(())
 }
@@ -383,7 +413,11 @@ fn export(a: ExportArgs, limits: &Limits) -> Result<Outcome> {
     }
     let (report, _) = exporter.finish()?;
     if unreadable + report.skipped > 0 {
-        let _ = writeln!(std::io::stderr().lock(), "warning: {} lines were not AEF entries and were skipped", unreadable + report.skipped);
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "warning: {} lines were not AEF entries and were skipped",
+            unreadable + report.skipped
+        );
     }
     Ok(Outcome::Ok)
 }
