@@ -35,6 +35,9 @@ fn convert(kind: AdapterKind, bytes: &[u8]) -> usize {
     out.written() as usize
 }
 
+/// A name, its input, and the aef run over that input.
+type Workload<'a> = (&'a str, &'a [u8], Box<dyn FnMut() -> usize + 'a>);
+
 fn seconds(f: &mut dyn FnMut() -> usize) -> f64 {
     let t = Instant::now();
     std::hint::black_box(f());
@@ -58,7 +61,7 @@ fn main() {
     let codex = log(synthetic::Format::Codex, bytes);
     let gemini = log(synthetic::Format::Gemini, bytes);
     let validator = Validator::new(false).expect("schema");
-    let mut workloads: Vec<(&str, &[u8], Box<dyn FnMut() -> usize>)> = vec![
+    let mut workloads: Vec<Workload<'_>> = vec![
         (
             "validate",
             &aef_log,

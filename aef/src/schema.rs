@@ -95,7 +95,7 @@ impl ExtensionRegistry {
         let v = compile(namespace, schema)?;
         self.entries.retain(|(ns, _)| ns != namespace);
         self.entries.push((namespace.to_string(), v));
-        self.entries.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.entries.sort_by_key(|e| std::cmp::Reverse(e.0.len()));
         Ok(())
     }
 

@@ -122,14 +122,13 @@ impl Validator {
 
     fn check_extension(&self, entry: &Value, type_name: &str, verdict: &mut Verdict) {
         match self.extensions.find(type_name) {
-            Some((ns, schema)) => {
-                if !schema.is_valid(entry) {
-                    for e in schema.iter_errors(entry) {
-                        let (path, message) = describe(&e);
-                        verdict.push(self.max_problems, path, format!("{message} (extension schema {ns})"));
-                    }
+            Some((ns, schema)) if !schema.is_valid(entry) => {
+                for e in schema.iter_errors(entry) {
+                    let (path, message) = describe(&e);
+                    verdict.push(self.max_problems, path, format!("{message} (extension schema {ns})"));
                 }
             }
+            Some(_) => {}
             None if self.strict => verdict.push(
                 self.max_problems,
                 "/type",

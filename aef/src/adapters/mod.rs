@@ -335,11 +335,9 @@ pub(crate) fn content_block(block: Value) -> Value {
         return Value::Object(m);
     };
     match kind.as_str() {
-        "text" | "thinking" => {
-            if !o.get("text").is_some_and(Value::is_string) {
-                let t = o.get("text").map(plain_text).unwrap_or_default();
-                o.insert("text".into(), Value::from(t));
-            }
+        "text" | "thinking" if !o.get("text").is_some_and(Value::is_string) => {
+            let t = o.get("text").map(plain_text).unwrap_or_default();
+            o.insert("text".into(), Value::from(t));
         }
         "tool_use" => {
             for k in ["id", "name"] {

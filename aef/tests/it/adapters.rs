@@ -185,7 +185,7 @@ fn gemini_rewind_beyond_the_window_is_recorded_not_lost() {
     opts.limits.gemini_window = 1;
     let mut adapter = Gemini.build(opts);
     let mut out = aef::EntrySink::default();
-    let bytes = std::fs::read(crate::support::fixture("gemini/trap-rewind.jsonl")).unwrap();
+    let bytes = crate::support::read(crate::support::fixture("gemini/trap-rewind.jsonl"));
     for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
         adapter.push_line(i as u64 + 1, line, &mut out);
     }
@@ -228,7 +228,7 @@ fn detection_picks_the_right_adapter_for_every_fixture() {
         ),
     ] {
         for f in files {
-            let bytes = std::fs::read(crate::support::fixture(f)).unwrap();
+            let bytes = crate::support::read(crate::support::fixture(f));
             assert_eq!(aef::detect(&bytes), Some(kind), "{f}");
         }
     }
@@ -236,7 +236,7 @@ fn detection_picks_the_right_adapter_for_every_fixture() {
 
 #[test]
 fn malformed_lines_are_reported_with_their_number_and_skipped() {
-    let mut bytes = std::fs::read(crate::support::fixture("claude-code/simple.jsonl")).unwrap();
+    let mut bytes = crate::support::read(crate::support::fixture("claude-code/simple.jsonl"));
     bytes.extend_from_slice(b"{not json\n[1,2]\n{\"type\":\"user\",\"sessionId\":\"x\"}\n");
     let c = crate::support::convert_bytes(ClaudeCode, "x", bytes);
     assert_well_formed(&c.entries);

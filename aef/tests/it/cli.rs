@@ -54,13 +54,13 @@ fn validate_exit_codes_are_0_1_2() {
 
 #[test]
 fn validate_reads_stdin_gzip_and_prints_json() {
-    let bytes = std::fs::read(fixture("aef/invalid.jsonl")).unwrap();
+    let bytes = crate::support::read(fixture("aef/invalid.jsonl"));
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&bytes).unwrap();
     let gz = gz.finish().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("invalid.jsonl.gz");
-    std::fs::write(&file, &gz).unwrap();
+    crate::support::write(&file, &gz);
 
     let from_file = aef(&["validate", "--json", file.to_str().unwrap()], None);
     let from_stdin = aef(&["validate", "--json", "-"], Some(&gz));
@@ -105,7 +105,7 @@ fn convert_auto_detects_and_its_output_validates() {
 
 #[test]
 fn convert_from_stdin_to_a_file_and_info_on_it() {
-    let bytes = std::fs::read(fixture("codex/simple.jsonl")).unwrap();
+    let bytes = crate::support::read(fixture("codex/simple.jsonl"));
     let dir = tempfile::tempdir().unwrap();
     let out_file = dir.path().join("out.aef.jsonl");
     let conv = aef(&["convert", "--adapter", "codex", "--output", out_file.to_str().unwrap(), "-"], Some(&bytes));
@@ -169,7 +169,7 @@ fn adapters_and_export() {
 fn bad_limits_document_is_a_usage_error_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("limits.json");
-    std::fs::write(&f, r#"{"gemini_window": "big"}"#).unwrap();
+    crate::support::write(&f, r#"{"gemini_window": "big"}"#);
     let out = aef(&["--limits", f.to_str().unwrap(), "validate", &path("aef/valid-core.jsonl")], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("/gemini_window"), "{}", text(&out.stderr));

@@ -11,11 +11,11 @@ use crate::support::{assert_well_formed, convert_fixture, fixture, options, pars
 
 #[test]
 fn follow_converts_a_growing_file_like_the_whole_file() {
-    let full = std::fs::read(fixture("claude-code/multi-tool.jsonl")).unwrap();
+    let full = crate::support::read(fixture("claude-code/multi-tool.jsonl"));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("session.jsonl");
     let lines: Vec<&[u8]> = full.split_inclusive(|b| *b == b'\n').collect();
-    std::fs::write(&path, lines[0]).unwrap();
+    crate::support::write(&path, lines[0]);
 
     let stop = Arc::new(AtomicBool::new(false));
     let follow = FollowOptions { poll: Duration::from_millis(5), idle_timeout: None, stop: stop.clone() };

@@ -43,7 +43,7 @@ pub(crate) fn convert_bytes(kind: AdapterKind, name: &str, bytes: Vec<u8>) -> Co
 }
 
 pub(crate) fn convert_fixture(kind: AdapterKind, rel: &str) -> Converted {
-    let bytes = std::fs::read(fixture(rel)).expect("fixture exists");
+    let bytes = read(fixture(rel));
     convert_bytes(kind, rel, bytes)
 }
 
@@ -94,4 +94,24 @@ pub(crate) fn tokens(
     reasoning: Option<u64>,
 ) -> Tokens {
     Tokens { input, output, cached, cache_write, reasoning }
+}
+
+/// Reads a whole file (the workspace bans bare `std::fs::read`; this names the path on failure).
+pub(crate) fn read(path: impl AsRef<Path>) -> Vec<u8> {
+    use std::io::Read;
+    let path = path.as_ref();
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    bytes
+}
+
+/// Writes a whole file, naming the path on failure.
+pub(crate) fn write(path: impl AsRef<Path>, bytes: impl AsRef<[u8]>) {
+    use std::io::Write;
+    let path = path.as_ref();
+    std::fs::File::create(path)
+        .and_then(|mut f| f.write_all(bytes.as_ref()))
+        .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }

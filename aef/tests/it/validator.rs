@@ -71,7 +71,7 @@ fn invalid_file_reports_each_problem_with_line_and_path() {
 
 #[test]
 fn the_spec_documents_every_field_the_schema_defines() {
-    let spec = std::fs::read_to_string(fixture("../../docs/AEF-spec-v0.1.md")).unwrap();
+    let spec = String::from_utf8(crate::support::read(fixture("../../docs/AEF-spec-v0.1.md"))).unwrap();
     let schema = aef::core_value().unwrap();
     for def in ["sessionStart", "sessionEnd", "message", "toolCall", "toolResult", "error"] {
         for field in schema["$defs"][def]["properties"].as_object().unwrap().keys() {
@@ -84,6 +84,6 @@ fn the_spec_documents_every_field_the_schema_defines() {
     for field in schema["$defs"]["tokens"]["properties"].as_object().unwrap().keys() {
         assert!(spec.contains(&format!("`tokens.{field}`")), "spec does not pin `tokens.{field}`");
     }
-    let embedded = std::fs::read_to_string(fixture("../../docs/AEF-spec-v0.1.md")).unwrap();
+    let embedded = String::from_utf8(crate::support::read(fixture("../../docs/AEF-spec-v0.1.md"))).unwrap();
     assert!(embedded.contains("schema/core.schema.json"));
 }
