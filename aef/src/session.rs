@@ -8,6 +8,36 @@ use crate::entry::{Body, Entry, SessionEnd, Status, Summary, Tokens};
 pub const USAGE_REPORT_TYPE: &str = "aef.usage.report";
 
 /// Records the entries of one session: assigns `seq` from 0 and keeps the running summary.
+///
+/// Exporting a session (the kernel's `cpctl aef export`) is a loop over its events:
+///
+/// ```
+/// use aef::{Body, Content, EntryWriter, Extension, Message, Role, SessionRecorder, SessionStart, Status, Tokens, Validator};
+///
+/// let mut out = EntryWriter::new(Vec::new());
+/// let mut rec = SessionRecorder::new("sess-1");
+/// let start = SessionStart { agent: "cp-kernel".into(), ..SessionStart::default() };
+/// out.write(&rec.entry("sess-1:start", 1_000, None, Body::SessionStart(start)))?;
+/// let reply = Message {
+///     role: Role::Assistant,
+///     content: Content::Text("done".into()),
+///     tokens: Some(Tokens { input: 1200, output: 80, cached: Some(1000), cache_write: None, reasoning: None }),
+///     model: Some("m".into()),
+///     subagent: None,
+/// };
+/// out.write(&rec.entry("p1", 2_000, Some("sess-1:start".into()), Body::Message(reply)))?;
+/// let mut cost = serde_json::Map::new();
+/// cost.insert("usd".into(), 0.0123.into());
+/// out.write(&rec.entry("p1:cost", 2_000, Some("p1".into()), Body::Extension(Extension { type_name: "cp.prompt.cost".into(), fields: cost })))?;
+/// let end = rec.end("sess-1:end", 3_000, Status::Complete);
+/// out.write(&end)?;
+///
+/// let text = String::from_utf8(out.into_inner()).unwrap();
+/// let v = Validator::new(false)?;
+/// assert!(text.lines().all(|l| v.check_line(l.as_bytes()).is_valid()));
+/// assert_eq!(rec.summary().tokens.input, 1200);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct SessionRecorder {
     sid: String,

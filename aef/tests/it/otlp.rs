@@ -1,6 +1,7 @@
 //! AEF → OTLP JSON lines, checked against the OTLP JSON encoding rules.
 
 use aef::{Limits, OtlpExporter, span_id, trace_id};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use serde_json::Value;
 
 use crate::support::convert_fixture;
@@ -15,6 +16,18 @@ fn a_converted_session_exports_to_well_formed_otlp() {
     let (report, out) = x.finish().unwrap();
     let requests: Vec<Value> = crate::support::parse_lines(&out);
     assert_eq!(requests.len() as u64, report.requests);
+    // a real OTLP decoder (opentelemetry-proto's JSON mapping) reads every line back
+    let mut decoded_spans = 0;
+    for line in String::from_utf8(out.clone()).unwrap().lines() {
+        let req: ExportTraceServiceRequest = serde_json::from_str(line).expect("OTLP JSON decodes");
+        for span in req.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
+            assert_eq!(span.trace_id.len(), 16);
+            assert_eq!(span.span_id.len(), 8);
+            assert!(span.end_time_unix_nano >= span.start_time_unix_nano);
+            decoded_spans += 1;
+        }
+    }
+    assert_eq!(decoded_spans, report.spans);
     let sid = c.entries[0]["sid"].as_str().unwrap();
     let mut spans = Vec::new();
     for r in &requests {
@@ -46,6 +59,9 @@ fn a_converted_session_exports_to_well_formed_otlp() {
         }
     }
     let tool: Vec<&Value> = spans.iter().filter(|s| s["kind"] == 3).collect();
+    let decoded: ExportTraceServiceRequest = serde_json::from_value(requests[0].clone()).unwrap();
+    let client = decoded.resource_spans[0].scope_spans[0].spans.iter().filter(|s| s.kind == 3).count();
+    assert_eq!(client, 2, "the decoder sees two CLIENT spans");
     assert_eq!(tool.len(), 2);
     let root = spans.iter().find(|s| s["name"] == "session claude-code").unwrap();
     assert!(root.get("parentSpanId").is_none());
