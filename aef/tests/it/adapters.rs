@@ -271,3 +271,62 @@ fn regression_fuzz_timestamps_before_1970() {
     let c = crate::support::convert_bytes(ClaudeCode, "x", claude.as_bytes().to_vec());
     assert!(c.entries.is_empty(), "an empty sessionId names no session");
 }
+
+#[test]
+fn codex_rollout_edge_lines_map_or_are_reported() {
+    let lines = [
+        r#"{"timestamp":"2025-09-01T12:00:00Z","type":"response_item","payload":{"type":"message","role":"user","content":[]}}"#,
+        r#"{"timestamp":"2025-09-01T12:00:00Z","type":"session_meta","payload":{"id":"S","timestamp":"2025-09-01T12:00:00Z"}}"#,
+        r#"{"timestamp":"2025-09-01T12:00:01Z","type":"turn_context","payload":{"model":"gpt-5"}}"#,
+        r#"{"timestamp":"2025-09-01T12:00:02Z","type":"response_item","payload":{"type":"local_shell_call","call_id":"c1","action":{"command":["ls"]}}}"#,
+        r#"{"timestamp":"2025-09-01T12:00:03Z","type":"response_item","payload":{"type":"function_call_output","call_id":"c1","output":{"content":"denied","success":false}}}"#,
+        r#"{"timestamp":"2025-09-01T12:00:04Z","type":"response_item","payload":{"type":"web_search_call","action":{"query":"rust"}}}"#,
+        r#"{"timestamp":"2025-09-01T12:00:05Z","type":"compacted","payload":{"message":"summary of the work"}}"#,
+        r#"{"timestamp":"2025-09-01T12:00:06Z","type":"event_msg","payload":{"type":"stream_error","message":"retrying"}}"#,
+        r#"{"timestamp":"2025-09-01T12:00:07Z","type":"response_item","payload":{"type":"ghost_item"}}"#,
+        r#"{"timestamp":"2025-09-01T12:00:08Z","type":"brand_new_line"}"#,
+        r#"{"timestamp":"2025-09-01T12:00:09Z","type":"response_item"}"#,
+        r#"{"timestamp":"2025-09-01T12:00:10Z","type":"event_msg","payload":{"type":"turn_aborted","reason":"interrupted"}}"#,
+    ];
+    let c = crate::support::convert_bytes(Codex, "x", lines.join("\n").into_bytes());
+    assert_well_formed(&c.entries);
+    let kinds: Vec<(u64, Severity)> = c.diagnostics.iter().map(|d| (d.line, d.severity)).collect();
+    assert_eq!(
+        kinds,
+        [(1, Severity::Malformed), (9, Severity::Unknown), (10, Severity::Unknown), (11, Severity::Malformed)]
+    );
+    let calls = of_type(&c.entries, "tool.call");
+    assert_eq!(calls.iter().map(|c| c["tool"].as_str().unwrap()).collect::<Vec<_>>(), ["local_shell", "web_search"]);
+    let result = &of_type(&c.entries, "tool.result")[0];
+    assert_eq!((result["success"].as_bool(), result["error"]["message"].as_str()), (Some(false), Some("denied")));
+    assert_eq!(of_type(&c.entries, "aef.context.compacted")[0]["summary"], "summary of the work");
+    assert_eq!(of_type(&c.entries, "error")[0]["recoverable"], true);
+    assert_eq!(c.entries.last().unwrap()["status"], "user_abort");
+}
+
+#[test]
+fn codex_exec_failures_and_other_tools() {
+    let lines = [
+        r#"{"type":"turn.started"}"#,
+        r#"{"type":"thread.started","thread_id":"T"}"#,
+        r#"{"type":"item.completed","item":{"id":"i1","type":"file_change","changes":[{"path":"a","kind":"update"}],"status":"completed"}}"#,
+        r#"{"type":"item.started","item":{"id":"i2","type":"mcp_tool_call","server":"s","tool":"lookup","arguments":{"q":1},"status":"in_progress"}}"#,
+        r#"{"type":"item.completed","item":{"id":"i2","type":"mcp_tool_call","server":"s","tool":"lookup","arguments":{"q":1},"error":{"message":"boom"},"status":"failed"}}"#,
+        r#"{"type":"item.completed","item":{"id":"i3","type":"web_search","query":"q"}}"#,
+        r#"{"type":"item.completed","item":{"id":"i4","type":"error","message":"model warned"}}"#,
+        r#"{"type":"item.completed","item":{"id":"i5","type":"hologram"}}"#,
+        r#"{"type":"item.completed"}"#,
+        r#"{"type":"turn.failed","error":{"message":"quota"}}"#,
+    ];
+    let c = crate::support::convert_bytes(Codex, "x", lines.join("\n").into_bytes());
+    assert_well_formed(&c.entries);
+    let kinds: Vec<(u64, Severity)> = c.diagnostics.iter().map(|d| (d.line, d.severity)).collect();
+    assert_eq!(kinds, [(1, Severity::Malformed), (8, Severity::Unknown), (9, Severity::Malformed)]);
+    let tools: Vec<&str> = of_type(&c.entries, "tool.call").iter().map(|c| c["tool"].as_str().unwrap()).collect();
+    assert_eq!(tools, ["apply_patch", "lookup", "web_search"]);
+    let ok: Vec<bool> = of_type(&c.entries, "tool.result").iter().map(|r| r["success"].as_bool().unwrap()).collect();
+    assert_eq!(ok, [true, false, true]);
+    let errors = of_type(&c.entries, "error");
+    assert_eq!(errors.iter().map(|e| e["message"].as_str().unwrap()).collect::<Vec<_>>(), ["model warned", "quota"]);
+    assert_eq!(c.entries.last().unwrap()["status"], "error");
+}
