@@ -51,6 +51,8 @@ pub struct Info {
     pub last_ts: Option<i64>,
     /// Sessions per agent.
     pub agents: BTreeMap<String, u64>,
+    /// Messages per model (`(unknown)` when neither the message nor its session names one).
+    pub models: BTreeMap<String, u64>,
     /// Tokens per model (messages and usage reports; `(unknown)` when no model is named).
     pub tokens_by_model: BTreeMap<String, Tokens>,
     /// Tokens over everything.
@@ -132,7 +134,11 @@ impl InfoCollector {
                 info.other_names += u64::from(!bump(&mut info.tool_calls, &tool, max));
                 None
             }
-            "message" => e.get("tokens").and_then(Tokens::from_value),
+            "message" => {
+                let model = str_of("model").or_else(|| s.model.clone()).unwrap_or_else(|| "(unknown)".into());
+                info.other_names += u64::from(!bump(&mut info.models, &model, max));
+                e.get("tokens").and_then(Tokens::from_value)
+            }
             USAGE_REPORT_TYPE => e.get("tokens").and_then(Tokens::from_value),
             _ => None,
         };
@@ -187,6 +193,7 @@ mod tests {
         assert_eq!(i.tokens.output, 6);
         assert_eq!((i.first_ts, i.last_ts), (Some(10), Some(50)));
         assert_eq!(i.agents["x"], 1);
+        assert_eq!((i.models["m1"], i.models["m0"]), (1, 1));
     }
 
     #[test]

@@ -110,7 +110,8 @@ impl GeminiAdapter {
                 self.start_session(&o, out);
             }
             Ok(_) => out.malformed(n, "the first line is not the session metadata (no \"sessionId\")"),
-            Err(_) if line.trim_ascii_start().starts_with(b"{") => {
+            // a pretty-printed legacy file: its first line is an unfinished object
+            Err(e) if e.is_eof() && line.trim_ascii_start().starts_with(b"{") => {
                 self.mode = Mode::Legacy { text: String::new(), start_line: n, too_big: false };
                 self.legacy_line(line);
             }

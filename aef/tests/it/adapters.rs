@@ -330,3 +330,14 @@ fn codex_exec_failures_and_other_tools() {
     assert_eq!(errors.iter().map(|e| e["message"].as_str().unwrap()).collect::<Vec<_>>(), ["model warned", "quota"]);
     assert_eq!(c.entries.last().unwrap()["status"], "error");
 }
+
+#[test]
+fn gemini_a_broken_first_line_is_reported_not_taken_for_a_legacy_file() {
+    let mut bytes = b"{\"sessionId\": broken}\n".to_vec();
+    bytes.extend(crate::support::read(crate::support::fixture("gemini/simple.jsonl")));
+    let c = crate::support::convert_bytes(Gemini, "x", bytes);
+    assert_well_formed(&c.entries);
+    assert_eq!(c.diagnostics.len(), 1);
+    assert_eq!((c.diagnostics[0].line, c.diagnostics[0].severity), (1, Severity::Malformed));
+    assert_eq!(total_tokens(&c.entries), tokens(1200, 35, Some(800), None, Some(25)));
+}

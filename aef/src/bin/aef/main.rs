@@ -351,6 +351,8 @@ fn render_info(out: &mut impl Write, i: &Info) -> std::io::Result<()> {
     for (t, n) in &i.by_type {
         writeln!(out, "  {t:<24} {n}")?;
     }
+    let models: Vec<String> = i.models.iter().map(|(m, n)| format!("{m} ({n} messages)")).collect();
+    writeln!(out, "models:    {}", if models.is_empty() { "-".into() } else { models.join(", ") })?;
     writeln!(out, "tokens by model:")?;
     for (m, t) in &i.tokens_by_model {
         writeln!(
