@@ -384,7 +384,9 @@ impl<W: Write> OtlpExporter<W> {
     }
 
     fn flush_session(&mut self, sid: &str) -> std::io::Result<()> {
-        let open: Vec<(String, String)> = self.calls.keys().filter(|(s, _)| s == sid).cloned().collect();
+        // in call order, so the output is the same bytes on every run
+        let open: Vec<(String, String)> =
+            self.call_order.iter().filter(|k| k.0 == sid && self.calls.contains_key(*k)).cloned().collect();
         for k in open {
             if let Some(c) = self.calls.remove(&k) {
                 self.unmatched(c)?;
@@ -457,6 +459,24 @@ mod tests {
         }
         let (report, _) = x.finish().unwrap();
         assert_eq!((report.spans, report.unmatched_calls), (1000, 0));
+    }
+
+    #[test]
+    fn export_is_deterministic_even_for_unmatched_calls() {
+        let run = || {
+            let mut x = OtlpExporter::new(Vec::new(), Limits::default());
+            for i in 0..50 {
+                let c = format!("c{i}");
+                x.add(&json!({"v":1,"id":c,"ts":i,"type":"tool.call","sid":"s","tool":"t","args":{},"call_id":c}))
+                    .unwrap();
+            }
+            x.add(&json!({"v":1,"id":"e","ts":99,"type":"session.end","sid":"s","status":"complete"})).unwrap();
+            x.finish().unwrap()
+        };
+        let (a, out_a) = run();
+        let (_, out_b) = run();
+        assert_eq!(a.unmatched_calls, 50);
+        assert_eq!(out_a, out_b);
     }
 
     #[test]

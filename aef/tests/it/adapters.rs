@@ -341,3 +341,14 @@ fn gemini_a_broken_first_line_is_reported_not_taken_for_a_legacy_file() {
     assert_eq!((c.diagnostics[0].line, c.diagnostics[0].severity), (1, Severity::Malformed));
     assert_eq!(total_tokens(&c.entries), tokens(1200, 35, Some(800), None, Some(25)));
 }
+
+#[test]
+fn converting_twice_gives_the_same_bytes() {
+    for (kind, f) in [
+        (ClaudeCode, "claude-code/multi-tool.jsonl"),
+        (Codex, "codex/multi-tool.jsonl"),
+        (Gemini, "gemini/multi-tool.jsonl"),
+    ] {
+        assert_eq!(convert_fixture(kind, f).entries, convert_fixture(kind, f).entries, "{f}");
+    }
+}
