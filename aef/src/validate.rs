@@ -192,6 +192,16 @@ fn describe(e: &jsonschema::ValidationError<'_>) -> (String, String) {
         path.push_str(&name.replace('~', "~0").replace('/', "~1"));
         return (path, format!("required field {name:?} is missing"));
     }
+    if path == "/type" && matches!(e.kind(), jsonschema::error::ValidationErrorKind::AnyOf { .. }) {
+        let t = e.instance().to_string();
+        return (
+            path,
+            format!(
+                "{t} is neither a core type ({}) nor an extension type vendor.category.type",
+                CORE_TYPES.join(", ")
+            ),
+        );
+    }
     (path, e.to_string())
 }
 
