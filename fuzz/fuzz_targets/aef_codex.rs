@@ -1,30 +1,8 @@
 //! The codex adapter on arbitrary bytes, line by line: must never panic, and every entry it
-//! writes must be a valid AEF entry (strict mode) with a dense `seq`.
+//! writes must be a valid AEF entry (strict mode) with a dense `seq` (see `cp_fuzz::check_adapter`).
 #![no_main]
 
-use std::sync::{Arc, OnceLock};
-
-use aef::{AdapterKind, AdapterOptions, EntrySink, FixedClock, Limits, Validator};
+use aef::AdapterKind;
 use libfuzzer_sys::fuzz_target;
 
-fn validator() -> &'static Validator {
-    static V: OnceLock<Validator> = OnceLock::new();
-    V.get_or_init(|| Validator::new(true).expect("core schema compiles"))
-}
-
-fuzz_target!(|data: &[u8]| {
-    let limits = Limits { gemini_window: 4, max_pending_calls: 8, max_aliases: 8, ..Limits::default() };
-    let options = AdapterOptions { limits, clock: Arc::new(FixedClock::new(0, 1)) };
-    let mut adapter = AdapterKind::Codex.build(options);
-    let mut out = EntrySink::default();
-    for (i, line) in data.split(|b| *b == b'\n').enumerate() {
-        adapter.push_line(i as u64 + 1, line, &mut out);
-    }
-    adapter.finish(&mut out);
-    let _ = aef::detect(data);
-    for (i, e) in out.entries.iter().enumerate() {
-        let verdict = validator().check_value(&e.to_value());
-        assert!(verdict.is_valid(), "entry {i} invalid: {:?} in {}", verdict.problems, e.to_value());
-        assert_eq!(e.seq, Some(i as u64));
-    }
-});
+fuzz_target!(|data: &[u8]| cp_fuzz::check_adapter(AdapterKind::Codex, data));

@@ -2,15 +2,9 @@
 //! `validate_stream` (plain and as if gzip). Must never panic; counts must add up.
 #![no_main]
 
-use std::sync::OnceLock;
-
-use aef::{Input, Limits, Validator, validate_stream};
+use aef::{Input, Limits, validate_stream};
+use cp_fuzz::validator;
 use libfuzzer_sys::fuzz_target;
-
-fn validator() -> &'static Validator {
-    static V: OnceLock<Validator> = OnceLock::new();
-    V.get_or_init(|| Validator::new(true).expect("core schema compiles"))
-}
 
 fuzz_target!(|data: &[u8]| {
     let v = validator();

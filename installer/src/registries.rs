@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use cp_kernel::{
     FrameworkError, FrameworkRow, OwnershipRow, PackageStateRow, Plane, Receipt, ReceiptError, RegistriesConfig,
-    RegistryKind, SpecRow, Tier, current_ownership, fsx, load_framework_view, load_receipts, plane_schemas, read_rows,
-    registry_path,
+    RegistryKind, SpecRow, Tier, current_ownership, encode_rows, fsx, load_framework_view, load_receipts,
+    plane_schemas, read_rows, registry_path,
 };
 
 /// The derived registries as a fresh rebuild would write them.
@@ -92,23 +92,10 @@ pub fn rebuild_registries(plane: &Plane, sync: bool) -> Result<DerivedRegistries
     let put = |kind: RegistryKind, bytes: Vec<u8>| {
         crate::install::journal::write_replace(&registry_path(plane, kind), &bytes, sync)
     };
-    put(RegistryKind::Frameworks, encode_csv(RegistryKind::Frameworks, &d.frameworks, true))?;
-    put(RegistryKind::Specs, encode_csv(RegistryKind::Specs, &d.specs, true))?;
-    put(RegistryKind::PackagesState, encode_csv(RegistryKind::PackagesState, &d.packages, true))?;
+    put(RegistryKind::Frameworks, encode_rows(RegistryKind::Frameworks, &d.frameworks, true))?;
+    put(RegistryKind::Specs, encode_rows(RegistryKind::Specs, &d.specs, true))?;
+    put(RegistryKind::PackagesState, encode_rows(RegistryKind::PackagesState, &d.packages, true))?;
     Ok(d)
-}
-
-/// CSV bytes of `rows` (with the registry's header when `header`).
-pub(crate) fn encode_csv<T: Serialize>(kind: RegistryKind, rows: &[T], header: bool) -> Vec<u8> {
-    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
-    // Writing flat rows into a Vec cannot fail.
-    if header {
-        let _ = w.write_record(kind.columns());
-    }
-    for r in rows {
-        let _ = w.serialize(r);
-    }
-    w.into_inner().unwrap_or_default()
 }
 
 /// Appends ownership rows to `file_ownership.csv` (header first when new).
@@ -118,7 +105,7 @@ pub(crate) fn append_ownership(plane: &Plane, rows: &[OwnershipRow], sync: bool)
     if let Some(d) = path.parent() {
         fsx::create_dir_all(d)?;
     }
-    crate::install::journal::append_bytes(&path, &encode_csv(RegistryKind::FileOwnership, rows, new), sync)?;
+    crate::install::journal::append_bytes(&path, &encode_rows(RegistryKind::FileOwnership, rows, new), sync)?;
     Ok(())
 }
 

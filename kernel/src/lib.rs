@@ -78,7 +78,7 @@ pub use ledger::{DEFAULT_BUSY_TIMEOUT_MS, open_store, open_store_with};
 // Registries (CSV).
 pub use registry::{
     FrameworkRow, OwnershipRow, PackageStateRow, RegistryError, RegistryKind, SpecRow, Table, append_rows,
-    current_ownership, read_kind_table, read_rows, read_table, write_rows,
+    current_ownership, encode_rows, read_kind_table, read_rows, read_table, write_rows,
 };
 
 // Schemas and documents.

@@ -10,6 +10,7 @@ use super::config::AttentionConfig;
 use super::context::{BudgetLimit, ContextFragment, FragmentSource, StageResult, StageStatus};
 use super::request::AttentionRequest;
 use super::service::CustomStage;
+use super::stages::halting::{Decision, HaltingConfig};
 use super::stages::horizontal_search::{Corpus, SearchSourceKind, build_corpus, signature};
 use super::stages::{Relax, Stage, StageConfig, StageCtx, StageRun, TierStrategy, run_stage};
 use super::template::TemplateBudget;
@@ -220,6 +221,20 @@ impl Runner<'_> {
         self.record(stage, rerun, start, &run);
         run.budget_hit
     }
+
+    /// Evaluates halting stage `stage` (config `h`) on the fragments so far and records the
+    /// decision in the trace as run `rerun` of the stage.
+    fn halt_check(&mut self, stage: &Stage, h: &HaltingConfig, required: &[RequiredItem], rerun: u32) -> Decision {
+        let start = self.env.clock.monotonic_ms();
+        let d = h.decide(&self.state.fragments, required);
+        let status = if d.satisfied { StageStatus::Ok } else { StageStatus::Empty };
+        let verdict = if d.satisfied { "satisfied" } else { "unsatisfied" };
+        let mut run = StageRun::new(status).detail(format!("{verdict}: {}", d.detail));
+        run.produced = self.state.fragments.len() as u64;
+        run.tokens = self.state.tokens();
+        self.record(stage, rerun, start, &run);
+        d
+    }
 }
 
 /// Runs `stages` for `req` under `limits`.
@@ -264,17 +279,7 @@ pub(crate) fn run(
             stop = Stop::Budget(BudgetLimit::Time);
             break;
         }
-        let start = env.clock.monotonic_ms();
-        let mut d = h.decide(&r.state.fragments, required);
-        let status = if d.satisfied { StageStatus::Ok } else { StageStatus::Empty };
-        let mut run = StageRun::new(status).detail(format!(
-            "{}: {}",
-            if d.satisfied { "satisfied" } else { "unsatisfied" },
-            d.detail
-        ));
-        run.produced = r.state.fragments.len() as u64;
-        run.tokens = r.state.tokens();
-        r.record(stage, 0, start, &run);
+        let mut d = r.halt_check(stage, h, required, 0);
         let searches: Vec<&Stage> = stages[..i]
             .iter()
             .filter(|s| s.enabled && matches!(s.config, StageConfig::HorizontalSearch(_) | StageConfig::Structuring(_)))
@@ -296,17 +301,7 @@ pub(crate) fn run(
                     break 'stages;
                 }
             }
-            let start = env.clock.monotonic_ms();
-            d = h.decide(&r.state.fragments, required);
-            let status = if d.satisfied { StageStatus::Ok } else { StageStatus::Empty };
-            let mut run = StageRun::new(status).detail(format!(
-                "{}: {}",
-                if d.satisfied { "satisfied" } else { "unsatisfied" },
-                d.detail
-            ));
-            run.produced = r.state.fragments.len() as u64;
-            run.tokens = r.state.tokens();
-            r.record(stage, rerun, start, &run);
+            d = r.halt_check(stage, h, required, rerun);
         }
         reruns += rerun;
         halting_detail = d.detail.clone();

@@ -12,43 +12,56 @@ pub const SCHEMA_VERSION: &str = "1.0";
 /// `previous_hash` of entry 0.
 pub const GENESIS_PREVIOUS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// First-class provenance of an entry; every field is optional and indexed by the stores.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Provenance {
-    /// Tenant the entry belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant_id: Option<String>,
-    /// Agent that caused the entry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent_id: Option<String>,
-    /// Class of that agent (`KERNEL.syntactic`, `KERNEL.semantic`, `ADMIN`, `RESIDENT`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent_class: Option<String>,
-    /// Framework the agent or package belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub framework_id: Option<String>,
-    /// Package concerned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub package_id: Option<String>,
-    /// Work order being executed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub work_order_id: Option<String>,
-    /// Session scope.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
-    /// Distributed trace id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trace_id: Option<String>,
-    /// Span id within the trace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub span_id: Option<String>,
-    /// `id` of the entry this one answers (e.g. RECEIVED → SENT).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent_event_id: Option<String>,
-    /// Tier (`hot`, `ho2`, `ho1`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tier: Option<String>,
+/// Declares a struct with the provenance fields (one list, shared by [`Provenance`] and
+/// [`LedgerEntry`]) between the fields in the first and the second brace group.
+macro_rules! with_provenance {
+    ($(#[$meta:meta])* pub struct $name:ident { $($head:tt)* } { $($tail:tt)* }) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($head)*
+            /// Tenant the entry belongs to.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub tenant_id: Option<String>,
+            /// Agent that caused the entry.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub agent_id: Option<String>,
+            /// Class of that agent (`KERNEL.syntactic`, `KERNEL.semantic`, `ADMIN`, `RESIDENT`).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub agent_class: Option<String>,
+            /// Framework the agent or package belongs to.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub framework_id: Option<String>,
+            /// Package concerned.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub package_id: Option<String>,
+            /// Work order being executed.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub work_order_id: Option<String>,
+            /// Session scope.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub session_id: Option<String>,
+            /// Distributed trace id.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub trace_id: Option<String>,
+            /// Span id within the trace.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub span_id: Option<String>,
+            /// `id` of the entry this one answers (e.g. RECEIVED → SENT).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub parent_event_id: Option<String>,
+            /// Tier (`hot`, `ho2`, `ho1`).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub tier: Option<String>,
+            $($tail)*
+        }
+    };
+}
+
+with_provenance! {
+    /// First-class provenance of an entry; every field is optional and indexed by the stores.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Provenance {} {}
 }
 
 impl Provenance {
@@ -142,69 +155,39 @@ impl NewEntry {
     }
 }
 
-/// A stored ledger entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LedgerEntry {
-    /// 0-based dense position in its ledger.
-    pub seq: u64,
-    /// UUIDv7 (time-ordered) identifier.
-    pub id: String,
-    /// RFC 3339 UTC time of the append, e.g. `2026-11-22T05:03:04.123456789Z`.
-    pub timestamp: String,
-    /// Entry format version ([`SCHEMA_VERSION`]).
-    pub schema_version: String,
-    /// Event type.
-    pub event_type: String,
-    /// Submission id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub submission_id: Option<String>,
-    /// Decision.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decision: Option<String>,
-    /// Reason.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Event-specific data.
-    #[serde(default)]
-    pub metadata: Map<String, Value>,
-    /// Tenant.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant_id: Option<String>,
-    /// Agent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent_id: Option<String>,
-    /// Agent class.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent_class: Option<String>,
-    /// Framework.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub framework_id: Option<String>,
-    /// Package.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub package_id: Option<String>,
-    /// Work order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub work_order_id: Option<String>,
-    /// Session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
-    /// Trace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trace_id: Option<String>,
-    /// Span.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub span_id: Option<String>,
-    /// Parent entry id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent_event_id: Option<String>,
-    /// Tier.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tier: Option<String>,
-    /// `entry_hash` of the previous entry (64 zeros for entry 0).
-    pub previous_hash: String,
-    /// `SHA-256(0x00 ‖ JCS(entry without entry_hash))`, 64 lowercase hex.
-    pub entry_hash: String,
+with_provenance! {
+    /// A stored ledger entry.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct LedgerEntry {
+        /// 0-based dense position in its ledger.
+        pub seq: u64,
+        /// UUIDv7 (time-ordered) identifier.
+        pub id: String,
+        /// RFC 3339 UTC time of the append, e.g. `2026-11-22T05:03:04.123456789Z`.
+        pub timestamp: String,
+        /// Entry format version ([`SCHEMA_VERSION`]).
+        pub schema_version: String,
+        /// Event type.
+        pub event_type: String,
+        /// Submission id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub submission_id: Option<String>,
+        /// Decision.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub decision: Option<String>,
+        /// Reason.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub reason: Option<String>,
+        /// Event-specific data.
+        #[serde(default)]
+        pub metadata: Map<String, Value>,
+    } {
+        /// `entry_hash` of the previous entry (64 zeros for entry 0).
+        pub previous_hash: String,
+        /// `SHA-256(0x00 ‖ JCS(entry without entry_hash))`, 64 lowercase hex.
+        pub entry_hash: String,
+    }
 }
 
 impl LedgerEntry {

@@ -4,24 +4,14 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::{
-    HttpRequest, HttpTransport, Provider, ProviderError, ProviderErrorCode, ProviderRequest, ProviderResponse, Usage,
-    join_url,
-};
+use super::endpoint::{JsonEndpoint, bad_response, required_u64};
+use super::{HttpTransport, Provider, ProviderError, ProviderRequest, ProviderResponse, Usage};
 
 /// An Anthropic Messages endpoint.
+#[derive(Debug)]
 pub struct Anthropic {
-    name: String,
-    base_url: String,
-    api_key: Option<String>,
+    endpoint: JsonEndpoint,
     api_version: String,
-    transport: Arc<dyn HttpTransport>,
-}
-
-impl std::fmt::Debug for Anthropic {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Anthropic").field("name", &self.name).field("base_url", &self.base_url).finish()
-    }
 }
 
 impl Anthropic {
@@ -33,17 +23,16 @@ impl Anthropic {
         api_version: impl Into<String>,
         transport: Arc<dyn HttpTransport>,
     ) -> Self {
-        Self { name: name.into(), base_url: base_url.into(), api_key, api_version: api_version.into(), transport }
+        Self {
+            endpoint: JsonEndpoint::new(name.into(), base_url.into(), api_key, transport),
+            api_version: api_version.into(),
+        }
     }
-}
-
-fn bad(m: impl Into<String>) -> ProviderError {
-    ProviderError::new(ProviderErrorCode::BadResponse, m)
 }
 
 impl Provider for Anthropic {
     fn name(&self) -> &str {
-        &self.name
+        &self.endpoint.name
     }
 
     fn complete(&self, req: &ProviderRequest) -> Result<ProviderResponse, ProviderError> {
@@ -53,25 +42,13 @@ impl Provider for Anthropic {
             "temperature": req.temperature,
             "messages": [{"role": "user", "content": req.prompt}],
         });
-        let mut headers = vec![
-            ("content-type".to_string(), "application/json".to_string()),
-            ("anthropic-version".to_string(), self.api_version.clone()),
-        ];
-        if let Some(k) = &self.api_key {
+        let mut headers = vec![("anthropic-version".to_string(), self.api_version.clone())];
+        if let Some(k) = &self.endpoint.api_key {
             headers.push(("x-api-key".into(), k.clone()));
         }
-        let http = HttpRequest {
-            url: join_url(&self.base_url, "messages"),
-            headers,
-            body: serde_json::to_vec(&body).map_err(|e| bad(e.to_string()))?,
-            timeout_ms: req.timeout_ms,
-        };
-        let resp = self.transport.post(&http).map_err(ProviderError::from_transport)?;
-        if !(200..300).contains(&resp.status) {
-            return Err(ProviderError::from_http(&resp));
-        }
-        let v: Value = serde_json::from_slice(&resp.body).map_err(|e| bad(format!("response is not JSON: {e}")))?;
-        let parts = v.get("content").and_then(Value::as_array).ok_or_else(|| bad("response has no content"))?;
+        let v = self.endpoint.post("messages", headers, &body, req.timeout_ms)?;
+        let parts =
+            v.get("content").and_then(Value::as_array).ok_or_else(|| bad_response("response has no content"))?;
         let text: String = parts
             .iter()
             .filter(|p| p.get("type").and_then(Value::as_str) == Some("text"))
@@ -81,10 +58,8 @@ impl Provider for Anthropic {
         let cache_read = n("/usage/cache_read_input_tokens").unwrap_or(0);
         let cache_write = n("/usage/cache_creation_input_tokens").unwrap_or(0);
         let usage = Usage {
-            input_tokens: n("/usage/input_tokens").ok_or_else(|| bad("response has no usage.input_tokens"))?
-                + cache_read
-                + cache_write,
-            output_tokens: n("/usage/output_tokens").ok_or_else(|| bad("response has no usage.output_tokens"))?,
+            input_tokens: required_u64(&v, "/usage/input_tokens", "usage.input_tokens")? + cache_read + cache_write,
+            output_tokens: required_u64(&v, "/usage/output_tokens", "usage.output_tokens")?,
             cached_input_tokens: cache_read,
         };
         Ok(ProviderResponse {

@@ -8,6 +8,7 @@
 //! Never does: retry, fall back, budget or log — the router decides all of that.
 
 mod anthropic;
+mod endpoint;
 mod http;
 mod mock;
 mod openai;

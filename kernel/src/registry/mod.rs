@@ -17,4 +17,6 @@ mod rows;
 mod table;
 
 pub use rows::{FrameworkRow, OwnershipRow, PackageStateRow, SpecRow, current_ownership};
-pub use table::{RegistryError, RegistryKind, Table, append_rows, read_kind_table, read_rows, read_table, write_rows};
+pub use table::{
+    RegistryError, RegistryKind, Table, append_rows, encode_rows, read_kind_table, read_rows, read_table, write_rows,
+};

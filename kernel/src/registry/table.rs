@@ -267,7 +267,8 @@ pub fn read_rows<T: DeserializeOwned>(path: &Path, kind: RegistryKind) -> Result
     rd.deserialize().map(|r| r.map_err(|e| malformed(path, &e))).collect()
 }
 
-fn encode<T: Serialize>(rows: &[T], kind: RegistryKind, header: bool) -> Vec<u8> {
+/// CSV bytes of `rows` in `kind`'s column order, preceded by its header row when `header`.
+pub fn encode_rows<T: Serialize>(kind: RegistryKind, rows: &[T], header: bool) -> Vec<u8> {
     let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
     // Writing into a Vec cannot fail; serialization of these flat structs cannot either.
     if header {
@@ -284,7 +285,7 @@ pub fn write_rows<T: Serialize>(path: &Path, kind: RegistryKind, rows: &[T]) -> 
     if let Some(d) = path.parent() {
         fsx::create_dir_all(d)?;
     }
-    fsx::write_atomic(path, encode(rows, kind, true))?;
+    fsx::write_atomic(path, encode_rows(kind, rows, true))?;
     Ok(())
 }
 
@@ -299,7 +300,7 @@ pub fn append_rows<T: Serialize>(path: &Path, kind: RegistryKind, rows: &[T]) ->
     o.create(true).append(true);
     let mut f = fsx::open_with(path, &o)?;
     let io = |e| FsError::new("append to", path, e);
-    f.write_all(&encode(rows, kind, new)).map_err(io)?;
+    f.write_all(&encode_rows(kind, rows, new)).map_err(io)?;
     f.sync_data().map_err(io)?;
     Ok(())
 }
