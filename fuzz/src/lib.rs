@@ -30,3 +30,32 @@ pub fn check_adapter(kind: AdapterKind, data: &[u8]) {
         assert_eq!(e.seq, Some(i as u64));
     }
 }
+
+/// A file in this process's scratch directory holding `data`, for readers that take a path
+/// (archives, Control Plane v2 ledgers). One file per process, overwritten on every input.
+pub fn scratch_file(name: &str, data: &[u8]) -> std::path::PathBuf {
+    static DIR: OnceLock<tempfile_dir::Dir> = OnceLock::new();
+    let dir = DIR.get_or_init(tempfile_dir::Dir::new);
+    let path = dir.0.join(name);
+    std::fs::write(&path, data).expect("scratch file is writable");
+    path
+}
+
+mod tempfile_dir {
+    /// `$TMPDIR/cp-fuzz-<pid>`, created on first use.
+    pub struct Dir(pub std::path::PathBuf);
+
+    impl Dir {
+        pub fn new() -> Self {
+            let p = std::env::temp_dir().join(format!("cp-fuzz-{}", std::process::id()));
+            std::fs::create_dir_all(&p).expect("scratch dir is creatable");
+            Dir(p)
+        }
+    }
+}
+
+/// The schemas compiled into the kernel (what a plane without its own uses).
+pub fn schemas() -> &'static cp_kernel::SchemaSet {
+    static S: OnceLock<std::sync::Arc<cp_kernel::SchemaSet>> = OnceLock::new();
+    S.get_or_init(|| cp_kernel::embedded_schemas().expect("embedded schemas compile"))
+}

@@ -156,6 +156,7 @@ pub use attention::{
 // Router, budgets, providers, auth.
 pub use auth::{
     AuthError, AuthSecret, TokenClaims, decode_unverified as decode_token_unverified, issue as issue_token,
+    verify as verify_token,
 };
 pub use budget::{
     BUDGET_CONFIG_PATH, BUDGET_CONFIG_SCHEMA, BUDGET_PACKAGE, BudgetConfig, BudgetError, BudgetState, Budgeter,

@@ -232,7 +232,7 @@ pub fn decode_unverified(token: &str) -> Result<TokenClaims, AuthError> {
 }
 
 /// Verifies a token's MAC (constant time) and expiry at `now_ms`; returns its claims.
-pub(crate) fn verify(secret: &AuthSecret, token: &str, now_ms: u64) -> Result<TokenClaims, AuthError> {
+pub fn verify(secret: &AuthSecret, token: &str, now_ms: u64) -> Result<TokenClaims, AuthError> {
     let token = token.trim();
     let (signed, mac_hex) =
         token.rsplit_once('.').ok_or_else(|| AuthError::InvalidToken("expected cp1.<payload>.<mac>".into()))?;
