@@ -37,8 +37,7 @@ pub use bootstrap::{
     BOOTSTRAP_PINS_JSON, BUILT_FROM, BootstrapError, PINS_PATH, builtin_pins, builtin_sources, compute_pins, pins_text,
 };
 pub use install::{
-    GATE_CODES, InstallAction, InstallError, InstallEvent, InstallOptions, InstallOutcome, Installer, RecoveryAction,
-    Transfer,
+    InstallAction, InstallError, InstallEvent, InstallOptions, InstallOutcome, Installer, RecoveryAction, Transfer,
 };
 pub use pack::{PackError, PackedArchive, SOURCES_PATH, pack_all, pack_package, source_package_ids};
 pub use quickstart::{

@@ -95,8 +95,8 @@ pub use framework::{
     GovernancePolicy, Invariant, InvariantLevel, LayerOverride, MANIFEST_FILE as FRAMEWORK_MANIFEST_FILE,
     PathAuthorizer, REGISTRIES_PATH, REGISTRIES_SCHEMA, RegistriesConfig, RegistryHeaderIssue, RegistrySource,
     RegistrySpec, Ring, SPEC_SCHEMA, SpecLinkIssue, SpecPack, Status as FrameworkStatus, Term, VOCABULARY_PATH,
-    VOCABULARY_SCHEMA, Vocabulary, check_expected_specs, derive_registry_rows, derive_rows, load_frameworks,
-    load_frameworks_in, load_spec_packs, load_spec_packs_in, path_authorized,
+    VOCABULARY_SCHEMA, Vocabulary, check_expected_specs, derive_registry_rows, derive_rows, load_framework_file,
+    load_frameworks, load_frameworks_in, load_spec_file, load_spec_packs, load_spec_packs_in, path_authorized,
 };
 
 // Package format: manifest, archives, install config, receipts, signatures, framework view.
@@ -120,13 +120,17 @@ pub use package::receipt::{
 pub use package::signature::SignatureFile;
 
 // Gates: each check takes typed inputs; `run_gates` runs the plane-level ones.
+pub use gates::documents::{
+    DocumentKind, check_document, check_plane_documents, check_staged_documents, plane_documents,
+};
 pub use gates::g0a_declaration::check_archive as check_declaration;
 pub use gates::g0b_ownership::check_plane as check_ownership;
 pub use gates::g1_chain::check_package as check_chain;
 pub use gates::g1_complete::check_frameworks as check_completeness;
 pub use gates::g5_signature::{Trust, check_signature};
 pub use gates::{
-    Gate, GateError, GateId, GateIssue, GateReport, GateStatus, gate, plane_gate_ids, run_gates, run_plane_gates,
+    Gate, GateCode, GateError, GateId, GateIssue, GateReport, GateStatus, gate, plane_gate_ids, run_gates,
+    run_plane_gates,
 };
 
 // Signing and hashing.

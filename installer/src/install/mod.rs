@@ -23,7 +23,7 @@ mod recover;
 mod resolve;
 mod uninstall;
 
-pub use error::{GATE_CODES, InstallError};
+pub use error::InstallError;
 pub use recover::RecoveryAction;
 
 use std::collections::BTreeMap;

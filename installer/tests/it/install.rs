@@ -294,7 +294,7 @@ fn corpus() -> Vec<Case> {
         }),
         case("path outside the framework's authorizations", "G1_PATH_UNAUTHORIZED", |d: &Path| {
             (
-                FixturePackage::new("PKG-H27").file("HO2/attention_templates/x.yaml", "a: 1\n").write(d),
+                FixturePackage::new("PKG-H27").file("HO2/attention_templates/x.md", "a: 1\n").write(d),
                 Some("PKG-H27".into()),
             )
         }),
@@ -605,7 +605,7 @@ fn failure_at_every_step_leaves_the_plane_unchanged_or_recoverable() {
         let p = FixturePackage::new("PKG-F-001")
             .file("HOT/schemas/f1.json", "{}\n")
             .file("HOT/schemas/f2.json", "[]\n")
-            .file("HO1/contracts/f3.json", "{\"c\":1}\n")
+            .file("HO1/contracts/f3.md", "{\"c\":1}\n")
             .file("HOT/kernel/pkg_f/mod.py", "x = 1\n");
         let a = p.write(&d);
         let before = tree_hash(tp.plane.root(), &["HOT/ledger/"]);
@@ -708,7 +708,7 @@ fn bench_reports_the_set_it_installed() {
     let store = d.path().join("store");
     cp_kernel::testkit::fixture_framework_package().write(&store);
     FixturePackage::new("PKG-B1").file("HOT/schemas/b1.json", "{}\n").dep("PKG-FW-001").write(&store);
-    FixturePackage::new("PKG-B2").file("HO1/contracts/b2.json", "{}\n").dep("PKG-B1").write(&store);
+    FixturePackage::new("PKG-B2").file("HO1/contracts/b2.md", "{}\n").dep("PKG-B1").write(&store);
     let r = cp_installer::bench::bench_install(&store, &d.path().join("work"), 1).unwrap();
     assert_eq!((r.packages, r.files, r.iterations), (3, 4, 1));
     assert!(r.archive_bytes > 0);

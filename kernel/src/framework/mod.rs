@@ -41,8 +41,8 @@ pub use governance::{
     GovernancePolicy, LayerOverride,
 };
 pub use load::{
-    SpecLinkIssue, check_expected_specs, derive_registry_rows, derive_rows, load_frameworks, load_frameworks_in,
-    load_spec_packs, load_spec_packs_in,
+    SpecLinkIssue, check_expected_specs, derive_registry_rows, derive_rows, load_framework_file, load_frameworks,
+    load_frameworks_in, load_spec_file, load_spec_packs, load_spec_packs_in,
 };
 pub use manifest::{
     Acceptance, FRAMEWORK_SCHEMA, FrameworkManifest, Invariant, InvariantLevel, MANIFEST_FILE, Ring, SPEC_SCHEMA,

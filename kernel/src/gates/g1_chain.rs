@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use globset::{GlobBuilder, GlobSetBuilder};
 
-use super::{Gate, GateError, GateId, GateIssue, GateReport};
+use super::{Gate, GateCode, GateError, GateId, GateIssue, GateReport};
 use crate::fsx;
 use crate::package::config::{InstallConfig, PendingFrameworkPolicy};
 use crate::package::fwview::{FrameworkView, load_view};
@@ -29,11 +29,12 @@ pub fn check_package(
     let spec = view.specs.get(&m.spec_id);
     let fw = view.frameworks.get(&m.framework_id);
     if spec.is_none() && !may_defer {
-        errors.push(GateIssue::new("G1_SPEC_MISSING", format!("spec {} is not registered", m.spec_id)).pkg(id));
+        errors.push(GateIssue::new(GateCode::G1SpecMissing, format!("spec {} is not registered", m.spec_id)).pkg(id));
     }
     if fw.is_none() && !may_defer {
         errors.push(
-            GateIssue::new("G1_FRAMEWORK_MISSING", format!("framework {} is not registered", m.framework_id)).pkg(id),
+            GateIssue::new(GateCode::G1FrameworkMissing, format!("framework {} is not registered", m.framework_id))
+                .pkg(id),
         );
     }
     if let Some(s) = spec
@@ -41,7 +42,7 @@ pub fn check_package(
     {
         errors.push(
             GateIssue::new(
-                "G1_FRAMEWORK_MISMATCH",
+                GateCode::G1FrameworkMismatch,
                 format!("spec {} belongs to {}, manifest says {}", m.spec_id, s.framework_id, m.framework_id),
             )
             .pkg(id),
@@ -50,7 +51,7 @@ pub fn check_package(
     for d in m.deps() {
         match installed.get(&d.package_id) {
             None => errors.push(
-                GateIssue::new("G1_DEPENDENCY_MISSING", format!("dependency {} is not installed", d.package_id))
+                GateIssue::new(GateCode::G1DependencyMissing, format!("dependency {} is not installed", d.package_id))
                     .pkg(id),
             ),
             Some(v) => {
@@ -59,7 +60,7 @@ pub fn check_package(
                 {
                     errors.push(
                         GateIssue::new(
-                            "G1_DEPENDENCY_MISSING",
+                            GateCode::G1DependencyMissing,
                             format!("dependency {} is installed at {have}, {min} or later is required", d.package_id),
                         )
                         .pkg(id),
@@ -83,7 +84,7 @@ pub fn check_package(
             if !ok {
                 errors.push(
                     GateIssue::new(
-                        "G1_PATH_UNAUTHORIZED",
+                        GateCode::G1PathUnauthorized,
                         format!("not inside the path_authorizations of {}", f.framework_id),
                     )
                     .at(&a.path)
@@ -114,7 +115,9 @@ impl Gate for G1 {
         for (id, r) in &receipts {
             let bytes = fsx::read(receipt_dir(plane, id).join("manifest.json"))?;
             let Ok(m) = parse_manifest(&bytes, Some(id), HashRequirement::Required, None) else {
-                errors.push(GateIssue::new("G0A_MANIFEST_INVALID", "installed manifest unreadable (see G0A)").pkg(id));
+                errors.push(
+                    GateIssue::new(GateCode::G0aManifestInvalid, "installed manifest unreadable (see G0A)").pkg(id),
+                );
                 continue;
             };
             let defer = policy == PendingFrameworkPolicy::DeferPinned && r.trust == "pinned";

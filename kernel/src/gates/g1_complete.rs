@@ -1,6 +1,6 @@
 //! G1-COMPLETE: every framework's `expected_specs` exist and name that framework back.
 
-use super::{Gate, GateError, GateId, GateIssue, GateReport};
+use super::{Gate, GateCode, GateError, GateId, GateIssue, GateReport};
 use crate::package::fwview::{FrameworkView, load_view};
 use crate::plane::Plane;
 
@@ -12,14 +12,14 @@ pub fn check_frameworks(view: &FrameworkView, ids: Option<&[String]>) -> Vec<Gat
             match view.specs.get(s) {
                 None => errors.push(
                     GateIssue::new(
-                        "G1C_SPEC_MISSING",
+                        GateCode::G1cSpecMissing,
                         format!("{} expects {s}, which is not registered", f.framework_id),
                     )
                     .at(&f.manifest_path),
                 ),
                 Some(sp) if sp.framework_id != f.framework_id => errors.push(
                     GateIssue::new(
-                        "G1C_SPEC_MISMATCH",
+                        GateCode::G1cSpecMismatch,
                         format!("{} expects {s}, which names {}", f.framework_id, sp.framework_id),
                     )
                     .at(&sp.manifest_path),
