@@ -4,6 +4,7 @@
 
 mod cli;
 mod crash;
+mod documents;
 mod fixture_repo;
 mod gates;
 mod install;
