@@ -23,6 +23,7 @@ mod install;
 mod pack;
 mod quickstart;
 mod registries;
+mod repair;
 mod sign;
 mod store;
 
@@ -48,5 +49,6 @@ pub use registries::{
     DerivedRegistries, RegistryDiff, check_catalogue, derive_registries, rebuild_registries, registry_catalogue,
     verify_registries,
 };
+pub use repair::{RepairNotice, open_for_repair, repair_notices};
 pub use sign::{SignError, read_signature, signature_path, write_signature};
 pub use store::{StoreEntry, StoreError, index_store};

@@ -52,8 +52,8 @@ pub use ledger::{canonical, cp2, event, merkle};
 pub use plane::tier::UnknownTier;
 pub use plane::{
     DEFAULT_LAYOUT_JSON, Durability, LAYOUT_PATH, LAYOUT_SCHEMA, Layout, LedgerBackend, LedgerLayout,
-    PLANE_CONFIG_SCHEMA, Plane, PlaneConfig, PlaneError, RootSource, Tier, TrustedKey, normalize_relative,
-    resolve_root,
+    PLANE_CONFIG_SCHEMA, Plane, PlaneConfig, PlaneDocumentProblem, PlaneError, RootSource, Tier, TrustedKey,
+    normalize_relative, resolve_root,
 };
 
 // Time.

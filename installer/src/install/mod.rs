@@ -152,6 +152,17 @@ impl Installer {
         Ok(Plane::open(&self.root)?)
     }
 
+    /// The plane for `uninstall` and `recover`: an invalid layout or plane config falls back to
+    /// the built-in one (logged; the binaries print the notices), so that the plane can be
+    /// repaired.
+    fn plane_for_repair(&self) -> Result<Plane, InstallError> {
+        let (plane, notices) = crate::repair::open_for_repair(&self.root)?;
+        for n in &notices {
+            tracing::info!(path = %n.path, problem = %n.problem, repair = %n.repair, "plane document invalid; using {}", n.fallback);
+        }
+        Ok(plane)
+    }
+
     fn staging_root(plane: &Plane, cfg: &InstallConfig) -> Result<PathBuf, InstallError> {
         Ok(plane.resolve(&format!("HOT/{}", cfg.staging_dir))?)
     }

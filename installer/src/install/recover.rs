@@ -15,7 +15,7 @@ impl Installer {
     /// Rolls back or completes every interrupted transaction of the plane. Returns one line
     /// per transaction handled.
     pub fn recover(&self) -> Result<Vec<RecoveryAction>, InstallError> {
-        let plane = self.plane()?;
+        let plane = self.plane_for_repair()?;
         let cfg = InstallConfig::for_plane(&plane)?;
         let staging = Self::staging_root(&plane, &cfg)?;
         let mut out = Vec::new();

@@ -8,4 +8,5 @@ mod documents;
 mod fixture_repo;
 mod gates;
 mod install;
+mod repair;
 mod wiring;
