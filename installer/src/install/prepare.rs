@@ -10,7 +10,7 @@ use cp_kernel::{
     GateCode, GateError, GateId, GateIssue, GateReport, GenesisCheck, GovernancePolicy, InstallConfig, Manifest,
     OwnershipRow, PendingFrameworkPolicy, Plane, ReadArchive, Receipt, Trust, Version, check_chain, check_completeness,
     check_declaration, check_ownership, check_signature, check_staged_documents, current_owners, fsx,
-    is_framework_manifest, is_spec_manifest, load_framework_view, load_receipts, plane_schemas, read_archive_with,
+    is_framework_manifest, is_spec_manifest, FrameworkSet, load_receipts, plane_schemas, read_archive_with,
     sha256_prefixed,
 };
 
@@ -168,10 +168,11 @@ impl Installer {
             .filter(|p| policy.self_registration && (is_framework_manifest(p) || is_spec_manifest(p)))
             .map(|p| (p.clone(), staged_root.join(p)))
             .collect();
-        let view = load_framework_view(plane, &overlay)?;
+        // Typed, schema-validated frameworks (unknown keys refused, globs compiled).
+        let frameworks = FrameworkSet::load(plane, &schemas, &overlay).map_err(GateError::from)?;
         // Frameworks registered on the plane itself (not only shipped by this package).
         let registered =
-            view.frameworks.values().filter(|f| plane.resolve(&f.manifest_path).is_ok_and(|p| p.is_file())).count();
+            frameworks.frameworks.values().filter(|f| plane.resolve(&f.path).is_ok_and(|p| p.is_file())).count();
         let exempt = |c: GenesisCheck| policy.is_exempt(m.layer, registered, c);
         let exempt_code = |code: GateCode| match code {
             GateCode::G1FrameworkMissing => exempt(GenesisCheck::FrameworkRegistered),
@@ -187,7 +188,7 @@ impl Installer {
             .map(|r| (r.package_id.clone(), r.version.clone()))
             .collect();
         if runs(GateId::G1) {
-            let mut issues = check_chain(&m, &view, &installed, may_defer)?;
+            let mut issues = check_chain(&m, &frameworks, &installed, may_defer);
             issues.retain(|i| !exempt_code(i.code));
             let g1 = GateReport::new(GateId::G1, format!("{} assets authorized", m.assets.len()), issues);
             if !g1.passed() {
@@ -195,17 +196,17 @@ impl Installer {
             }
             gates.push(g1);
         }
-        let shipped: Vec<String> = view
+        let shipped: Vec<String> = frameworks
             .frameworks
             .values()
-            .filter(|f| read.files.contains_key(&f.manifest_path))
-            .map(|f| f.framework_id.clone())
+            .filter(|f| read.files.contains_key(&f.path))
+            .map(|f| f.manifest.framework_id.clone())
             .collect();
         if runs(GateId::G1Complete) && !exempt(GenesisCheck::ExpectedSpecs) {
             let g1c = GateReport::new(
                 GateId::G1Complete,
                 format!("{} frameworks shipped", shipped.len()),
-                check_completeness(&view, Some(&shipped)),
+                check_completeness(&frameworks, Some(&shipped)),
             );
             if !g1c.passed() {
                 return Err(gate_fail(&id, g1c));

@@ -28,6 +28,7 @@ mod governance;
 mod load;
 mod manifest;
 mod registries;
+mod set;
 mod vocabulary;
 
 #[cfg(test)]
@@ -52,6 +53,7 @@ pub use registries::{
     DEFAULT_REGISTRIES_YAML, REGISTRIES_PATH, REGISTRIES_SCHEMA, RegistriesConfig, RegistryHeaderIssue, RegistrySource,
     RegistrySpec,
 };
+pub use set::{FrameworkSet, LoadedFramework, LoadedSpec, is_framework_manifest, is_spec_manifest};
 pub use vocabulary::{DEFAULT_VOCABULARY_YAML, Term, VOCABULARY_PATH, VOCABULARY_SCHEMA, Vocabulary};
 
 use crate::fsx::FsError;
