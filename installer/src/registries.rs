@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use cp_kernel::{
-    FrameworkError, FrameworkRow, OwnershipRow, PackageStateRow, Plane, Receipt, ReceiptError, RegistriesConfig,
-    RegistryKind, SpecRow, Tier, current_ownership, derive_rows, fsx, FrameworkSet, load_receipts, plane_schemas, read_rows,
-    registry_path,
+    FrameworkError, FrameworkRow, FrameworkSet, OwnershipRow, PackageStateRow, Plane, Receipt, ReceiptError,
+    RegistriesConfig, RegistryKind, SpecRow, Tier, current_ownership, derive_rows, fsx, load_receipts, plane_schemas,
+    read_rows, registry_path,
 };
 
 /// The derived registries as a fresh rebuild would write them.
@@ -38,7 +38,10 @@ fn derive_framework_rows(
     let schemas = plane_schemas(plane).map_err(|e| ReceiptError::Catalogue(FrameworkError::from(e)))?;
     let set = FrameworkSet::load(plane, &schemas, &[]).map_err(ReceiptError::Catalogue)?;
     if let Some((path, message)) = set.invalid.first() {
-        return Err(ReceiptError::Catalogue(FrameworkError::Inconsistent { path: path.into(), message: message.clone() }));
+        return Err(ReceiptError::Catalogue(FrameworkError::Inconsistent {
+            path: path.into(),
+            message: message.clone(),
+        }));
     }
     let date_of = |path: &str| {
         receipts.values().find(|r| r.files.iter().any(|f| f.path == path)).map(|r| r.installed_date.clone())

@@ -90,9 +90,6 @@ pub use schema::{
 
 // Frameworks, spec packs, governance policy, vocabulary, registry catalogue.
 pub use framework::{
-    FrameworkSet, LoadedFramework, LoadedSpec, is_framework_manifest, is_spec_manifest,
-};
-pub use framework::{
     Acceptance, DEFAULT_GOVERNANCE_POLICY_YAML, DEFAULT_REGISTRIES_YAML, DEFAULT_VOCABULARY_YAML, FRAMEWORK_SCHEMA,
     FrameworkError, FrameworkManifest, GOVERNANCE_POLICY_PATH, GOVERNANCE_POLICY_SCHEMA, GenesisCheck, GenesisRules,
     GovernancePolicy, Invariant, InvariantLevel, LayerOverride, MANIFEST_FILE as FRAMEWORK_MANIFEST_FILE,
@@ -101,14 +98,15 @@ pub use framework::{
     VOCABULARY_SCHEMA, Vocabulary, check_expected_specs, derive_registry_rows, derive_rows, load_framework_file,
     load_frameworks, load_frameworks_in, load_spec_file, load_spec_packs, load_spec_packs_in, path_authorized,
 };
+pub use framework::{FrameworkSet, LoadedFramework, LoadedSpec, is_framework_manifest, is_spec_manifest};
 
 // Package format: manifest, archives, install config, receipts, signatures.
 pub use package::archive::{
     ArchiveError, ArchiveFile, MANIFEST_NAME, ReadArchive, ReadFile, read_archive, read_archive_with, write_archive,
 };
 pub use package::config::{
-    ArchiveCaps, DEFAULT_INSTALL_CONFIG_JSON, INSTALL_CONFIG_PATH, INSTALL_CONFIG_SCHEMA, InstallConfig,
-    PendingFrameworkPolicy, embedded_schemas, plane_schemas,
+    ArchiveCaps, DEFAULT_INSTALL_CONFIG_JSON, INSTALL_CONFIG_PATH, INSTALL_CONFIG_SCHEMA, INSTALL_JOURNAL_FILE,
+    InstallConfig, PendingFrameworkPolicy, embedded_schemas, plane_schemas,
 };
 pub use package::manifest::{
     Asset, Dependency, HashRequirement, MANIFEST_SCHEMA, MANIFEST_SCHEMA_VERSION, Manifest, ManifestError, Version,

@@ -15,6 +15,7 @@
 //! `resolve` (several packages in dependency order from a store); `error` holds
 //! [`InstallError`] and its codes.
 
+mod cleanup;
 mod commit;
 mod error;
 pub(crate) mod journal;

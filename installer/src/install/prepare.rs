@@ -7,11 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use cp_kernel::{
-    GateCode, GateError, GateId, GateIssue, GateReport, GenesisCheck, GovernancePolicy, InstallConfig, Manifest,
-    OwnershipRow, PendingFrameworkPolicy, Plane, ReadArchive, Receipt, Trust, Version, check_chain, check_completeness,
-    check_declaration, check_ownership, check_signature, check_staged_documents, current_owners, fsx,
-    is_framework_manifest, is_spec_manifest, FrameworkSet, load_receipts, plane_schemas, read_archive_with,
-    sha256_prefixed,
+    FrameworkSet, GateCode, GateError, GateId, GateIssue, GateReport, GenesisCheck, GovernancePolicy, InstallConfig,
+    Manifest, OwnershipRow, PendingFrameworkPolicy, Plane, ReadArchive, Receipt, Trust, Version, check_chain,
+    check_completeness, check_declaration, check_ownership, check_signature, check_staged_documents, current_owners,
+    fsx, is_framework_manifest, is_spec_manifest, load_receipts, plane_schemas, read_archive_with, sha256_prefixed,
 };
 
 use super::journal::exists;

@@ -8,5 +8,6 @@ mod documents;
 mod fixture_repo;
 mod gates;
 mod install;
+mod pending;
 mod repair;
 mod wiring;

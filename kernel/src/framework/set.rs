@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{FrameworkError, FrameworkManifest, MANIFEST_FILE, PathAuthorizer, SpecPack, load_framework_file, load_spec_file};
+use super::{
+    FrameworkError, FrameworkManifest, MANIFEST_FILE, PathAuthorizer, SpecPack, load_framework_file, load_spec_file,
+};
 use crate::fsx;
 use crate::plane::{Plane, Tier};
 use crate::schema::SchemaSet;
@@ -97,10 +99,8 @@ impl FrameworkSet {
             let manifest = load_framework_file(schemas, file, dir_name)?;
             let authorizer = PathAuthorizer::new(&manifest)?;
             self.frameworks.retain(|_, f| f.path != rel);
-            self.frameworks.insert(
-                manifest.framework_id.clone(),
-                LoadedFramework { path: rel.to_string(), manifest, authorizer },
-            );
+            self.frameworks
+                .insert(manifest.framework_id.clone(), LoadedFramework { path: rel.to_string(), manifest, authorizer });
         } else if is_spec_manifest(rel) {
             let spec = load_spec_file(schemas, file, dir_name)?;
             self.specs.retain(|_, s| s.path != rel);

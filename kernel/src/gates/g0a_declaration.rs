@@ -92,7 +92,9 @@ impl Gate for G0a {
             Ok(s) => s,
             Err(_) => std::sync::Arc::new(SchemaSet::embedded()?),
         };
-        let (documents, mut errors) = super::documents::check_plane_documents(plane)?;
+        let mut errors = super::pending::pending_issues(plane)?;
+        let (documents, invalid) = super::documents::check_plane_documents(plane)?;
+        errors.extend(invalid);
         let mut assets = 0usize;
         for (id, r) in &receipts {
             let mpath = receipt_dir(plane, id).join("manifest.json");

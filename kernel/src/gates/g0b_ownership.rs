@@ -125,7 +125,9 @@ impl Gate for G0b {
 
     fn run(&self, plane: &Plane) -> Result<GateReport, GateError> {
         let owners = current_owners(plane)?;
-        let (owned, errors) = check_plane(plane, &owners)?;
+        let mut errors = super::pending::pending_issues(plane)?;
+        let (owned, issues) = check_plane(plane, &owners)?;
+        errors.extend(issues);
         let orphans = errors.iter().filter(|e| e.code == GateCode::G0bOrphan).count();
         Ok(GateReport::new(GateId::G0b, format!("{owned} files owned, {orphans} orphans"), errors))
     }

@@ -13,7 +13,9 @@ pub fn check_frameworks(set: &FrameworkSet, ids: Option<&[String]>) -> Vec<GateI
     for f in set.frameworks.values().filter(|f| ids.is_none_or(|ids| ids.contains(&f.manifest.framework_id))) {
         for issue in check_expected_specs(&f.manifest, specs()) {
             errors.push(match &issue {
-                SpecLinkIssue::Missing { .. } => GateIssue::new(GateCode::G1cSpecMissing, issue.to_string()).at(&f.path),
+                SpecLinkIssue::Missing { .. } => {
+                    GateIssue::new(GateCode::G1cSpecMissing, issue.to_string()).at(&f.path)
+                }
                 SpecLinkIssue::WrongFramework { spec_id, .. } => {
                     let at = set.specs.get(spec_id).map_or(f.path.as_str(), |s| s.path.as_str());
                     GateIssue::new(GateCode::G1cSpecMismatch, issue.to_string()).at(at)

@@ -14,6 +14,7 @@ pub(crate) mod g1_chain;
 pub(crate) mod g1_complete;
 pub(crate) mod g5_signature;
 pub(crate) mod g6_ledger;
+mod pending;
 
 use serde::{Deserialize, Serialize};
 

@@ -52,6 +52,10 @@ pub fn plane_schemas(plane: &Plane) -> Result<Arc<SchemaSet>, SchemaError> {
 pub const DEFAULT_INSTALL_CONFIG_JSON: &str =
     include_str!("../../../packages/PKG-GENESIS-000/HOT/config/install_config.json");
 
+/// File name of an install transaction's journal inside its staging directory
+/// (`HOT/<staging_dir>/<txn>/journal.json`): written by the installer, read by the gates.
+pub const INSTALL_JOURNAL_FILE: &str = "journal.json";
+
 /// Plane-relative path of the installed install config.
 pub const INSTALL_CONFIG_PATH: &str = "HOT/config/install_config.json";
 
