@@ -92,6 +92,14 @@ pub struct ArchiveCaps {
     pub max_compression_ratio: u64,
     /// Bytes decompressed before the ratio is enforced. Default 1 MiB.
     pub ratio_check_min_bytes: u64,
+    /// Largest tar extension record (GNU long name/link, PAX header), bytes: checked before the
+    /// record is read, so a member name is never larger. Default 64 KiB.
+    #[serde(default = "default_max_header_record_bytes")]
+    pub max_header_record_bytes: u64,
+}
+
+fn default_max_header_record_bytes() -> u64 {
+    65536
 }
 
 /// G1's treatment of a framework or spec that is not registered yet.

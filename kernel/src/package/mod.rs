@@ -13,3 +13,4 @@ pub(crate) mod config;
 pub(crate) mod manifest;
 pub(crate) mod receipt;
 pub(crate) mod signature;
+mod tar_ext;
