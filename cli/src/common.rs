@@ -48,6 +48,13 @@ impl Settings {
     pub(crate) fn plane(&self) -> anyhow::Result<Plane> {
         Ok(Plane::open(&self.root)?)
     }
+
+    /// The plane for a repair command (`plane recover`, `gates`): an invalid layout or plane
+    /// config falls back to the built-in one, with a warning saying what is wrong and how to
+    /// repair it.
+    pub(crate) fn plane_for_repair(&self) -> anyhow::Result<Plane> {
+        cp_installer::cli_support::open_for_repair(&self.root)
+    }
 }
 
 pub(crate) use cp_installer::cli_support::{Outcome, Refused};

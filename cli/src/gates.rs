@@ -30,7 +30,7 @@ struct GatesOutput {
 }
 
 pub(crate) fn run(s: &Settings, a: GatesArgs) -> CmdResult {
-    let plane = s.plane()?;
+    let plane = s.plane_for_repair()?;
     let gates = if a.gate.is_empty() { run_plane_gates(&plane)? } else { run_gates(&plane, &a.gate)? };
     let out = GatesOutput { passed: gates.iter().all(GateReport::passed), gates };
     render(s, &out, |o| {

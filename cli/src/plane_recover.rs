@@ -21,7 +21,7 @@ struct RecoverOutput {
 
 pub(crate) fn run(s: &Settings, c: RecoverCmd) -> CmdResult {
     let RecoverCmd::Recover = c;
-    let plane = s.plane()?;
+    let plane = s.plane_for_repair()?;
     let out = RecoverOutput { transactions: Installer::new(&plane).recover()? };
     render(s, &out, |o| {
         if o.transactions.is_empty() {

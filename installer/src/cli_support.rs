@@ -79,6 +79,17 @@ pub fn render<T: Serialize>(json: bool, value: &T, text: impl FnOnce(&T) -> Stri
     Ok(())
 }
 
+/// Opens the plane at `root` for a repair command (`uninstall`, `recover`, `plane recover`,
+/// `gates`): an invalid layout or plane config falls back to the built-in one, and each is
+/// printed on stderr as a `warning:` with the problem and the repair.
+pub fn open_for_repair(root: &std::path::Path) -> anyhow::Result<cp_kernel::Plane> {
+    let (plane, notices) = crate::open_for_repair(root)?;
+    for n in &notices {
+        eprintln!("warning: {n}");
+    }
+    Ok(plane)
+}
+
 /// Reports the error (if any) on stderr and maps the outcome to the exit code of the table.
 pub fn finish(r: anyhow::Result<Outcome>) -> ExitCode {
     match r {

@@ -23,6 +23,7 @@ mod install;
 mod pack;
 mod quickstart;
 mod registries;
+mod repair;
 mod sign;
 mod store;
 
@@ -37,8 +38,7 @@ pub use bootstrap::{
     BOOTSTRAP_PINS_JSON, BUILT_FROM, BootstrapError, PINS_PATH, builtin_pins, builtin_sources, compute_pins, pins_text,
 };
 pub use install::{
-    GATE_CODES, InstallAction, InstallError, InstallEvent, InstallOptions, InstallOutcome, Installer, RecoveryAction,
-    Transfer,
+    InstallAction, InstallError, InstallEvent, InstallOptions, InstallOutcome, Installer, RecoveryAction, Transfer,
 };
 pub use pack::{PackError, PackedArchive, SOURCES_PATH, pack_all, pack_package, source_package_ids};
 pub use quickstart::{
@@ -49,5 +49,6 @@ pub use registries::{
     DerivedRegistries, RegistryDiff, check_catalogue, derive_registries, rebuild_registries, registry_catalogue,
     verify_registries,
 };
+pub use repair::{RepairNotice, open_for_repair, repair_notices};
 pub use sign::{SignError, read_signature, signature_path, write_signature};
 pub use store::{StoreEntry, StoreError, index_store};

@@ -46,6 +46,10 @@ pub enum PackError {
         /// Computed.
         actual: String,
     },
+    /// The built-in schemas could not be loaded (packing fails closed rather than pack a
+    /// manifest it could not check).
+    #[error(transparent)]
+    Schemas(#[from] cp_kernel::DocumentError),
     /// `sources.json` is malformed.
     #[error("{}: {message}", path.display())]
     Sources {
@@ -120,7 +124,7 @@ pub fn pack_package(repo_root: &Path, pkg: &str, out_dir: &Path) -> Result<Packe
     let maps = load_mappings(repo_root)?;
     let mpath = pkg_dir.join("manifest.json");
     let bytes = fsx::read(&mpath)?;
-    let schemas = embedded_schemas().ok();
+    let schemas = Some(embedded_schemas()?);
     parse_manifest(&bytes, None, HashRequirement::Optional, schemas.as_deref())
         .map_err(|source| PackError::Manifest { path: mpath.clone(), source })?;
     let mut value: Value = serde_json::from_slice(&bytes).map_err(|e| PackError::Manifest {

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use cp_kernel::{
-    FrameworkError, FrameworkRow, OwnershipRow, PackageStateRow, Plane, Receipt, ReceiptError, RegistriesConfig,
-    RegistryKind, SpecRow, Tier, current_ownership, encode_rows, fsx, load_framework_view, load_receipts,
+    FrameworkError, FrameworkRow, FrameworkSet, OwnershipRow, PackageStateRow, Plane, Receipt, ReceiptError,
+    RegistriesConfig, RegistryKind, SpecRow, Tier, current_ownership, derive_rows, encode_rows, fsx, load_receipts,
     plane_schemas, read_rows, registry_path,
 };
 
@@ -28,41 +28,48 @@ pub struct DerivedRegistries {
     pub packages: Vec<PackageStateRow>,
 }
 
-/// STAND-IN for `cp_kernel::derive_registry_rows`: frameworks and specs from the
-/// installed manifests, with `created_at` falling back to the owning package's install date.
+/// Frameworks and specs from the installed manifests, typed ([`FrameworkSet`]; an unreadable
+/// manifest is an error), with an absent `plane_id` falling back to the plane's and an absent
+/// `created_at` to the owning package's install date.
 fn derive_framework_rows(
     plane: &Plane,
     receipts: &BTreeMap<String, Receipt>,
 ) -> Result<(Vec<FrameworkRow>, Vec<SpecRow>), ReceiptError> {
-    let view = load_framework_view(plane, &[])?;
+    let schemas = plane_schemas(plane).map_err(|e| ReceiptError::Catalogue(FrameworkError::from(e)))?;
+    let set = FrameworkSet::load(plane, &schemas, &[]).map_err(ReceiptError::Catalogue)?;
+    if let Some((path, message)) = set.invalid.first() {
+        return Err(ReceiptError::Catalogue(FrameworkError::Inconsistent {
+            path: path.into(),
+            message: message.clone(),
+        }));
+    }
     let date_of = |path: &str| {
         receipts.values().find(|r| r.files.iter().any(|f| f.path == path)).map(|r| r.installed_date.clone())
     };
-    let mut fw: Vec<FrameworkRow> = view
-        .frameworks
-        .values()
-        .map(|f| {
-            let mut row = f.row.clone();
-            if row.created_at.is_empty() {
-                row.created_at = date_of(&f.manifest_path).unwrap_or_default();
-            }
-            row
-        })
-        .collect();
-    let mut sp: Vec<SpecRow> = view
-        .specs
-        .values()
-        .map(|s| {
-            let mut row = s.row.clone();
-            if row.created_at.is_empty() {
-                row.created_at = date_of(&s.manifest_path).unwrap_or_default();
-            }
-            row
-        })
-        .collect();
+    let frameworks: Vec<_> = set.frameworks.values().map(|f| (f.path.clone(), f.manifest.clone())).collect();
+    let specs: Vec<_> = set.specs.values().map(|s| (s.path.clone(), s.spec.clone())).collect();
+    let (mut fw, mut sp) = derive_rows(&frameworks, &specs);
+    let plane_id = &plane.config().plane_id;
+    for row in &mut fw {
+        let path = set.frameworks.get(&row.framework_id).map(|f| f.path.as_str()).unwrap_or_default();
+        fill(&mut row.plane_id, &mut row.created_at, plane_id, date_of(path));
+    }
+    for row in &mut sp {
+        let path = set.specs.get(&row.spec_id).map(|s| s.path.as_str()).unwrap_or_default();
+        fill(&mut row.plane_id, &mut row.created_at, plane_id, date_of(path));
+    }
     fw.sort();
     sp.sort();
     Ok((fw, sp))
+}
+
+fn fill(plane_cell: &mut String, created_cell: &mut String, plane_id: &str, installed: Option<String>) {
+    if plane_cell.is_empty() {
+        *plane_cell = plane_id.to_string();
+    }
+    if created_cell.is_empty() {
+        *created_cell = installed.unwrap_or_default();
+    }
 }
 
 /// Computes the derived registries from receipts and installed manifests.

@@ -52,8 +52,8 @@ pub use ledger::{canonical, cp2, event, merkle};
 pub use plane::tier::UnknownTier;
 pub use plane::{
     DEFAULT_LAYOUT_JSON, Durability, LAYOUT_PATH, LAYOUT_SCHEMA, Layout, LedgerBackend, LedgerLayout,
-    PLANE_CONFIG_SCHEMA, Plane, PlaneConfig, PlaneError, RootSource, Tier, TrustedKey, normalize_relative,
-    resolve_root,
+    PLANE_CONFIG_SCHEMA, Plane, PlaneConfig, PlaneDocumentProblem, PlaneError, RootSource, Tier, TrustedKey,
+    normalize_relative, resolve_root,
 };
 
 // Time.
@@ -95,20 +95,18 @@ pub use framework::{
     GovernancePolicy, Invariant, InvariantLevel, LayerOverride, MANIFEST_FILE as FRAMEWORK_MANIFEST_FILE,
     PathAuthorizer, REGISTRIES_PATH, REGISTRIES_SCHEMA, RegistriesConfig, RegistryHeaderIssue, RegistrySource,
     RegistrySpec, Ring, SPEC_SCHEMA, SpecLinkIssue, SpecPack, Status as FrameworkStatus, Term, VOCABULARY_PATH,
-    VOCABULARY_SCHEMA, Vocabulary, check_expected_specs, derive_registry_rows, derive_rows, load_frameworks,
-    load_frameworks_in, load_spec_packs, load_spec_packs_in, path_authorized,
+    VOCABULARY_SCHEMA, Vocabulary, check_expected_specs, derive_registry_rows, derive_rows, load_framework_file,
+    load_frameworks, load_frameworks_in, load_spec_file, load_spec_packs, load_spec_packs_in, path_authorized,
 };
+pub use framework::{FrameworkSet, LoadedFramework, LoadedSpec, is_framework_manifest, is_spec_manifest};
 
-// Package format: manifest, archives, install config, receipts, signatures, framework view.
+// Package format: manifest, archives, install config, receipts, signatures.
 pub use package::archive::{
     ArchiveError, ArchiveFile, MANIFEST_NAME, ReadArchive, ReadFile, read_archive, read_archive_with, write_archive,
 };
 pub use package::config::{
-    ArchiveCaps, DEFAULT_INSTALL_CONFIG_JSON, INSTALL_CONFIG_PATH, INSTALL_CONFIG_SCHEMA, InstallConfig,
-    PendingFrameworkPolicy, embedded_schemas, plane_schemas,
-};
-pub use package::fwview::{
-    FrameworkInfo, FrameworkView, SpecInfo, is_framework_manifest, is_spec_manifest, load_view as load_framework_view,
+    ArchiveCaps, DEFAULT_INSTALL_CONFIG_JSON, INSTALL_CONFIG_PATH, INSTALL_CONFIG_SCHEMA, INSTALL_JOURNAL_FILE,
+    InstallConfig, PendingFrameworkPolicy, embedded_schemas, plane_schemas,
 };
 pub use package::manifest::{
     Asset, Dependency, HashRequirement, MANIFEST_SCHEMA, MANIFEST_SCHEMA_VERSION, Manifest, ManifestError, Version,
@@ -120,13 +118,17 @@ pub use package::receipt::{
 pub use package::signature::SignatureFile;
 
 // Gates: each check takes typed inputs; `run_gates` runs the plane-level ones.
+pub use gates::documents::{
+    DocumentKind, check_document, check_plane_documents, check_staged_documents, plane_documents,
+};
 pub use gates::g0a_declaration::check_archive as check_declaration;
 pub use gates::g0b_ownership::check_plane as check_ownership;
 pub use gates::g1_chain::check_package as check_chain;
 pub use gates::g1_complete::check_frameworks as check_completeness;
 pub use gates::g5_signature::{Trust, check_signature};
 pub use gates::{
-    Gate, GateError, GateId, GateIssue, GateReport, GateStatus, gate, plane_gate_ids, run_gates, run_plane_gates,
+    Gate, GateCode, GateError, GateId, GateIssue, GateReport, GateStatus, gate, plane_gate_ids, run_gates,
+    run_plane_gates,
 };
 
 // Signing and hashing.

@@ -9,8 +9,8 @@ fn plane_with_files() -> TempPlane {
     let d = tp.dir.path().join("s");
     let p = FixturePackage::new("PKG-G-001")
         .file("HOT/schemas/g.json", "{}\n")
-        .file("HO2/contracts/g.json", "{\"c\":2}\n")
-        .file("HO1/contracts/g.json", "{\"c\":1}\n");
+        .file("HO2/contracts/g.md", "{\"c\":2}\n")
+        .file("HO1/contracts/g.md", "{\"c\":1}\n");
     Installer::new(&tp.plane).install_archive(&p.write(&d), None, &InstallOptions::default()).unwrap();
     tp
 }

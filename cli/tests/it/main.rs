@@ -8,4 +8,5 @@ mod gates;
 mod ledger_checkpoint;
 mod ledger_concurrency;
 mod ledger_crash;
+mod repair;
 mod router_cli;

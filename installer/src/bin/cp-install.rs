@@ -166,7 +166,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let json = cli.json;
     match cli.cmd {
         Some(Cmd::Uninstall { package, dry_run }) => {
-            let plane = Plane::open(&root)?;
+            let plane = cli_support::open_for_repair(&root)?;
             let opts = InstallOptions { dry_run, ..InstallOptions::default() };
             let o = Installer::new(&plane).uninstall(&package, &opts)?;
             print(json, &o, outcome_line)
@@ -239,7 +239,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Cmd::Recover) => {
-            let plane = Plane::open(&root)?;
+            let plane = cli_support::open_for_repair(&root)?;
             let acts = Installer::new(&plane).recover()?;
             print(json, &acts, |a| {
                 if a.is_empty() {

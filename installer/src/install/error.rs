@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use cp_kernel::{
-    ArchiveError, DocumentError, FrameworkError, GateError, GateReport, LedgerError, PlaneError, ReceiptError,
-    RegistryError, fsx::FsError,
+    ArchiveError, DocumentError, FrameworkError, GateCode, GateError, GateReport, LedgerError, PlaneError,
+    ReceiptError, RegistryError, fsx::FsError,
 };
 
 use super::journal::RollbackError;
@@ -138,12 +138,12 @@ impl InstallError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Archive { source, .. } => source.code(),
-            Self::Gate { report, .. } => report.errors.first().map_or("GATE_FAILED", |e| static_code(&e.code)),
+            Self::Gate { report, .. } => report.first_code().unwrap_or(report.gate.as_str()),
             Self::OwnershipConflict { .. } => "OWNERSHIP_CONFLICT",
             Self::DowngradeRefused { .. } => "DOWNGRADE_REFUSED",
             Self::DependentInstalled { .. } => "DEPENDENT_INSTALLED",
-            Self::DependencyMissing { .. } => "G1_DEPENDENCY_MISSING",
-            Self::DependencyCycle { .. } => "G1_DEPENDENCY_CYCLE",
+            Self::DependencyMissing { .. } => GateCode::G1DependencyMissing.as_str(),
+            Self::DependencyCycle { .. } => GateCode::G1DependencyCycle.as_str(),
             Self::NotInstalled { .. } => "NOT_INSTALLED",
             Self::NotInStore { .. } => "PACKAGE_NOT_FOUND",
             Self::Injected { .. } => "FAULT_INJECTED",
@@ -174,37 +174,4 @@ impl InstallError {
                 | Self::DependencyCycle { .. }
         )
     }
-}
-
-/// Every gate code, so that [`InstallError::code`] can return `&'static str`.
-pub const GATE_CODES: &[&str] = &[
-    "G0A_MANIFEST_MISSING",
-    "G0A_MANIFEST_JSON",
-    "G0A_MANIFEST_INVALID",
-    "G0A_ID_MISMATCH",
-    "G0A_UNDECLARED",
-    "G0A_MISSING_ASSET",
-    "G0A_HASH_MISMATCH",
-    "G0A_BAD_HASH_FORMAT",
-    "G0A_UNSAFE_PATH",
-    "G0B_ORPHAN",
-    "G0B_MISSING",
-    "G0B_HASH_MISMATCH",
-    "G1_SPEC_MISSING",
-    "G1_FRAMEWORK_MISSING",
-    "G1_FRAMEWORK_MISMATCH",
-    "G1_DEPENDENCY_MISSING",
-    "G1_DEPENDENCY_CYCLE",
-    "G1_PATH_UNAUTHORIZED",
-    "G1C_SPEC_MISSING",
-    "G1C_SPEC_MISMATCH",
-    "G5_UNSIGNED",
-    "G5_UNTRUSTED_KEY",
-    "G5_BAD_SIGNATURE",
-    "G6_CHAIN_BROKEN",
-    "G6_CHECKPOINT_MISMATCH",
-];
-
-fn static_code(c: &str) -> &'static str {
-    GATE_CODES.iter().find(|k| **k == c).copied().unwrap_or("GATE_FAILED")
 }

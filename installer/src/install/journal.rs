@@ -16,29 +16,7 @@ use cp_kernel::fsx::{self, FsError};
 use cp_kernel::{Plane, ReceiptError, RegistryKind, receipt_dir, registry_path};
 
 /// Name of the journal file inside a transaction directory.
-pub(crate) const JOURNAL_FILE: &str = "journal.json";
-
-/// Prefix of the temporary package stores packed inside the staging root (not transactions).
-pub(crate) const PACK_DIR_PREFIX: &str = "pack-";
-
-/// Removes temporary siblings (`.<name>.tmp-<pid>`, left by an interrupted atomic write) of
-/// the installer-maintained files, which would otherwise be orphans in a governed root.
-pub(crate) fn remove_stale_temporaries(plane: &Plane) -> Result<(), FsError> {
-    for rel in &plane.layout().installer_maintained {
-        let p = plane.root().join(rel);
-        let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else { continue };
-        if !dir.is_dir() {
-            continue;
-        }
-        let prefix = format!(".{}.tmp-", name.to_string_lossy());
-        for e in fsx::read_dir(dir)? {
-            if e.file_name().to_string_lossy().starts_with(&prefix) {
-                fsx::remove_file(e.path())?;
-            }
-        }
-    }
-    Ok(())
-}
+pub(crate) const JOURNAL_FILE: &str = cp_kernel::INSTALL_JOURNAL_FILE;
 
 /// Journal state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,7 +220,7 @@ pub(crate) fn pending_transactions(staging_root: &Path) -> Result<Vec<PathBuf>, 
     }
     Ok(fsx::read_dir(staging_root)?
         .into_iter()
-        .filter(|e| !e.file_name().to_string_lossy().starts_with(PACK_DIR_PREFIX))
+        .filter(|e| !e.file_name().to_string_lossy().starts_with(super::cleanup::PACK_DIR_PREFIX))
         .map(|e| e.path())
         .filter(|p| p.is_dir())
         .collect())

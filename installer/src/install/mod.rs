@@ -15,6 +15,7 @@
 //! `resolve` (several packages in dependency order from a store); `error` holds
 //! [`InstallError`] and its codes.
 
+mod cleanup;
 mod commit;
 mod error;
 pub(crate) mod journal;
@@ -23,7 +24,7 @@ mod recover;
 mod resolve;
 mod uninstall;
 
-pub use error::{GATE_CODES, InstallError};
+pub use error::InstallError;
 pub use recover::RecoveryAction;
 
 use std::collections::BTreeMap;
@@ -137,6 +138,19 @@ fn now() -> String {
     jiff::Timestamp::now().to_string()
 }
 
+/// `text` cut to at most `max` bytes (at a character boundary), followed by its length and
+/// SHA-256 when cut, so that what was refused can still be identified.
+pub(crate) fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{} … [truncated: {} bytes, sha256:{}]", &text[..end], text.len(), cp_kernel::sha256_hex(text.as_bytes()))
+}
+
 fn gate_fail(package: &str, report: GateReport) -> InstallError {
     InstallError::Gate { package: package.to_string(), report }
 }
@@ -150,6 +164,17 @@ impl Installer {
 
     fn plane(&self) -> Result<Plane, InstallError> {
         Ok(Plane::open(&self.root)?)
+    }
+
+    /// The plane for `uninstall` and `recover`: an invalid layout or plane config falls back to
+    /// the built-in one (logged; the binaries print the notices), so that the plane can be
+    /// repaired.
+    fn plane_for_repair(&self) -> Result<Plane, InstallError> {
+        let (plane, notices) = crate::repair::open_for_repair(&self.root)?;
+        for n in &notices {
+            tracing::info!(path = %n.path, problem = %n.problem, repair = %n.repair, "plane document invalid; using {}", n.fallback);
+        }
+        Ok(plane)
     }
 
     fn staging_root(plane: &Plane, cfg: &InstallConfig) -> Result<PathBuf, InstallError> {
@@ -170,9 +195,13 @@ impl Installer {
     }
 
     fn log_failure(plane: &Plane, txn: &str, package: &str, archive: Option<&Path>, e: &InstallError) {
+        // Never an unbounded reason in the ledger: a refusal can quote archive input.
+        let cap = InstallConfig::for_plane(plane)
+            .or_else(|_| InstallConfig::builtin())
+            .map_or(usize::MAX, |c| usize::try_from(c.archive.max_header_record_bytes).unwrap_or(usize::MAX));
         let mut en = Self::entry(event::INSTALL_FAILED, txn, package, "")
             .decision("DENY")
-            .reason(e.to_string())
+            .reason(bounded(&e.to_string(), cap))
             .meta("code", e.code());
         en.metadata.remove("version");
         if let Some(a) = archive {
@@ -271,5 +300,20 @@ impl Installer {
         if fsx::read_dir(staging).map(|v| v.is_empty()).unwrap_or(false) {
             let _ = std::fs::remove_dir(staging);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bounded;
+
+    #[test]
+    fn bounded_cuts_at_a_character_boundary_and_names_the_whole() {
+        assert_eq!(bounded("short", 10), "short");
+        let long = "é".repeat(50);
+        let b = bounded(&long, 7);
+        assert!(b.starts_with("ééé …"), "{b}");
+        assert!(b.contains("[truncated: 100 bytes, sha256:"), "{b}");
+        assert!(b.ends_with(&format!("{}]", cp_kernel::sha256_hex(long.as_bytes()))), "{b}");
     }
 }

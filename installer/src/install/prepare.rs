@@ -7,11 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use cp_kernel::{
-    FrameworkError, GateId, GateIssue, GateReport, GenesisCheck, GovernancePolicy, InstallConfig, Manifest,
-    OwnershipRow, PendingFrameworkPolicy, Plane, ReadArchive, Receipt, SchemaSet, Trust, Version, check_chain,
-    check_completeness, check_declaration, check_ownership, check_signature, current_owners, fsx,
-    is_framework_manifest, is_spec_manifest, load_framework_view, load_receipts, plane_schemas, read_archive_with,
-    sha256_prefixed,
+    FrameworkSet, GateCode, GateError, GateId, GateIssue, GateReport, GenesisCheck, GovernancePolicy, InstallConfig,
+    Manifest, OwnershipRow, PendingFrameworkPolicy, Plane, ReadArchive, Receipt, Trust, Version, check_chain,
+    check_completeness, check_declaration, check_ownership, check_signature, check_staged_documents, current_owners,
+    fsx, is_framework_manifest, is_spec_manifest, load_receipts, plane_schemas, read_archive_with, sha256_prefixed,
 };
 
 use super::journal::exists;
@@ -47,13 +46,23 @@ impl Installer {
         let read = read_archive_with(path, &cfg.archive, Some(&txn_dir.join("files")), durable(plane))
             .map_err(|source| InstallError::Archive { archive: path.to_path_buf(), source })?;
         tracing::trace!(phase = "staged", "install phase");
-        let schemas = plane_schemas(plane).ok();
-        let (manifest, g0a) = check_declaration(&read, expected_id, schemas.as_deref());
+        // Fails closed: no check runs without the plane's schemas.
+        let schemas = plane_schemas(plane).map_err(GateError::from)?;
+        let (manifest, g0a) = check_declaration(&read, expected_id, Some(&schemas));
         let label = expected_id.unwrap_or("(archive)");
         let Some(m) = manifest.filter(|_| g0a.passed()) else {
             return Err(gate_fail(label, g0a));
         };
         let id = m.package_id.clone();
+        // Every document the package ships passes its schema and loader before anything moves.
+        let staged: Vec<(String, PathBuf)> =
+            read.files.keys().map(|p| (p.clone(), txn_dir.join("files").join(p))).collect();
+        let invalid = check_staged_documents(plane, &staged)?;
+        if !invalid.is_empty() {
+            let summary = format!("{} invalid governed documents", invalid.len());
+            let issues = invalid.into_iter().map(|i| i.pkg(&id)).collect();
+            return Err(gate_fail(&id, GateReport::new(GateId::G0a, summary, issues)));
+        }
         let manifest_bytes = read.manifest_bytes.clone().unwrap_or_default();
         let manifest_sha256 = sha256_prefixed(&manifest_bytes);
         let archive_sha256 = sha256_prefixed(&fsx::read(path)?);
@@ -61,10 +70,7 @@ impl Installer {
         // The gates this layer runs and the genesis rules come from the governance policy (the
         // plane's, else the compiled-in default). G0A always runs: it yields the manifest whose
         // layer selects the rest.
-        let policy = match schemas.as_deref() {
-            Some(s) => GovernancePolicy::for_plane(plane, s)?,
-            None => GovernancePolicy::for_plane(plane, &SchemaSet::embedded().map_err(FrameworkError::from)?)?,
-        };
+        let policy = GovernancePolicy::for_plane(plane, &schemas)?;
         let runs = |g: GateId| policy.install_gates_for(m.layer).contains(&g);
 
         tracing::trace!(phase = "g0a", "install phase");
@@ -161,15 +167,16 @@ impl Installer {
             .filter(|p| policy.self_registration && (is_framework_manifest(p) || is_spec_manifest(p)))
             .map(|p| (p.clone(), staged_root.join(p)))
             .collect();
-        let view = load_framework_view(plane, &overlay)?;
+        // Typed, schema-validated frameworks (unknown keys refused, globs compiled).
+        let frameworks = FrameworkSet::load(plane, &schemas, &overlay).map_err(GateError::from)?;
         // Frameworks registered on the plane itself (not only shipped by this package).
         let registered =
-            view.frameworks.values().filter(|f| plane.resolve(&f.manifest_path).is_ok_and(|p| p.is_file())).count();
+            frameworks.frameworks.values().filter(|f| plane.resolve(&f.path).is_ok_and(|p| p.is_file())).count();
         let exempt = |c: GenesisCheck| policy.is_exempt(m.layer, registered, c);
-        let exempt_code = |code: &str| match code {
-            "G1_FRAMEWORK_MISSING" => exempt(GenesisCheck::FrameworkRegistered),
-            "G1_SPEC_MISSING" => exempt(GenesisCheck::SpecRegistered),
-            "G1_PATH_UNAUTHORIZED" => exempt(GenesisCheck::PathAuthorized),
+        let exempt_code = |code: GateCode| match code {
+            GateCode::G1FrameworkMissing => exempt(GenesisCheck::FrameworkRegistered),
+            GateCode::G1SpecMissing => exempt(GenesisCheck::SpecRegistered),
+            GateCode::G1PathUnauthorized => exempt(GenesisCheck::PathAuthorized),
             _ => false,
         };
         let pinned = opts.pinned.get(&id) == Some(&manifest_sha256);
@@ -180,25 +187,25 @@ impl Installer {
             .map(|r| (r.package_id.clone(), r.version.clone()))
             .collect();
         if runs(GateId::G1) {
-            let mut issues = check_chain(&m, &view, &installed, may_defer)?;
-            issues.retain(|i| !exempt_code(&i.code));
+            let mut issues = check_chain(&m, &frameworks, &installed, may_defer);
+            issues.retain(|i| !exempt_code(i.code));
             let g1 = GateReport::new(GateId::G1, format!("{} assets authorized", m.assets.len()), issues);
             if !g1.passed() {
                 return Err(gate_fail(&id, g1));
             }
             gates.push(g1);
         }
-        let shipped: Vec<String> = view
+        let shipped: Vec<String> = frameworks
             .frameworks
             .values()
-            .filter(|f| read.files.contains_key(&f.manifest_path))
-            .map(|f| f.framework_id.clone())
+            .filter(|f| read.files.contains_key(&f.path))
+            .map(|f| f.manifest.framework_id.clone())
             .collect();
         if runs(GateId::G1Complete) && !exempt(GenesisCheck::ExpectedSpecs) {
             let g1c = GateReport::new(
                 GateId::G1Complete,
                 format!("{} frameworks shipped", shipped.len()),
-                check_completeness(&view, Some(&shipped)),
+                check_completeness(&frameworks, Some(&shipped)),
             );
             if !g1c.passed() {
                 return Err(gate_fail(&id, g1c));

@@ -8,18 +8,21 @@ use serde::Serialize;
 
 use cp_kernel::{InstallConfig, LedgerName, LedgerQuery, LedgerSet, Order, Plane, Provenance, event, fsx};
 
-use super::journal::{Journal, JournalState, pending_transactions, remove_stale_temporaries, roll_back};
+use super::cleanup::{remove_stale_pack_dirs, remove_stale_temporaries};
+use super::journal::{Journal, JournalState, pending_transactions, roll_back};
 use super::{InstallError, Installer, durable};
 
 impl Installer {
     /// Rolls back or completes every interrupted transaction of the plane. Returns one line
     /// per transaction handled.
     pub fn recover(&self) -> Result<Vec<RecoveryAction>, InstallError> {
-        let plane = self.plane()?;
+        let plane = self.plane_for_repair()?;
         let cfg = InstallConfig::for_plane(&plane)?;
         let staging = Self::staging_root(&plane, &cfg)?;
         let mut out = Vec::new();
-        remove_stale_temporaries(&plane)?;
+        for p in remove_stale_temporaries(&plane)?.into_iter().chain(remove_stale_pack_dirs(&staging)?) {
+            tracing::info!(path = %p.display(), "removed the leftover of an interrupted installer process");
+        }
         for dir in pending_transactions(&staging)? {
             let txn = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let Some(j) = Journal::load(&dir)? else {

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use cp_kernel::{InstallConfig, Plane, fsx, load_receipts};
 
-use super::journal::PACK_DIR_PREFIX;
 use super::{InstallError, InstallEvent, InstallOptions, InstallOutcome, Installer};
 use crate::pack::pack_all;
 use crate::store::{StoreEntry, index_store};
@@ -125,7 +124,7 @@ impl Installer {
         if !dir.join("packages").is_dir() {
             return Ok((dir.to_path_buf(), None));
         }
-        let t = Self::staging_root(plane, cfg)?.join(format!("{}{}", PACK_DIR_PREFIX, uuid::Uuid::now_v7()));
+        let t = Self::staging_root(plane, cfg)?.join(super::cleanup::pack_dir_name());
         let store = t.join("store");
         fsx::create_dir_all(&store)?;
         pack_all(dir, &store)?;

@@ -19,7 +19,7 @@ impl Installer {
     /// `UNINSTALLED`. Refused while another installed package depends on it.
     pub fn uninstall(&self, package_id: &str, opts: &InstallOptions) -> Result<InstallOutcome, InstallError> {
         self.recover()?;
-        let plane = self.plane()?;
+        let plane = self.plane_for_repair()?;
         let txn = uuid::Uuid::now_v7().to_string();
         let r = self.uninstall_inner(&plane, &txn, package_id, opts);
         if let Err(e) = &r

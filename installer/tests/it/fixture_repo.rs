@@ -35,12 +35,12 @@ pub(crate) fn make_repo(repo: &Path, nbig: usize) {
     write_source(repo, &FixturePackage::new("PKG-BASE-001").file("HOT/schemas/base.json", "{}\n").dep("PKG-FW-001"), 1);
     write_source(
         repo,
-        &FixturePackage::new("PKG-MID-001").file("HO2/contracts/mid.json", "{\"m\":1}\n").dep("PKG-BASE-001"),
+        &FixturePackage::new("PKG-MID-001").file("HO2/contracts/mid.md", "{\"m\":1}\n").dep("PKG-BASE-001"),
         2,
     );
     write_source(
         repo,
-        &FixturePackage::new("PKG-TOP-001").file("HOT/attention_templates/top.yaml", "t: 1\n").dep("PKG-MID-001"),
+        &FixturePackage::new("PKG-TOP-001").file("HOT/attention_templates/top.md", "t: 1\n").dep("PKG-MID-001"),
         3,
     );
     if nbig > 0 {

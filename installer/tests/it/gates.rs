@@ -9,15 +9,15 @@ fn plane_with_files() -> TempPlane {
     let d = tp.dir.path().join("s");
     let p = FixturePackage::new("PKG-G-001")
         .file("HOT/schemas/g.json", "{}\n")
-        .file("HO2/contracts/g.json", "{\"c\":2}\n")
-        .file("HO1/contracts/g.json", "{\"c\":1}\n");
+        .file("HO2/contracts/g.md", "{\"c\":2}\n")
+        .file("HO1/contracts/g.md", "{\"c\":1}\n");
     Installer::new(&tp.plane).install_archive(&p.write(&d), None, &InstallOptions::default()).unwrap();
     tp
 }
 
 fn g0b_issue(tp: &TempPlane) -> Vec<(String, String)> {
     let r = run_gates(&tp.plane, &[GateId::G0b]).unwrap();
-    r[0].errors.iter().map(|e| (e.code.clone(), e.path.clone().unwrap_or_default())).collect()
+    r[0].errors.iter().map(|e| (e.code.to_string(), e.path.clone().unwrap_or_default())).collect()
 }
 
 #[test]
@@ -55,8 +55,7 @@ fn g0b_names_added_files_under_every_governed_root_of_every_tier() {
 #[test]
 fn g0b_names_edited_and_deleted_files_in_every_tier() {
     let tp = plane_with_files();
-    for rel in ["HOT/schemas/g.json", "HO2/contracts/g.json", "HO1/contracts/g.json", "HOT/FMWK-900_Test/manifest.yaml"]
-    {
+    for rel in ["HOT/schemas/g.json", "HO2/contracts/g.md", "HO1/contracts/g.md", "HOT/FMWK-900_Test/manifest.yaml"] {
         let f = tp.plane.root().join(rel);
         let orig = std::fs::read(&f).unwrap();
         std::fs::write(&f, b"tampered").unwrap();

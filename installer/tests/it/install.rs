@@ -220,6 +220,36 @@ fn corpus() -> Vec<Case> {
             "ARCHIVE_SIZE_MISMATCH",
             raw_case("PKG-H13", |r| r.pax_size("HOT/schemas/p", 5, 700, b"hello")),
         ),
+        case(
+            "GNU long name record over the cap (refused before it is read)",
+            "ARCHIVE_HEADER_TOO_LARGE",
+            raw_case("PKG-H40", |r| {
+                r.entry(b"././@LongLink", E::GNULongName, &pseudo_random(70_000, 40), None)
+                    .file("HOT/schemas/after.json", b"{}\n")
+            }),
+        ),
+        case(
+            "PAX header over the cap",
+            "ARCHIVE_HEADER_TOO_LARGE",
+            raw_case("PKG-H41", |r| {
+                let value = "a".repeat(70_000);
+                let rec = format!("path={value}\n");
+                let rec = format!("{} {rec}", rec.len() + 6);
+                r.entry(b"PaxHeaders/x", E::XHeader, rec.as_bytes(), None).file("HOT/schemas/after.json", b"{}\n")
+            }),
+        ),
+        case(
+            "escape and newline in a member name",
+            "ARCHIVE_PATH_UNSAFE",
+            raw_case("PKG-H42", |r| r.file("HOT/schemas/a\u{1b}[2J\nb.json", b"{}\n")),
+        ),
+        case(
+            "manifest declaring more members than the cap",
+            "ARCHIVE_TOO_MANY_MEMBERS",
+            with_manifest(simple("PKG-H43"), |v| {
+                v["assets"] = json!(vec![json!({"path": "a"}); 70]);
+            }),
+        ),
         case("corrupt gzip", "ARCHIVE_CORRUPT", |d: &Path| {
             let a = simple("PKG-H14").write(d);
             let b = std::fs::read(&a).unwrap();
@@ -294,7 +324,7 @@ fn corpus() -> Vec<Case> {
         }),
         case("path outside the framework's authorizations", "G1_PATH_UNAUTHORIZED", |d: &Path| {
             (
-                FixturePackage::new("PKG-H27").file("HO2/attention_templates/x.yaml", "a: 1\n").write(d),
+                FixturePackage::new("PKG-H27").file("HO2/attention_templates/x.md", "a: 1\n").write(d),
                 Some("PKG-H27".into()),
             )
         }),
@@ -352,6 +382,10 @@ fn assert_refused_unchanged(
     let last = entries.last().unwrap();
     assert_eq!(last.event_type, event::INSTALL_FAILED, "case {name:?}");
     assert_eq!(last.metadata["code"], json!(code), "case {name:?}");
+    // Archive input never reaches the ledger unbounded, nor a control character from a name.
+    let reason = last.reason.as_deref().unwrap_or_default();
+    assert!(reason.len() < 65_536 + 200, "case {name:?}: reason of {} bytes", reason.len());
+    assert!(!reason.contains('\u{1b}'), "case {name:?}: escape in the reason");
 }
 
 #[test]
@@ -411,6 +445,18 @@ fn hostile_archive_corpus_is_refused_with_its_own_code_and_leaves_the_plane_unch
     let a = signed(&p, &trusted);
     let out = inst.install_archive(&a, Some("PKG-S4"), &opts()).unwrap();
     assert_eq!(out.trust, format!("signature:{}", trusted.key_id));
+}
+
+/// Long member names (GNU long-name records written by the tar builder) within the cap are
+/// applied to the member that follows them.
+#[test]
+fn long_member_names_within_the_cap_install() {
+    let tp = base_plane();
+    let long = format!("HOT/schemas/{}.json", "n".repeat(150));
+    let p = FixturePackage::new("PKG-LONG-001").file(&long, "{}\n");
+    let a = p.write(&tp.dir.path().join("s"));
+    Installer::new(&tp.plane).install_archive(&a, None, &opts()).unwrap();
+    assert_eq!(std::fs::read_to_string(tp.plane.root().join(&long)).unwrap(), "{}\n");
 }
 
 #[test]
@@ -605,7 +651,7 @@ fn failure_at_every_step_leaves_the_plane_unchanged_or_recoverable() {
         let p = FixturePackage::new("PKG-F-001")
             .file("HOT/schemas/f1.json", "{}\n")
             .file("HOT/schemas/f2.json", "[]\n")
-            .file("HO1/contracts/f3.json", "{\"c\":1}\n")
+            .file("HO1/contracts/f3.md", "{\"c\":1}\n")
             .file("HOT/kernel/pkg_f/mod.py", "x = 1\n");
         let a = p.write(&d);
         let before = tree_hash(tp.plane.root(), &["HOT/ledger/"]);
@@ -708,7 +754,7 @@ fn bench_reports_the_set_it_installed() {
     let store = d.path().join("store");
     cp_kernel::testkit::fixture_framework_package().write(&store);
     FixturePackage::new("PKG-B1").file("HOT/schemas/b1.json", "{}\n").dep("PKG-FW-001").write(&store);
-    FixturePackage::new("PKG-B2").file("HO1/contracts/b2.json", "{}\n").dep("PKG-B1").write(&store);
+    FixturePackage::new("PKG-B2").file("HO1/contracts/b2.md", "{}\n").dep("PKG-B1").write(&store);
     let r = cp_installer::bench::bench_install(&store, &d.path().join("work"), 1).unwrap();
     assert_eq!((r.packages, r.files, r.iterations), (3, 4, 1));
     assert!(r.archive_bytes > 0);

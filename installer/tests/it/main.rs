@@ -4,7 +4,10 @@
 
 mod cli;
 mod crash;
+mod documents;
 mod fixture_repo;
 mod gates;
 mod install;
+mod pending;
+mod repair;
 mod wiring;

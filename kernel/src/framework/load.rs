@@ -44,6 +44,42 @@ fn join_rel(prefix: &str, name: &str) -> String {
     if prefix.is_empty() { format!("{name}/{MANIFEST_FILE}") } else { format!("{prefix}/{name}/{MANIFEST_FILE}") }
 }
 
+/// Loads one framework manifest at `path` inside the directory named `dir_name`: validated
+/// against the `framework` schema, decoded (unknown keys refused), its directory name the
+/// framework id (optionally followed by `_Name`), every path authorisation a valid glob.
+pub fn load_framework_file(
+    schemas: &SchemaSet,
+    path: &Path,
+    dir_name: &str,
+) -> Result<FrameworkManifest, FrameworkError> {
+    let m: FrameworkManifest = schemas.load_document(FRAMEWORK_SCHEMA, path)?;
+    let id = &m.framework_id;
+    let matches = dir_name == id || dir_name.strip_prefix(id.as_str()).is_some_and(|rest| rest.starts_with('_'));
+    if !matches {
+        return Err(FrameworkError::DirectoryMismatch {
+            path: path.to_path_buf(),
+            dir_name: dir_name.to_string(),
+            id: id.clone(),
+        });
+    }
+    PathAuthorizer::new(&m)?;
+    Ok(m)
+}
+
+/// Loads one spec pack at `path` inside the directory named `dir_name` (validated against the
+/// `spec` schema; the directory name must equal the spec id).
+pub fn load_spec_file(schemas: &SchemaSet, path: &Path, dir_name: &str) -> Result<SpecPack, FrameworkError> {
+    let s: SpecPack = schemas.load_document(SPEC_SCHEMA, path)?;
+    if dir_name != s.spec_id {
+        return Err(FrameworkError::DirectoryMismatch {
+            path: path.to_path_buf(),
+            dir_name: dir_name.to_string(),
+            id: s.spec_id,
+        });
+    }
+    Ok(s)
+}
+
 /// Loads every `FMWK-*/manifest.yaml` directly below `dir`, validating each against the
 /// `framework` schema of `schemas`. Returned paths are `rel_prefix/<dir>/manifest.yaml`
 /// (`rel_prefix` is the plane-relative form of `dir`, e.g. `HOT`), sorted by directory name.
@@ -58,13 +94,8 @@ pub fn load_frameworks_in(
     let mut out: Vec<(String, FrameworkManifest)> = Vec::new();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for (name, path) in manifest_dirs(dir, FRAMEWORK_DIR_PREFIX)? {
-        let m: FrameworkManifest = schemas.load_document(FRAMEWORK_SCHEMA, &path)?;
+        let m = load_framework_file(schemas, &path, &name)?;
         let id = &m.framework_id;
-        let matches = name == *id || name.strip_prefix(id.as_str()).is_some_and(|rest| rest.starts_with('_'));
-        if !matches {
-            return Err(FrameworkError::DirectoryMismatch { path, dir_name: name, id: id.clone() });
-        }
-        PathAuthorizer::new(&m)?;
         let rel = join_rel(rel_prefix, &name);
         if let Some(first) = seen.insert(id.clone(), rel.clone()) {
             return Err(FrameworkError::DuplicateId { id: id.clone(), first, second: rel });
@@ -84,10 +115,7 @@ pub fn load_spec_packs_in(
     let mut out: Vec<(String, SpecPack)> = Vec::new();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for (name, path) in manifest_dirs(dir, SPEC_DIR_PREFIX)? {
-        let s: SpecPack = schemas.load_document(SPEC_SCHEMA, &path)?;
-        if name != s.spec_id {
-            return Err(FrameworkError::DirectoryMismatch { path, dir_name: name, id: s.spec_id });
-        }
+        let s = load_spec_file(schemas, &path, &name)?;
         let rel = join_rel(rel_prefix, &name);
         if let Some(first) = seen.insert(s.spec_id.clone(), rel.clone()) {
             return Err(FrameworkError::DuplicateId { id: s.spec_id.clone(), first, second: rel });

@@ -28,6 +28,7 @@ mod governance;
 mod load;
 mod manifest;
 mod registries;
+mod set;
 mod vocabulary;
 
 #[cfg(test)]
@@ -41,8 +42,8 @@ pub use governance::{
     GovernancePolicy, LayerOverride,
 };
 pub use load::{
-    SpecLinkIssue, check_expected_specs, derive_registry_rows, derive_rows, load_frameworks, load_frameworks_in,
-    load_spec_packs, load_spec_packs_in,
+    SpecLinkIssue, check_expected_specs, derive_registry_rows, derive_rows, load_framework_file, load_frameworks,
+    load_frameworks_in, load_spec_file, load_spec_packs, load_spec_packs_in,
 };
 pub use manifest::{
     Acceptance, FRAMEWORK_SCHEMA, FrameworkManifest, Invariant, InvariantLevel, MANIFEST_FILE, Ring, SPEC_SCHEMA,
@@ -52,6 +53,7 @@ pub use registries::{
     DEFAULT_REGISTRIES_YAML, REGISTRIES_PATH, REGISTRIES_SCHEMA, RegistriesConfig, RegistryHeaderIssue, RegistrySource,
     RegistrySpec,
 };
+pub use set::{FrameworkSet, LoadedFramework, LoadedSpec, is_framework_manifest, is_spec_manifest};
 pub use vocabulary::{DEFAULT_VOCABULARY_YAML, Term, VOCABULARY_PATH, VOCABULARY_SCHEMA, Vocabulary};
 
 use crate::fsx::FsError;

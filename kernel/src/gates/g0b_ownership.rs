@@ -9,7 +9,7 @@ use std::path::Path;
 
 use globset::{Glob, GlobMatcher};
 
-use super::{Gate, GateError, GateId, GateIssue, GateReport};
+use super::{Gate, GateCode, GateError, GateId, GateIssue, GateReport};
 use crate::fsx;
 use crate::hashing;
 use crate::package::receipt::current_owners;
@@ -86,18 +86,21 @@ pub fn check_plane(
     let (files, odd) = governed_files(plane, owners)?;
     let mut errors = Vec::new();
     for p in &odd {
-        errors.push(GateIssue::new("G0B_ORPHAN", "symlink or special file under a governed root").at(p));
+        errors.push(GateIssue::new(GateCode::G0bOrphan, "symlink or special file under a governed root").at(p));
     }
     for p in &files {
         match owners.get(p) {
-            None => errors.push(GateIssue::new("G0B_ORPHAN", "file is owned by no installed package").at(p)),
+            None => errors.push(GateIssue::new(GateCode::G0bOrphan, "file is owned by no installed package").at(p)),
             Some(row) => {
                 let actual = hashing::sha256_prefixed(&fsx::read(plane.root().join(p))?);
                 if actual != row.sha256 {
                     errors.push(
-                        GateIssue::new("G0B_HASH_MISMATCH", format!("recorded {}, file has {actual}", row.sha256))
-                            .at(p)
-                            .pkg(&row.package_id),
+                        GateIssue::new(
+                            GateCode::G0bHashMismatch,
+                            format!("recorded {}, file has {actual}", row.sha256),
+                        )
+                        .at(p)
+                        .pkg(&row.package_id),
                     );
                 }
             }
@@ -105,7 +108,7 @@ pub fn check_plane(
     }
     for (p, row) in owners {
         if !Path::new(&plane.root().join(p)).is_file() {
-            errors.push(GateIssue::new("G0B_MISSING", "owned file is missing").at(p).pkg(&row.package_id));
+            errors.push(GateIssue::new(GateCode::G0bMissing, "owned file is missing").at(p).pkg(&row.package_id));
         }
     }
     Ok((owners.len(), errors))
@@ -122,8 +125,10 @@ impl Gate for G0b {
 
     fn run(&self, plane: &Plane) -> Result<GateReport, GateError> {
         let owners = current_owners(plane)?;
-        let (owned, errors) = check_plane(plane, &owners)?;
-        let orphans = errors.iter().filter(|e| e.code == "G0B_ORPHAN").count();
+        let mut errors = super::pending::pending_issues(plane)?;
+        let (owned, issues) = check_plane(plane, &owners)?;
+        errors.extend(issues);
+        let orphans = errors.iter().filter(|e| e.code == GateCode::G0bOrphan).count();
         Ok(GateReport::new(GateId::G0b, format!("{owned} files owned, {orphans} orphans"), errors))
     }
 }

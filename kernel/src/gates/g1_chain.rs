@@ -6,93 +6,81 @@
 
 use std::collections::BTreeMap;
 
-use globset::{GlobBuilder, GlobSetBuilder};
-
-use super::{Gate, GateError, GateId, GateIssue, GateReport};
+use super::{Gate, GateCode, GateError, GateId, GateIssue, GateReport};
+use crate::framework::FrameworkSet;
 use crate::fsx;
-use crate::package::config::{InstallConfig, PendingFrameworkPolicy};
-use crate::package::fwview::{FrameworkView, load_view};
+use crate::package::config::{InstallConfig, PendingFrameworkPolicy, plane_schemas};
 use crate::package::manifest::{HashRequirement, Manifest, Version, parse_manifest};
 use crate::package::receipt::{load_receipts, receipt_dir};
-use crate::plane::{Plane, normalize_relative};
+use crate::plane::Plane;
 
-/// Checks one manifest. `installed` maps package id → installed version; `may_defer` allows
-/// a missing framework/spec to be deferred (pinned package under `defer_pinned`).
+/// Checks one manifest against the typed frameworks. `installed` maps package id → installed
+/// version; `may_defer` allows a missing framework/spec to be deferred (pinned package under
+/// `defer_pinned`).
 pub fn check_package(
     m: &Manifest,
-    view: &FrameworkView,
+    frameworks: &FrameworkSet,
     installed: &BTreeMap<String, String>,
     may_defer: bool,
-) -> Result<Vec<GateIssue>, GateError> {
+) -> Vec<GateIssue> {
     let mut errors = Vec::new();
     let id = &m.package_id;
-    let spec = view.specs.get(&m.spec_id);
-    let fw = view.frameworks.get(&m.framework_id);
+    let spec = frameworks.specs.get(&m.spec_id);
+    let fw = frameworks.frameworks.get(&m.framework_id);
     if spec.is_none() && !may_defer {
-        errors.push(GateIssue::new("G1_SPEC_MISSING", format!("spec {} is not registered", m.spec_id)).pkg(id));
+        errors.push(GateIssue::new(GateCode::G1SpecMissing, format!("spec {} is not registered", m.spec_id)).pkg(id));
     }
     if fw.is_none() && !may_defer {
         errors.push(
-            GateIssue::new("G1_FRAMEWORK_MISSING", format!("framework {} is not registered", m.framework_id)).pkg(id),
+            GateIssue::new(GateCode::G1FrameworkMissing, format!("framework {} is not registered", m.framework_id))
+                .pkg(id),
         );
     }
     if let Some(s) = spec
-        && s.framework_id != m.framework_id
+        && s.spec.framework_id != m.framework_id
     {
         errors.push(
             GateIssue::new(
-                "G1_FRAMEWORK_MISMATCH",
-                format!("spec {} belongs to {}, manifest says {}", m.spec_id, s.framework_id, m.framework_id),
+                GateCode::G1FrameworkMismatch,
+                format!("spec {} belongs to {}, manifest says {}", m.spec_id, s.spec.framework_id, m.framework_id),
             )
             .pkg(id),
         );
     }
-    for d in m.deps() {
-        match installed.get(&d.package_id) {
-            None => errors.push(
-                GateIssue::new("G1_DEPENDENCY_MISSING", format!("dependency {} is not installed", d.package_id))
-                    .pkg(id),
-            ),
-            Some(v) => {
-                if let (Some(min), Some(have)) = (&d.min_version, Version::parse(v))
-                    && &have < min
-                {
-                    errors.push(
-                        GateIssue::new(
-                            "G1_DEPENDENCY_MISSING",
-                            format!("dependency {} is installed at {have}, {min} or later is required", d.package_id),
-                        )
-                        .pkg(id),
-                    );
-                }
-            }
-        }
-    }
+    errors.extend(dependency_issues(m, installed));
     if let Some(f) = fw {
-        let mut b = GlobSetBuilder::new();
-        for g in &f.path_authorizations {
-            let glob = GlobBuilder::new(g)
-                .literal_separator(true)
-                .build()
-                .map_err(|source| GateError::Glob { glob: g.clone(), source })?;
-            b.add(glob);
-        }
-        let set = b.build().map_err(|source| GateError::Glob { glob: f.framework_id.clone(), source })?;
-        for a in &m.assets {
-            let ok = normalize_relative(&a.path).map(|n| set.is_match(n.as_str())).unwrap_or(false);
-            if !ok {
-                errors.push(
-                    GateIssue::new(
-                        "G1_PATH_UNAUTHORIZED",
-                        format!("not inside the path_authorizations of {}", f.framework_id),
-                    )
-                    .at(&a.path)
-                    .pkg(id),
-                );
-            }
+        for a in m.assets.iter().filter(|a| !f.authorizer.is_authorized(&a.path)) {
+            errors.push(
+                GateIssue::new(
+                    GateCode::G1PathUnauthorized,
+                    format!("not inside the path_authorizations of {}", f.manifest.framework_id),
+                )
+                .at(&a.path)
+                .pkg(id),
+            );
         }
     }
-    Ok(errors)
+    errors
+}
+
+/// Every dependency of `m` that is not installed at a compatible version.
+fn dependency_issues(m: &Manifest, installed: &BTreeMap<String, String>) -> Vec<GateIssue> {
+    let mut errors = Vec::new();
+    for d in m.deps() {
+        let issue = match installed.get(&d.package_id) {
+            None => Some(format!("dependency {} is not installed", d.package_id)),
+            Some(v) => match (&d.min_version, Version::parse(v)) {
+                (Some(min), Some(have)) if &have < min => {
+                    Some(format!("dependency {} is installed at {have}, {min} or later is required", d.package_id))
+                }
+                _ => None,
+            },
+        };
+        if let Some(message) = issue {
+            errors.push(GateIssue::new(GateCode::G1DependencyMissing, message).pkg(&m.package_id));
+        }
+    }
+    errors
 }
 
 /// Plane-level G1 over every installed package.
@@ -106,22 +94,30 @@ impl Gate for G1 {
 
     fn run(&self, plane: &Plane) -> Result<GateReport, GateError> {
         let receipts = load_receipts(plane)?;
-        let view = load_view(plane, &[])?;
+        let schemas = plane_schemas(plane)?;
+        let frameworks = FrameworkSet::load(plane, &schemas, &[])?;
         let policy = InstallConfig::for_plane(plane)?.pending_framework_policy;
         let installed: BTreeMap<String, String> =
             receipts.values().map(|r| (r.package_id.clone(), r.version.clone())).collect();
         let mut errors = Vec::new();
         for (id, r) in &receipts {
             let bytes = fsx::read(receipt_dir(plane, id).join("manifest.json"))?;
-            let Ok(m) = parse_manifest(&bytes, Some(id), HashRequirement::Required, None) else {
-                errors.push(GateIssue::new("G0A_MANIFEST_INVALID", "installed manifest unreadable (see G0A)").pkg(id));
+            let Ok(m) = parse_manifest(&bytes, Some(id), HashRequirement::Required, Some(&schemas)) else {
+                errors.push(
+                    GateIssue::new(GateCode::G0aManifestInvalid, "installed manifest unreadable (see G0A)").pkg(id),
+                );
                 continue;
             };
             let defer = policy == PendingFrameworkPolicy::DeferPinned && r.trust == "pinned";
-            errors.extend(check_package(&m, &view, &installed, defer)?);
+            errors.extend(check_package(&m, &frameworks, &installed, defer));
         }
-        let summary =
-            format!("{} packages, {} frameworks, {} specs", receipts.len(), view.frameworks.len(), view.specs.len());
+        let summary = format!(
+            "{} packages, {} frameworks, {} specs, {} unreadable manifests (see G0A)",
+            receipts.len(),
+            frameworks.frameworks.len(),
+            frameworks.specs.len(),
+            frameworks.invalid.len()
+        );
         Ok(GateReport::new(GateId::G1, summary, errors))
     }
 }

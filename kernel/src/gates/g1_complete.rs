@@ -1,31 +1,26 @@
-//! G1-COMPLETE: every framework's `expected_specs` exist and name that framework back.
+//! G1-COMPLETE: every framework's `expected_specs` exist and name that framework back
+//! ([`check_expected_specs`] over the typed frameworks).
 
-use super::{Gate, GateError, GateId, GateIssue, GateReport};
-use crate::package::fwview::{FrameworkView, load_view};
+use super::{Gate, GateCode, GateError, GateId, GateIssue, GateReport};
+use crate::framework::{FrameworkSet, SpecLinkIssue, check_expected_specs};
+use crate::package::config::plane_schemas;
 use crate::plane::Plane;
 
-/// Checks the frameworks `ids` of `view` (all when `None`).
-pub fn check_frameworks(view: &FrameworkView, ids: Option<&[String]>) -> Vec<GateIssue> {
+/// Checks the frameworks `ids` of `set` (all when `None`).
+pub fn check_frameworks(set: &FrameworkSet, ids: Option<&[String]>) -> Vec<GateIssue> {
     let mut errors = Vec::new();
-    for f in view.frameworks.values().filter(|f| ids.is_none_or(|ids| ids.contains(&f.framework_id))) {
-        for s in &f.expected_specs {
-            match view.specs.get(s) {
-                None => errors.push(
-                    GateIssue::new(
-                        "G1C_SPEC_MISSING",
-                        format!("{} expects {s}, which is not registered", f.framework_id),
-                    )
-                    .at(&f.manifest_path),
-                ),
-                Some(sp) if sp.framework_id != f.framework_id => errors.push(
-                    GateIssue::new(
-                        "G1C_SPEC_MISMATCH",
-                        format!("{} expects {s}, which names {}", f.framework_id, sp.framework_id),
-                    )
-                    .at(&sp.manifest_path),
-                ),
-                Some(_) => {}
-            }
+    let specs = || set.specs.values().map(|s| &s.spec);
+    for f in set.frameworks.values().filter(|f| ids.is_none_or(|ids| ids.contains(&f.manifest.framework_id))) {
+        for issue in check_expected_specs(&f.manifest, specs()) {
+            errors.push(match &issue {
+                SpecLinkIssue::Missing { .. } => {
+                    GateIssue::new(GateCode::G1cSpecMissing, issue.to_string()).at(&f.path)
+                }
+                SpecLinkIssue::WrongFramework { spec_id, .. } => {
+                    let at = set.specs.get(spec_id).map_or(f.path.as_str(), |s| s.path.as_str());
+                    GateIssue::new(GateCode::G1cSpecMismatch, issue.to_string()).at(at)
+                }
+            });
         }
     }
     errors
@@ -41,12 +36,13 @@ impl Gate for G1Complete {
     }
 
     fn run(&self, plane: &Plane) -> Result<GateReport, GateError> {
-        let view = load_view(plane, &[])?;
-        let errors = check_frameworks(&view, None);
-        let expected: usize = view.frameworks.values().map(|f| f.expected_specs.len()).sum();
+        let schemas = plane_schemas(plane)?;
+        let set = FrameworkSet::load(plane, &schemas, &[])?;
+        let errors = check_frameworks(&set, None);
+        let expected: usize = set.frameworks.values().map(|f| f.manifest.expected_specs.len()).sum();
         Ok(GateReport::new(
             GateId::G1Complete,
-            format!("{} frameworks, {expected} expected specs", view.frameworks.len()),
+            format!("{} frameworks, {expected} expected specs", set.frameworks.len()),
             errors,
         ))
     }

@@ -4,7 +4,7 @@
 //! bootstrap set), or under an explicit dev waiver — which the installer writes to the ledger.
 //! A signature that does not verify is never waived.
 
-use super::{Gate, GateError, GateId, GateIssue, GateReport};
+use super::{Gate, GateCode, GateError, GateId, GateIssue, GateReport};
 use crate::ledger::{LedgerName, LedgerQuery, LedgerSet, Provenance, event};
 use crate::package::receipt::load_receipts;
 use crate::package::signature::SignatureFile;
@@ -50,14 +50,14 @@ pub fn check_signature(
         } else if !config.require_signatures {
             Ok(Trust::Policy)
         } else if dev {
-            Ok(Trust::Waived("G5_UNSIGNED".into()))
+            Ok(Trust::Waived(GateCode::G5Unsigned.as_str().into()))
         } else {
-            Err(GateIssue::new("G5_UNSIGNED", "package is unsigned and the plane requires signatures"))
+            Err(GateIssue::new(GateCode::G5Unsigned, "package is unsigned and the plane requires signatures"))
         };
     };
     if sig.algorithm != "ed25519" || sig.manifest_sha256 != manifest_sha256 {
         return Err(GateIssue::new(
-            "G5_BAD_SIGNATURE",
+            GateCode::G5BadSignature,
             format!("signature covers {}, the archive's manifest is {manifest_sha256}", sig.manifest_sha256),
         ));
     }
@@ -65,16 +65,19 @@ pub fn check_signature(
         return if pinned {
             Ok(Trust::Pinned)
         } else if dev {
-            Ok(Trust::Waived("G5_UNTRUSTED_KEY".into()))
+            Ok(Trust::Waived(GateCode::G5UntrustedKey.as_str().into()))
         } else {
-            Err(GateIssue::new("G5_UNTRUSTED_KEY", format!("key {} is not in the plane's trust store", sig.key_id)))
+            Err(GateIssue::new(
+                GateCode::G5UntrustedKey,
+                format!("key {} is not in the plane's trust store", sig.key_id),
+            ))
         };
     };
     let pk =
         PublicKeyFile { algorithm: "ed25519".into(), key_id: key.key_id.clone(), public_key: key.public_key.clone() };
     match pk.verify(manifest_sha256.as_bytes(), &sig.signature) {
         Ok(()) => Ok(Trust::Signature(key.key_id.clone())),
-        Err(e) => Err(GateIssue::new("G5_BAD_SIGNATURE", e.to_string())),
+        Err(e) => Err(GateIssue::new(GateCode::G5BadSignature, e.to_string())),
     }
 }
 
@@ -109,7 +112,8 @@ impl Gate for G5 {
                 signed += 1;
                 if !cfg.trusted_keys.iter().any(|t| t.key_id == k) {
                     errors.push(
-                        GateIssue::new("G5_UNTRUSTED_KEY", format!("signing key {k} is no longer trusted")).pkg(id),
+                        GateIssue::new(GateCode::G5UntrustedKey, format!("signing key {k} is no longer trusted"))
+                            .pkg(id),
                     );
                 }
             } else if r.trust == "pinned" {
@@ -118,13 +122,17 @@ impl Gate for G5 {
                 waived += 1;
                 if !waiver_logged(plane, id)? {
                     errors.push(
-                        GateIssue::new("G5_UNSIGNED", "receipt says waived, but no POLICY_WAIVED is in the ledger")
-                            .pkg(id),
+                        GateIssue::new(
+                            GateCode::G5Unsigned,
+                            "receipt says waived, but no POLICY_WAIVED is in the ledger",
+                        )
+                        .pkg(id),
                     );
                 }
             } else if cfg.require_signatures {
                 errors.push(
-                    GateIssue::new("G5_UNSIGNED", "installed unsigned, and the plane now requires signatures").pkg(id),
+                    GateIssue::new(GateCode::G5Unsigned, "installed unsigned, and the plane now requires signatures")
+                        .pkg(id),
                 );
             }
         }

@@ -10,7 +10,7 @@
 //!
 //! Never does: change a ledger.
 
-use super::{Gate, GateError, GateId, GateIssue, GateReport};
+use super::{Gate, GateCode, GateError, GateId, GateIssue, GateReport};
 use crate::ledger::checkpoint::{Checkpoint, latest_in_plane, verify_against_checkpoint};
 use crate::ledger::verify::{DefectKind, VerifyReport, verify_store};
 use crate::ledger::{LedgerSet, LedgerStore};
@@ -21,8 +21,8 @@ use crate::signing::PublicKeyFile;
 pub(crate) fn chain_issue(report: &VerifyReport) -> Option<GateIssue> {
     report.first_bad.as_ref().map(|d| {
         let code = match d.kind {
-            DefectKind::Truncated | DefectKind::Rewritten => "G6_CHECKPOINT_MISMATCH",
-            _ => "G6_CHAIN_BROKEN",
+            DefectKind::Truncated | DefectKind::Rewritten => GateCode::G6CheckpointMismatch,
+            _ => GateCode::G6ChainBroken,
         };
         GateIssue::new(code, format!("seq {}: {}: {}", d.seq, d.kind, d.message)).at(&report.ledger)
     })
@@ -35,7 +35,7 @@ fn against_checkpoint(
     cp: &Checkpoint,
     file: &str,
 ) -> Result<Result<VerifyReport, GateIssue>, GateError> {
-    let mismatch = |m: String| GateIssue::new("G6_CHECKPOINT_MISMATCH", format!("{file}: {m}")).at(store.name());
+    let mismatch = |m: String| GateIssue::new(GateCode::G6CheckpointMismatch, format!("{file}: {m}")).at(store.name());
     let Some(k) = plane.config().trusted_keys.iter().find(|k| k.key_id == cp.key_id) else {
         return Ok(Err(mismatch(format!("signed by key {} which is not in the plane trust store", cp.key_id))));
     };

@@ -6,14 +6,19 @@
 //! codes (`G0A_UNDECLARED`, `G0B_ORPHAN`, `G6_CHAIN_BROKEN`, …).
 //! Never does: change the plane.
 
+mod codes;
+pub(crate) mod documents;
 pub(crate) mod g0a_declaration;
 pub(crate) mod g0b_ownership;
 pub(crate) mod g1_chain;
 pub(crate) mod g1_complete;
 pub(crate) mod g5_signature;
 pub(crate) mod g6_ledger;
+mod pending;
 
 use serde::{Deserialize, Serialize};
+
+pub use codes::GateCode;
 
 use crate::fsx::FsError;
 use crate::ledger::LedgerError;
@@ -87,7 +92,7 @@ pub enum GateStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GateIssue {
     /// Stable machine-readable code (`G0B_ORPHAN`).
-    pub code: String,
+    pub code: GateCode,
     /// Plane-relative path or ledger name concerned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
@@ -100,8 +105,8 @@ pub struct GateIssue {
 
 impl GateIssue {
     /// An issue with a code and message.
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
-        Self { code: code.to_string(), path: None, package: None, message: message.into() }
+    pub fn new(code: GateCode, message: impl Into<String>) -> Self {
+        Self { code, path: None, package: None, message: message.into() }
     }
 
     /// Sets the path.
@@ -156,7 +161,7 @@ impl GateReport {
     }
 
     /// Code of the first issue.
-    pub fn first_code(&self) -> Option<&str> {
+    pub fn first_code(&self) -> Option<&'static str> {
         self.errors.first().map(|e| e.code.as_str())
     }
 }
@@ -183,6 +188,9 @@ pub enum GateError {
     /// A governed config document (governance policy) could not be read.
     #[error(transparent)]
     Framework(#[from] crate::framework::FrameworkError),
+    /// The plane's schemas could not be loaded (fails closed: no check runs without them).
+    #[error("cannot load the plane's schemas: {0}")]
+    Schema(#[from] crate::schema::SchemaError),
     /// A governed-root glob is invalid.
     #[error("invalid glob {glob:?}")]
     Glob {

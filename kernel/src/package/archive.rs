@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sha2::{Digest, Sha256};
 
 use super::config::ArchiveCaps;
+use super::tar_ext::{Pending, absorb};
 use crate::fsx::{self, FsError};
 
 /// Name of the manifest at the archive root.
@@ -106,6 +107,17 @@ pub enum ArchiveError {
         /// Size in effect (PAX) or bytes read.
         actual: u64,
     },
+    /// A tar extension record (GNU long name, PAX header) over the cap; refused before it is
+    /// read.
+    #[error("archive has a {kind} record of {size} bytes, over the cap of {cap}")]
+    HeaderTooLarge {
+        /// Which record.
+        kind: &'static str,
+        /// Its declared size.
+        size: u64,
+        /// Cap (`max_header_record_bytes`).
+        cap: u64,
+    },
     /// Not a readable tar.gz.
     #[error("archive {} is corrupt: {message}", path.display())]
     Corrupt {
@@ -133,6 +145,7 @@ impl ArchiveError {
             Self::TotalTooLarge { .. } => "ARCHIVE_TOTAL_TOO_LARGE",
             Self::RatioExceeded { .. } => "ARCHIVE_RATIO_EXCEEDED",
             Self::SizeMismatch { .. } => "ARCHIVE_SIZE_MISMATCH",
+            Self::HeaderTooLarge { .. } => "ARCHIVE_HEADER_TOO_LARGE",
             Self::Corrupt { .. } => "ARCHIVE_CORRUPT",
             Self::Io(_) => "IO",
         }
@@ -225,6 +238,9 @@ pub(crate) fn normalize_member(raw: &[u8]) -> Result<Option<String>, ArchiveErro
     if s.contains('\\') || s.contains('\0') {
         return Err(bad("backslash or NUL"));
     }
+    if s.chars().any(char::is_control) {
+        return Err(bad("control character"));
+    }
     let mut rest = s;
     while let Some(r) = rest.strip_prefix("./") {
         rest = r;
@@ -243,6 +259,12 @@ pub(crate) fn normalize_member(raw: &[u8]) -> Result<Option<String>, ArchiveErro
         }
     }
     Ok(Some(parts.join("/")))
+}
+
+/// How many assets a manifest declares (`None` when it is not readable JSON: G0A says why).
+fn declared_assets(manifest: &[u8]) -> Option<u64> {
+    let v: serde_json::Value = serde_json::from_slice(manifest).ok()?;
+    v.get("assets")?.as_array().map(|a| a.len() as u64)
 }
 
 /// Reads `archive` strictly. With `stage = Some(dir)` every regular file (except
@@ -279,14 +301,19 @@ pub fn read_archive_with(
     let mut members = 0u64;
 
     let result = (|| -> Result<(), ArchiveError> {
-        let entries = tar.entries().map_err(|e| corrupt(e.to_string()))?;
+        // Raw: extension records come as entries of their own, capped before they are read.
+        let entries = tar.entries().map_err(|e| corrupt(e.to_string()))?.raw(true);
+        let mut pending = Pending::default();
         for entry in entries {
             let mut entry = entry.map_err(|e| corrupt(e.to_string()))?;
+            if absorb(&mut entry, caps.max_header_record_bytes, &mut pending, corrupt)? {
+                continue;
+            }
             members += 1;
             if members > caps.max_members {
                 return Err(ArchiveError::TooManyMembers { cap: caps.max_members });
             }
-            let raw = entry.path_bytes().into_owned();
+            let raw = pending.name.take().unwrap_or_else(|| entry.path_bytes().into_owned());
             let shown = String::from_utf8_lossy(&raw).into_owned();
             let kind = entry.header().entry_type();
             if kind.is_symlink() || kind.is_hard_link() {
@@ -315,7 +342,7 @@ pub fn read_archive_with(
                 continue;
             }
             let header_size = entry.header().entry_size().map_err(|e| corrupt(e.to_string()))?;
-            let size = entry.size();
+            let size = pending.size.take().unwrap_or(header_size);
             if header_size != size {
                 return Err(ArchiveError::SizeMismatch { path, header: header_size, actual: size });
             }
@@ -328,6 +355,10 @@ pub fn read_archive_with(
                 let n = (&mut entry).take(size).read_to_end(&mut buf).map_err(|e| corrupt(e.to_string()))?;
                 if n as u64 != size {
                     return Err(ArchiveError::SizeMismatch { path, header: size, actual: n as u64 });
+                }
+                // The counts the manifest declares are checked before any other file is staged.
+                if declared_assets(&buf).is_some_and(|n| n.saturating_add(1) > caps.max_members) {
+                    return Err(ArchiveError::TooManyMembers { cap: caps.max_members });
                 }
                 out.manifest_bytes = Some(buf);
                 continue;
@@ -450,6 +481,7 @@ mod tests {
             max_members: 100,
             max_compression_ratio: 100,
             ratio_check_min_bytes: 1 << 20,
+            max_header_record_bytes: 4096,
         }
     }
 
@@ -497,5 +529,20 @@ mod tests {
             crate::fsx::write(&p, &bytes).unwrap();
             let _ = read_archive(&p, &caps(), None);
         }
+    }
+
+    #[test]
+    fn declared_member_count_is_checked_before_anything_is_staged() {
+        let d = tempfile::tempdir().unwrap();
+        let assets: Vec<serde_json::Value> =
+            (0..150).map(|i| serde_json::json!({"path": format!("HOT/x{i}"), "sha256": "sha256:0"})).collect();
+        let manifest = serde_json::to_vec(&serde_json::json!({"assets": assets})).unwrap();
+        let files = [ArchiveFile { path: "HOT/x0".into(), data: b"x".to_vec(), executable: false }];
+        let a = d.path().join("a.tar.gz");
+        write_archive(&a, &manifest, &files).unwrap();
+        let stage = d.path().join("stage");
+        let e = read_archive(&a, &caps(), Some(&stage)).unwrap_err();
+        assert_eq!(e.code(), "ARCHIVE_TOO_MANY_MEMBERS");
+        assert!(!stage.join("HOT/x0").exists(), "a file was staged before the declared count was checked");
     }
 }

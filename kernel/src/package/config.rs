@@ -52,6 +52,10 @@ pub fn plane_schemas(plane: &Plane) -> Result<Arc<SchemaSet>, SchemaError> {
 pub const DEFAULT_INSTALL_CONFIG_JSON: &str =
     include_str!("../../../packages/PKG-GENESIS-000/HOT/config/install_config.json");
 
+/// File name of an install transaction's journal inside its staging directory
+/// (`HOT/<staging_dir>/<txn>/journal.json`): written by the installer, read by the gates.
+pub const INSTALL_JOURNAL_FILE: &str = "journal.json";
+
 /// Plane-relative path of the installed install config.
 pub const INSTALL_CONFIG_PATH: &str = "HOT/config/install_config.json";
 
@@ -88,6 +92,14 @@ pub struct ArchiveCaps {
     pub max_compression_ratio: u64,
     /// Bytes decompressed before the ratio is enforced. Default 1 MiB.
     pub ratio_check_min_bytes: u64,
+    /// Largest tar extension record (GNU long name/link, PAX header), bytes: checked before the
+    /// record is read, so a member name is never larger. Default 64 KiB.
+    #[serde(default = "default_max_header_record_bytes")]
+    pub max_header_record_bytes: u64,
+}
+
+fn default_max_header_record_bytes() -> u64 {
+    65536
 }
 
 /// G1's treatment of a framework or spec that is not registered yet.

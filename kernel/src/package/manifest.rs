@@ -92,7 +92,7 @@ pub struct Version {
     pub pre: Vec<String>,
 }
 
-/// Why a manifest is refused; [`ManifestError::code`] gives the stable gate code.
+/// Why a manifest is refused (G0A maps each kind to its gate code).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ManifestError {
@@ -136,19 +136,6 @@ pub enum ManifestError {
         /// Every problem found (field path: message).
         problems: Vec<String>,
     },
-}
-
-impl ManifestError {
-    /// The stable gate code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Json { .. } => "G0A_MANIFEST_JSON",
-            Self::IdMismatch { .. } => "G0A_ID_MISMATCH",
-            Self::BadHashFormat { .. } => "G0A_BAD_HASH_FORMAT",
-            Self::UnsafePath { .. } => "G0A_UNSAFE_PATH",
-            Self::Invalid { .. } => "G0A_MANIFEST_INVALID",
-        }
-    }
 }
 
 /// Whether `id` matches `^PKG-[A-Z0-9-]+$`.
@@ -386,7 +373,7 @@ mod tests {
     }
 
     #[test]
-    fn codes_in_order() {
+    fn errors_by_kind() {
         let base = |assets: &str| {
             format!(
                 r#"{{"schema_version":"1.2","package_id":"PKG-A","version":"1.0.0","spec_id":"SPEC-X","framework_id":"FMWK-000","layer":1,"assets":{assets}}}"#
@@ -398,24 +385,24 @@ mod tests {
         ));
         parse_manifest(good.as_bytes(), Some("PKG-A"), HashRequirement::Required, None).unwrap();
         let e = parse_manifest(good.as_bytes(), Some("PKG-B"), HashRequirement::Required, None).unwrap_err();
-        assert_eq!(e.code(), "G0A_ID_MISMATCH");
+        assert!(matches!(e, ManifestError::IdMismatch { .. }), "{e}");
         let e = parse_manifest(b"{nope", None, HashRequirement::Required, None).unwrap_err();
-        assert_eq!(e.code(), "G0A_MANIFEST_JSON");
+        assert!(matches!(e, ManifestError::Json { .. }), "{e}");
         let bad = base(r#"[{"path":"HOT/x.json","sha256":"sha256:ABC","classification":"config"}]"#);
-        assert_eq!(
-            parse_manifest(bad.as_bytes(), None, HashRequirement::Required, None).unwrap_err().code(),
-            "G0A_BAD_HASH_FORMAT"
-        );
+        assert!(matches!(
+            parse_manifest(bad.as_bytes(), None, HashRequirement::Required, None).unwrap_err(),
+            ManifestError::BadHashFormat { .. }
+        ));
         let unsafe_ = base(&format!(r#"[{{"path":"HOT/../x","sha256":"sha256:{}"}}]"#, "a".repeat(64)));
-        assert_eq!(
-            parse_manifest(unsafe_.as_bytes(), None, HashRequirement::Required, None).unwrap_err().code(),
-            "G0A_UNSAFE_PATH"
-        );
+        assert!(matches!(
+            parse_manifest(unsafe_.as_bytes(), None, HashRequirement::Required, None).unwrap_err(),
+            ManifestError::UnsafePath { .. }
+        ));
         let inv = good.replace("\"1.0.0\"", "\"one\"");
-        assert_eq!(
-            parse_manifest(inv.as_bytes(), None, HashRequirement::Required, None).unwrap_err().code(),
-            "G0A_MANIFEST_INVALID"
-        );
+        assert!(matches!(
+            parse_manifest(inv.as_bytes(), None, HashRequirement::Required, None).unwrap_err(),
+            ManifestError::Invalid { .. }
+        ));
         let nohash = base(r#"[{"path":"HOT/x.json","classification":"config"}]"#);
         parse_manifest(nohash.as_bytes(), None, HashRequirement::Optional, None).unwrap();
         assert!(parse_manifest(nohash.as_bytes(), None, HashRequirement::Required, None).is_err());

@@ -20,6 +20,8 @@
 mod document;
 mod set;
 
+pub(crate) use set::read_limited;
+
 pub use document::{
     DocumentError, LocatedDocument, Locations, ParseLimits, Violation, is_json_path, parse_document, parse_located,
 };

@@ -271,8 +271,21 @@ impl SchemaSet {
     /// The plane's installed schemas (`HOT/schemas/`), over the embedded ones for any schema
     /// not installed yet, with the plane's parse limits (`parse_limits` of `plane.json`).
     pub fn for_plane(plane: &crate::Plane) -> Result<Self, SchemaError> {
+        Self::for_plane_with(plane, &[])
+    }
+
+    /// [`SchemaSet::for_plane`] with `overlay` (schema files, e.g. the staged files of a package
+    /// being installed) replacing the plane's schemas of the same name.
+    pub fn for_plane_with(plane: &crate::Plane, overlay: &[PathBuf]) -> Result<Self, SchemaError> {
         let dir = plane.dir(crate::Tier::Hot, "schemas");
-        let installed = if dir.is_dir() { dir_sources(&dir)? } else { Vec::new() };
+        let mut installed = if dir.is_dir() { dir_sources(&dir)? } else { Vec::new() };
+        let mut staged = Vec::new();
+        for p in overlay {
+            staged.push(source(p, &fsx::read_to_string(p)?)?);
+        }
+        let staged_names: BTreeSet<String> = staged.iter().map(|s| s.name.clone()).collect();
+        installed.retain(|s| !staged_names.contains(&s.name));
+        installed.extend(staged);
         let names: BTreeSet<String> = installed.iter().map(|s| s.name.clone()).collect();
         let mut all: Vec<Source> = embedded_sources()?.into_iter().filter(|s| !names.contains(&s.name)).collect();
         all.extend(installed);
