@@ -9,3 +9,4 @@ mod ledger_checkpoint;
 mod ledger_concurrency;
 mod ledger_crash;
 mod router_cli;
+mod tenant_scope;

@@ -340,6 +340,55 @@ impl Authorizer {
         })
     }
 
+    /// Verifies `token` at `now_ms` and checks that it grants one of `actions`; the tenant is
+    /// the token's own. In dev mode nothing is verified and the tenant is `dev_tenant` (the one
+    /// the request names), refused when the request names none.
+    pub(crate) fn authenticate(
+        &self,
+        token: &str,
+        actions: &[Action],
+        dev_tenant: Option<&str>,
+        now_ms: u64,
+    ) -> Result<Principal, Denial> {
+        let denied = |m: String| Denial { kind: DenialKind::AuthDenied, principal: None, message: m };
+        if self.config.dev_mode {
+            let tenant = dev_tenant
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| denied("dev mode has no token to take the tenant from: name tenant_id".into()))?;
+            return Ok(Principal {
+                principal: "dev".into(),
+                roles: Vec::new(),
+                tenant: tenant.to_string(),
+                token_id: String::new(),
+                dev_mode: true,
+            });
+        }
+        let Some(secret) = &self.secret else {
+            return Err(denied("no auth secret is configured, every token is refused".into()));
+        };
+        if token.trim().is_empty() {
+            return Err(denied("no token".into()));
+        }
+        let c = verify(secret, token, now_ms).map_err(|e| denied(e.to_string()))?;
+        let granted =
+            c.roles.iter().any(|r| self.config.roles.get(r).is_some_and(|a| actions.iter().any(|x| a.contains(x))));
+        if !granted {
+            let wanted: Vec<&str> = actions.iter().map(|a| a.as_str()).collect();
+            return Err(Denial {
+                kind: DenialKind::Forbidden,
+                principal: Some(c.principal.clone()),
+                message: format!("roles {:?} grant none of {}", c.roles, wanted.join(", ")),
+            });
+        }
+        Ok(Principal {
+            principal: c.principal,
+            roles: c.roles,
+            tenant: c.tenant,
+            token_id: c.token_id,
+            dev_mode: false,
+        })
+    }
+
     /// Claims for a new token; checks the roles exist and the TTL is allowed.
     pub(crate) fn claims(
         &self,
