@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use cp_kernel::fsx::FsError;
-use cp_kernel::{DocumentError, PlaneError, ReceiptError, RegistryError, SchemaError};
+use cp_kernel::{DocumentError, PlaneError, ReceiptError, RegistryError, RouterError, SchemaError};
 
 use crate::InstallError;
 
@@ -155,7 +155,20 @@ fn classify(cause: &(dyn Error + 'static)) -> Option<u8> {
     if let Some(e) = cause.downcast_ref::<PlaneError>() {
         return plane(e);
     }
+    if let Some(e) = cause.downcast_ref::<RouterError>() {
+        return router(e);
+    }
     None
+}
+
+/// `RouterError::Document` is transparent (its inner error is not in the chain): decide here.
+fn router(e: &RouterError) -> Option<u8> {
+    match e {
+        RouterError::Document(d) => Some(document(d)),
+        RouterError::Rejected { .. } | RouterError::Failed { .. } => Some(NO),
+        RouterError::Plane(p) => plane(p),
+        _ => None,
+    }
 }
 
 fn document(e: &DocumentError) -> u8 {
@@ -209,6 +222,7 @@ mod tests {
             (InstallError::NotInstalled { package: "PKG-X".into() }.into(), 1),
             (InstallError::DependentInstalled { package: "PKG-X".into(), dependents: vec!["PKG-Y".into()] }.into(), 2),
             (InstallError::Io(fs()).into(), 3),
+            (RouterError::Document(DocumentError::Decode { path: "/r.yaml".into(), message: "bad".into() }).into(), 2),
         ];
         for (e, want) in cases {
             assert_eq!(exit_code(&e), want, "{}", report(&e));

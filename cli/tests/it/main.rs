@@ -8,5 +8,6 @@ mod gates;
 mod ledger_checkpoint;
 mod ledger_concurrency;
 mod ledger_crash;
+mod route_provider;
 mod router_cli;
 mod tenant_scope;
