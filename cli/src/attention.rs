@@ -9,7 +9,7 @@ use cp_kernel::{
     read_attention_request, validate_template_file,
 };
 
-use crate::common::{CmdResult, Outcome, Refused, Settings, render};
+use crate::common::{CmdResult, Outcome, Refused, Settings, render, wire};
 use crate::route::refusal;
 
 #[derive(Debug, Subcommand)]
@@ -68,21 +68,27 @@ pub(crate) fn run(s: &Settings, c: AttentionCmd) -> CmdResult {
             let ctx = svc.assemble(&req)?;
             render(s, &ctx, |c| {
                 let mut out = format!(
-                    "template {} {} · {} fragment(s) · {} tokens · {} queries · {} ms · halting: {:?} · cache {:?}\ncontext_hash {}\n",
+                    "template {} {} · {} fragment(s) · {} tokens · {} queries · {} ms · halting: {} · cache {}\ncontext_hash {}\n",
                     c.template_id,
                     c.template_version,
                     c.fragments.len(),
                     c.budget_used.tokens,
                     c.budget_used.queries,
                     c.budget_used.elapsed_ms,
-                    c.halting.reason,
-                    c.cache,
+                    wire(&c.halting.reason),
+                    wire(&c.cache),
                     c.context_hash
                 );
                 for st in &c.pipeline_trace {
                     out.push_str(&format!(
-                        "  {:<24} {:<18} {:?} fragments={} tokens={} rerun={} {}\n",
-                        st.stage, st.kind, st.status, st.fragments_produced, st.tokens_produced, st.rerun, st.detail
+                        "  {:<24} {:<18} {} fragments={} tokens={} rerun={} {}\n",
+                        st.stage,
+                        st.kind,
+                        wire(&st.status),
+                        st.fragments_produced,
+                        st.tokens_produced,
+                        st.rerun,
+                        st.detail
                     ));
                 }
                 for w in &c.warnings {
@@ -150,10 +156,10 @@ pub(crate) fn run(s: &Settings, c: AttentionCmd) -> CmdResult {
                 ));
                 for st in &e.pipeline {
                     out.push_str(&format!(
-                        "  {:<24} {:<18} {:?}{}\n",
+                        "  {:<24} {:<18} {}{}\n",
                         st.stage,
                         st.kind,
-                        st.origin,
+                        wire(&st.origin),
                         if st.enabled { "" } else { " (disabled)" }
                     ));
                 }

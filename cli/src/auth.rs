@@ -64,9 +64,9 @@ pub(crate) fn run(s: &Settings, c: AuthCmd) -> CmdResult {
             let out = Inspected { claims, verified, error };
             render(s, &out, |i| {
                 format!(
-                    "principal {} roles {:?} tenant {} expires_at_ms {} token_id {}\nverified: {}{}",
+                    "principal {} roles {} tenant {} expires_at_ms {} token_id {}\nverified: {}{}",
                     i.claims.principal,
-                    i.claims.roles,
+                    i.claims.roles.join(","),
                     i.claims.tenant,
                     i.claims.expires_at_ms,
                     i.claims.token_id,

@@ -66,26 +66,45 @@ pub fn init_tracing(verbose: u8) {
 }
 
 /// Prints `value` as pretty JSON when `json`, else `text(value)` (trailing whitespace trimmed,
-/// nothing when empty).
+/// nothing when empty). A closed stdout (`| head -1`) is an `io::Error` of kind `BrokenPipe`,
+/// which [`finish`] turns into a quiet exit 0.
 pub fn render<T: Serialize>(json: bool, value: &T, text: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
     if json {
-        println!("{}", serde_json::to_string_pretty(value)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(value)?)?;
     } else {
         let t = text(value);
         if !t.trim().is_empty() {
-            println!("{}", t.trim_end());
+            writeln!(out, "{}", t.trim_end())?;
         }
     }
+    out.flush()?;
     Ok(())
 }
 
-/// Reports the error (if any) on stderr and maps the outcome to the exit code of the table.
+/// Whether the error is a closed output pipe (the reader went away: `cpctl … | head -1`).
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<FsError>().is_some_and(|f| {
+                f.source()
+                    .and_then(|s| s.downcast_ref::<std::io::Error>())
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            })
+    })
+}
+
+/// Reports the error (if any) on stderr and maps the outcome to the exit code of the table; a
+/// closed stdout ends quietly with exit 0, as ripgrep does.
 pub fn finish(r: anyhow::Result<Outcome>) -> ExitCode {
+    use std::io::Write as _;
     match r {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Refused) => ExitCode::from(2),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprint!("{}", report(&e));
+            let _ = write!(std::io::stderr().lock(), "{}", report(&e));
             ExitCode::from(exit_code(&e))
         }
     }
