@@ -155,8 +155,8 @@ pub use attention::{
 
 // Router, budgets, providers, auth.
 pub use auth::{
-    Action, AuthError, AuthSecret, Principal, TokenClaims, decode_unverified as decode_token_unverified,
-    issue as issue_token,
+    Action, AuthError, AuthSecret, OPERATOR_SECRET_FILE, Principal, TokenClaims,
+    decode_unverified as decode_token_unverified, issue as issue_token,
 };
 pub use budget::{
     BUDGET_CONFIG_PATH, BUDGET_CONFIG_SCHEMA, BUDGET_PACKAGE, BudgetConfig, BudgetError, BudgetState, Budgeter,

@@ -3,6 +3,7 @@
 #![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
 
 mod attention;
+mod auth_secret;
 mod broken_pipe;
 mod cli_foundation;
 mod gates;

@@ -526,8 +526,8 @@ impl PromptRouter {
         };
         let secret = match opts.secret {
             Some(s) => Some(s),
-            None => match AuthSecret::from_env(plane.root(), cfgs.router.auth.min_secret_bytes) {
-                Ok(s) => Some(s),
+            None => match AuthSecret::for_plane(plane, cfgs.router.auth.min_secret_bytes) {
+                Ok((s, _)) => Some(s),
                 Err(AuthError::NoSecret) => None,
                 Err(e) => return Err(e.into()),
             },
