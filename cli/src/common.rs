@@ -60,6 +60,21 @@ pub(crate) fn render<T: Serialize>(s: &Settings, value: &T, text: impl FnOnce(&T
     cp_installer::cli_support::render(s.json, value, text)
 }
 
+/// Opens an existing ledger; an unknown name is refused with the ledgers the plane has.
+pub(crate) fn open_existing(
+    set: &cp_kernel::LedgerSet,
+    name: &str,
+) -> anyhow::Result<std::sync::Arc<dyn cp_kernel::LedgerStore>> {
+    match set.open_existing(name) {
+        Err(cp_kernel::LedgerError::NotFound(_)) => {
+            let have: Vec<String> = set.list()?.iter().map(ToString::to_string).collect();
+            let have = if have.is_empty() { "none yet".to_string() } else { have.join(", ") };
+            anyhow::bail!("no ledger {name} on this plane (it has: {have})")
+        }
+        other => Ok(other?),
+    }
+}
+
 /// The wire name of a serializable value (an enum's serde name, `halting: budget_exhausted`),
 /// for text output: never Rust debug formatting.
 pub(crate) fn wire<T: Serialize>(v: &T) -> String {

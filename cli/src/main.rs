@@ -90,6 +90,7 @@ fn main() -> ExitCode {
     };
     cli_support::init_tracing(cli.global.verbose);
     let settings = Settings::resolve(&cli.global);
+    let json = settings.json;
     let result = match cli.command {
         Command::Plane(c) => plane::run(&settings, c),
         Command::Ledger(c) => ledger::run(&settings, c),
@@ -104,5 +105,5 @@ fn main() -> ExitCode {
         Command::Bench(c) => bench::run(&settings, c),
         Command::Quickstart(a) => quickstart::run(&settings, a),
     };
-    cli_support::finish(result)
+    cli_support::finish_as(result, json)
 }
