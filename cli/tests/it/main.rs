@@ -8,6 +8,7 @@ mod broken_pipe;
 mod cli_foundation;
 mod gates;
 mod ledger_checkpoint;
+mod ledger_cli;
 mod ledger_concurrency;
 mod ledger_crash;
 mod route_provider;
