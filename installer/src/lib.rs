@@ -25,6 +25,7 @@ mod quickstart;
 mod registries;
 mod sign;
 mod store;
+pub mod template;
 
 #[cfg(feature = "bench")]
 pub mod bench;

@@ -14,3 +14,4 @@ mod ledger_crash;
 mod route_provider;
 mod router_cli;
 mod tenant_scope;
+mod tutorial;
