@@ -92,11 +92,9 @@ pub(crate) enum AuditCmd {
                             Exit codes: 0 every ledger verifies, 2 a ledger does not, 3 I/O error.\n")]
     Verify(VerifyArgs),
     /// Sign a checkpoint (origin, size, Merkle root) of a verified ledger with Ed25519.
-    #[command(
-        after_help = "Example:\n  cpctl ledger checkpoint --ledger HOT/governance --key audit.key.json --save\n  \
-                            cpctl ledger checkpoint --ledger HOT/governance --key audit.key.json \
-                            --out gov.cp.json"
-    )]
+    #[command(after_help = "Example:\n  cpctl ledger checkpoint --ledger HOT/packages --key audit.key.json --save\n  \
+                            cpctl ledger checkpoint --ledger HOT/packages --key audit.key.json \
+                            --out gov.cp.json")]
     Checkpoint(CheckpointArgs),
     /// Export a verified ledger as native JSONL (one canonical JSON entry per line).
     #[command(after_help = "Example:\n  cpctl ledger export --ledger HOT/packages --out packages.jsonl")]

@@ -34,7 +34,7 @@ pub(crate) enum OpsCmd {
     #[command(after_help = "Example:\n  cpctl ledger tail --ledger HO1/prompts -n 20 --follow")]
     Tail(TailArgs),
     /// Remove a torn last line of a JSONL ledger and record LEDGER_REPAIRED.
-    #[command(after_help = "Example:\n  cpctl ledger repair --ledger HOT/governance --truncate-torn-tail")]
+    #[command(after_help = "Example:\n  cpctl ledger repair --ledger HO1/prompts --truncate-torn-tail")]
     Repair(RepairArgs),
 }
 

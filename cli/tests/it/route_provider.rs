@@ -111,6 +111,20 @@ fn request(fx: &Fx, name: &str, extra: Value) -> PathBuf {
     p
 }
 
+/// The error of a `--json` run: one JSON object on stdout; its message and causes as text.
+fn json_error(out: &Output) -> String {
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
+    assert_eq!(v["error"]["exit_code"].as_i64().map(|c| c as i32), out.status.code(), "{v}");
+    let mut text = v["error"]["message"].as_str().unwrap().to_string();
+    for c in v["error"]["causes"].as_array().unwrap() {
+        text.push('\n');
+        text.push_str(c.as_str().unwrap());
+    }
+    text
+}
+
 fn ok_json(out: &Output) -> Value {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
@@ -154,7 +168,7 @@ fn route_reaches_a_loopback_openai_server_by_flag_file_or_env() {
     // A provider the config does not define: refused, naming it.
     let out = route(&fx, &plain, None, &["--provider", "nope"]);
     assert_ne!(out.status.code(), Some(0));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = json_error(&out);
     assert!(err.contains("\"nope\"") && !err.contains("Some("), "{err}");
 }
 
@@ -165,7 +179,7 @@ fn request_files_are_refused_by_their_schema_with_file_line_column_and_field_exi
     std::fs::write(&bad, "contract: contract.json\ninput: {question: q}\nprovider: 5\nextra_field: 1\n").unwrap();
     let out = route(&fx, &bad, None, &[]);
     assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = json_error(&out);
     assert!(err.contains(&format!("{}:3:11: /provider", bad.display())), "{err}");
     assert!(err.contains("extra_field"), "{err}");
     let bad = fx.tp.dir.path().join("bad_attention.yaml");
