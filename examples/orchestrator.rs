@@ -3,7 +3,7 @@
 //!
 //! Run after `cargo run --bin cpctl -- quickstart` (which creates and bootstraps `./cp-root`):
 //! `cargo run --example orchestrator -- ./cp-root`
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use cp_kernel::{
     AttentionRequest, AttentionService, AuthSecret, Plane, PromptContract, PromptRequest, PromptRouter, Provenance,
@@ -11,7 +11,23 @@ use cp_kernel::{
 };
 use serde_json::json;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Errors print as `error:` plus one `caused by:` per cause (Display, never Rust debug text).
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut cause = e.source();
+            while let Some(c) = cause {
+                eprintln!("  caused by: {c}");
+                cause = c.source();
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let root = std::env::args().nth(1).unwrap_or_else(|| "./cp-root".into());
     let plane = Plane::open(root.as_ref())?;
 

@@ -24,10 +24,18 @@ fn quickstart_twice_on_one_root() {
         (12, 1, 1)
     );
     assert!(steps.iter().any(|s| s.contains("Started")) && steps.iter().any(|s| s.contains("route")));
-    // The secret lives outside the plane.
-    assert!(
-        quickstart_secret_path(&opts.root).is_file() && !quickstart_secret_path(&opts.root).starts_with(&opts.root)
-    );
+    // The secret lives in the plane's operator area (HOT/plane/, not governed), mode 0600, and
+    // nothing is written beside the plane (the user's working tree).
+    let secret = quickstart_secret_path(&opts.root);
+    assert!(secret.is_file() && secret.starts_with(opts.root.join("HOT/plane")), "{}", secret.display());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let beside: Vec<_> =
+        std::fs::read_dir(opts.root.parent().unwrap()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(beside.iter().all(|n| !n.to_string_lossy().contains("auth-secret")), "{beside:?}");
 
     let second = quickstart(&opts, &mut |_| {}).expect("second run");
     assert!(second.all_green());

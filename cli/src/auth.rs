@@ -3,13 +3,15 @@
 use clap::Subcommand;
 use serde::Serialize;
 
-use cp_kernel::{PromptRouter, RouterOptions, TokenClaims, decode_token_unverified};
+use cp_kernel::{AuthSecret, PromptRouter, RouterOptions, SchemaSet, TokenClaims, decode_token_unverified};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuthCmd {
-    /// Issue a token (secret from CP_AUTH_SECRET_FILE or CP_AUTH_SECRET), logged as AUTH_TOKEN_ISSUED.
+    /// Issue a token, logged as AUTH_TOKEN_ISSUED. Secret: CP_AUTH_SECRET_FILE, else
+    /// CP_AUTH_SECRET, else the plane's operator secret HOT/plane/auth-secret (created, mode
+    /// 0600, when none exists).
     #[command(after_help = "Example:\n  cpctl auth issue --principal alice --role agent --tenant acme --ttl 3600")]
     Issue {
         /// Who the token is for.
@@ -48,6 +50,13 @@ struct Inspected {
 
 pub(crate) fn run(s: &Settings, c: AuthCmd) -> CmdResult {
     let plane = s.plane()?;
+    if matches!(c, AuthCmd::Issue { .. }) {
+        let min = cp_kernel::load_router_configs(&plane, &SchemaSet::for_plane(&plane)?)?.router.auth.min_secret_bytes;
+        let (_, from, created) = AuthSecret::ensure_for_plane(&plane, min)?;
+        if created {
+            tracing::warn!("created the plane's auth secret {from} (mode 0600); every cpctl command finds it");
+        }
+    }
     let router = PromptRouter::open(&plane, RouterOptions::new())?;
     match c {
         AuthCmd::Issue { principal, roles, tenant, ttl } => {
@@ -64,9 +73,9 @@ pub(crate) fn run(s: &Settings, c: AuthCmd) -> CmdResult {
             let out = Inspected { claims, verified, error };
             render(s, &out, |i| {
                 format!(
-                    "principal {} roles {:?} tenant {} expires_at_ms {} token_id {}\nverified: {}{}",
+                    "principal {} roles {} tenant {} expires_at_ms {} token_id {}\nverified: {}{}",
                     i.claims.principal,
-                    i.claims.roles,
+                    i.claims.roles.join(","),
                     i.claims.tenant,
                     i.claims.expires_at_ms,
                     i.claims.token_id,

@@ -4,7 +4,7 @@ use clap::Subcommand;
 
 use cp_kernel::{LimitConfig, PromptRouter, RouterError, RouterOptions, ScopeKey, ScopeKind, env_vars};
 
-use crate::common::{CmdResult, Outcome, Refused, Settings, render};
+use crate::common::{CmdResult, Outcome, Refused, Settings, limit, render};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum BudgetCmd {
@@ -61,13 +61,13 @@ pub(crate) fn run(s: &Settings, c: BudgetCmd) -> CmdResult {
                 let mut out = format!("tenant {}\n", r.tenant);
                 for (k, v) in &r.scopes {
                     out.push_str(&format!(
-                        "  {k}: spent {} tokens / {} micros, reserved {} / {}, limits {:?} tokens / {:?} micros\n",
+                        "  {k}: spent {} tokens / {} micros, reserved {} / {}, limits {} tokens / {} micros\n",
                         v.spent_tokens,
                         v.spent_micros,
                         v.reserved_tokens,
                         v.reserved_micros,
-                        v.max_tokens,
-                        v.max_cost_micros
+                        limit(v.max_tokens),
+                        limit(v.max_cost_micros)
                     ));
                 }
                 out.push_str(&format!("  open reservations: {}", r.open_reservations.len()));

@@ -66,3 +66,48 @@ pub(crate) type CmdResult = anyhow::Result<Outcome>;
 pub(crate) fn render<T: Serialize>(s: &Settings, value: &T, text: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
     cp_installer::cli_support::render(s.json, value, text)
 }
+
+/// Opens an existing ledger; an unknown name is refused with the ledgers the plane has.
+pub(crate) fn open_existing(
+    set: &cp_kernel::LedgerSet,
+    name: &str,
+) -> anyhow::Result<std::sync::Arc<dyn cp_kernel::LedgerStore>> {
+    match set.open_existing(name) {
+        Err(cp_kernel::LedgerError::NotFound(_)) => {
+            let have: Vec<String> = set.list()?.iter().map(ToString::to_string).collect();
+            let have = if have.is_empty() { "none yet".to_string() } else { have.join(", ") };
+            anyhow::bail!("no ledger {name} on this plane (it has: {have})")
+        }
+        other => Ok(other?),
+    }
+}
+
+/// The wire name of a serializable value (an enum's serde name, `halting: budget_exhausted`),
+/// for text output: never Rust debug formatting.
+pub(crate) fn wire<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(serde_json::Value::Null) => "-".to_string(),
+        Ok(other) => other.to_string(),
+        Err(_) => "?".to_string(),
+    }
+}
+
+/// A limit for text output: the number, or `unlimited`.
+pub(crate) fn limit(v: Option<u64>) -> String {
+    v.map_or_else(|| "unlimited".to_string(), |n| n.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_values_carry_no_debug_formatting() {
+        assert_eq!(limit(Some(2_000_000)), "2000000");
+        assert_eq!(limit(None), "unlimited");
+        assert_eq!(wire(&cp_kernel::Tier::Ho1), "ho1");
+        assert_eq!(wire(&Option::<u64>::None), "-");
+        assert_eq!(wire(&vec!["a", "b"]), r#"["a","b"]"#);
+    }
+}

@@ -8,12 +8,12 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use cp_kernel::{
-    Checkpoint, CheckpointError, ExportError, KeyPairFile, LedgerSet, LedgerStore, PublicKeyFile, VerifyReport, cp2,
-    cp2::Cp2Error, export_jsonl, record_checkpoint, save_checkpoint, verify_against_checkpoint, verify_plane,
-    verify_store,
+    Checkpoint, CheckpointError, ExportError, KeyPairFile, LedgerName, LedgerSet, LedgerStore, PublicKeyFile,
+    VerifyReport, cp2, cp2::Cp2Error, export_jsonl, record_checkpoint, save_checkpoint, verify_against_checkpoint,
+    verify_plane, verify_store,
 };
 
-use crate::common::{CmdResult, Outcome, Refused, Settings, render};
+use crate::common::{CmdResult, Outcome, Refused, Settings, open_existing, render};
 
 /// Ledger file formats the audit commands read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -77,34 +77,31 @@ pub(crate) struct ImportArgs {
     format: Format,
     /// The file to import.
     file: PathBuf,
-    /// Native ledger to append to (`TIER/name`; created if needed).
+    /// Native ledger to append to (`TIER/name`, e.g. `HOT/imported`; created if needed). No
+    /// default: importing into a ledger the plane already writes would mix two histories.
     #[arg(long)]
-    ledger: String,
+    ledger: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCmd {
     /// Verify ledgers: re-hash stored bytes, check seq and every link; report the first bad seq.
-    #[command(
-        after_help = "Examples:\n  cpctl ledger verify\n  cpctl ledger verify --ledger HOT/governance --json\n  \
+    #[command(after_help = "Examples:\n  cpctl ledger verify\n  cpctl ledger verify --ledger HOT/packages --json\n  \
                             cpctl ledger verify --format cp2-jsonl old-plane/ledger/governance.jsonl\n  \
                             cpctl ledger verify --checkpoint gov.cp.json --pubkey audit.pub.json\n\
-                            Exit codes: 0 every ledger verifies, 2 a ledger does not, 3 I/O error.\n"
-    )]
+                            Exit codes: 0 every ledger verifies, 2 a ledger does not, 3 I/O error.\n")]
     Verify(VerifyArgs),
     /// Sign a checkpoint (origin, size, Merkle root) of a verified ledger with Ed25519.
-    #[command(
-        after_help = "Example:\n  cpctl ledger checkpoint --ledger HOT/governance --key audit.key.json --save\n  \
-                            cpctl ledger checkpoint --ledger HOT/governance --key audit.key.json \
-                            --out gov.cp.json"
-    )]
+    #[command(after_help = "Example:\n  cpctl ledger checkpoint --ledger HOT/packages --key audit.key.json --save\n  \
+                            cpctl ledger checkpoint --ledger HOT/packages --key audit.key.json \
+                            --out gov.cp.json")]
     Checkpoint(CheckpointArgs),
     /// Export a verified ledger as native JSONL (one canonical JSON entry per line).
-    #[command(after_help = "Example:\n  cpctl ledger export --ledger HOT/governance --out governance.jsonl")]
+    #[command(after_help = "Example:\n  cpctl ledger export --ledger HOT/packages --out packages.jsonl")]
     Export(ExportArgs),
     /// Import a verified Control Plane v2 (Python) ledger into a native ledger.
     #[command(after_help = "Example:\n  cpctl ledger import --format cp2-jsonl old-plane/ledger/governance.jsonl \
-                            --ledger HOT/governance")]
+                            --ledger HOT/imported_governance")]
     Import(ImportArgs),
 }
 
@@ -134,13 +131,13 @@ fn verify(s: &Settings, a: VerifyArgs) -> CmdResult {
             let key = PublicKeyFile::load(a.pubkey.as_deref().context("--checkpoint needs --pubkey")?)?;
             let name = a.ledger.unwrap_or_else(|| cp.origin.clone());
             let set = LedgerSet::new(&s.plane()?);
-            let store = set.open_existing(&name)?;
+            let store = open_existing(&set, &name)?;
             vec![verify_against_checkpoint(&*store, &cp, &key).map_err(refuse_checkpoint)?]
         }
         (Format::Native, None, None) => {
             let set = LedgerSet::new(&s.plane()?);
             match a.ledger {
-                Some(name) => vec![verify_store(&*set.open_existing(&name)?)?],
+                Some(name) => vec![verify_store(&*open_existing(&set, &name)?)?],
                 None => verify_plane(&set)?,
             }
         }
@@ -174,7 +171,7 @@ fn beside_cwd(p: &std::path::Path) -> PathBuf {
 }
 
 fn open(s: &Settings, name: &str) -> anyhow::Result<std::sync::Arc<dyn LedgerStore>> {
-    Ok(LedgerSet::new(&s.plane()?).open_existing(name)?)
+    open_existing(&LedgerSet::new(&s.plane()?), name)
 }
 
 fn checkpoint(s: &Settings, a: CheckpointArgs) -> CmdResult {
@@ -199,6 +196,20 @@ fn checkpoint(s: &Settings, a: CheckpointArgs) -> CmdResult {
         None => serde_json::to_string_pretty(cp).unwrap_or_default(),
     })?;
     Ok(Outcome::Ok)
+}
+
+/// Removes a ledger this command created (its file and SQLite side files), after a refusal.
+fn remove_ledger_files(set: &LedgerSet, name: &str) -> anyhow::Result<()> {
+    let path = set.path_of(&LedgerName::parse(name)?);
+    for suffix in ["", "-wal", "-shm", "-journal", ".lock"] {
+        let mut p = path.clone().into_os_string();
+        p.push(suffix);
+        let p = PathBuf::from(p);
+        if p.exists() {
+            cp_kernel::fsx::remove_file(&p)?;
+        }
+    }
+    Ok(())
 }
 
 /// What `ledger export --out FILE` reports.
@@ -239,12 +250,37 @@ fn import(s: &Settings, a: ImportArgs) -> CmdResult {
     if a.format != Format::Cp2Jsonl {
         anyhow::bail!("only --format cp2-jsonl can be imported");
     }
-    let set = LedgerSet::new(&s.plane()?);
-    let store = set.open(&a.ledger)?;
-    let rep = match cp2::import(&a.file, &*store) {
+    let Some(ledger) = a.ledger else {
+        anyhow::bail!(
+            "say which native ledger to import into, e.g. `cpctl ledger import --format cp2-jsonl {} --ledger \
+             HOT/imported` (created if needed)",
+            a.file.display()
+        );
+    };
+    LedgerName::parse(&ledger)?;
+    // Verify before anything is created: a refused import leaves no ledger behind.
+    let checked = cp2::verify_file(&a.file)?;
+    if let Some(defect) = checked.first_bad {
+        return Err(Refused(Cp2Error::Broken { path: a.file.display().to_string(), defect }.to_string()).into());
+    }
+    let plane = s.plane()?;
+    let existed = LedgerSet::new(&plane).list()?.iter().any(|n| n.to_string() == ledger);
+    let result = {
+        let set = LedgerSet::new(&plane);
+        let store = set.open(&ledger)?;
+        cp2::import(&a.file, &*store)
+    };
+    let rep = match result {
         Ok(r) => r,
-        Err(e @ Cp2Error::Broken { .. }) => return Err(Refused(e.to_string()).into()),
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            if !existed {
+                remove_ledger_files(&LedgerSet::new(&plane), &ledger)?;
+            }
+            return Err(match e {
+                e @ Cp2Error::Broken { .. } => Refused(e.to_string()).into(),
+                e => e.into(),
+            });
+        }
     };
     render(s, &rep, |r| {
         format!(

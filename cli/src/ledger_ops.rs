@@ -13,7 +13,7 @@ use cp_kernel::{
     JsonlStore, LedgerBackend, LedgerEntry, LedgerName, LedgerQuery, LedgerSet, NewEntry, Order, Provenance,
 };
 
-use crate::common::{CmdResult, Outcome, Settings, render};
+use crate::common::{CmdResult, Outcome, Settings, open_existing, render};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum OpsCmd {
@@ -25,14 +25,16 @@ pub(crate) enum OpsCmd {
     )]
     Append(Box<AppendArgs>),
     /// Query entries (every ledger of the plane without --ledger).
-    #[command(after_help = "Example:\n  cpctl ledger query --ledger HOT/governance --event-type INSTALLED \
-        --event-type INSTALL_FAILED --since 2026-11-01T00:00:00Z --last 20 --json")]
+    #[command(after_help = "Examples:\n  cpctl ledger query --last 5\n  \
+        cpctl ledger query --ledger HOT/packages --event-type INSTALLED \
+        --event-type INSTALL_FAILED --since 2026-11-01T00:00:00Z --last 20 --json\n  \
+        cpctl ledger query --ledger HO1/prompts --event-type PROMPT_SENT --session s-1 --json")]
     Query(Box<QueryArgs>),
     /// Show the last entries of a ledger (every ledger without --ledger), optionally following.
-    #[command(after_help = "Example:\n  cpctl ledger tail --ledger HO2/prompts -n 20 --follow")]
+    #[command(after_help = "Example:\n  cpctl ledger tail --ledger HO1/prompts -n 20 --follow")]
     Tail(TailArgs),
     /// Remove a torn last line of a JSONL ledger and record LEDGER_REPAIRED.
-    #[command(after_help = "Example:\n  cpctl ledger repair --ledger HOT/governance --truncate-torn-tail")]
+    #[command(after_help = "Example:\n  cpctl ledger repair --ledger HO1/prompts --truncate-torn-tail")]
     Repair(RepairArgs),
 }
 
@@ -178,7 +180,8 @@ pub(crate) struct QueryArgs {
     /// Only entries with seq greater than this.
     #[arg(long)]
     after_seq: Option<u64>,
-    /// The most recent N matching entries (shown oldest first unless --order desc).
+    /// The N most recent matching entries across the ledgers queried, by timestamp (shown
+    /// oldest first unless --order desc).
     #[arg(long, conflicts_with = "limit")]
     last: Option<usize>,
     /// Result order by seq.
@@ -399,15 +402,34 @@ fn query(s: &Settings, a: QueryArgs) -> CmdResult {
     };
     let mut out = Vec::new();
     for name in ledgers(&set, a.ledger.as_deref())? {
-        let store = if a.ledger.is_some() { set.open_existing(&name)? } else { set.open(&name)? };
+        let store = if a.ledger.is_some() { open_existing(&set, &name)? } else { set.open(&name)? };
         let mut entries = store.query(&q)?;
         if reverse {
             entries.reverse();
         }
         out.push(LedgerEntries { ledger: name, entries });
     }
+    if let Some(n) = a.last {
+        keep_most_recent(&mut out, n);
+    }
     render_sets(s, &out)?;
     Ok(Outcome::Ok)
+}
+
+/// Keeps the `n` most recent entries across `sets` (by timestamp, then ledger and seq), each
+/// set keeping its order.
+fn keep_most_recent(sets: &mut [LedgerEntries], n: usize) {
+    let mut all: Vec<(&str, &str, u64)> = sets
+        .iter()
+        .flat_map(|l| l.entries.iter().map(move |e| (e.timestamp.as_str(), l.ledger.as_str(), e.seq)))
+        .collect();
+    all.sort_unstable_by(|a, b| b.cmp(a));
+    let kept: std::collections::BTreeSet<(String, u64)> =
+        all.into_iter().take(n).map(|(_, l, seq)| (l.to_string(), seq)).collect();
+    for l in sets.iter_mut() {
+        let name = l.ledger.clone();
+        l.entries.retain(|e| kept.contains(&(name.clone(), e.seq)));
+    }
 }
 
 fn tail(s: &Settings, a: TailArgs) -> CmdResult {
@@ -417,7 +439,7 @@ fn tail(s: &Settings, a: TailArgs) -> CmdResult {
     let mut out = Vec::new();
     let mut stores = Vec::new();
     for name in names {
-        let store = if a.ledger.is_some() { set.open_existing(&name)? } else { set.open(&name)? };
+        let store = if a.ledger.is_some() { open_existing(&set, &name)? } else { set.open(&name)? };
         let q = LedgerQuery { order: Order::Desc, limit: Some(a.lines), ..Default::default() };
         let mut entries = store.query(&q)?;
         entries.reverse();

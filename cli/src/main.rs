@@ -27,6 +27,7 @@ mod registries;
 mod registry;
 mod route;
 mod schema;
+mod template;
 
 use std::process::ExitCode;
 
@@ -68,6 +69,9 @@ enum Command {
     /// Assemble, validate and explain attention templates.
     #[command(subcommand)]
     Attention(attention::AttentionCmd),
+    /// Install your own attention template through the gates (package, sign, install).
+    #[command(subcommand)]
+    Template(template::TemplateCmd),
     /// Route a prompt request through the router.
     Route(route::RouteArgs),
     /// Show, allocate and recover budgets.
@@ -90,6 +94,7 @@ fn main() -> ExitCode {
     };
     cli_support::init_tracing(cli.global.verbose);
     let settings = Settings::resolve(&cli.global);
+    let json = settings.json;
     let result = match cli.command {
         Command::Plane(c) => plane::run(&settings, c),
         Command::Ledger(c) => ledger::run(&settings, c),
@@ -98,11 +103,12 @@ fn main() -> ExitCode {
         Command::Registries(c) => registries::run(&settings, c),
         Command::Gates(a) => gates::run(&settings, a),
         Command::Attention(c) => attention::run(&settings, c),
+        Command::Template(c) => template::run(&settings, c),
         Command::Route(a) => route::run(&settings, a),
         Command::Budget(c) => budget::run(&settings, c),
         Command::Auth(c) => auth::run(&settings, c),
         Command::Bench(c) => bench::run(&settings, c),
         Command::Quickstart(a) => quickstart::run(&settings, a),
     };
-    cli_support::finish(result)
+    cli_support::finish_as(result, json)
 }

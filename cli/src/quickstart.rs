@@ -116,7 +116,7 @@ fn text(r: &QuickstartReport) -> String {
         let status = if g.status == GateStatus::Pass { "PASS" } else { "FAIL" };
         let _ = writeln!(o, "   {}: {status}  {}", g.gate, g.summary);
         for e in &g.errors {
-            let _ = writeln!(o, "      {e:?}");
+            let _ = writeln!(o, "      {e}");
         }
     }
     let _ = writeln!(o, "\n7. Ledger verification:");

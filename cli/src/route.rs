@@ -1,23 +1,30 @@
 //! `cpctl route --request REQ.yaml`: route one prompt request through the plane's router.
+//!
+//! Order: read and schema-check the file → open the router (provider from `--provider`, the
+//! file's `provider`, `CP_OPENAI_BASE_URL`, else the config's default) → authorise (the token's
+//! tenant is the only tenant; another tenant or session anywhere in the file is refused and
+//! logged before anything is read) → assemble the context when the file has an `attention`
+//! section → route.
 
 use std::path::PathBuf;
 
 use clap::Args;
 
 use cp_kernel::{
-    AttentionRequest, AttentionService, PromptRequest, PromptRouter, RequestFile, RoutedContext, RouterError,
-    RouterOptions, env_vars,
+    AttentionRequest, AttentionService, Plane, PromptRouter, RequestFile, RoutedContext, RouterError, RouterOptions,
+    env_vars,
 };
-use serde_json::{Value, json};
 
 use crate::common::{CmdResult, Outcome, Refused, Settings, render};
 
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  cpctl route --request request.yaml --json\n\n\
-request.yaml:\n  contract: HOT/contracts/PRC-QUICKSTART-001.yaml\n  context: \"the plane has 12 packages\"\n  \
-input: {question: \"how many packages?\"}\n  provenance: {tenant_id: acme, session_id: s1, agent_id: a1}\n\n\
+#[command(after_help = "Example:\n  cpctl route --request request.yaml --json\n  \
+cpctl route --request request.yaml --provider openai   # CP_OPENAI_BASE_URL, CP_OPENAI_API_KEY\n\n\
+request.yaml (every field: docs/REQUESTS.md, schema route_request):\n  contract: HOT/contracts/PRC-QUICKSTART-001.yaml\n  context: \"the plane has 12 packages\"\n  \
+input: {question: \"how many packages?\"}\n  provenance: {session_id: s1, agent_id: a1}\n\n\
 Instead of `context`, an `attention: {agent_id: a1, agent_class: KERNEL.semantic, tier: ho1}` section\n\
-has the attention service assemble the context first (with the request's provenance and contract).")]
+has the attention service assemble the context first (with the request's provenance and contract).\n\
+The tenant is always the token's.")]
 pub(crate) struct RouteArgs {
     /// The request file (YAML or JSON): contract path, context text, input, provenance.
     #[arg(long)]
@@ -25,55 +32,67 @@ pub(crate) struct RouteArgs {
     /// Auth token (else the file's `auth_token`).
     #[arg(long, env = env_vars::CP_AUTH_TOKEN, hide_env_values = true)]
     token: Option<String>,
+    /// Provider to route to (a key of `providers` in router_config: mock, openai, anthropic as
+    /// shipped); else the file's `provider`, else `openai` when CP_OPENAI_BASE_URL is set, else
+    /// the config's default_provider.
+    #[arg(long)]
+    provider: Option<String>,
+}
+
+/// The provider to route to: flag > file > `openai` when `CP_OPENAI_BASE_URL` is set (as the
+/// quickstart does) > the config's default.
+pub(crate) fn choose_provider(flag: Option<String>, file: Option<String>) -> Option<String> {
+    flag.or(file).or_else(|| {
+        std::env::var_os(env_vars::CP_OPENAI_BASE_URL).filter(|v| !v.is_empty()).map(|_| "openai".to_string())
+    })
 }
 
 pub(crate) fn run(s: &Settings, a: RouteArgs) -> CmdResult {
     let plane = s.plane()?;
-    let (mut req, attention) = RequestFile::load_parts(&plane, &a.request, a.token)?;
-    if let Some(agent) = attention {
-        req.context = assemble(&plane, &req, agent)?;
+    let doc = RequestFile::read(&plane, &a.request)?;
+    let mut opts = RouterOptions::new();
+    if let Some(p) = choose_provider(a.provider, doc.file.provider.clone()) {
+        opts = opts.default_provider(p);
     }
-    let router = PromptRouter::open(&plane, RouterOptions::new())?;
-    match router.route(req) {
-        Ok(resp) => {
-            render(s, &resp, |r| {
-                format!(
-                    "{}\n\nprovider {} model {} | tokens in {} (cached {}) out {} | cost {} micro-units (price book {}) | {} ms | output valid: {}\nledger: PROMPT_SENT seq {} → PROMPT_RECEIVED seq {}",
-                    r.text,
-                    r.provider,
-                    r.model,
-                    r.usage.input_tokens,
-                    r.usage.cached_input_tokens,
-                    r.usage.output_tokens,
-                    r.cost_micros,
-                    r.price_book_version,
-                    r.latency_ms,
-                    r.output_valid,
-                    r.sent.seq,
-                    r.received.seq
-                )
-            })?;
-            Ok(Outcome::Ok)
-        }
-        Err(e @ (RouterError::Rejected { .. } | RouterError::Failed { .. })) => Err(Refused(e.to_string()).into()),
-        Err(e) => Err(e.into()),
+    let router = PromptRouter::open(&plane, opts)?;
+    let routed = router.authorize_route_request(&plane, doc, a.token).map_err(refusal)?;
+    let mut req = routed.prompt;
+    if let Some(attention) = routed.attention {
+        req.context = assemble(&plane, &attention)?;
+    }
+    let resp = router.route(req).map_err(refusal)?;
+    render(s, &resp, |r| {
+        format!(
+            "{}\n\nprovider {} model {} | tokens in {} (cached {}) out {} | cost {} micro-units (price book {}) | {} ms | output valid: {}\nledger: PROMPT_SENT seq {} → PROMPT_RECEIVED seq {}",
+            r.text,
+            r.provider,
+            r.model,
+            r.usage.input_tokens,
+            r.usage.cached_input_tokens,
+            r.usage.output_tokens,
+            r.cost_micros,
+            r.price_book_version,
+            r.latency_ms,
+            r.output_valid,
+            r.sent.seq,
+            r.received.seq
+        )
+    })?;
+    Ok(Outcome::Ok)
+}
+
+/// Refusals and provider failures are a verified "no" (exit 2); the rest keeps its type.
+pub(crate) fn refusal(e: RouterError) -> anyhow::Error {
+    match e {
+        e @ (RouterError::Rejected { .. } | RouterError::Failed { .. }) => Refused(e.to_string()).into(),
+        e => e.into(),
     }
 }
 
-/// Assembles the context for `req` with the attention service: the file's `attention` section
-/// (agent id, class, tier, optional template override) plus the request's provenance and
-/// contract. Attention and routing stay separate: this command composes them.
-fn assemble(plane: &cp_kernel::Plane, req: &PromptRequest, agent: Value) -> anyhow::Result<RoutedContext> {
-    let p = &req.provenance;
-    let mut v = json!({
-        "tenant_id": p.tenant_id, "session_id": p.session_id, "work_order_id": p.work_order_id,
-        "framework_id": p.framework_id, "prompt_contract": req.contract,
-    });
-    if let (Some(base), Value::Object(extra)) = (v.as_object_mut(), agent) {
-        base.extend(extra);
-    }
-    let request: AttentionRequest = serde_json::from_value(v)?;
-    let ctx = AttentionService::builder(plane).build()?.assemble(&request)?;
+/// Assembles the context with the attention service (the request's tenant is the token's).
+/// Attention and routing stay separate: this command composes them.
+fn assemble(plane: &Plane, request: &AttentionRequest) -> anyhow::Result<RoutedContext> {
+    let ctx = AttentionService::builder(plane).build()?.assemble(request)?;
     tracing::info!(template = %ctx.template_id, fragments = ctx.fragments.len(), "context assembled");
     Ok(RoutedContext::from(&ctx))
 }

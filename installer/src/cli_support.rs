@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use cp_kernel::fsx::FsError;
-use cp_kernel::{DocumentError, PlaneError, ReceiptError, RegistryError, SchemaError};
+use cp_kernel::{DocumentError, PlaneError, ReceiptError, RegistryError, RouterError, SchemaError};
 
 use crate::InstallError;
 
@@ -66,16 +66,20 @@ pub fn init_tracing(verbose: u8) {
 }
 
 /// Prints `value` as pretty JSON when `json`, else `text(value)` (trailing whitespace trimmed,
-/// nothing when empty).
+/// nothing when empty). A closed stdout (`| head -1`) is an `io::Error` of kind `BrokenPipe`,
+/// which [`finish`] turns into a quiet exit 0.
 pub fn render<T: Serialize>(json: bool, value: &T, text: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
     if json {
-        println!("{}", serde_json::to_string_pretty(value)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(value)?)?;
     } else {
         let t = text(value);
         if !t.trim().is_empty() {
-            println!("{}", t.trim_end());
+            writeln!(out, "{}", t.trim_end())?;
         }
     }
+    out.flush()?;
     Ok(())
 }
 
@@ -90,16 +94,105 @@ pub fn open_for_repair(root: &std::path::Path) -> anyhow::Result<cp_kernel::Plan
     Ok(plane)
 }
 
-/// Reports the error (if any) on stderr and maps the outcome to the exit code of the table.
+/// Whether the error is a closed output pipe (the reader went away: `cpctl … | head -1`).
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<FsError>().is_some_and(|f| {
+                f.source()
+                    .and_then(|s| s.downcast_ref::<std::io::Error>())
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            })
+    })
+}
+
+/// Reports the error (if any) on stderr and maps the outcome to the exit code of the table; a
+/// closed stdout ends quietly with exit 0, as ripgrep does.
 pub fn finish(r: anyhow::Result<Outcome>) -> ExitCode {
+    finish_as(r, false)
+}
+
+/// As [`finish`]; with `json` an error is one JSON object on stdout ([`ErrorReport`]), where a
+/// `--json` caller reads its results, instead of the text report on stderr.
+pub fn finish_as(r: anyhow::Result<Outcome>, json: bool) -> ExitCode {
+    use std::io::Write as _;
     match r {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Refused) => ExitCode::from(2),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if json => {
+            let text = serde_json::to_string_pretty(&ErrorReport::of(&e)).unwrap_or_default();
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
+            ExitCode::from(exit_code(&e))
+        }
         Err(e) => {
-            eprint!("{}", report(&e));
+            let _ = write!(std::io::stderr().lock(), "{}", report(&e));
             ExitCode::from(exit_code(&e))
         }
     }
+}
+
+/// An error as `--json` prints it: `{"error": {code, message, causes, hint, exit_code}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorReport {
+    /// The error.
+    pub error: ErrorBody,
+}
+
+/// The body of an [`ErrorReport`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorBody {
+    /// Stable code: an install error's (`G5_UNSIGNED`), a router refusal's (`ACCESS_DENIED`),
+    /// else by exit code: `ERROR` (1), `REFUSED` (2), `IO` (3).
+    pub code: String,
+    /// The top error, one line.
+    pub message: String,
+    /// Each cause below it.
+    pub causes: Vec<String>,
+    /// The next step, when obvious.
+    pub hint: Option<String>,
+    /// The process exit code.
+    pub exit_code: u8,
+}
+
+impl ErrorReport {
+    /// The report of `e`.
+    pub fn of(e: &anyhow::Error) -> Self {
+        let exit = exit_code(e);
+        Self {
+            error: ErrorBody {
+                code: error_code(e, exit),
+                message: e.to_string(),
+                causes: e.chain().skip(1).map(ToString::to_string).collect(),
+                hint: hint(e),
+                exit_code: exit,
+            },
+        }
+    }
+}
+
+/// The stable code of an error (see [`ErrorBody::code`]). A refusal rendered as text keeps its
+/// code as the message's leading `CODE:` token.
+fn error_code(e: &anyhow::Error, exit: u8) -> String {
+    for cause in e.chain() {
+        if let Some(ie) = cause.downcast_ref::<InstallError>() {
+            return ie.code().to_string();
+        }
+        if let Some(code) = cause.downcast_ref::<RouterError>().and_then(RouterError::reject_code) {
+            return code.as_str().to_string();
+        }
+    }
+    let top = e.to_string();
+    let lead = top.split(": ").next().unwrap_or_default();
+    if lead.len() > 2 && lead.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+        return lead.to_string();
+    }
+    match exit {
+        NO => "REFUSED",
+        IO => "IO",
+        _ => "ERROR",
+    }
+    .to_string()
 }
 
 /// The error report: `error:` with the top error, `caused by:` per cause, `hint:` when the next
@@ -126,11 +219,19 @@ pub fn report(e: &anyhow::Error) -> String {
 }
 
 fn hint(e: &anyhow::Error) -> Option<String> {
-    e.chain().find_map(|c| match c.downcast_ref::<PlaneError>() {
-        Some(PlaneError::NotAPlane { root }) => {
-            Some(format!("create it with `cpctl --root {} plane init`", root.display()))
+    e.chain().find_map(|c| {
+        if let Some(PlaneError::NotAPlane { root }) = c.downcast_ref::<PlaneError>() {
+            return Some(format!("create it with `cpctl --root {} plane init`", root.display()));
         }
-        _ => None,
+        match c.downcast_ref::<InstallError>().map(InstallError::code) {
+            Some("G5_UNSIGNED") => Some(
+                "sign it: `cp-install keygen --out keys/release.key.json`, `cp-install trust add \
+                 keys/release.key.pub.json`, `cp-install sign ARCHIVE --key keys/release.key.json`; or, on a \
+                 development plane, install with `--dev` (the waiver is logged)"
+                    .to_string(),
+            ),
+            _ => None,
+        }
     })
 }
 
@@ -166,7 +267,20 @@ fn classify(cause: &(dyn Error + 'static)) -> Option<u8> {
     if let Some(e) = cause.downcast_ref::<PlaneError>() {
         return plane(e);
     }
+    if let Some(e) = cause.downcast_ref::<RouterError>() {
+        return router(e);
+    }
     None
+}
+
+/// `RouterError::Document` is transparent (its inner error is not in the chain): decide here.
+fn router(e: &RouterError) -> Option<u8> {
+    match e {
+        RouterError::Document(d) => Some(document(d)),
+        RouterError::Rejected { .. } | RouterError::Failed { .. } => Some(NO),
+        RouterError::Plane(p) => plane(p),
+        _ => None,
+    }
 }
 
 fn document(e: &DocumentError) -> u8 {
@@ -220,6 +334,7 @@ mod tests {
             (InstallError::NotInstalled { package: "PKG-X".into() }.into(), 1),
             (InstallError::DependentInstalled { package: "PKG-X".into(), dependents: vec!["PKG-Y".into()] }.into(), 2),
             (InstallError::Io(fs()).into(), 3),
+            (RouterError::Document(DocumentError::Decode { path: "/r.yaml".into(), message: "bad".into() }).into(), 2),
         ];
         for (e, want) in cases {
             assert_eq!(exit_code(&e), want, "{}", report(&e));

@@ -26,6 +26,7 @@ mod registries;
 mod repair;
 mod sign;
 mod store;
+pub mod template;
 
 #[cfg(feature = "bench")]
 pub mod bench;

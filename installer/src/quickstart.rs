@@ -10,9 +10,9 @@
 //! Owns: nothing new — it only composes the public APIs, in the order an orchestrator would.
 //! Never does: print (it returns a [`QuickstartReport`]; `cpctl quickstart` renders it).
 //!
-//! On disk, besides the plane: the HMAC secret, when neither `CP_AUTH_SECRET` nor
-//! `CP_AUTH_SECRET_FILE` is set, is created next to the plane root as
-//! `.<root name>.auth-secret` (mode 0600) — outside the plane, as the router requires.
+//! On disk: the HMAC secret, when neither `CP_AUTH_SECRET` nor `CP_AUTH_SECRET_FILE` is set, is
+//! the plane's operator secret `HOT/plane/auth-secret` (mode 0600; not a governed root, never
+//! packaged, never read by the attention service), which every `cpctl` command finds.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,7 +26,7 @@ use cp_kernel::{
     AssembledContext, AttentionError, AttentionRequest, AttentionService, AuthError, AuthSecret, DocumentError,
     GateError, GateId, GateReport, GateStatus, LedgerError, LedgerQuery, LedgerSet, LimitConfig, Plane, PlaneConfig,
     PlaneError, PromptContract, PromptRequest, PromptRouter, Provenance, ReceiptError, RoutedContext, RouterError,
-    RouterOptions, SchemaSet, ScopeKey, ScopeKind, VerifyReport, env_vars, fsx, fsx::FsError, load_receipts, run_gates,
+    RouterOptions, SchemaSet, ScopeKey, ScopeKind, VerifyReport, env_vars, fsx::FsError, load_receipts, run_gates,
     verify_plane,
 };
 
@@ -314,35 +314,21 @@ fn install_bootstrap(
         .collect())
 }
 
-/// The secret from `CP_AUTH_SECRET(_FILE)`, else a quickstart secret file beside the root.
+/// The secret from `CP_AUTH_SECRET(_FILE)`, else the plane's operator secret (created when
+/// absent: `HOT/plane/auth-secret`, mode 0600).
 fn auth_secret(plane: &Plane) -> Result<(AuthSecret, String), QuickstartError> {
     let min = cp_kernel::load_router_configs(plane, &SchemaSet::for_plane(plane)?)?.router.auth.min_secret_bytes;
-    match AuthSecret::from_env(plane.root(), min) {
-        Ok(s) => return Ok((s, "environment".into())),
-        Err(AuthError::NoSecret) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let path = quickstart_secret_path(plane.root());
-    if !path.exists() {
-        let mut bytes = vec![0u8; min.max(32)];
-        getrandom::fill(&mut bytes)
-            .map_err(|e| FsError::new("generate secret for", &path, std::io::Error::other(e)))?;
-        fsx::write_atomic(&path, const_hex::encode(&bytes))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| FsError::new("chmod", &path, e))?;
-        }
-    }
-    let s = AuthSecret::from_sources(Some(&path), None, plane.root(), min)?;
-    Ok((s, path.display().to_string()))
+    let (s, from, _) = AuthSecret::ensure_for_plane(plane, min)?;
+    Ok((s, from))
 }
 
-/// `.<root name>.auth-secret` beside the plane root.
+/// The plane's operator secret file (`HOT/plane/auth-secret` of the plane at `root`), where the
+/// quickstart keeps the auth secret: inside the plane's operator area, outside governed roots.
 pub fn quickstart_secret_path(root: &Path) -> PathBuf {
-    let name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "cp-root".into());
-    root.parent().unwrap_or(Path::new(".")).join(format!(".{name}.auth-secret"))
+    match Plane::open(root) {
+        Ok(p) => AuthSecret::operator_path(&p),
+        Err(_) => root.join("HOT/plane").join(cp_kernel::OPERATOR_SECRET_FILE),
+    }
 }
 
 fn attention_request(opts: &QuickstartOptions, session_id: &str) -> Result<AttentionRequest, QuickstartError> {

@@ -157,8 +157,8 @@ pub use attention::{
 
 // Router, budgets, providers, auth.
 pub use auth::{
-    AuthError, AuthSecret, TokenClaims, decode_unverified as decode_token_unverified, issue as issue_token,
-    verify as verify_token,
+    Action, AuthError, AuthSecret, OPERATOR_SECRET_FILE, Principal, TokenClaims,
+    decode_unverified as decode_token_unverified, issue as issue_token, verify as verify_token,
 };
 pub use budget::{
     BUDGET_CONFIG_PATH, BUDGET_CONFIG_SCHEMA, BUDGET_PACKAGE, BudgetConfig, BudgetError, BudgetState, Budgeter,
@@ -170,10 +170,12 @@ pub use providers::{
     ProviderError, ProviderErrorCode, ProviderRequest, ProviderResponse, TransportError, UreqTransport, Usage,
 };
 pub use router::{
-    BreakerConfig, BreakerState, CircuitBreaker, Limits, LogContent, PromptRequest, PromptResponse, PromptRouter,
-    ProviderConfig, ProviderKind, ROUTER_CONFIG_PATH, ROUTER_CONFIG_SCHEMA, ROUTER_PACKAGE, RejectCode, RequestFile,
-    RetryConfig, RoutedContext, RouterConfig, RouterConfigs, RouterError, RouterOptions, SHIPPED_BUDGET_CONFIG,
-    SHIPPED_PRICE_BOOK, SHIPPED_ROUTER_CONFIG, load_configs as load_router_configs, render as render_prompt,
+    ASSEMBLE_ACTIONS, ATTENTION_REQUEST_SCHEMA, AuthorizedRoute, BreakerConfig, BreakerState, CircuitBreaker, Limits,
+    LogContent, NamedScope, PromptRequest, PromptResponse, PromptRouter, ProviderConfig, ProviderKind, ROUTE_ACTIONS,
+    ROUTE_REQUEST_SCHEMA, ROUTER_CONFIG_PATH, ROUTER_CONFIG_SCHEMA, ROUTER_PACKAGE, RejectCode, RequestFile,
+    RetryConfig, RouteRequestDoc, RoutedContext, RouterConfig, RouterConfigs, RouterError, RouterOptions,
+    SHIPPED_BUDGET_CONFIG, SHIPPED_PRICE_BOOK, SHIPPED_ROUTER_CONFIG, ScopeField, attention_request_for,
+    load_configs as load_router_configs, read_attention_request, render as render_prompt, scope_fields,
 };
 
 /// Benchmark drivers (feature `bench`): shared by the criterion benches and `cpctl bench`;

@@ -1,7 +1,8 @@
 //! `cpctl attention` as a process: `validate` refuses a bad template with located errors (exit
 //! 2), `explain` lists the candidates, `assemble --json` returns the context.
 
-use cp_kernel::testkit::TempPlane;
+use cp_kernel::testkit::{TempPlane, router_test_configs, test_secret, write_router_configs};
+use cp_kernel::{PromptRouter, RouterOptions};
 
 /// A template applying to every KERNEL.syntactic agent, with one structuring stage.
 const TEMPLATE: &str = "template_id: ATT-K\nversion: \"1.0.0\"\napplies_to: {agent_class: [KERNEL.syntactic]}\n\
@@ -39,14 +40,22 @@ fn cli_validate_refuses_with_located_errors_and_explain_lists_candidates() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("ATT-K") && text.contains("MATCH") && text.contains("chosen: ATT-K"), "{text}");
+    // Assembling needs a token: the tenant is the token's (`t`, as the request says).
+    let (r, b, p) = router_test_configs();
+    write_router_configs(&tp, &r, &b, &p);
+    let router = PromptRouter::open(&tp.plane, RouterOptions::new().auth_secret(test_secret())).unwrap();
+    let (tok, _) = router.issue_token("alice", &["agent".into()], "t", Some(3600)).unwrap();
     let out = std::process::Command::new(bin)
         .args(["--json", "--root"])
         .arg(tp.plane.root())
         .args(["attention", "assemble", "--request"])
         .arg(&req)
+        .env("CP_AUTH_SECRET", "0123456789abcdef0123456789abcdef")
+        .env_remove("CP_AUTH_SECRET_FILE")
+        .env("CP_AUTH_TOKEN", &tok)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["template_id"], "ATT-K");
 }

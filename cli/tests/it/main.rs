@@ -3,10 +3,16 @@
 #![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
 
 mod attention;
+mod auth_secret;
+mod broken_pipe;
 mod cli_foundation;
 mod gates;
 mod ledger_checkpoint;
+mod ledger_cli;
 mod ledger_concurrency;
 mod ledger_crash;
 mod repair;
+mod route_provider;
 mod router_cli;
+mod tenant_scope;
+mod tutorial;

@@ -59,11 +59,11 @@ fn concurrent_processes_never_overspend_and_refusals_exit_2() {
         let out = c.wait_with_output().unwrap();
         match out.status.code() {
             Some(0) => ok += 1,
-            Some(2) => assert!(
-                String::from_utf8_lossy(&out.stderr).contains("BUDGET_EXHAUSTED"),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            ),
+            // `--json`: the refusal is one JSON object on stdout, with its code.
+            Some(2) => {
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+                assert_eq!(v["error"]["code"], "BUDGET_EXHAUSTED", "{v}");
+            }
             other => panic!("exit {other:?}: {}", String::from_utf8_lossy(&out.stderr)),
         }
     }

@@ -145,7 +145,8 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     cli_support::init_tracing(cli.verbose);
-    cli_support::finish(run(cli).map(|()| Outcome::Ok))
+    let json = cli.json;
+    cli_support::finish_as(run(cli).map(|()| Outcome::Ok), json)
 }
 
 fn print<T: serde::Serialize>(json: bool, v: &T, text: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
@@ -181,11 +182,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 pack_all(repo.as_deref().unwrap_or(&dir), &out)?
             };
             print(json, &packed, |v| {
-                v.iter().map(|p| format!("{} {} {}\n", p.path.display(), p.manifest_sha256, p.layer)).collect()
+                v.iter()
+                    .map(|p| {
+                        format!(
+                            "packed {} {} → {} (layer {}, manifest {})\n",
+                            p.package_id,
+                            p.version,
+                            p.path.display(),
+                            p.layer,
+                            p.manifest_sha256
+                        )
+                    })
+                    .collect()
             })
         }
         Some(Cmd::Keygen { out }) => {
             let k = KeyPairFile::generate()?;
+            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                cp_kernel::fsx::create_dir_all(dir)?;
+            }
             k.save(&out)?;
             let pubpath = out.with_extension("pub.json");
             k.public().save(&pubpath)?;

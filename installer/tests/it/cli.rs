@@ -85,20 +85,33 @@ fn unsigned_is_refused_then_signed_by_a_trusted_key_installs() {
     let repo = d.path().join("repo");
     make_repo(&repo, 0);
     let store = d.path().join("store");
-    ok(&cp_install(
+    let o = cp_install(
         &repo,
         &["pack", repo.join("packages/PKG-FW-001").to_str().unwrap(), "--out", store.to_str().unwrap()],
-    ));
+    );
+    ok(&o);
+    // A labelled result, not bare numbers.
+    let packed = String::from_utf8_lossy(&o.stdout);
+    assert!(packed.starts_with("packed PKG-FW-001 1.0.0 → ") && packed.contains("layer "), "{packed}");
     let archive = store.join("PKG-FW-001-1.0.0.tar.gz");
     let root = d.path().join("plane");
     let r = root.to_str().unwrap();
     let o = cp_install(&repo, &["--root", r, "--archive", archive.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("G5_UNSIGNED"));
-    let key = d.path().join("k.json");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("G5_UNSIGNED"), "{err}");
+    assert!(err.contains("hint: sign it") && err.contains("--dev"), "{err}");
+    // --json: the error is one JSON object with its code.
+    let o = cp_install(&repo, &["--root", r, "--json", "--archive", archive.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((v["error"]["code"].as_str(), v["error"]["exit_code"].as_u64()), (Some("G5_UNSIGNED"), Some(2)));
+    assert!(v["error"]["hint"].as_str().unwrap().contains("sign it"));
+    // keygen creates the directory it is asked to write into.
+    let key = d.path().join("keys/release/k.json");
     ok(&cp_install(&repo, &["keygen", "--out", key.to_str().unwrap()]));
     ok(&cp_install(&repo, &["sign", archive.to_str().unwrap(), "--key", key.to_str().unwrap()]));
-    ok(&cp_install(&repo, &["--root", r, "trust", "add", d.path().join("k.pub.json").to_str().unwrap()]));
+    ok(&cp_install(&repo, &["--root", r, "trust", "add", d.path().join("keys/release/k.pub.json").to_str().unwrap()]));
     let o = cp_install(&repo, &["--root", r, "--archive", archive.to_str().unwrap()]);
     ok(&o);
     assert!(String::from_utf8_lossy(&o.stdout).contains("trust signature:"));

@@ -22,6 +22,11 @@
 //! file stem — fails closed too. Two valid files declaring one `template_id` are both invalid
 //! ("also declared in …"), with their real selectors.
 //!
+//! Loose files (issue 8 §4): on a plane where packages are installed (it has a file ownership
+//! registry), a template file that no package owns is never read — it is listed in
+//! [`TemplateCatalog::loose`], every assembly warns about it, and gate G0B names it as an orphan.
+//! A plane with no ownership registry has nothing governed yet and its files are read.
+//!
 //! Never does: write, or read outside the plane's template directories.
 
 use std::collections::BTreeMap;
@@ -158,6 +163,25 @@ pub(crate) struct TemplateCatalog {
     pub(crate) valid: BTreeMap<String, LoadedTemplate>,
     /// Invalid template files, in load order (tier, then file name).
     pub(crate) invalid: Vec<InvalidTemplate>,
+    /// Template files no package owns (loose copies in a governed root): never read.
+    pub(crate) loose: Vec<PathBuf>,
+}
+
+/// The plane-relative paths packages own, or `None` on a plane where no package was ever
+/// installed (no ownership registry: nothing is governed yet, so its template files are read).
+/// An unreadable registry owns nothing: every template file is then loose (fail closed).
+fn owned_files(plane: &Plane) -> Option<std::collections::BTreeSet<String>> {
+    let registry = crate::package::receipt::registry_path(plane, crate::registry::RegistryKind::FileOwnership);
+    if !registry.is_file() {
+        return None;
+    }
+    match crate::package::receipt::current_owners(plane) {
+        Ok(m) => Some(m.into_keys().collect()),
+        Err(e) => {
+            tracing::warn!(error = %e, "file ownership registry unreadable: every template file is treated as loose");
+            Some(Default::default())
+        }
+    }
 }
 
 impl TemplateCatalog {
@@ -165,6 +189,8 @@ impl TemplateCatalog {
     pub(crate) fn load(plane: &Plane, schemas: &SchemaSet) -> Result<Self, AttentionError> {
         let mut loaded: Vec<LoadedTemplate> = Vec::new();
         let mut invalid = Vec::new();
+        let mut loose = Vec::new();
+        let owned = owned_files(plane);
         for tier in Tier::ALL {
             let dir = plane.dir(tier, "attention_templates");
             if !dir.is_dir() {
@@ -177,6 +203,13 @@ impl TemplateCatalog {
                 .collect();
             files.sort();
             for f in files {
+                let is_owned =
+                    |set: &std::collections::BTreeSet<String>| plane.relative(&f).is_some_and(|rel| set.contains(&rel));
+                if owned.as_ref().is_some_and(|set| !is_owned(set)) {
+                    tracing::warn!(file = %f.display(), "loose attention template (no package owns it) ignored");
+                    loose.push(f);
+                    continue;
+                }
                 match load_template_file(schemas, &f) {
                     Ok(t) => loaded.push(t),
                     Err(issues) => invalid.push(InvalidTemplate::unreadable(&f, issues)),
@@ -201,12 +234,20 @@ impl TemplateCatalog {
         for t in &invalid {
             tracing::warn!(file = %t.path.display(), issues = t.issues.len(), "invalid attention template skipped");
         }
-        Ok(Self { valid, invalid })
+        Ok(Self { valid, invalid, loose })
     }
 
-    /// Warnings every assembly carries: one per invalid template.
+    /// Warnings every assembly carries: one per invalid template, one per loose file.
     pub(crate) fn warnings(&self) -> Vec<String> {
-        self.invalid.iter().map(|t| format!("attention template {} is invalid and was skipped", t.summary())).collect()
+        let invalid =
+            self.invalid.iter().map(|t| format!("attention template {} is invalid and was skipped", t.summary()));
+        let loose = self.loose.iter().map(|p| {
+            format!(
+                "{} is not owned by any package and was ignored (install it with `cpctl template install`)",
+                p.display()
+            )
+        });
+        invalid.chain(loose).collect()
     }
 }
 

@@ -73,6 +73,16 @@ impl Env {
     }
 }
 
+/// Layout directories the attention service never reads, whatever a template or the search
+/// config says: the operator area (`plane`: plane config, the auth secret), the ledgers (read
+/// only through tenant-filtered queries) and the install staging area.
+pub(crate) const NEVER_READ_DIRS: &[&str] = &["plane", "ledger", "staging"];
+
+/// Whether `path` (inside the plane) lies in one of the [`NEVER_READ_DIRS`] of any tier.
+pub(crate) fn never_read(plane: &crate::Plane, path: &std::path::Path) -> bool {
+    crate::Tier::ALL.iter().any(|t| NEVER_READ_DIRS.iter().any(|d| path.starts_with(plane.dir(*t, d))))
+}
+
 /// Mutable state of one run.
 #[derive(Debug, Clone)]
 pub(crate) struct PipelineState {

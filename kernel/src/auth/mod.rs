@@ -7,7 +7,10 @@
 //!
 //! Token format: `cp1.<hex(payload JSON)>.<hex(HMAC-SHA256(secret, "cp1.<hex(payload JSON)>"))>`
 //! where the payload is [`TokenClaims`]. The secret comes from the file named by
-//! `CP_AUTH_SECRET_FILE` (which must lie outside the plane) or else from `CP_AUTH_SECRET`.
+//! `CP_AUTH_SECRET_FILE` (which must lie outside the plane), else from `CP_AUTH_SECRET`, else
+//! from the plane's operator secret `HOT/plane/auth-secret` ([`AuthSecret::for_plane`]): in the
+//! operator area (not a governed root, never packaged, never read by the attention service),
+//! mode 0600, created by `cpctl quickstart` or `cpctl auth issue` when no secret exists.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -70,7 +73,18 @@ pub enum AuthError {
     /// A role not in the config.
     #[error("unknown role {0:?} (not in router_config auth.roles)")]
     UnknownRole(String),
+    /// The operator secret file is readable by others than its owner.
+    #[error("auth secret {} has mode {mode:o}; it must be 600 (chmod 600 {})", path.display(), path.display())]
+    SecretPermissions {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
 }
+
+/// File name of the operator secret in the plane's operator area (`HOT/plane/`).
+pub const OPERATOR_SECRET_FILE: &str = "auth-secret";
 
 /// An action a role may be granted (the strings of `auth.roles` in `router_config`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +192,51 @@ impl AuthSecret {
         }
     }
 
+    /// Where the plane keeps its operator secret: `HOT/plane/auth-secret` (the operator area of
+    /// the layout, outside every governed root).
+    pub fn operator_path(plane: &crate::Plane) -> PathBuf {
+        plane.dir(crate::Tier::Hot, "plane").join(OPERATOR_SECRET_FILE)
+    }
+
+    /// The plane's secret: `CP_AUTH_SECRET_FILE`, else `CP_AUTH_SECRET`, else the operator
+    /// secret file (refused unless mode 0600); [`AuthError::NoSecret`] when none exists. Also
+    /// returns where it came from.
+    pub fn for_plane(plane: &crate::Plane, min: usize) -> Result<(Self, String), AuthError> {
+        match Self::from_env(plane.root(), min) {
+            Ok(s) => return Ok((s, "environment".into())),
+            Err(AuthError::NoSecret) => {}
+            Err(e) => return Err(e),
+        }
+        let path = Self::operator_path(plane);
+        if !path.is_file() {
+            return Err(AuthError::NoSecret);
+        }
+        check_private(&path)?;
+        let mut bytes = fsx::read(&path)?;
+        while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            bytes.pop();
+        }
+        let s = Self::from_bytes(bytes, min, &path.display().to_string())?;
+        Ok((s, path.display().to_string()))
+    }
+
+    /// As [`AuthSecret::for_plane`], creating the operator secret (random, hex, mode 0600) when
+    /// no secret exists. The flag says whether it was created.
+    pub fn ensure_for_plane(plane: &crate::Plane, min: usize) -> Result<(Self, String, bool), AuthError> {
+        match Self::for_plane(plane, min) {
+            Ok((s, from)) => return Ok((s, from, false)),
+            Err(AuthError::NoSecret) => {}
+            Err(e) => return Err(e),
+        }
+        let path = Self::operator_path(plane);
+        let mut bytes = vec![0u8; min.max(32)];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| FsError::new("generate secret for", &path, std::io::Error::other(e.to_string())))?;
+        write_private(&path, const_hex::encode(&bytes).as_bytes())?;
+        let (s, from) = Self::for_plane(plane, min)?;
+        Ok((s, from, true))
+    }
+
     fn mac(&self, data: &[u8]) -> Vec<u8> {
         // HMAC accepts keys of any length; the error branch is unreachable but kept typed.
         match <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0) {
@@ -188,6 +247,37 @@ impl AuthSecret {
             Err(_) => Vec::new(),
         }
     }
+}
+
+/// Refuses a secret file that its group or others may read (unix).
+fn check_private(path: &Path) -> Result<(), AuthError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fsx::metadata(path)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(AuthError::SecretPermissions { path: path.to_path_buf(), mode });
+        }
+    }
+    Ok(())
+}
+
+/// Creates `path` (new, mode 0600 on unix) with `data`, synced.
+fn write_private(path: &Path, data: &[u8]) -> Result<(), AuthError> {
+    use std::io::Write as _;
+    if let Some(dir) = path.parent() {
+        fsx::create_dir_all(dir)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = fsx::open_with(path, &opts)?;
+    f.write_all(data).and_then(|()| f.sync_all()).map_err(|e| FsError::new("write", path, e))?;
+    Ok(())
 }
 
 /// What a token asserts.
@@ -330,6 +420,55 @@ impl Authorizer {
         }
         if !bool::from(c.tenant.as_bytes().ct_eq(tenant.as_bytes())) {
             return Err(forbidden(format!("token is bound to tenant {:?}, not {tenant:?}", c.tenant)));
+        }
+        Ok(Principal {
+            principal: c.principal,
+            roles: c.roles,
+            tenant: c.tenant,
+            token_id: c.token_id,
+            dev_mode: false,
+        })
+    }
+
+    /// Verifies `token` at `now_ms` and checks that it grants one of `actions`; the tenant is
+    /// the token's own. In dev mode nothing is verified and the tenant is `dev_tenant` (the one
+    /// the request names), refused when the request names none.
+    pub(crate) fn authenticate(
+        &self,
+        token: &str,
+        actions: &[Action],
+        dev_tenant: Option<&str>,
+        now_ms: u64,
+    ) -> Result<Principal, Denial> {
+        let denied = |m: String| Denial { kind: DenialKind::AuthDenied, principal: None, message: m };
+        if self.config.dev_mode {
+            let tenant = dev_tenant
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| denied("dev mode has no token to take the tenant from: name tenant_id".into()))?;
+            return Ok(Principal {
+                principal: "dev".into(),
+                roles: Vec::new(),
+                tenant: tenant.to_string(),
+                token_id: String::new(),
+                dev_mode: true,
+            });
+        }
+        let Some(secret) = &self.secret else {
+            return Err(denied("no auth secret is configured, every token is refused".into()));
+        };
+        if token.trim().is_empty() {
+            return Err(denied("no token".into()));
+        }
+        let c = verify(secret, token, now_ms).map_err(|e| denied(e.to_string()))?;
+        let granted =
+            c.roles.iter().any(|r| self.config.roles.get(r).is_some_and(|a| actions.iter().any(|x| a.contains(x))));
+        if !granted {
+            let wanted: Vec<&str> = actions.iter().map(|a| a.as_str()).collect();
+            return Err(Denial {
+                kind: DenialKind::Forbidden,
+                principal: Some(c.principal.clone()),
+                message: format!("roles {:?} grant none of {}", c.roles, wanted.join(", ")),
+            });
         }
         Ok(Principal {
             principal: c.principal,

@@ -232,30 +232,35 @@ fn verify_bytes(name: &str, data: &[u8]) -> (VerifyReport, Vec<Map<String, Value
                 continue;
             }
         };
+        // Where, for people: the 1-based line and the entry's own `id` (seq is 0-based).
+        let at = match obj.get("id").and_then(Value::as_str) {
+            Some(id) => format!("line {} (id {id})", seq + 1),
+            None => format!("line {} (no id)", seq + 1),
+        };
         let Some(Value::String(stored)) = obj.get("entry_hash") else {
-            report.fail(bad(DefectKind::Malformed, format!("line {} has no entry_hash string", seq + 1)));
+            report.fail(bad(DefectKind::Malformed, format!("{at} has no entry_hash string")));
             continue;
         };
         let computed = python_entry_hash(&obj);
         if *stored != computed {
             report.fail(bad(
                 DefectKind::ContentChanged,
-                format!("stored entry_hash {stored} but the entry hashes to {computed}"),
+                format!("{at}: stored entry_hash {stored} but the entry hashes to {computed}"),
             ));
             continue;
         }
         let previous = match obj.get("previous_hash") {
             Some(Value::String(p)) => p.as_str(),
             _ => {
-                report.fail(bad(DefectKind::Malformed, format!("line {} has no previous_hash string", seq + 1)));
+                report.fail(bad(DefectKind::Malformed, format!("{at} has no previous_hash string")));
                 continue;
             }
         };
         if previous != prev {
             let message = if seq == 0 {
-                format!("first entry has previous_hash {previous:?}, expected \"\"")
+                format!("{at}: first entry has previous_hash {previous:?}, expected \"\"")
             } else {
-                format!("previous_hash {previous:?} is not the entry_hash {prev} of line {seq}")
+                format!("{at}: previous_hash {previous:?} is not the entry_hash {prev} of line {seq}")
             };
             report.fail(bad(DefectKind::LinkBroken, message));
             continue;

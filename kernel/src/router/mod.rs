@@ -29,11 +29,16 @@
 //! and fallbacks together. See `docs/ROUTER.md`.
 //! * `PROMPT_REJECTED` — `request_id, code, contract_id, …`, nothing sent.
 
+mod access;
 #[cfg(feature = "bench")]
 pub mod bench;
 mod breaker;
 mod config;
 
+pub use access::{
+    ASSEMBLE_ACTIONS, ATTENTION_REQUEST_SCHEMA, AuthorizedRoute, NamedScope, ROUTE_ACTIONS, ROUTE_REQUEST_SCHEMA,
+    RouteRequestDoc, ScopeField, attention_request_for, read_attention_request, scope_fields,
+};
 pub use breaker::{BreakerState, CircuitBreaker};
 pub use config::{
     BreakerConfig, Limits, LogContent, ProviderConfig, ProviderKind, ROUTER_CONFIG_PATH, ROUTER_CONFIG_SCHEMA,
@@ -85,6 +90,8 @@ pub enum RejectCode {
     ContractInvalid,
     /// The price book in force has no price for the provider/model.
     NoPrice,
+    /// A valid token, but the request names another tenant or another tenant's session.
+    AccessDenied,
 }
 
 impl RejectCode {
@@ -99,6 +106,7 @@ impl RejectCode {
             Self::InvalidInput => "INVALID_INPUT",
             Self::ContractInvalid => "CONTRACT_INVALID",
             Self::NoPrice => "NO_PRICE",
+            Self::AccessDenied => "ACCESS_DENIED",
         }
     }
 }
@@ -259,9 +267,10 @@ pub struct PromptRequest {
     pub auth_token: String,
 }
 
-/// A prompt request as a file (`cpctl route --request REQ.yaml`): the contract by path, the
-/// context as text (the attention service is not called here), the input, provenance and
-/// optionally the token.
+/// A prompt request as a file (`cpctl route --request REQ.yaml`, schema `route_request`): the
+/// contract by path, the context as text (the attention service is not called here), the
+/// input, provenance and optionally the token and provider. Read with [`RequestFile::read`],
+/// then [`PromptRouter::authorize_route_request`].
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestFile {
@@ -273,8 +282,14 @@ pub struct RequestFile {
     /// Input checked against the contract's `input_schema`.
     #[serde(default)]
     pub input: Value,
-    /// Provenance ids (`tenant_id` required).
+    /// Provenance ids; `tenant_id` may be left out (it is the token's tenant) and, when
+    /// given, must be the token's tenant.
+    #[serde(default)]
     pub provenance: Provenance,
+    /// Provider to route to (a key of `providers` in `router_config`; else its
+    /// `default_provider`). The CALLER opens the router with it.
+    #[serde(default)]
+    pub provider: Option<String>,
     /// Auth token (else the caller supplies one).
     #[serde(default)]
     pub auth_token: Option<String>,
@@ -283,46 +298,6 @@ pub struct RequestFile {
     /// before routing; the router itself never reads it and never assembles context.
     #[serde(default)]
     pub attention: Option<Value>,
-}
-
-impl RequestFile {
-    /// Reads `path` and resolves its contract against `plane` into a [`PromptRequest`];
-    /// `token` overrides the file's token.
-    pub fn load(plane: &Plane, path: &std::path::Path, token: Option<String>) -> Result<PromptRequest, RouterError> {
-        Ok(Self::load_parts(plane, path, token)?.0)
-    }
-
-    /// As [`RequestFile::load`], also returning the file's `attention` section for the caller.
-    pub fn load_parts(
-        plane: &Plane,
-        path: &std::path::Path,
-        token: Option<String>,
-    ) -> Result<(PromptRequest, Option<Value>), RouterError> {
-        let text = crate::fsx::read_to_string(path).map_err(DocumentError::from)?;
-        let v = crate::schema::parse_document(path, &text)?;
-        let f: RequestFile = serde_json::from_value(v)
-            .map_err(|e| DocumentError::Decode { path: path.to_path_buf(), message: e.to_string() })?;
-        let in_plane = plane.resolve(&f.contract).ok().filter(|p| p.is_file());
-        let cpath = match in_plane {
-            Some(p) => p,
-            None => path.parent().unwrap_or(std::path::Path::new(".")).join(&f.contract),
-        };
-        let contract = PromptContract::load(&SchemaSet::for_plane(plane)?, &cpath)?;
-        if f.attention.is_some() && f.context.is_some() {
-            return Err(RouterError::Document(DocumentError::Decode {
-                path: path.to_path_buf(),
-                message: "give either `context` (text) or `attention` (assemble it), not both".into(),
-            }));
-        }
-        let req = PromptRequest {
-            context: RoutedContext::from_text(f.context.unwrap_or_default()),
-            contract,
-            input: if f.input.is_null() { json!({}) } else { f.input },
-            provenance: f.provenance,
-            auth_token: token.or(f.auth_token).unwrap_or_default(),
-        };
-        Ok((req, f.attention))
-    }
 }
 
 /// A reference to a ledger entry.
@@ -551,8 +526,8 @@ impl PromptRouter {
         };
         let secret = match opts.secret {
             Some(s) => Some(s),
-            None => match AuthSecret::from_env(plane.root(), cfgs.router.auth.min_secret_bytes) {
-                Ok(s) => Some(s),
+            None => match AuthSecret::for_plane(plane, cfgs.router.auth.min_secret_bytes) {
+                Ok((s, _)) => Some(s),
                 Err(AuthError::NoSecret) => None,
                 Err(e) => return Err(e.into()),
             },

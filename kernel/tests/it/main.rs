@@ -16,6 +16,7 @@ mod ledger_verify;
 mod plane;
 mod providers_http;
 mod registry;
+mod request_scope;
 #[cfg(feature = "bench")]
 mod router_bench;
 mod router_concurrency;

@@ -56,6 +56,11 @@ impl FileReadConfig {
                     continue;
                 }
             };
+            if crate::attention::pipeline::never_read(&ctx.env.plane, &path) {
+                p.errors += 1;
+                ctx.warn(format_args!("file {rel} refused: the operator area, ledgers and staging are never read"));
+                continue;
+            }
             if !path.is_file() {
                 p.errors += 1;
                 ctx.warn(format_args!("file {rel} not found"));

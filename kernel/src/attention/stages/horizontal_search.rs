@@ -242,7 +242,11 @@ fn files(env: &Env, tiers: &[Tier]) -> Result<Vec<(String, std::path::PathBuf)>,
             if env.config.search.exclude_dirs.iter().any(|d| env.plane.layout().dir_name(d) == first) {
                 continue;
             }
-            out.push((format!("{}/{rel}", t.dir_name()), base.join(&rel)));
+            let path = base.join(&rel);
+            if crate::attention::pipeline::never_read(&env.plane, &path) {
+                continue;
+            }
+            out.push((format!("{}/{rel}", t.dir_name()), path));
         }
     }
     Ok(out)
