@@ -64,6 +64,9 @@ pub use ledger::checkpoint::{
     CHECKPOINTS_DIR, Checkpoint, CheckpointError, checkpoint_file_name, latest_in_plane as latest_checkpoint,
     record_checkpoint, save_in_plane as save_checkpoint, verify_against_checkpoint, verify_records_against_checkpoint,
 };
+pub use ledger::columns::{
+    COLUMNS as INDEX_COLUMNS, ColumnRow, ColumnValue, N_COLUMNS as N_INDEX_COLUMNS, OwnedColumn,
+};
 pub use ledger::verify::{
     Defect, DefectKind, ExportError, OwnedRecord, VerifyReport, export_jsonl, stored_records, verify_plane,
     verify_records, verify_store,

@@ -2,7 +2,9 @@
 //! [`crate::ledger::verify::verify_store`] — each stored body re-hashes to its `entry_hash`,
 //! each `previous_hash` is the previous entry's hash, `seq` is dense from 0, and no record is
 //! junk. Reports the first bad record per ledger as `G6_CHAIN_BROKEN` with its `seq` and
-//! defect kind (`seq 2: content changed: …`). When `HOT/ledger/checkpoints/` holds saved
+//! defect kind (`seq 2: content changed: …`); a stored index column (SQLite `tenant_id`,
+//! `event_type`, …) that differs from the hashed entry is `G6_COLUMN_MISMATCH` naming the seq
+//! and the column (`seq 12: column mismatch: stored column tenant_id is "victim" …`). When `HOT/ledger/checkpoints/` holds saved
 //! checkpoints ([`crate::ledger::checkpoint::CHECKPOINTS_DIR`]), each ledger is verified
 //! against its latest one with the signer's key from the plane trust store
 //! (`trusted_keys`): a truncated or rewritten history, an unknown signer or a bad signature is
@@ -22,6 +24,7 @@ pub(crate) fn chain_issue(report: &VerifyReport) -> Option<GateIssue> {
     report.first_bad.as_ref().map(|d| {
         let code = match d.kind {
             DefectKind::Truncated | DefectKind::Rewritten => "G6_CHECKPOINT_MISMATCH",
+            DefectKind::ColumnMismatch => "G6_COLUMN_MISMATCH",
             _ => "G6_CHAIN_BROKEN",
         };
         GateIssue::new(code, format!("seq {}: {}: {}", d.seq, d.kind, d.message)).at(&report.ledger)

@@ -238,6 +238,7 @@ fn judge(mut report: VerifyReport, leaves: &[merkle::Hash], cp: &Checkpoint) -> 
             seq: have,
             kind: DefectKind::Truncated,
             message: format!("checkpoint covers {} entries but the ledger has {have}", cp.size),
+            column: None,
         });
         return report;
     }
@@ -251,6 +252,7 @@ fn judge(mut report: VerifyReport, leaves: &[merkle::Hash], cp: &Checkpoint) -> 
                  history was rewritten at or before this seq",
                 cp.size, cp.root
             ),
+            column: None,
         });
     }
     report

@@ -17,6 +17,7 @@
 pub mod bench;
 pub mod canonical;
 pub(crate) mod checkpoint;
+pub(crate) mod columns;
 pub mod cp2;
 mod entry;
 mod error;
@@ -24,6 +25,7 @@ pub mod event;
 mod memory;
 pub mod merkle;
 mod query;
+mod scan;
 mod set;
 mod store;
 pub(crate) mod verify;

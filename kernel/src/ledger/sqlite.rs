@@ -28,6 +28,7 @@ use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params_from_iter};
 use serde_json::Value;
 
+use super::columns::{COLUMNS, ColumnValue, N_COLUMNS};
 use super::memory::seal_all;
 use super::{
     ChainHead, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, Order, Provenance, RawRecord, TxnFn, TxnView,
@@ -96,6 +97,24 @@ const INSERT: &str = "INSERT INTO entries (seq, id, timestamp, schema_version, e
     agent_class, framework_id, package_id, work_order_id, session_id, trace_id, span_id, parent_event_id, tier, \
     previous_hash, entry_hash, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
     ?17, ?18, ?19)";
+
+/// Every record in `seq` order with its index columns, in [`COLUMNS`] order.
+fn scan_sql() -> String {
+    format!("SELECT seq, body, entry_hash, {} FROM entries ORDER BY seq", COLUMNS.join(", "))
+}
+
+/// A stored column as verification compares it.
+fn column_value(v: ValueRef<'_>) -> ColumnValue<'_> {
+    match v {
+        ValueRef::Null => ColumnValue::Null,
+        ValueRef::Text(t) => {
+            std::str::from_utf8(t).map_or(ColumnValue::NotText("text that is not UTF-8"), ColumnValue::Text)
+        }
+        ValueRef::Integer(_) => ColumnValue::NotText("an integer"),
+        ValueRef::Real(_) => ColumnValue::NotText("a real number"),
+        ValueRef::Blob(_) => ColumnValue::NotText("a blob"),
+    }
+}
 
 const HEAD: &str = "SELECT seq, entry_hash FROM entries ORDER BY seq DESC LIMIT 1";
 
@@ -249,7 +268,12 @@ fn run_select(conn: &Connection, name: &str, q: &LedgerQuery) -> Result<Vec<Ledg
     let mut rows = st.query(params_from_iter(params)).map_err(sql_err(name))?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(sql_err(name))? {
-        out.push(row_entry(name, r)?);
+        let e = row_entry(name, r)?;
+        // The columns chose the row; the hashed body decides (a tampered column can hide an
+        // entry from this answer, which verification reports, but never add one).
+        if q.matches(&e) {
+            out.push(e);
+        }
     }
     Ok(out)
 }
@@ -353,7 +377,7 @@ impl LedgerStore for SqliteStore {
     fn scan_raw(&self, f: &mut dyn FnMut(RawRecord<'_>) -> ControlFlow<()>) -> Result<(), LedgerError> {
         let err = sql_err(&self.name);
         let conn = self.lock();
-        let mut st = conn.prepare_cached("SELECT seq, body, entry_hash FROM entries ORDER BY seq").map_err(&err)?;
+        let mut st = conn.prepare_cached(&scan_sql()).map_err(&err)?;
         let mut rows = st.query([]).map_err(&err)?;
         while let Some(r) = rows.next().map_err(&err)? {
             let position = r.get::<_, i64>(0).map_err(&err)? as u64;
@@ -379,7 +403,11 @@ impl LedgerStore for SqliteStore {
                     ""
                 }
             };
-            if f(RawRecord { position, body, entry_hash, defect }).is_break() {
+            let mut columns = [ColumnValue::Null; N_COLUMNS];
+            for (i, slot) in columns.iter_mut().enumerate() {
+                *slot = column_value(r.get_ref(3 + i).map_err(&err)?);
+            }
+            if f(RawRecord { position, body, entry_hash, defect, columns: Some(columns) }).is_break() {
                 break;
             }
         }

@@ -9,6 +9,7 @@ mod auth_tenants;
 mod budget_props;
 mod framework;
 mod ledger_checkpoint;
+mod ledger_columns;
 mod ledger_concurrency;
 mod ledger_conformance;
 mod ledger_cp2;
