@@ -68,15 +68,17 @@ pub use ledger::columns::{
     COLUMNS as INDEX_COLUMNS, ColumnRow, ColumnValue, N_COLUMNS as N_INDEX_COLUMNS, OwnedColumn,
 };
 pub use ledger::verify::{
-    Defect, DefectKind, ExportError, OwnedRecord, VerifyReport, export_jsonl, stored_records, verify_plane,
-    verify_records, verify_store,
+    Defect, DefectKind, ExportError, OwnedRecord, VerifyReport, export_jsonl, missing_report, stored_records,
+    verify_plane, verify_records, verify_store,
 };
 pub use ledger::{
     ChainHead, GENESIS_PREVIOUS_HASH, JsonlStore, LedgerEntry, LedgerError, LedgerName, LedgerQuery, LedgerSet,
     LedgerStore, MemoryStore, NewEntry, Order, Provenance, RawRecord, RepairReport,
     SCHEMA_VERSION as ENTRY_SCHEMA_VERSION, SqliteStore, TxnFn, TxnView, compute_entry_hash,
 };
-pub use ledger::{DEFAULT_BUSY_TIMEOUT_MS, open_store, open_store_with};
+pub use ledger::{
+    DEFAULT_BUSY_TIMEOUT_MS, LEDGER_MANIFEST_FILE, MissingLedger, missing_ledgers, open_store, open_store_with,
+};
 
 // Registries (CSV).
 pub use registry::{

@@ -10,12 +10,16 @@
 //! (`trusted_keys`): a truncated or rewritten history, an unknown signer or a bad signature is
 //! `G6_CHECKPOINT_MISMATCH`.
 //!
+//! A ledger the plane knows it had (its manifest of ledgers, a saved checkpoint, a `CHECKPOINT`
+//! entry of `HOT/governance`; see [`crate::ledger::missing_ledgers`]) whose file is gone is
+//! `G6_LEDGER_MISSING`.
+//!
 //! Never does: change a ledger.
 
 use super::{Gate, GateError, GateId, GateIssue, GateReport};
 use crate::ledger::checkpoint::{Checkpoint, latest_in_plane, verify_against_checkpoint};
-use crate::ledger::verify::{DefectKind, VerifyReport, verify_store};
-use crate::ledger::{LedgerSet, LedgerStore};
+use crate::ledger::verify::{DefectKind, VerifyReport, missing_report, verify_store};
+use crate::ledger::{LedgerSet, LedgerStore, missing_ledgers};
 use crate::plane::Plane;
 use crate::signing::PublicKeyFile;
 
@@ -25,6 +29,7 @@ pub(crate) fn chain_issue(report: &VerifyReport) -> Option<GateIssue> {
         let code = match d.kind {
             DefectKind::Truncated | DefectKind::Rewritten => "G6_CHECKPOINT_MISMATCH",
             DefectKind::ColumnMismatch => "G6_COLUMN_MISMATCH",
+            DefectKind::Missing => "G6_LEDGER_MISSING",
             _ => "G6_CHAIN_BROKEN",
         };
         GateIssue::new(code, format!("seq {}: {}: {}", d.seq, d.kind, d.message)).at(&report.ledger)
@@ -82,6 +87,9 @@ impl Gate for G6 {
             };
             entries += report.entries;
             errors.extend(chain_issue(&report));
+        }
+        for m in missing_ledgers(&set)? {
+            errors.extend(chain_issue(&missing_report(&m)));
         }
         Ok(GateReport::new(GateId::G6, format!("{} ledgers, {entries} entries verified", names.len()), errors))
     }

@@ -39,6 +39,18 @@ pub enum LedgerError {
     /// A ledger does not exist.
     #[error("no ledger named {0}")]
     NotFound(String),
+    /// The plane's manifest lists the ledger but its file is gone (deleted or moved): it is not
+    /// re-created empty.
+    #[error(
+        "ledger {name} is missing: the plane's ledger manifest lists it but {} does not exist; \
+         restore the file from a backup (it is not re-created empty)", path.display()
+    )]
+    Missing {
+        /// Ledger name.
+        name: String,
+        /// The file expected.
+        path: PathBuf,
+    },
     /// The append was aborted by the caller's transaction closure.
     #[error("append aborted: {0}")]
     Aborted(String),

@@ -22,6 +22,7 @@ pub mod cp2;
 mod entry;
 mod error;
 pub mod event;
+mod manifest;
 mod memory;
 pub mod merkle;
 mod query;
@@ -32,6 +33,7 @@ pub(crate) mod verify;
 
 pub use entry::{GENESIS_PREVIOUS_HASH, LedgerEntry, NewEntry, Provenance, SCHEMA_VERSION, compute_entry_hash};
 pub use error::LedgerError;
+pub use manifest::{MANIFEST_FILE as LEDGER_MANIFEST_FILE, MissingLedger, missing_ledgers};
 pub use memory::MemoryStore;
 pub use query::{LedgerQuery, Order};
 pub use set::{LedgerName, LedgerSet};

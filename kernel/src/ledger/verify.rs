@@ -70,6 +70,8 @@ pub enum DefectKind {
     /// A value the store keeps beside the hashed body for its queries (an index column) differs
     /// from the body: queries filtering on it would answer differently.
     ColumnMismatch,
+    /// The plane knows the ledger (manifest, checkpoint) but its file is gone.
+    Missing,
 }
 
 impl DefectKind {
@@ -85,6 +87,7 @@ impl DefectKind {
             Self::Truncated => "truncated",
             Self::Rewritten => "rewritten",
             Self::ColumnMismatch => "column mismatch",
+            Self::Missing => "ledger missing",
         }
     }
 }
@@ -555,14 +558,30 @@ pub(crate) fn verify_store_inner(
     Ok(v.finish())
 }
 
-/// Verifies every ledger of a plane, in name order.
+/// Verifies every ledger of a plane, in name order; a ledger the plane knows it had whose file
+/// is gone ([`super::missing_ledgers`]) is a failed report ([`DefectKind::Missing`]).
 pub fn verify_plane(set: &LedgerSet) -> Result<Vec<VerifyReport>, LedgerError> {
     let mut out = Vec::new();
     for name in set.list()? {
         let store = set.open(&name.to_string())?;
         out.push(verify_store(&*store)?);
     }
+    out.extend(super::missing_ledgers(set)?.iter().map(missing_report));
+    out.sort_by(|a, b| a.ledger.cmp(&b.ledger));
     Ok(out)
+}
+
+/// The failed report of a missing ledger.
+pub fn missing_report(m: &super::MissingLedger) -> VerifyReport {
+    let message = format!("file {} does not exist but {} names this ledger", m.file, m.known_from);
+    VerifyReport {
+        ledger: m.ledger.clone(),
+        entries: 0,
+        verified: 0,
+        ok: false,
+        head: None,
+        first_bad: Some(Defect { seq: 0, kind: DefectKind::Missing, message, column: None }),
+    }
 }
 
 /// Errors of [`export_jsonl`].

@@ -13,6 +13,7 @@ mod ledger_columns;
 mod ledger_concurrency;
 mod ledger_conformance;
 mod ledger_cp2;
+mod ledger_manifest;
 mod ledger_verify;
 mod plane;
 mod providers_http;
