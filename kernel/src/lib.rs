@@ -51,7 +51,7 @@ pub use ledger::{canonical, cp2, event, merkle};
 // The plane.
 pub use plane::tier::UnknownTier;
 pub use plane::{
-    DEFAULT_LAYOUT_JSON, Durability, LAYOUT_PATH, LAYOUT_SCHEMA, Layout, LedgerBackend, LedgerLayout,
+    DEFAULT_LAYOUT_JSON, Durability, LAYOUT_PATH, LAYOUT_SCHEMA, Layout, LedgerBackend, LedgerLayout, OperatorNotes,
     PLANE_CONFIG_SCHEMA, Plane, PlaneConfig, PlaneError, RootSource, Tier, TrustedKey, normalize_relative,
     resolve_root,
 };
@@ -79,6 +79,7 @@ pub use ledger::{
 pub use ledger::{
     DEFAULT_BUSY_TIMEOUT_MS, LEDGER_MANIFEST_FILE, MissingLedger, missing_ledgers, open_store, open_store_with,
 };
+pub use ledger::{NOTE_PRINCIPAL_KEY, NoteRefused, check_operator_note};
 
 // Registries (CSV).
 pub use registry::{

@@ -25,6 +25,7 @@ pub mod event;
 mod manifest;
 mod memory;
 pub mod merkle;
+mod notes;
 mod query;
 mod scan;
 mod set;
@@ -35,6 +36,7 @@ pub use entry::{GENESIS_PREVIOUS_HASH, LedgerEntry, NewEntry, Provenance, SCHEMA
 pub use error::LedgerError;
 pub use manifest::{MANIFEST_FILE as LEDGER_MANIFEST_FILE, MissingLedger, missing_ledgers};
 pub use memory::MemoryStore;
+pub use notes::{NoteRefused, PRINCIPAL_KEY as NOTE_PRINCIPAL_KEY, check_operator_note};
 pub use query::{LedgerQuery, Order};
 pub use set::{LedgerName, LedgerSet};
 pub use store::{ChainHead, LedgerStore, RawRecord, TxnFn, TxnView};

@@ -19,7 +19,9 @@ mod paths;
 pub(crate) mod tier;
 
 pub use config::{PLANE_CONFIG_SCHEMA, PlaneConfig, TrustedKey};
-pub use layout::{DEFAULT_LAYOUT_JSON, Durability, LAYOUT_PATH, LAYOUT_SCHEMA, Layout, LedgerBackend, LedgerLayout};
+pub use layout::{
+    DEFAULT_LAYOUT_JSON, Durability, LAYOUT_PATH, LAYOUT_SCHEMA, Layout, LedgerBackend, LedgerLayout, OperatorNotes,
+};
 pub use paths::{RootSource, resolve_root};
 pub use tier::Tier;
 
