@@ -7,5 +7,6 @@ mod cli_foundation;
 mod gates;
 mod ledger_checkpoint;
 mod ledger_concurrency;
+mod ledger_contention;
 mod ledger_crash;
 mod router_cli;

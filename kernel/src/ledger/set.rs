@@ -55,6 +55,7 @@ pub struct LedgerSet {
     backend: LedgerBackend,
     durability: Durability,
     busy_timeout_ms: u64,
+    busy_retries: u32,
     open: Mutex<BTreeMap<LedgerName, Arc<dyn LedgerStore>>>,
     /// Manifest lines known to be present (see [`super::manifest`]).
     listed: Mutex<BTreeSet<String>>,
@@ -73,12 +74,14 @@ impl LedgerSet {
         let durability = plane.config().durability.unwrap_or(plane.layout().ledger.durability);
         let dirs = Tier::ALL.iter().map(|&t| (t, plane.dir(t, "ledger"))).collect();
         let busy_timeout_ms = plane.layout().ledger.busy_timeout_ms;
+        let busy_retries = plane.layout().ledger.busy_retries();
         Self {
             root: plane.root().to_path_buf(),
             dirs,
             backend,
             durability,
             busy_timeout_ms,
+            busy_retries,
             open: Mutex::new(BTreeMap::new()),
             listed: Mutex::new(BTreeSet::new()),
         }
@@ -144,7 +147,16 @@ impl LedgerSet {
         if let Some(dir) = path.parent() {
             fsx::create_dir_all(dir)?;
         }
-        let store = super::open_store_with(&path, &n.to_string(), self.backend, self.durability, self.busy_timeout_ms)?;
+        let store: Arc<dyn LedgerStore> = match self.backend {
+            LedgerBackend::Sqlite => Arc::new(super::SqliteStore::open_retrying(
+                &path,
+                &n.to_string(),
+                self.durability,
+                std::time::Duration::from_millis(self.busy_timeout_ms),
+                self.busy_retries,
+            )?),
+            LedgerBackend::Jsonl => Arc::new(super::JsonlStore::open(&path, &n.to_string(), self.durability)?),
+        };
         self.list_in_manifest(&key)?;
         g.insert(n, store.clone());
         Ok(store)
