@@ -33,8 +33,10 @@ pub(crate) enum AttentionCmd {
     },
 }
 
-fn load_request(path: &PathBuf) -> anyhow::Result<AttentionRequest> {
-    let text = cp_kernel::fsx::read_to_string(path)?;
+/// Reads a request through the bounded reader (the plane's `parse_limits.max_document_bytes`;
+/// a FIFO or a device is refused unread).
+fn load_request(s: &Settings, path: &PathBuf) -> anyhow::Result<AttentionRequest> {
+    let text = s.plane()?.config().parse_limits.clone().unwrap_or_default().read_document(path)?;
     let value = cp_kernel::parse_document(path, &text)?;
     serde_json::from_value(value).with_context(|| format!("{}: not an attention request", path.display()))
 }
@@ -42,7 +44,7 @@ fn load_request(path: &PathBuf) -> anyhow::Result<AttentionRequest> {
 pub(crate) fn run(s: &Settings, c: AttentionCmd) -> CmdResult {
     match c {
         AttentionCmd::Assemble { request } => {
-            let req = load_request(&request)?;
+            let req = load_request(s, &request)?;
             let plane = s.plane()?;
             let svc = AttentionService::builder(&plane).build()?;
             let ctx = svc.assemble(&req)?;
@@ -105,7 +107,7 @@ pub(crate) fn run(s: &Settings, c: AttentionCmd) -> CmdResult {
             }
         }
         AttentionCmd::Explain { request } => {
-            let req = load_request(&request)?;
+            let req = load_request(s, &request)?;
             let plane = s.plane()?;
             let svc = AttentionService::builder(&plane).build()?;
             let ex = svc.explain(&req)?;

@@ -3,6 +3,7 @@
 #![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
 
 mod attention;
+mod bounded_inputs;
 mod cli_foundation;
 mod gates;
 mod ledger_checkpoint;

@@ -39,14 +39,10 @@ pub(crate) fn read(path: &Path) -> Result<BTreeSet<String>, LedgerError> {
     if !path.exists() {
         return Ok(BTreeSet::new());
     }
-    let len = fsx::metadata(path)?.len();
-    if len > MAX_MANIFEST_BYTES {
-        return Err(LedgerError::InvalidEntry(format!(
-            "ledger manifest {} is {len} bytes, more than the {MAX_MANIFEST_BYTES} a manifest may have",
-            path.display()
-        )));
-    }
-    let text = fsx::read_to_string(path)?;
+    let text = fsx::read_bounded_string(path, MAX_MANIFEST_BYTES).map_err(|e| match e {
+        fsx::BoundedReadError::Io(io) => LedgerError::Io(io),
+        other => LedgerError::InvalidEntry(format!("ledger manifest: {other}")),
+    })?;
     Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect())
 }
 

@@ -298,7 +298,7 @@ impl RequestFile {
         path: &std::path::Path,
         token: Option<String>,
     ) -> Result<(PromptRequest, Option<Value>), RouterError> {
-        let text = crate::fsx::read_to_string(path).map_err(DocumentError::from)?;
+        let text = plane.config().parse_limits.clone().unwrap_or_default().read_document(path)?;
         let v = crate::schema::parse_document(path, &text)?;
         let f: RequestFile = serde_json::from_value(v)
             .map_err(|e| DocumentError::Decode { path: path.to_path_buf(), message: e.to_string() })?;

@@ -6,6 +6,7 @@ mod attention_isolation;
 mod attention_pipeline;
 mod attention_robustness;
 mod auth_tenants;
+mod bounded_reads;
 mod budget_props;
 mod framework;
 mod ledger_checkpoint;
