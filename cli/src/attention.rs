@@ -35,7 +35,7 @@ pub(crate) enum AttentionCmd {
 
 /// Reads a request through the bounded reader (the plane's `parse_limits.max_document_bytes`;
 /// a FIFO or a device is refused unread).
-fn load_request(s: &Settings, path: &PathBuf) -> anyhow::Result<AttentionRequest> {
+fn load_request(s: &Settings, path: &std::path::Path) -> anyhow::Result<AttentionRequest> {
     let text = s.plane()?.config().parse_limits.clone().unwrap_or_default().read_document(path)?;
     let value = cp_kernel::parse_document(path, &text)?;
     serde_json::from_value(value).with_context(|| format!("{}: not an attention request", path.display()))
