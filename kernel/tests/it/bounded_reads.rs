@@ -60,9 +60,9 @@ fn a_fifo_template_is_refused_unread() {
     let fifo = d.path().join("ATT-FIFO-001.yaml");
     mkfifo(&fifo);
     let schemas = SchemaSet::embedded().unwrap();
-    let issues = cp_kernel::load_template_file(&schemas, &fifo).err().expect("refused");
+    let issues = cp_kernel::load_template_file(&schemas, &fifo).expect_err("refused");
     let text = format!("{issues:?}");
     assert!(text.contains("not a regular file"), "{text}");
-    let issues = cp_kernel::load_template_file(&schemas, Path::new("/dev/zero")).err().expect("refused");
+    let issues = cp_kernel::load_template_file(&schemas, Path::new("/dev/zero")).expect_err("refused");
     assert!(format!("{issues:?}").contains("character device"));
 }
