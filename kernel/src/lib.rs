@@ -98,11 +98,12 @@ pub use schema::{
 pub use framework::{
     Acceptance, DEFAULT_GOVERNANCE_POLICY_YAML, DEFAULT_REGISTRIES_YAML, DEFAULT_VOCABULARY_YAML, FRAMEWORK_SCHEMA,
     FrameworkError, FrameworkManifest, GOVERNANCE_POLICY_PATH, GOVERNANCE_POLICY_SCHEMA, GenesisCheck, GenesisRules,
-    GovernancePolicy, Invariant, InvariantLevel, LayerOverride, MANIFEST_FILE as FRAMEWORK_MANIFEST_FILE,
-    PathAuthorizer, REGISTRIES_PATH, REGISTRIES_SCHEMA, RegistriesConfig, RegistryHeaderIssue, RegistrySource,
-    RegistrySpec, Ring, SPEC_SCHEMA, SpecLinkIssue, SpecPack, Status as FrameworkStatus, Term, VOCABULARY_PATH,
-    VOCABULARY_SCHEMA, Vocabulary, check_expected_specs, derive_registry_rows, derive_rows, load_frameworks,
-    load_frameworks_in, load_spec_packs, load_spec_packs_in, path_authorized,
+    GovernancePolicy, IdentifierRule, Invariant, InvariantLevel, LayerOverride,
+    MANIFEST_FILE as FRAMEWORK_MANIFEST_FILE, PathAuthorizer, REGISTRIES_PATH, REGISTRIES_SCHEMA, RegistriesConfig,
+    RegistryHeaderIssue, RegistrySource, RegistrySpec, Ring, SPEC_SCHEMA, SpecLinkIssue, SpecPack,
+    Status as FrameworkStatus, Term, VOCABULARY_PATH, VOCABULARY_SCHEMA, Vocabulary, check_expected_specs,
+    derive_registry_rows, derive_rows, load_frameworks, load_frameworks_in, load_spec_packs, load_spec_packs_in,
+    path_authorized,
 };
 
 // Package format: manifest, archives, install config, receipts, signatures, framework view.

@@ -6,6 +6,7 @@ mod attention;
 mod bounded_inputs;
 mod cli_foundation;
 mod gates;
+mod identifier_bounds;
 mod ledger_checkpoint;
 mod ledger_concurrency;
 mod ledger_contention;

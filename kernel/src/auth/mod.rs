@@ -70,6 +70,9 @@ pub enum AuthError {
     /// A role not in the config.
     #[error("unknown role {0:?} (not in router_config auth.roles)")]
     UnknownRole(String),
+    /// A TTL of 0 s: the token would be expired when issued.
+    #[error("ttl 0 s: a token must live at least one second")]
+    TtlZero,
 }
 
 /// An action a role may be granted (the strings of `auth.roles` in `router_config`).
@@ -355,6 +358,9 @@ impl Authorizer {
             }
         }
         let ttl = ttl_s.unwrap_or(self.config.default_ttl_s);
+        if ttl == 0 {
+            return Err(AuthError::TtlZero);
+        }
         if ttl > self.config.max_ttl_s {
             return Err(AuthError::TtlTooLong { asked: ttl, max: self.config.max_ttl_s });
         }
