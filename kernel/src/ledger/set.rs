@@ -141,7 +141,8 @@ impl LedgerSet {
         }
         let path = self.path_of(&n);
         let key = self.key_of(&n);
-        if !path.exists() && super::manifest::read(&self.manifest_path())?.contains(&key) {
+        let existed = path.exists();
+        if !existed && super::manifest::read(&self.manifest_path())?.contains(&key) {
             return Err(LedgerError::Missing { name: n.to_string(), path });
         }
         if let Some(dir) = path.parent() {
@@ -157,7 +158,13 @@ impl LedgerSet {
             )?),
             LedgerBackend::Jsonl => Arc::new(super::JsonlStore::open(&path, &n.to_string(), self.durability)?),
         };
-        self.list_in_manifest(&key)?;
+        match self.list_in_manifest(&key) {
+            Ok(()) => {}
+            // A ledger that was already there (written before the manifest existed) opened by a
+            // reader without write access to the plane: reading goes on; the next writer lists it.
+            Err(e) if existed => tracing::warn!(ledger = %n, error = %e, "ledger not added to the ledger manifest"),
+            Err(e) => return Err(e),
+        }
         g.insert(n, store.clone());
         Ok(store)
     }
