@@ -177,6 +177,9 @@ fn open(s: &Settings, name: &str) -> anyhow::Result<std::sync::Arc<dyn LedgerSto
 fn checkpoint(s: &Settings, a: CheckpointArgs) -> CmdResult {
     let store = open(s, &a.ledger)?;
     let key = KeyPairFile::load(&a.key)?;
+    if a.save {
+        refuse_untrusted_save(&s.plane()?, &key)?;
+    }
     let cp = match Checkpoint::create(&*store, &key) {
         Ok(cp) => cp,
         Err(e @ CheckpointError::Broken { .. }) => return Err(Refused(e.to_string()).into()),
@@ -210,6 +213,23 @@ fn remove_ledger_files(set: &LedgerSet, name: &str) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A checkpoint saved in the plane is checked by G6 with the signer's key from the plane trust
+/// store; one signed by a key the plane does not trust would only make G6 fail later. Refused
+/// before anything is signed, saved or logged.
+fn refuse_untrusted_save(plane: &cp_kernel::Plane, key: &KeyPairFile) -> anyhow::Result<()> {
+    let trusted = plane.config().trusted_keys.iter().any(|t| t.key_id == key.key_id && t.public_key == key.public_key);
+    if trusted {
+        return Ok(());
+    }
+    Err(Refused(format!(
+        "CHECKPOINT_KEY_UNTRUSTED: key {} is not in the plane trust store, so gate G6 could not check a \
+         checkpoint saved with it; trust its public key first (cp-install trust add --pubkey FILE) or write the \
+         checkpoint elsewhere with --out instead of --save",
+        key.key_id
+    ))
+    .into())
 }
 
 /// What `ledger export --out FILE` reports.

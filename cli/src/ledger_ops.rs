@@ -10,19 +10,21 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use cp_kernel::{
-    JsonlStore, LedgerBackend, LedgerEntry, LedgerName, LedgerQuery, LedgerSet, NewEntry, Order, Provenance,
+    JsonlStore, LedgerBackend, LedgerEntry, LedgerName, LedgerQuery, LedgerSet, NOTE_PRINCIPAL_KEY, NewEntry, Order,
+    Provenance, check_operator_note,
 };
 
-use crate::common::{CmdResult, Outcome, Settings, open_existing, render};
+use crate::common::{CmdResult, Outcome, Refused, Settings, open_existing, render};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum OpsCmd {
-    /// Append one entry to a ledger.
-    #[command(
-        after_help = "Example:\n  cpctl ledger append --ledger HOT/governance --event-type POLICY_WAIVED \\\n    \
-        --decision ALLOW --reason 'dev install' --meta-json '{\"package\":\"PKG-X\"}' --tenant acme\n  \
-        echo '{\"event_type\":\"NOTE\",\"metadata\":{\"k\":1}}' | cpctl ledger append --ledger HO2/notes --entry-json -"
-    )]
+    /// Append a free-form operator note to a ledger (reserved event types are refused).
+    #[command(after_help = "Free-form operator notes only: the event type must match the layout's \
+        ledger.operator_notes pattern, types the kernel writes (budget, install, auth, prompt, checkpoint, \
+        policy, ...) are refused (exit 2), and metadata.principal records who appended.\n\
+        Example:\n  cpctl ledger append --ledger HOT/governance --event-type OPERATOR_NOTE \\\n    \
+        --reason 'dev install reviewed' --meta-json '{\"package\":\"PKG-X\"}' --tenant acme\n  \
+        echo '{\"event_type\":\"NOTE\",\"metadata\":{\"k\":1}}' | cpctl ledger append --ledger HO2/notes --entry-json -")]
     Append(Box<AppendArgs>),
     /// Query entries (every ledger of the plane without --ledger).
     #[command(after_help = "Examples:\n  cpctl ledger query --last 5\n  \
@@ -323,8 +325,10 @@ fn type_name(v: &Value) -> &'static str {
 
 fn append(s: &Settings, a: AppendArgs) -> CmdResult {
     LedgerName::parse(&a.ledger)?;
-    let entry = build_entry(&a)?;
+    let mut entry = build_entry(&a)?;
     let plane = s.plane()?;
+    check_operator_note(&plane.layout().ledger.operator_notes(), &entry).map_err(|e| Refused(e.to_string()))?;
+    entry.metadata.insert(NOTE_PRINCIPAL_KEY.into(), principal());
     let set = LedgerSet::new(&plane);
     let store = set.open(&a.ledger)?;
     if a.print_seq {
@@ -343,6 +347,14 @@ fn append(s: &Settings, a: AppendArgs) -> CmdResult {
     let e = last.context("nothing appended")?;
     render(s, &e, |e| format!("appended {} seq {} entry_hash {}", a.ledger, e.seq, e.entry_hash))?;
     Ok(Outcome::Ok)
+}
+
+/// Who appended a note: the process's user id (the owner of `/proc/self`, set by the operating
+/// system, not by the caller) and the command.
+fn principal() -> Value {
+    use std::os::unix::fs::MetadataExt;
+    let uid = cp_kernel::fsx::metadata("/proc/self").map(|m| Value::from(m.uid())).unwrap_or(Value::Null);
+    serde_json::json!({"uid": uid, "via": "cpctl ledger append"})
 }
 
 fn ledgers(set: &LedgerSet, one: Option<&str>) -> anyhow::Result<Vec<String>> {

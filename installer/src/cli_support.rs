@@ -10,7 +10,7 @@
 //! | 0 | success |
 //! | 1 | usage error (bad arguments, not a plane, a package that is not there) or unexpected failure |
 //! | 2 | a verified "no": gate FAIL, refused install, broken chain, invalid document, refused budget |
-//! | 3 | I/O error: a file or directory cannot be read or written |
+//! | 3 | I/O error: a file or directory cannot be read or written, or a ledger stayed locked by another process through every retry (`LEDGER_UNAVAILABLE`, nothing written, no prompt sent) |
 //!
 //! Errors go to stderr as `error: …`, one `caused by: …` line per cause and, where the next
 //! step is obvious, `hint: …`; an install error leads with its stable code (`[G5_UNSIGNED]`).
@@ -269,6 +269,10 @@ fn classify(cause: &(dyn Error + 'static)) -> Option<u8> {
     }
     if let Some(e) = cause.downcast_ref::<RouterError>() {
         return router(e);
+    }
+    if let Some(cp_kernel::LedgerError::Unavailable { .. }) = cause.downcast_ref::<cp_kernel::LedgerError>() {
+        // A ledger locked by another process: retryable, like an I/O failure.
+        return Some(IO);
     }
     None
 }

@@ -32,6 +32,85 @@ impl FsError {
     }
 }
 
+/// Why [`read_bounded`] refused or failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BoundedReadError {
+    /// Opening, inspecting or reading failed.
+    #[error(transparent)]
+    Io(#[from] FsError),
+    /// The path is not a regular file (a FIFO, a device such as `/dev/zero`, a directory, a
+    /// socket): refused before reading anything.
+    #[error("{} is {what}, not a regular file; refused before reading", path.display())]
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+        /// What it is (`a FIFO`, `a character device`, …).
+        what: &'static str,
+    },
+    /// The file holds more than the limit.
+    #[error("{}: {size} bytes exceed the limit of {limit} bytes", path.display())]
+    TooLarge {
+        /// The path.
+        path: PathBuf,
+        /// Its size (or the bytes read before stopping).
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+fn file_kind(t: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
+    }
+}
+
+/// Reads at most `limit` bytes of the regular file at `path` — the one reader for documents,
+/// requests, contracts and templates. The file is opened with `O_NONBLOCK` (so opening a FIFO
+/// never waits for a writer), its type is checked on the opened handle (a FIFO, `/dev/zero`,
+/// `/dev/urandom` or a directory is refused before any byte is read), its size is checked
+/// against `limit`, and the read itself stops after `limit + 1` bytes (a file growing while read
+/// is refused too).
+pub fn read_bounded(path: impl AsRef<Path>, limit: u64) -> std::result::Result<Vec<u8>, BoundedReadError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let p = path.as_ref();
+    let file = ctx("open", p, fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(p))?;
+    let meta = ctx("inspect", p, file.metadata())?;
+    if !meta.file_type().is_file() {
+        return Err(BoundedReadError::NotRegular { path: p.to_path_buf(), what: file_kind(meta.file_type()) });
+    }
+    if meta.len() > limit {
+        return Err(BoundedReadError::TooLarge { path: p.to_path_buf(), size: meta.len(), limit });
+    }
+    let mut buf = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    ctx("read", p, file.take(limit.saturating_add(1)).read_to_end(&mut buf))?;
+    if buf.len() as u64 > limit {
+        return Err(BoundedReadError::TooLarge { path: p.to_path_buf(), size: buf.len() as u64, limit });
+    }
+    Ok(buf)
+}
+
+/// [`read_bounded`] as UTF-8 text.
+pub fn read_bounded_string(path: impl AsRef<Path>, limit: u64) -> std::result::Result<String, BoundedReadError> {
+    let p = path.as_ref();
+    let bytes = read_bounded(p, limit)?;
+    String::from_utf8(bytes)
+        .map_err(|e| FsError::new("read", p, io::Error::new(io::ErrorKind::InvalidData, e.utf8_error())).into())
+}
+
 /// Result alias for this module.
 pub type Result<T> = std::result::Result<T, FsError>;
 

@@ -51,7 +51,7 @@ pub use ledger::{canonical, cp2, event, merkle};
 // The plane.
 pub use plane::tier::UnknownTier;
 pub use plane::{
-    DEFAULT_LAYOUT_JSON, Durability, LAYOUT_PATH, LAYOUT_SCHEMA, Layout, LedgerBackend, LedgerLayout,
+    DEFAULT_LAYOUT_JSON, Durability, LAYOUT_PATH, LAYOUT_SCHEMA, Layout, LedgerBackend, LedgerLayout, OperatorNotes,
     PLANE_CONFIG_SCHEMA, Plane, PlaneConfig, PlaneDocumentProblem, PlaneError, RootSource, Tier, TrustedKey,
     normalize_relative, resolve_root,
 };
@@ -64,16 +64,22 @@ pub use ledger::checkpoint::{
     CHECKPOINTS_DIR, Checkpoint, CheckpointError, checkpoint_file_name, latest_in_plane as latest_checkpoint,
     record_checkpoint, save_in_plane as save_checkpoint, verify_against_checkpoint, verify_records_against_checkpoint,
 };
+pub use ledger::columns::{
+    COLUMNS as INDEX_COLUMNS, ColumnRow, ColumnValue, N_COLUMNS as N_INDEX_COLUMNS, OwnedColumn,
+};
 pub use ledger::verify::{
-    Defect, DefectKind, ExportError, OwnedRecord, VerifyReport, export_jsonl, stored_records, verify_plane,
-    verify_records, verify_store,
+    Defect, DefectKind, ExportError, OwnedRecord, VerifyReport, export_jsonl, missing_report, stored_records,
+    verify_plane, verify_records, verify_store,
 };
 pub use ledger::{
     ChainHead, GENESIS_PREVIOUS_HASH, JsonlStore, LedgerEntry, LedgerError, LedgerName, LedgerQuery, LedgerSet,
     LedgerStore, MemoryStore, NewEntry, Order, Provenance, RawRecord, RepairReport,
     SCHEMA_VERSION as ENTRY_SCHEMA_VERSION, SqliteStore, TxnFn, TxnView, compute_entry_hash,
 };
-pub use ledger::{DEFAULT_BUSY_TIMEOUT_MS, open_store, open_store_with};
+pub use ledger::{
+    DEFAULT_BUSY_TIMEOUT_MS, LEDGER_MANIFEST_FILE, MissingLedger, missing_ledgers, open_store, open_store_with,
+};
+pub use ledger::{NOTE_PRINCIPAL_KEY, NoteRefused, check_operator_note};
 
 // Registries (CSV).
 pub use registry::{
@@ -92,11 +98,12 @@ pub use schema::{
 pub use framework::{
     Acceptance, DEFAULT_GOVERNANCE_POLICY_YAML, DEFAULT_REGISTRIES_YAML, DEFAULT_VOCABULARY_YAML, FRAMEWORK_SCHEMA,
     FrameworkError, FrameworkManifest, GOVERNANCE_POLICY_PATH, GOVERNANCE_POLICY_SCHEMA, GenesisCheck, GenesisRules,
-    GovernancePolicy, Invariant, InvariantLevel, LayerOverride, MANIFEST_FILE as FRAMEWORK_MANIFEST_FILE,
-    PathAuthorizer, REGISTRIES_PATH, REGISTRIES_SCHEMA, RegistriesConfig, RegistryHeaderIssue, RegistrySource,
-    RegistrySpec, Ring, SPEC_SCHEMA, SpecLinkIssue, SpecPack, Status as FrameworkStatus, Term, VOCABULARY_PATH,
-    VOCABULARY_SCHEMA, Vocabulary, check_expected_specs, derive_registry_rows, derive_rows, load_framework_file,
-    load_frameworks, load_frameworks_in, load_spec_file, load_spec_packs, load_spec_packs_in, path_authorized,
+    GovernancePolicy, IdentifierRule, Invariant, InvariantLevel, LayerOverride,
+    MANIFEST_FILE as FRAMEWORK_MANIFEST_FILE, PathAuthorizer, REGISTRIES_PATH, REGISTRIES_SCHEMA, RegistriesConfig,
+    RegistryHeaderIssue, RegistrySource, RegistrySpec, Ring, SPEC_SCHEMA, SpecLinkIssue, SpecPack,
+    Status as FrameworkStatus, Term, VOCABULARY_PATH, VOCABULARY_SCHEMA, Vocabulary, check_expected_specs,
+    derive_registry_rows, derive_rows, load_framework_file, load_frameworks, load_frameworks_in, load_spec_file,
+    load_spec_packs, load_spec_packs_in, path_authorized,
 };
 pub use framework::{FrameworkSet, LoadedFramework, LoadedSpec, is_framework_manifest, is_spec_manifest};
 

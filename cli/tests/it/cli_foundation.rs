@@ -346,10 +346,10 @@ fn schema_validate_usage_and_io_errors() {
     insta::assert_snapshot!(c.run(&["schema", "validate", "--schema", "layout", "missing.json"]), @r#"
         exit: 3
         --- stdout
-        missing.json: error (layout): cannot stat missing.json
+        missing.json: error (layout): cannot open missing.json
         0 valid, 0 invalid (schemas: built-in)
         --- stderr
-        error: cannot stat missing.json
+        error: cannot open missing.json
           caused by: No such file or directory (os error 2)
         "#);
     insta::assert_snapshot!(c.run(&["schema", "validate", "--schema", "no_such", "notes.txt"]), @r#"

@@ -72,6 +72,7 @@ fn cpctl_ledger_checkpoint_saves_in_the_plane_and_logs_checkpoint() {
     let key = KeyPairFile::from_seed(&[3; 32]);
     let kf = tp.dir.path().join("k.json");
     key.save(&kf).unwrap();
+    trust(&tp.plane, &key);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cpctl"))
         .arg("--root")
         .arg(tp.plane.root())
@@ -90,4 +91,74 @@ fn cpctl_ledger_checkpoint_saves_in_the_plane_and_logs_checkpoint() {
     assert_eq!(last.event_type, event::CHECKPOINT);
     assert_eq!(last.metadata["origin"], "HOT/packages");
     assert_eq!(last.metadata["key_id"], key.key_id.as_str());
+}
+
+/// Adds `key` to the plane trust store (what `cp-install trust add` does).
+fn trust(plane: &cp_kernel::Plane, key: &KeyPairFile) {
+    let mut plane = plane.clone();
+    let mut cfg = plane.config().clone();
+    cfg.trusted_keys.push(cp_kernel::TrustedKey {
+        key_id: key.key_id.clone(),
+        public_key: key.public_key.clone(),
+        note: "test".into(),
+    });
+    plane.save_config(cfg).unwrap();
+}
+
+/// `checkpoint --save` with a key the plane does not trust is refused (exit 2, coded message)
+/// before anything is saved or logged, instead of leaving G6 failing later.
+#[test]
+fn checkpoint_save_with_an_untrusted_key_is_refused() {
+    use cp_kernel::{LedgerName, LedgerSet};
+    let tp = cp_installer::testkit::plane_with_fixture_framework();
+    let kf = tp.dir.path().join("k.json");
+    KeyPairFile::from_seed(&[4; 32]).save(&kf).unwrap();
+    let gov = || LedgerSet::new(&tp.plane).open(LedgerName::GOVERNANCE).unwrap().len().unwrap();
+    let before = gov();
+    let kf = kf.to_str().unwrap();
+    let (rc, out) =
+        cpctl(tp.plane.root(), &["ledger", "checkpoint", "--ledger", "HOT/packages", "--save", "--key", kf]);
+    assert_eq!(rc, 2, "{out}");
+    assert!(out.contains("CHECKPOINT_KEY_UNTRUSTED"), "{out}");
+    assert!(!tp.plane.root().join("HOT/ledger/checkpoints").exists());
+    assert_eq!(gov(), before);
+    // Without --save (written elsewhere) the key need not be trusted.
+    let cp = tp.dir.path().join("cp.json");
+    let (rc, out) = cpctl(
+        tp.plane.root(),
+        &["ledger", "checkpoint", "--ledger", "HOT/packages", "--key", kf, "--out", cp.to_str().unwrap()],
+    );
+    assert_eq!(rc, 0, "{out}");
+}
+
+/// `rm` of a ledger after `checkpoint --save`: `ledger verify` and G6 fail naming it (exit 2),
+/// and the next command that would write to it does not re-create it empty.
+#[test]
+fn a_removed_ledger_fails_verify_and_gates() {
+    let tp = cp_installer::testkit::plane_with_fixture_framework();
+    let key = KeyPairFile::from_seed(&[3; 32]);
+    let kf = tp.dir.path().join("k.json");
+    key.save(&kf).unwrap();
+    trust(&tp.plane, &key);
+    let root = tp.plane.root();
+    let kf = kf.to_str().unwrap();
+    let (rc, out) = cpctl(root, &["ledger", "checkpoint", "--ledger", "HOT/packages", "--save", "--key", kf]);
+    assert_eq!(rc, 0, "{out}");
+    let (rc, out) = cpctl(root, &["ledger", "verify"]);
+    assert_eq!(rc, 0, "{out}");
+    let gov = cp_kernel::LedgerSet::new(&tp.plane).path_of(&cp_kernel::LedgerName::parse("HOT/governance").unwrap());
+    std::fs::remove_file(&gov).unwrap();
+    let (rc, out) = cpctl(root, &["ledger", "verify"]);
+    assert_eq!(rc, 2, "{out}");
+    assert!(out.contains("HOT/governance: FAIL at seq 0: ledger missing"), "{out}");
+    let (rc, out) = cpctl(root, &["gates", "--gate", "G6"]);
+    assert_ne!(rc, 0, "{out}");
+    assert!(out.contains("G6_LEDGER_MISSING"), "{out}");
+    // Logging a new checkpoint would append to HOT/governance: refused, not re-created.
+    let cp = tp.dir.path().join("cp.json");
+    let (rc, out) =
+        cpctl(root, &["ledger", "checkpoint", "--ledger", "HOT/packages", "--key", kf, "--out", cp.to_str().unwrap()]);
+    assert_ne!(rc, 0, "{out}");
+    assert!(out.contains("is missing"), "{out}");
+    assert!(!gov.exists());
 }

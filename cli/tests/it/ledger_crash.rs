@@ -189,7 +189,24 @@ fn bad_append_input_is_refused_and_writes_nothing() {
             (vec!["--entry-json", "-"], br#"{"event_type":"X","metadata":[1]}"#.to_vec(), "invalid type"),
             (vec!["--entry-json", "-"], br#"{"decision":"ALLOW"}"#.to_vec(), "event type is required"),
             (vec!["--event-type", "X", "--meta-json", "-"], big.into_bytes(), "larger than"),
-            (vec!["--event-type", "", "--meta-json", "-"], b"{}".to_vec(), "event_type is empty"),
+            (vec!["--event-type", "", "--meta-json", "-"], b"{}".to_vec(), "LEDGER_EVENT_TYPE_INVALID"),
+            // Issue 9 §3: reserved event types are written by their owners only, never piped in.
+            (
+                vec!["--entry-json", "-"],
+                br#"{"event_type":"BUDGET_ALLOCATED","metadata":{"scope":"session/s1","max_cost_micros":999999999}}"#
+                    .to_vec(),
+                "LEDGER_EVENT_TYPE_RESERVED",
+            ),
+            (vec!["--event-type", "INSTALLED", "--package", "PKG-FAKE-001"], Vec::new(), "LEDGER_EVENT_TYPE_RESERVED"),
+            (vec!["--event-type", "POLICY_ANYTHING"], Vec::new(), "LEDGER_EVENT_TYPE_RESERVED"),
+            (vec!["--event-type", "NOTE\n\u{1b}[31mRED"], Vec::new(), "LEDGER_EVENT_TYPE_INVALID"),
+            (vec!["--entry-json", "-"], b"{\"event_type\":\"NOTE\\u001b[2J\"}".to_vec(), "LEDGER_EVENT_TYPE_INVALID"),
+            (vec!["--event-type", "NOTE", "--reason", "clear \u{1b}[2J"], Vec::new(), "LEDGER_NOTE_INVALID"),
+            (
+                vec!["--event-type", "NOTE", "--meta-json", "-"],
+                br#"{"principal":"root"}"#.to_vec(),
+                "LEDGER_NOTE_INVALID",
+            ),
         ];
         for (args, stdin, want) in cases {
             let out = append_stdin(&tp, &args, &stdin);
@@ -209,6 +226,10 @@ fn bad_append_input_is_refused_and_writes_nothing() {
         let out = append_stdin(&tp, &["--entry-json", "-"], br#"{"event_type":"X","metadata":{"k":[1]}}"#);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(open(&path, backend).len().unwrap(), 1);
+        // The note records who appended it, from the process (not from the input).
+        let note = open(&path, backend).get(0).unwrap().unwrap();
+        assert_eq!(note.metadata["principal"]["via"], "cpctl ledger append", "{note:?}");
+        assert!(note.metadata["principal"]["uid"].is_u64(), "{note:?}");
     }
 }
 

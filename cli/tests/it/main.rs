@@ -4,12 +4,15 @@
 
 mod attention;
 mod auth_secret;
+mod bounded_inputs;
 mod broken_pipe;
 mod cli_foundation;
 mod gates;
+mod identifier_bounds;
 mod ledger_checkpoint;
 mod ledger_cli;
 mod ledger_concurrency;
+mod ledger_contention;
 mod ledger_crash;
 mod repair;
 mod route_provider;

@@ -122,6 +122,21 @@ fn g6_names_the_tampered_seq_in_a_sqlite_ledger() {
 }
 
 #[test]
+fn g6_reports_an_index_column_edited_behind_the_store() {
+    let tp = plane_with_files();
+    let path = cp_kernel::LedgerSet::new(&tp.plane).path_of(&cp_kernel::LedgerName::parse("HOT/packages").unwrap());
+    let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute_batch("DROP TRIGGER entries_no_update; UPDATE entries SET tenant_id = 'victim' WHERE seq = 1").unwrap();
+    drop(db);
+    let r = run_gates(&tp.plane, &[GateId::G6]).unwrap();
+    assert_eq!(r[0].status, GateStatus::Fail);
+    assert_eq!(r[0].errors[0].code, "G6_COLUMN_MISMATCH");
+    assert!(r[0].errors[0].message.starts_with("seq 1:"), "{}", r[0].errors[0].message);
+    assert!(r[0].errors[0].message.contains("tenant_id"), "{}", r[0].errors[0].message);
+    assert_eq!(r[0].errors[0].path.as_deref(), Some("HOT/packages"));
+}
+
+#[test]
 fn registries_verify_detects_a_edited_derived_registry() {
     let tp = plane_with_files();
     let f = tp.plane.root().join("HOT/registries/frameworks_registry.csv");

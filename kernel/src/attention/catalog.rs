@@ -143,9 +143,10 @@ impl InvalidTemplate {
         format!("{} ({why}): {}", self.path.display(), issues.join("; "))
     }
 
-    fn unreadable(path: &Path, issues: Vec<TemplateIssue>) -> Self {
+    fn unreadable(path: &Path, issues: Vec<TemplateIssue>, schemas: &SchemaSet) -> Self {
+        // Through the bounded reader: a FIFO or a device refused by the loader is not read here.
         let doc =
-            crate::fsx::read_to_string(path).ok().and_then(|text| crate::schema::parse_document(path, &text).ok());
+            schemas.limits().read_document(path).ok().and_then(|text| crate::schema::parse_document(path, &text).ok());
         let (template_id, selector) = match &doc {
             Some(d) => {
                 (d.get("template_id").and_then(Value::as_str).map(str::to_string), InvalidSelector::from_document(d))
@@ -212,7 +213,7 @@ impl TemplateCatalog {
                 }
                 match load_template_file(schemas, &f) {
                     Ok(t) => loaded.push(t),
-                    Err(issues) => invalid.push(InvalidTemplate::unreadable(&f, issues)),
+                    Err(issues) => invalid.push(InvalidTemplate::unreadable(&f, issues, schemas)),
                 }
             }
         }
@@ -228,7 +229,7 @@ impl TemplateCatalog {
                 }
                 continue;
             }
-            invalid.extend(duplicates(&id, &ts));
+            invalid.extend(duplicates(&id, &ts, schemas));
         }
         invalid.sort_by_key(|t| (tier_rank(plane, &t.path), t.path.clone()));
         for t in &invalid {
@@ -252,13 +253,16 @@ impl TemplateCatalog {
 }
 
 /// Both (all) files declaring `id` become invalid, keeping their selectors.
-fn duplicates(id: &str, ts: &[LoadedTemplate]) -> Vec<InvalidTemplate> {
+fn duplicates(id: &str, ts: &[LoadedTemplate], schemas: &SchemaSet) -> Vec<InvalidTemplate> {
     ts.iter()
         .map(|t| {
             let others: Vec<String> =
                 ts.iter().filter(|o| o.path != t.path).map(|o| o.path.display().to_string()).collect();
-            let at =
-                crate::fsx::read_to_string(&t.path).ok().and_then(|text| super::locate::locate(&text, "/template_id"));
+            let at = schemas
+                .limits()
+                .read_document(&t.path)
+                .ok()
+                .and_then(|text| super::locate::locate(&text, "/template_id"));
             InvalidTemplate {
                 path: t.path.clone(),
                 template_id: Some(id.to_string()),

@@ -224,7 +224,7 @@ pub fn load_template_str(schemas: &SchemaSet, path: &Path, text: &str) -> Result
 
 /// Loads a template file.
 pub fn load_template_file(schemas: &SchemaSet, path: &Path) -> Result<LoadedTemplate, Vec<TemplateIssue>> {
-    let text = crate::fsx::read_to_string(path).map_err(|e| vec![issue(path, "", None, e.to_string())])?;
+    let text = schemas.limits().read_document(path).map_err(|e| vec![issue(path, "", None, e.to_string())])?;
     load_template_str(schemas, path, &text)
 }
 

@@ -81,6 +81,9 @@ pub enum AuthError {
         /// Its permission bits.
         mode: u32,
     },
+    /// A TTL of 0 s: the token would be expired when issued.
+    #[error("ttl 0 s: a token must live at least one second")]
+    TtlZero,
 }
 
 /// File name of the operator secret in the plane's operator area (`HOT/plane/`).
@@ -494,6 +497,9 @@ impl Authorizer {
             }
         }
         let ttl = ttl_s.unwrap_or(self.config.default_ttl_s);
+        if ttl == 0 {
+            return Err(AuthError::TtlZero);
+        }
         if ttl > self.config.max_ttl_s {
             return Err(AuthError::TtlTooLong { asked: ttl, max: self.config.max_ttl_s });
         }

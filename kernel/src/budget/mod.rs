@@ -50,6 +50,9 @@ pub enum BudgetError {
     /// A scope string does not parse.
     #[error("invalid budget scope {0:?} (expected tenant/T, session/T/S, work_order/T/W or agent/T/A)")]
     InvalidScope(String),
+    /// A limit outside what `budget_config.schema.json` allows.
+    #[error("invalid budget limit: {0}")]
+    InvalidLimit(String),
 }
 
 /// Kind of a budget scope, outermost first.
@@ -521,6 +524,13 @@ impl Budgeter {
         limit: LimitConfig,
         extra: serde_json::Map<String, Value>,
     ) -> Result<LedgerEntry, BudgetError> {
+        // The bound of `warn_threshold_pct` in budget_config.schema.json: a percentage.
+        if limit.warn_threshold_pct > 100 {
+            return Err(BudgetError::InvalidLimit(format!(
+                "warn_threshold_pct {} is not a percentage (0-100)",
+                limit.warn_threshold_pct
+            )));
+        }
         let mut e = Self::allocation_entry(scope, limit, "explicit");
         e.metadata.extend(extra);
         self.append_one(e)

@@ -54,7 +54,7 @@ pub use registries::{
     RegistrySpec,
 };
 pub use set::{FrameworkSet, LoadedFramework, LoadedSpec, is_framework_manifest, is_spec_manifest};
-pub use vocabulary::{DEFAULT_VOCABULARY_YAML, Term, VOCABULARY_PATH, VOCABULARY_SCHEMA, Vocabulary};
+pub use vocabulary::{DEFAULT_VOCABULARY_YAML, IdentifierRule, Term, VOCABULARY_PATH, VOCABULARY_SCHEMA, Vocabulary};
 
 use crate::fsx::FsError;
 use crate::plane::PlaneError;
@@ -129,6 +129,14 @@ pub enum FrameworkError {
         value: String,
         /// The known terms.
         known: Vec<String>,
+    },
+    /// An identifier is empty, too long or outside the vocabulary's `identifiers.pattern`.
+    #[error("{field} {why} (vocabulary identifiers)")]
+    BadIdentifier {
+        /// Which field (`tenant_id`, `principal`, …).
+        field: String,
+        /// What is wrong.
+        why: String,
     },
     /// A governed config document is inconsistent beyond what its schema can say.
     #[error("{}: {message}", path.display())]

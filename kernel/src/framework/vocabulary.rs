@@ -75,6 +75,52 @@ pub struct Vocabulary {
     pub decisions: Vec<String>,
     /// Ledger event types.
     pub event_types: Vec<String>,
+    /// Bounds of identifiers (absent: the compiled-in vocabulary's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifiers: Option<IdentifierRule>,
+}
+
+/// Bounds of an identifier (`identifiers` of the vocabulary).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifierRule {
+    /// Longest identifier, in bytes.
+    pub max_length: usize,
+    /// ECMA 262 pattern every identifier matches.
+    pub pattern: String,
+}
+
+/// Provenance fields that are identifiers (the others, `agent_class` and `tier`, are terms).
+const IDENTIFIER_FIELDS: [&str; 9] = [
+    "tenant_id",
+    "agent_id",
+    "framework_id",
+    "package_id",
+    "work_order_id",
+    "session_id",
+    "trace_id",
+    "span_id",
+    "parent_event_id",
+];
+
+/// Compiled identifier patterns, by pattern text (a vocabulary is loaded per request).
+fn pattern_matches(pattern: &str, value: &str) -> Result<bool, String> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<jsonschema::Validator>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut g = cache.lock().unwrap_or_else(|p| p.into_inner());
+    let v = match g.get(pattern) {
+        Some(v) => v.clone(),
+        None => {
+            let schema = serde_json::json!({"type": "string", "pattern": pattern});
+            let v = Arc::new(jsonschema::validator_for(&schema).map_err(|e| e.to_string())?);
+            g.insert(pattern.to_string(), v.clone());
+            v
+        }
+    };
+    drop(g);
+    Ok(v.is_valid(&serde_json::Value::String(value.to_string())))
 }
 
 impl Vocabulary {
@@ -116,9 +162,42 @@ impl Vocabulary {
         }
     }
 
-    /// Checks the vocabulary-bound fields of a request's provenance (`agent_class`, `tier`);
-    /// absent fields pass.
+    /// The identifier bounds: this vocabulary's, else the compiled-in one's.
+    pub fn identifier_rule(&self) -> IdentifierRule {
+        if let Some(r) = &self.identifiers {
+            return r.clone();
+        }
+        serde_saphyr::from_str::<Vocabulary>(DEFAULT_VOCABULARY_YAML)
+            .ok()
+            .and_then(|v| v.identifiers)
+            .unwrap_or(IdentifierRule { max_length: 0, pattern: "^$".into() })
+    }
+
+    /// `Ok` when `value` (the `field` of a token, request or entry) is within the identifier
+    /// bounds: not empty, at most `max_length` bytes, matching `pattern`.
+    pub fn check_identifier(&self, field: &str, value: &str) -> Result<(), FrameworkError> {
+        let rule = self.identifier_rule();
+        let bad = |why: String| FrameworkError::BadIdentifier { field: field.to_string(), why };
+        if value.len() > rule.max_length {
+            return Err(bad(format!("is {} bytes, more than the {} allowed", value.len(), rule.max_length)));
+        }
+        let shown: String = value.chars().take(64).collect();
+        match pattern_matches(&rule.pattern, value) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(bad(format!("{shown:?} does not match {}", rule.pattern))),
+            Err(e) => Err(bad(format!("the vocabulary's identifiers.pattern is invalid: {e}"))),
+        }
+    }
+
+    /// Checks the vocabulary-bound fields of a request's provenance (`agent_class`, `tier`)
+    /// and the bounds of every identifier field ([`Vocabulary::check_identifier`]); absent
+    /// fields pass.
     pub fn check_provenance(&self, p: &Provenance) -> Result<(), FrameworkError> {
+        for f in IDENTIFIER_FIELDS {
+            if let Some(v) = p.get(f) {
+                self.check_identifier(f, v)?;
+            }
+        }
         if let Some(c) = &p.agent_class {
             self.check(Term::AgentClass, c)?;
         }

@@ -83,6 +83,11 @@ gate_codes! {
     G6ChainBroken = "G6_CHAIN_BROKEN",
     /// A ledger disagrees with its latest saved checkpoint.
     G6CheckpointMismatch = "G6_CHECKPOINT_MISMATCH",
+    /// A stored index column (tenant, event type, session, previous hash, time, …) disagrees
+    /// with the hashed entry body.
+    G6ColumnMismatch = "G6_COLUMN_MISMATCH",
+    /// A ledger the plane's ledger manifest lists is missing.
+    G6LedgerMissing = "G6_LEDGER_MISSING",
 }
 
 impl std::fmt::Display for GateCode {

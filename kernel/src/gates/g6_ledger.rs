@@ -2,18 +2,24 @@
 //! [`crate::ledger::verify::verify_store`] — each stored body re-hashes to its `entry_hash`,
 //! each `previous_hash` is the previous entry's hash, `seq` is dense from 0, and no record is
 //! junk. Reports the first bad record per ledger as `G6_CHAIN_BROKEN` with its `seq` and
-//! defect kind (`seq 2: content changed: …`). When `HOT/ledger/checkpoints/` holds saved
+//! defect kind (`seq 2: content changed: …`); a stored index column (SQLite `tenant_id`,
+//! `event_type`, …) that differs from the hashed entry is `G6_COLUMN_MISMATCH` naming the seq
+//! and the column (`seq 12: column mismatch: stored column tenant_id is "victim" …`). When `HOT/ledger/checkpoints/` holds saved
 //! checkpoints ([`crate::ledger::checkpoint::CHECKPOINTS_DIR`]), each ledger is verified
 //! against its latest one with the signer's key from the plane trust store
 //! (`trusted_keys`): a truncated or rewritten history, an unknown signer or a bad signature is
 //! `G6_CHECKPOINT_MISMATCH`.
 //!
+//! A ledger the plane knows it had (its manifest of ledgers, a saved checkpoint, a `CHECKPOINT`
+//! entry of `HOT/governance`; see [`crate::ledger::missing_ledgers`]) whose file is gone is
+//! `G6_LEDGER_MISSING`.
+//!
 //! Never does: change a ledger.
 
 use super::{Gate, GateCode, GateError, GateId, GateIssue, GateReport};
 use crate::ledger::checkpoint::{Checkpoint, latest_in_plane, verify_against_checkpoint};
-use crate::ledger::verify::{DefectKind, VerifyReport, verify_store};
-use crate::ledger::{LedgerSet, LedgerStore};
+use crate::ledger::verify::{DefectKind, VerifyReport, missing_report, verify_store};
+use crate::ledger::{LedgerSet, LedgerStore, missing_ledgers};
 use crate::plane::Plane;
 use crate::signing::PublicKeyFile;
 
@@ -22,6 +28,8 @@ pub(crate) fn chain_issue(report: &VerifyReport) -> Option<GateIssue> {
     report.first_bad.as_ref().map(|d| {
         let code = match d.kind {
             DefectKind::Truncated | DefectKind::Rewritten => GateCode::G6CheckpointMismatch,
+            DefectKind::ColumnMismatch => GateCode::G6ColumnMismatch,
+            DefectKind::Missing => GateCode::G6LedgerMissing,
             _ => GateCode::G6ChainBroken,
         };
         GateIssue::new(code, format!("seq {}: {}: {}", d.seq, d.kind, d.message)).at(&report.ledger)
@@ -79,6 +87,9 @@ impl Gate for G6 {
             };
             entries += report.entries;
             errors.extend(chain_issue(&report));
+        }
+        for m in missing_ledgers(&set)? {
+            errors.extend(chain_issue(&missing_report(&m)));
         }
         Ok(GateReport::new(GateId::G6, format!("{} ledgers, {entries} entries verified", names.len()), errors))
     }

@@ -195,7 +195,14 @@ pub fn save_in_plane(plane: &crate::plane::Plane, cp: &Checkpoint) -> Result<std
 pub fn latest_in_plane(
     plane: &crate::plane::Plane,
 ) -> Result<std::collections::BTreeMap<String, (std::path::PathBuf, Checkpoint)>, CheckpointError> {
-    let dir = plane.root().join(CHECKPOINTS_DIR);
+    latest_under(plane.root())
+}
+
+/// [`latest_in_plane`] for the plane rooted at `root`.
+pub(crate) fn latest_under(
+    root: &Path,
+) -> Result<std::collections::BTreeMap<String, (std::path::PathBuf, Checkpoint)>, CheckpointError> {
+    let dir = root.join(CHECKPOINTS_DIR);
     let mut out: std::collections::BTreeMap<String, (std::path::PathBuf, Checkpoint)> = Default::default();
     if !dir.is_dir() {
         return Ok(out);
@@ -213,7 +220,8 @@ pub fn latest_in_plane(
     Ok(out)
 }
 
-/// Records that `cp` was emitted: a `CHECKPOINT` entry (origin, size, root, key_id) on
+/// Records that `cp` was emitted: a `CHECKPOINT` entry (origin, size, root, key_id, and
+/// `ledgers`: the plane's manifest of ledgers at that time, see [`super::manifest`]) on
 /// `HOT/governance`.
 pub fn record_checkpoint(set: &super::LedgerSet, cp: &Checkpoint) -> Result<super::LedgerEntry, LedgerError> {
     let store = set.open(super::LedgerName::GOVERNANCE)?;
@@ -223,7 +231,8 @@ pub fn record_checkpoint(set: &super::LedgerSet, cp: &Checkpoint) -> Result<supe
         .meta("origin", cp.origin.clone())
         .meta("size", cp.size)
         .meta("root", cp.root.clone())
-        .meta("key_id", cp.key_id.clone());
+        .meta("key_id", cp.key_id.clone())
+        .meta("ledgers", super::manifest::listed_names(set)?);
     store.append(e)
 }
 
@@ -238,6 +247,7 @@ fn judge(mut report: VerifyReport, leaves: &[merkle::Hash], cp: &Checkpoint) -> 
             seq: have,
             kind: DefectKind::Truncated,
             message: format!("checkpoint covers {} entries but the ledger has {have}", cp.size),
+            column: None,
         });
         return report;
     }
@@ -251,6 +261,7 @@ fn judge(mut report: VerifyReport, leaves: &[merkle::Hash], cp: &Checkpoint) -> 
                  history was rewritten at or before this seq",
                 cp.size, cp.root
             ),
+            column: None,
         });
     }
     report

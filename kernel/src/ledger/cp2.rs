@@ -219,7 +219,7 @@ fn verify_bytes(name: &str, data: &[u8]) -> (VerifyReport, Vec<Map<String, Value
             continue;
         }
         let seq = line.index as u64;
-        let bad = |kind, message: String| Defect { seq, kind, message };
+        let bad = |kind, message: String| Defect { seq, kind, message, column: None };
         let obj = match serde_json::from_slice::<Value>(line.bytes) {
             Ok(Value::Object(m)) => m,
             Ok(_) => {

@@ -39,6 +39,36 @@ pub enum LedgerError {
     /// A ledger does not exist.
     #[error("no ledger named {0}")]
     NotFound(String),
+    /// The plane's manifest lists the ledger but its file is gone (deleted or moved): it is not
+    /// re-created empty.
+    #[error(
+        "ledger {name} is missing: the plane's ledger manifest lists it but {} does not exist; \
+         restore the file from a backup (it is not re-created empty)", path.display()
+    )]
+    Missing {
+        /// Ledger name.
+        name: String,
+        /// The file expected.
+        path: PathBuf,
+    },
+    /// The ledger database stayed locked by another process through every attempt (the
+    /// layout's `ledger.busy_timeout_ms` each, `ledger.busy_retries` further attempts); nothing
+    /// was written. Code `LEDGER_UNAVAILABLE`.
+    #[error(
+        "LEDGER_UNAVAILABLE: ledger {ledger} stayed locked by another process through {attempts} attempts \
+         (waiting {wait_ms} ms each); nothing was written"
+    )]
+    Unavailable {
+        /// Ledger name.
+        ledger: String,
+        /// Attempts made.
+        attempts: u32,
+        /// Wait per attempt, in milliseconds.
+        wait_ms: u64,
+        /// The last SQLite error.
+        #[source]
+        source: rusqlite::Error,
+    },
     /// The append was aborted by the caller's transaction closure.
     #[error("append aborted: {0}")]
     Aborted(String),

@@ -35,6 +35,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::columns::{BodyFields, ColumnRow, ColumnValue, N_COLUMNS};
 use super::memory::seal_all;
 use super::{
     ChainHead, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, NewEntry, Order, Provenance, RawRecord, TxnFn,
@@ -270,6 +271,11 @@ impl State {
         }
         Ok(out)
     }
+}
+
+/// The index values of a line, as [`ColumnRow`] (absent members are `Null`).
+fn line_columns<'a>(f: &'a BodyFields<'_>) -> ColumnRow<'a> {
+    f.values.each_ref().map(|v| v.as_deref().map_or(ColumnValue::Null, ColumnValue::Text))
 }
 
 fn memchr(b: u8, s: &[u8]) -> Option<usize> {
@@ -586,12 +592,23 @@ impl LedgerStore for JsonlStore {
                     body: &line,
                     entry_hash: "",
                     defect: Some("torn last line: no trailing newline"),
+                    columns: None,
                 })
             } else {
                 let l = &line[..line.len() - 1];
                 match split_line(l) {
-                    Ok((body, hash)) => f(RawRecord { position, body: &body, entry_hash: hash, defect: None }),
-                    Err(defect) => f(RawRecord { position, body: l, entry_hash: "", defect: Some(defect) }),
+                    Ok((body, hash)) => {
+                        // The index is built from the whole line: its members are the columns.
+                        let fields = BodyFields::parse(l);
+                        let columns = Some(match &fields {
+                            Ok(fl) => line_columns(fl),
+                            Err(_) => [ColumnValue::NotText("a line the index cannot read"); N_COLUMNS],
+                        });
+                        f(RawRecord { position, body: &body, entry_hash: hash, defect: None, columns })
+                    }
+                    Err(defect) => {
+                        f(RawRecord { position, body: l, entry_hash: "", defect: Some(defect), columns: None })
+                    }
                 }
             };
             if flow.is_break() {

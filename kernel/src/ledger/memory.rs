@@ -4,6 +4,7 @@
 use std::ops::ControlFlow;
 use std::sync::Mutex;
 
+use super::columns::columns_of_entry;
 use super::{
     ChainHead, GENESIS_PREVIOUS_HASH, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, NewEntry, Order, RawRecord,
     TxnFn, TxnView,
@@ -105,7 +106,8 @@ impl LedgerStore for MemoryStore {
 
     fn scan_raw(&self, f: &mut dyn FnMut(RawRecord<'_>) -> ControlFlow<()>) -> Result<(), LedgerError> {
         for (i, (e, body)) in self.lock().iter().enumerate() {
-            if f(RawRecord { position: i as u64, body, entry_hash: &e.entry_hash, defect: None }).is_break() {
+            let columns = Some(columns_of_entry(e));
+            if f(RawRecord { position: i as u64, body, entry_hash: &e.entry_hash, defect: None, columns }).is_break() {
                 break;
             }
         }

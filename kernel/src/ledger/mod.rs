@@ -17,20 +17,26 @@
 pub mod bench;
 pub mod canonical;
 pub(crate) mod checkpoint;
+pub(crate) mod columns;
 pub mod cp2;
 mod entry;
 mod error;
 pub mod event;
+mod manifest;
 mod memory;
 pub mod merkle;
+mod notes;
 mod query;
+mod scan;
 mod set;
 mod store;
 pub(crate) mod verify;
 
 pub use entry::{GENESIS_PREVIOUS_HASH, LedgerEntry, NewEntry, Provenance, SCHEMA_VERSION, compute_entry_hash};
 pub use error::LedgerError;
+pub use manifest::{MANIFEST_FILE as LEDGER_MANIFEST_FILE, MissingLedger, missing_ledgers};
 pub use memory::MemoryStore;
+pub use notes::{NoteRefused, PRINCIPAL_KEY as NOTE_PRINCIPAL_KEY, check_operator_note};
 pub use query::{LedgerQuery, Order};
 pub use set::{LedgerName, LedgerSet};
 pub use store::{ChainHead, LedgerStore, RawRecord, TxnFn, TxnView};

@@ -4,7 +4,7 @@
 //! `<tier>/ledger/<name>.jsonl` for JSONL), dispatching on the configured backend, and caching
 //! open stores. Never does: read or write entries itself.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -50,11 +50,15 @@ impl LedgerName {
 
 /// Opens and caches the ledgers of one plane.
 pub struct LedgerSet {
+    root: PathBuf,
     dirs: BTreeMap<Tier, PathBuf>,
     backend: LedgerBackend,
     durability: Durability,
     busy_timeout_ms: u64,
+    busy_retries: u32,
     open: Mutex<BTreeMap<LedgerName, Arc<dyn LedgerStore>>>,
+    /// Manifest lines known to be present (see [`super::manifest`]).
+    listed: Mutex<BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for LedgerSet {
@@ -70,7 +74,22 @@ impl LedgerSet {
         let durability = plane.config().durability.unwrap_or(plane.layout().ledger.durability);
         let dirs = Tier::ALL.iter().map(|&t| (t, plane.dir(t, "ledger"))).collect();
         let busy_timeout_ms = plane.layout().ledger.busy_timeout_ms;
-        Self { dirs, backend, durability, busy_timeout_ms, open: Mutex::new(BTreeMap::new()) }
+        let busy_retries = plane.layout().ledger.busy_retries();
+        Self {
+            root: plane.root().to_path_buf(),
+            dirs,
+            backend,
+            durability,
+            busy_timeout_ms,
+            busy_retries,
+            open: Mutex::new(BTreeMap::new()),
+            listed: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// The plane's root directory.
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
     }
 
     /// The backend in use.
@@ -83,16 +102,37 @@ impl LedgerSet {
         self.durability
     }
 
-    /// The file a ledger lives in.
-    pub fn path_of(&self, name: &LedgerName) -> PathBuf {
-        let ext = match self.backend {
+    /// The file extension of the backend's ledger files.
+    fn ext(&self) -> &'static str {
+        match self.backend {
             LedgerBackend::Sqlite => "db",
             LedgerBackend::Jsonl => "jsonl",
-        };
-        self.dirs[&name.tier].join(format!("{}.{ext}", name.name))
+        }
     }
 
-    /// Opens (creating if needed) the ledger `name`.
+    /// The file a ledger lives in.
+    pub fn path_of(&self, name: &LedgerName) -> PathBuf {
+        self.dirs[&name.tier].join(format!("{}.{}", name.name, self.ext()))
+    }
+
+    /// The plane's manifest of its ledgers ([`super::manifest`]).
+    pub fn manifest_path(&self) -> PathBuf {
+        super::manifest::path_in(&self.dirs[&Tier::Hot])
+    }
+
+    /// The manifest line of a ledger with this backend (`HOT/governance.db`).
+    fn key_of(&self, name: &LedgerName) -> String {
+        format!("{}/{}.{}", name.tier.dir_name(), name.name, self.ext())
+    }
+
+    /// The ledger a manifest line names, if it is a file of this backend.
+    pub(crate) fn name_of_key(&self, key: &str) -> Option<LedgerName> {
+        let stem = key.strip_suffix(self.ext())?.strip_suffix('.')?;
+        LedgerName::parse(stem).ok()
+    }
+
+    /// Opens (creating if needed) the ledger `name`. A ledger the manifest lists whose file is
+    /// gone is refused ([`LedgerError::Missing`]), never re-created empty.
     pub fn open(&self, name: &str) -> Result<Arc<dyn LedgerStore>, LedgerError> {
         let n = LedgerName::parse(name)?;
         let mut g = self.open.lock().unwrap_or_else(|p| p.into_inner());
@@ -100,12 +140,53 @@ impl LedgerSet {
             return Ok(s.clone());
         }
         let path = self.path_of(&n);
+        let key = self.key_of(&n);
+        let existed = path.exists();
+        if !existed && super::manifest::read(&self.manifest_path())?.contains(&key) {
+            return Err(LedgerError::Missing { name: n.to_string(), path });
+        }
         if let Some(dir) = path.parent() {
             fsx::create_dir_all(dir)?;
         }
-        let store = super::open_store_with(&path, &n.to_string(), self.backend, self.durability, self.busy_timeout_ms)?;
+        let store: Arc<dyn LedgerStore> = match self.backend {
+            LedgerBackend::Sqlite => Arc::new(super::SqliteStore::open_retrying(
+                &path,
+                &n.to_string(),
+                self.durability,
+                std::time::Duration::from_millis(self.busy_timeout_ms),
+                self.busy_retries,
+            )?),
+            LedgerBackend::Jsonl => Arc::new(super::JsonlStore::open(&path, &n.to_string(), self.durability)?),
+        };
+        match self.list_in_manifest(&key) {
+            Ok(()) => {}
+            // A ledger that was already there (written before the manifest existed) opened by a
+            // reader without write access to the plane: reading goes on; the next writer lists it.
+            Err(e) if existed => tracing::warn!(ledger = %n, error = %e, "ledger not added to the ledger manifest"),
+            Err(e) => return Err(e),
+        }
         g.insert(n, store.clone());
         Ok(store)
+    }
+
+    /// Adds `key` to the manifest unless it is there (after the file exists, so a crash in
+    /// between leaves an unlisted ledger, listed at its next open — never a listed one
+    /// without a file).
+    fn list_in_manifest(&self, key: &str) -> Result<(), LedgerError> {
+        let mut listed = self.listed.lock().unwrap_or_else(|p| p.into_inner());
+        if listed.contains(key) {
+            return Ok(());
+        }
+        let manifest = self.manifest_path();
+        *listed = super::manifest::read(&manifest)?;
+        if !listed.contains(key) {
+            if let Some(dir) = manifest.parent() {
+                fsx::create_dir_all(dir)?;
+            }
+            super::manifest::add(&manifest, key, self.durability)?;
+            listed.insert(key.to_string());
+        }
+        Ok(())
     }
 
     /// Opens an existing ledger; `NotFound` when it has never been written.

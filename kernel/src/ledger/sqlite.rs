@@ -28,6 +28,7 @@ use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params_from_iter};
 use serde_json::Value;
 
+use super::columns::{COLUMNS, ColumnValue, N_COLUMNS};
 use super::memory::seal_all;
 use super::{
     ChainHead, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, Order, Provenance, RawRecord, TxnFn, TxnView,
@@ -97,6 +98,24 @@ const INSERT: &str = "INSERT INTO entries (seq, id, timestamp, schema_version, e
     previous_hash, entry_hash, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
     ?17, ?18, ?19)";
 
+/// Every record in `seq` order with its index columns, in [`COLUMNS`] order.
+fn scan_sql() -> String {
+    format!("SELECT seq, body, entry_hash, {} FROM entries ORDER BY seq", COLUMNS.join(", "))
+}
+
+/// A stored column as verification compares it.
+fn column_value(v: ValueRef<'_>) -> ColumnValue<'_> {
+    match v {
+        ValueRef::Null => ColumnValue::Null,
+        ValueRef::Text(t) => {
+            std::str::from_utf8(t).map_or(ColumnValue::NotText("text that is not UTF-8"), ColumnValue::Text)
+        }
+        ValueRef::Integer(_) => ColumnValue::NotText("an integer"),
+        ValueRef::Real(_) => ColumnValue::NotText("a real number"),
+        ValueRef::Blob(_) => ColumnValue::NotText("a blob"),
+    }
+}
+
 const HEAD: &str = "SELECT seq, entry_hash FROM entries ORDER BY seq DESC LIMIT 1";
 
 /// A ledger stored in one SQLite database.
@@ -104,6 +123,64 @@ pub struct SqliteStore {
     name: String,
     path: PathBuf,
     conn: Mutex<Connection>,
+    busy: BusyPolicy,
+}
+
+/// How long to wait for another process's lock, and how often to try again.
+#[derive(Debug, Clone, Copy)]
+struct BusyPolicy {
+    /// SQLite's own busy timeout per attempt (and the pause between attempts).
+    timeout: Duration,
+    /// Further attempts after the first one found the database locked.
+    retries: u32,
+}
+
+impl BusyPolicy {
+    /// Runs `attempt` until it succeeds, fails with something other than "database is locked",
+    /// or `retries` further attempts found the database locked too.
+    fn run<T>(&self, name: &str, mut attempt: impl FnMut() -> Result<T, LedgerError>) -> Result<T, LedgerError> {
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            match attempt() {
+                Err(LedgerError::Sqlite { source, .. }) if is_busy(&source) => {
+                    if tries > self.retries {
+                        return Err(LedgerError::Unavailable {
+                            ledger: name.to_string(),
+                            attempts: tries,
+                            wait_ms: self.timeout.as_millis() as u64,
+                            source,
+                        });
+                    }
+                    tracing::debug!(ledger = name, attempt = tries, "ledger database locked; retrying");
+                    std::thread::sleep(self.timeout);
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Rolls the open transaction back when dropped before `committed` (an error or a panic in
+/// the transaction closure), so the connection is never left inside a transaction.
+struct RollbackUnlessCommitted<'a> {
+    conn: &'a Connection,
+    committed: bool,
+}
+
+impl Drop for RollbackUnlessCommitted<'_> {
+    fn drop(&mut self) {
+        if !self.committed
+            && let Err(e) = self.conn.execute_batch("ROLLBACK")
+        {
+            tracing::warn!(error = %e, "ledger rollback failed");
+        }
+    }
+}
+
+/// Whether SQLite gave up on a lock held by another connection (`SQLITE_BUSY`, `SQLITE_LOCKED`).
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -116,6 +193,31 @@ impl SqliteStore {
     /// Opens (creating) the ledger database at `path`: WAL mode, `synchronous` per
     /// `durability`, writers wait up to `busy_timeout` for another process's write lock.
     pub fn open(path: &Path, name: &str, durability: Durability, busy_timeout: Duration) -> Result<Self, LedgerError> {
+        Self::open_retrying(path, name, durability, busy_timeout, 0)
+    }
+
+    /// [`SqliteStore::open`], and an open or append that still finds the database locked after
+    /// `busy_timeout` is tried again up to `retries` times (each after a pause of
+    /// `busy_timeout`); then it fails with [`LedgerError::Unavailable`] and nothing is written.
+    pub fn open_retrying(
+        path: &Path,
+        name: &str,
+        durability: Durability,
+        busy_timeout: Duration,
+        retries: u32,
+    ) -> Result<Self, LedgerError> {
+        let busy = BusyPolicy { timeout: busy_timeout, retries };
+        let conn = busy.run(name, || Self::connect(path, name, durability, busy_timeout))?;
+        Ok(Self { name: name.to_string(), path: path.to_path_buf(), conn: Mutex::new(conn), busy })
+    }
+
+    /// One attempt at opening the database and creating its schema.
+    fn connect(
+        path: &Path,
+        name: &str,
+        durability: Durability,
+        busy_timeout: Duration,
+    ) -> Result<Connection, LedgerError> {
         let err = sql_err(name);
         let conn = Connection::open(path).map_err(&err)?;
         conn.busy_timeout(busy_timeout).map_err(&err)?;
@@ -134,7 +236,7 @@ impl SqliteStore {
             tx.execute_batch(SCHEMA).map_err(&err)?;
             tx.commit().map_err(&err)?;
         }
-        Ok(Self { name: name.to_string(), path: path.to_path_buf(), conn: Mutex::new(conn) })
+        Ok(conn)
     }
 
     /// The database file.
@@ -249,7 +351,12 @@ fn run_select(conn: &Connection, name: &str, q: &LedgerQuery) -> Result<Vec<Ledg
     let mut rows = st.query(params_from_iter(params)).map_err(sql_err(name))?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(sql_err(name))? {
-        out.push(row_entry(name, r)?);
+        let e = row_entry(name, r)?;
+        // The columns chose the row; the hashed body decides (a tampered column can hide an
+        // entry from this answer, which verification reports, but never add one).
+        if q.matches(&e) {
+            out.push(e);
+        }
     }
     Ok(out)
 }
@@ -292,13 +399,15 @@ impl LedgerStore for SqliteStore {
 
     fn transact(&self, f: &mut TxnFn<'_>) -> Result<Vec<LedgerEntry>, LedgerError> {
         let err = sql_err(&self.name);
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&err)?;
-        let head = read_head(&tx, &self.name)?;
-        let new = f(&View { conn: &tx, name: &self.name, head: head.clone() })?;
+        let conn = self.lock();
+        // Only taking the write lock is retried: `f` has not run yet, so nothing is repeated.
+        self.busy.run(&self.name, || conn.execute_batch("BEGIN IMMEDIATE").map_err(&err))?;
+        let mut guard = RollbackUnlessCommitted { conn: &conn, committed: false };
+        let head = read_head(&conn, &self.name)?;
+        let new = f(&View { conn: &conn, name: &self.name, head: head.clone() })?;
         let sealed = seal_all(head, new)?;
         {
-            let mut st = tx.prepare_cached(INSERT).map_err(&err)?;
+            let mut st = conn.prepare_cached(INSERT).map_err(&err)?;
             for (e, body) in &sealed {
                 // Bound by reference: no copies of the row's strings.
                 st.execute(rusqlite::params![
@@ -325,7 +434,8 @@ impl LedgerStore for SqliteStore {
                 .map_err(&err)?;
             }
         }
-        tx.commit().map_err(&err)?;
+        conn.execute_batch("COMMIT").map_err(&err)?;
+        guard.committed = true;
         Ok(sealed.into_iter().map(|(e, _)| e).collect())
     }
 
@@ -353,7 +463,7 @@ impl LedgerStore for SqliteStore {
     fn scan_raw(&self, f: &mut dyn FnMut(RawRecord<'_>) -> ControlFlow<()>) -> Result<(), LedgerError> {
         let err = sql_err(&self.name);
         let conn = self.lock();
-        let mut st = conn.prepare_cached("SELECT seq, body, entry_hash FROM entries ORDER BY seq").map_err(&err)?;
+        let mut st = conn.prepare_cached(&scan_sql()).map_err(&err)?;
         let mut rows = st.query([]).map_err(&err)?;
         while let Some(r) = rows.next().map_err(&err)? {
             let position = r.get::<_, i64>(0).map_err(&err)? as u64;
@@ -379,7 +489,11 @@ impl LedgerStore for SqliteStore {
                     ""
                 }
             };
-            if f(RawRecord { position, body, entry_hash, defect }).is_break() {
+            let mut columns = [ColumnValue::Null; N_COLUMNS];
+            for (i, slot) in columns.iter_mut().enumerate() {
+                *slot = column_value(r.get_ref(3 + i).map_err(&err)?);
+            }
+            if f(RawRecord { position, body, entry_hash, defect, columns: Some(columns) }).is_break() {
                 break;
             }
         }

@@ -2,6 +2,7 @@
 
 use std::ops::ControlFlow;
 
+use super::columns::ColumnRow;
 use super::{LedgerEntry, LedgerError, LedgerQuery, NewEntry};
 
 /// The last entry of a chain.
@@ -27,6 +28,11 @@ pub struct RawRecord<'a> {
     /// Set when the record could not even be split into body and hash (junk or torn JSONL
     /// line, undecodable row): what is wrong. `body` then holds the raw bytes.
     pub defect: Option<&'a str>,
+    /// The values the store's queries filter on for this record (SQLite columns, the JSONL
+    /// index, the in-memory entry), in [`super::columns::COLUMNS`] order; verification
+    /// compares each with the hashed body. `None` only for stores that keep no such values
+    /// (raw records built by hand).
+    pub columns: Option<ColumnRow<'a>>,
 }
 
 /// What a transaction closure sees: the chain as it is under the store's write lock.

@@ -11,10 +11,13 @@
 //!    mentions `torn` or `EOF` is a torn line, anything else a junk line);
 //! 2. the stored `entry_hash` is 64 lowercase hex digits and equals
 //!    `SHA-256(0x00 ‖ body)` — else the content changed;
-//! 3. the body decodes as an entry (only `seq` and `previous_hash` are read);
+//! 3. the body decodes as an entry (`seq`, `previous_hash` and the index columns are read);
 //! 4. the body's `seq` and the stored position both equal `i` — else a gap, a duplicate or a
 //!    reorder ([`DefectKind::SeqGap`]);
-//! 5. `previous_hash` equals the previous record's `entry_hash` (64 zeros for `i = 0`).
+//! 5. `previous_hash` equals the previous record's `entry_hash` (64 zeros for `i = 0`);
+//! 6. every value the store keeps beside the body for its queries (SQLite columns, the JSONL
+//!    index, see [`super::columns`]) equals the body's — else [`DefectKind::ColumnMismatch`]
+//!    naming the column.
 //!
 //! After the scan, fewer records than the store's `len()` is a truncation. A truncated tail
 //! that left a consistent chain is only visible against a signed checkpoint
@@ -26,6 +29,7 @@
 //! Export format (`cpctl ledger export`): one line per entry, the RFC 8785 canonical JSON of the
 //! full entry (stored body plus `entry_hash`), `\n`-terminated, in `seq` order.
 
+#[cfg(test)]
 use std::borrow::Cow;
 use std::io::Write;
 use std::ops::ControlFlow;
@@ -34,6 +38,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::columns::{BodyFields, ColumnValue, N_COLUMNS, OwnedColumn, check_columns};
 use super::{GENESIS_PREVIOUS_HASH, LedgerError, LedgerSet, LedgerStore, RawRecord, canonical};
 
 /// Records hashed per parallel round.
@@ -62,6 +67,11 @@ pub enum DefectKind {
     Truncated,
     /// The first `size` entries no longer have the checkpoint's Merkle root.
     Rewritten,
+    /// A value the store keeps beside the hashed body for its queries (an index column) differs
+    /// from the body: queries filtering on it would answer differently.
+    ColumnMismatch,
+    /// The plane knows the ledger (manifest, checkpoint) but its file is gone.
+    Missing,
 }
 
 impl DefectKind {
@@ -76,6 +86,8 @@ impl DefectKind {
             Self::LinkBroken => "link broken",
             Self::Truncated => "truncated",
             Self::Rewritten => "rewritten",
+            Self::ColumnMismatch => "column mismatch",
+            Self::Missing => "ledger missing",
         }
     }
 }
@@ -95,6 +107,9 @@ pub struct Defect {
     pub kind: DefectKind,
     /// Details (expected vs found).
     pub message: String,
+    /// The stored column that differs from the hashed body ([`DefectKind::ColumnMismatch`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
 }
 
 impl std::fmt::Display for Defect {
@@ -148,6 +163,8 @@ pub struct OwnedRecord {
     pub entry_hash: String,
     /// Backend-reported defect (junk or torn record).
     pub defect: Option<String>,
+    /// The store's index columns of the record ([`RawRecord::columns`]).
+    pub columns: Option<Vec<OwnedColumn>>,
 }
 
 impl From<RawRecord<'_>> for OwnedRecord {
@@ -157,16 +174,9 @@ impl From<RawRecord<'_>> for OwnedRecord {
             body: r.body.to_vec(),
             entry_hash: r.entry_hash.to_string(),
             defect: r.defect.map(str::to_string),
+            columns: r.columns.map(|c| c.iter().map(OwnedColumn::of).collect()),
         }
     }
-}
-
-/// The two fields verification reads from a body; everything else is skipped.
-#[derive(Deserialize)]
-struct BodyHead<'a> {
-    seq: u64,
-    #[serde(borrow)]
-    previous_hash: Cow<'a, str>,
 }
 
 /// Per-record results computed in parallel.
@@ -178,7 +188,7 @@ enum HashCheck {
 
 struct Pre<'a> {
     hash: HashCheck,
-    head: Result<(u64, Cow<'a, str>), String>,
+    fields: Result<BodyFields<'a>, String>,
 }
 
 fn is_hex64(s: &str) -> bool {
@@ -187,7 +197,7 @@ fn is_hex64(s: &str) -> bool {
 
 fn pre_one<'a>(r: &RawRecord<'a>) -> Pre<'a> {
     if r.defect.is_some() {
-        return Pre { hash: HashCheck::Malformed, head: Err(String::new()) };
+        return Pre { hash: HashCheck::Malformed, fields: Err(String::new()) };
     }
     let mut h = Sha256::new();
     h.update([0u8]);
@@ -203,204 +213,28 @@ fn pre_one<'a>(r: &RawRecord<'a>) -> Pre<'a> {
     } else {
         HashCheck::Mismatch(const_hex::encode(digest))
     };
-    let head = match fast_head(r.body) {
-        Some((seq, prev)) => Ok((seq, Cow::Borrowed(prev))),
-        None => {
-            serde_json::from_slice::<BodyHead<'a>>(r.body).map(|b| (b.seq, b.previous_hash)).map_err(|e| e.to_string())
-        }
-    };
-    Pre { hash, head }
+    Pre { hash, fields: BodyFields::parse(r.body) }
 }
 
-/// Nesting depth above which [`fast_head`] defers to serde.
-const FAST_MAX_DEPTH: usize = 64;
-/// Number tokens longer than this are left to serde.
-const FAST_MAX_NUMBER: usize = 300;
-
-/// Index of the first `"`, `\\` or control character (< 0x20) in `b`, eight bytes at a time.
-fn find_special(b: &[u8]) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let mut i = 0;
-    while let Some(word) = b.get(i..i + 8) {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(word);
-        let x = u64::from_le_bytes(a);
-        let q = x ^ (LO * u64::from(b'"'));
-        let s = x ^ (LO * u64::from(b'\\'));
-        // Standard "has zero byte" / "has byte less than n" tests: any hit (or a false
-        // positive after one) ends the fast loop and the byte loop below finds the exact index.
-        let hit = (q.wrapping_sub(LO) & !q) | (s.wrapping_sub(LO) & !s) | (x.wrapping_sub(LO * 0x20) & !x);
-        if hit & HI != 0 {
-            break;
-        }
-        i += 8;
-    }
-    b[i..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).map(|p| i + p)
-}
-
-/// A byte cursor for [`fast_head`].
-struct Scan<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-impl<'a> Scan<'a> {
-    fn next(&mut self) -> Option<u8> {
-        let c = *self.b.get(self.i)?;
-        self.i += 1;
-        Some(c)
-    }
-
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
-    }
-
-    fn lit(&mut self, word: &[u8]) -> Option<()> {
-        let end = self.i + word.len();
-        (self.b.get(self.i..end)? == word).then(|| self.i = end)
-    }
-
-    /// A string without escapes or control characters; its content.
-    fn string(&mut self) -> Option<&'a [u8]> {
-        if self.next()? != b'"' {
-            return None;
-        }
-        let start = self.i;
-        let end = start + find_special(&self.b[start..])?;
-        if self.b[end] != b'"' {
-            return None;
-        }
-        self.i = end + 1;
-        Some(&self.b[start..end])
-    }
-
-    fn digits(&mut self) -> usize {
-        let start = self.i;
-        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
-            self.i += 1;
-        }
-        self.i - start
-    }
-
-    /// A number without exponent: `-?(0|[1-9][0-9]*)(.[0-9]+)?`.
-    fn number(&mut self) -> Option<()> {
-        let start = self.i;
-        if self.peek()? == b'-' {
-            self.i += 1;
-        }
-        match self.peek()? {
-            b'0' => self.i += 1,
-            b'1'..=b'9' => {
-                self.digits();
-            }
-            _ => return None,
-        }
-        if self.peek() == Some(b'.') {
-            self.i += 1;
-            if self.digits() == 0 {
-                return None;
-            }
-        }
-        if matches!(self.peek(), Some(b'e' | b'E' | b'0'..=b'9')) || self.i - start > FAST_MAX_NUMBER {
-            return None;
-        }
-        Some(())
-    }
-
-    /// An unsigned integer that fits `u64`.
-    fn uint(&mut self) -> Option<u64> {
-        let start = self.i;
-        let n = self.digits();
-        let text = &self.b[start..self.i];
-        if n == 0 || (n > 1 && text[0] == b'0') || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
-            return None;
-        }
-        text.iter().try_fold(0u64, |acc, d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')))
-    }
-
-    fn value(&mut self, depth: usize) -> Option<()> {
-        match self.peek()? {
-            b'"' => self.string().map(|_| ()),
-            b'{' | b'[' if depth >= FAST_MAX_DEPTH => None,
-            b'{' => {
-                self.i += 1;
-                if self.peek()? == b'}' {
-                    self.i += 1;
-                    return Some(());
-                }
-                loop {
-                    self.string()?;
-                    if self.next()? != b':' {
-                        return None;
-                    }
-                    self.value(depth + 1)?;
-                    match self.next()? {
-                        b',' => {}
-                        b'}' => return Some(()),
-                        _ => return None,
-                    }
-                }
-            }
-            b'[' => {
-                self.i += 1;
-                if self.peek()? == b']' {
-                    self.i += 1;
-                    return Some(());
-                }
-                loop {
-                    self.value(depth + 1)?;
-                    match self.next()? {
-                        b',' => {}
-                        b']' => return Some(()),
-                        _ => return None,
-                    }
-                }
-            }
-            b't' => self.lit(b"true"),
-            b'f' => self.lit(b"false"),
-            b'n' => self.lit(b"null"),
-            _ => self.number(),
-        }
-    }
-}
-
-/// Reads `seq` and `previous_hash` from a body in the common form (strict JSON, no
-/// whitespace, no escapes, no exponents) without building anything. `None` means "not that
-/// form" and the caller decodes with serde instead; when it answers, serde gives the same
-/// answer (checked by a property test).
+/// Reads `seq` and `previous_hash` through the fast path of [`BodyFields::parse`] (what the
+/// property tests compare with serde).
+#[cfg(test)]
 fn fast_head(b: &[u8]) -> Option<(u64, &str)> {
-    std::str::from_utf8(b).ok()?;
-    let mut s = Scan { b, i: 0 };
-    if s.next()? != b'{' {
-        return None;
-    }
-    let (mut seq, mut prev) = (None, None);
-    if s.peek()? == b'}' {
-        s.i += 1;
-    } else {
-        loop {
-            let key = s.string()?;
-            if s.next()? != b':' {
-                return None;
-            }
-            match key {
-                b"seq" if seq.is_none() => seq = Some(s.uint()?),
-                b"previous_hash" if prev.is_none() => prev = Some(std::str::from_utf8(s.string()?).ok()?),
-                b"seq" | b"previous_hash" => return None,
-                _ => s.value(1)?,
-            }
-            match s.next()? {
-                b',' => {}
-                b'}' => break,
-                _ => return None,
-            }
-        }
-    }
-    if s.i != b.len() {
-        return None;
-    }
-    Some((seq?, prev?))
+    let f = super::columns::fast_fields(b)?;
+    let prev = match f.values[super::columns::N_COLUMNS - 1].clone()? {
+        Cow::Borrowed(p) => p,
+        Cow::Owned(_) => return None,
+    };
+    Some((f.seq, prev))
+}
+
+/// The two fields the reference decoder of the tests reads.
+#[cfg(test)]
+#[derive(Deserialize)]
+struct BodyHead<'a> {
+    seq: u64,
+    #[serde(borrow)]
+    previous_hash: Cow<'a, str>,
 }
 
 fn workers() -> usize {
@@ -434,8 +268,17 @@ struct Arena {
     recs: Vec<ArenaRecord>,
 }
 
-/// Position, body range, hash range and defect of one record in an [`Arena`].
-type ArenaRecord = (u64, std::ops::Range<usize>, std::ops::Range<usize>, Option<String>);
+/// Position, body range, hash range, defect and columns of one record in an [`Arena`].
+type ArenaRecord =
+    (u64, std::ops::Range<usize>, std::ops::Range<usize>, Option<String>, Option<[ArenaColumn; N_COLUMNS]>);
+
+/// A column value of an [`Arena`] record: text is a range of the arena's bytes.
+#[derive(Clone)]
+enum ArenaColumn {
+    Null,
+    Text(std::ops::Range<usize>),
+    NotText(&'static str),
+}
 
 impl Arena {
     fn new() -> Self {
@@ -447,7 +290,19 @@ impl Arena {
         self.data.extend_from_slice(r.body);
         let h = self.data.len();
         self.data.extend_from_slice(r.entry_hash.as_bytes());
-        self.recs.push((r.position, b..h, h..self.data.len(), r.defect.map(str::to_string)));
+        let e = self.data.len();
+        let columns = r.columns.map(|row| {
+            row.map(|c| match c {
+                ColumnValue::Null => ArenaColumn::Null,
+                ColumnValue::NotText(w) => ArenaColumn::NotText(w),
+                ColumnValue::Text(t) => {
+                    let at = self.data.len();
+                    self.data.extend_from_slice(t.as_bytes());
+                    ArenaColumn::Text(at..self.data.len())
+                }
+            })
+        });
+        self.recs.push((r.position, b..h, h..e, r.defect.map(str::to_string), columns));
     }
 
     fn len(&self) -> usize {
@@ -459,22 +314,45 @@ impl Arena {
         self.recs.clear();
     }
 
+    /// Bytes that were a `&str` when pushed: a range of them is valid UTF-8.
+    fn text(&self, r: &std::ops::Range<usize>) -> &str {
+        std::str::from_utf8(&self.data[r.clone()]).unwrap_or_default()
+    }
+
     fn views(&self) -> Vec<RawRecord<'_>> {
         self.recs
             .iter()
-            .map(|(position, b, h, defect)| RawRecord {
+            .map(|(position, b, h, defect, columns)| RawRecord {
                 position: *position,
                 body: &self.data[b.clone()],
                 // The bytes were a `&str`; a range of them is valid UTF-8.
-                entry_hash: std::str::from_utf8(&self.data[h.clone()]).unwrap_or_default(),
+                entry_hash: self.text(h),
                 defect: defect.as_deref(),
+                columns: columns.as_ref().map(|row| {
+                    let mut out = [ColumnValue::Null; N_COLUMNS];
+                    for (slot, c) in out.iter_mut().zip(row) {
+                        *slot = match c {
+                            ArenaColumn::Null => ColumnValue::Null,
+                            ArenaColumn::Text(r) => ColumnValue::Text(self.text(r)),
+                            ArenaColumn::NotText(w) => ColumnValue::NotText(w),
+                        };
+                    }
+                    out
+                }),
             })
             .collect()
     }
 }
 
 fn view(r: &OwnedRecord) -> RawRecord<'_> {
-    RawRecord { position: r.position, body: &r.body, entry_hash: &r.entry_hash, defect: r.defect.as_deref() }
+    let columns = r.columns.as_ref().map(|c| {
+        let mut row = [ColumnValue::Null; N_COLUMNS];
+        for (slot, v) in row.iter_mut().zip(c) {
+            *slot = v.as_value();
+        }
+        row
+    });
+    RawRecord { position: r.position, body: &r.body, entry_hash: &r.entry_hash, defect: r.defect.as_deref(), columns }
 }
 
 /// Classifies a backend-reported defect message.
@@ -532,7 +410,7 @@ impl Verifier {
     }
 
     fn check(&mut self, seq: u64, r: &RawRecord<'_>, p: Pre<'_>) -> Option<Defect> {
-        let bad = |kind, message: String| Some(Defect { seq, kind, message });
+        let bad = |kind, message: String| Some(Defect { seq, kind, message, column: None });
         if let Some(m) = r.defect {
             return bad(defect_kind_of(m), format!("record at position {}: {m}", r.position));
         }
@@ -551,10 +429,11 @@ impl Verifier {
                 );
             }
         };
-        let (body_seq, previous_hash) = match p.head {
-            Ok(h) => h,
+        let fields = match p.fields {
+            Ok(f) => f,
             Err(e) => return bad(DefectKind::Malformed, format!("body is not an entry: {e}")),
         };
+        let (body_seq, previous_hash) = (fields.seq, fields.previous_hash());
         if body_seq != seq || r.position != seq {
             let what = match body_seq.cmp(&seq) {
                 std::cmp::Ordering::Less => "duplicate or reordered entry",
@@ -574,6 +453,14 @@ impl Verifier {
             };
             return bad(DefectKind::LinkBroken, message);
         }
+        if let Some(m) = r.columns.as_ref().and_then(|c| check_columns(c, &fields)) {
+            return Some(Defect {
+                seq,
+                kind: DefectKind::ColumnMismatch,
+                message: m.to_string(),
+                column: Some(m.column.to_string()),
+            });
+        }
         self.prev.clear();
         self.prev.push_str(r.entry_hash);
         if let Some(l) = &mut self.leaves {
@@ -584,7 +471,7 @@ impl Verifier {
 
     /// Records a defect reported out of band (a backend error at `seq`, a short store).
     pub(crate) fn fail_at(&mut self, seq: u64, kind: DefectKind, message: String) {
-        self.report.fail(Defect { seq, kind, message });
+        self.report.fail(Defect { seq, kind, message, column: None });
     }
 
     pub(crate) fn entries(&self) -> u64 {
@@ -671,14 +558,30 @@ pub(crate) fn verify_store_inner(
     Ok(v.finish())
 }
 
-/// Verifies every ledger of a plane, in name order.
+/// Verifies every ledger of a plane, in name order; a ledger the plane knows it had whose file
+/// is gone ([`super::missing_ledgers`]) is a failed report ([`DefectKind::Missing`]).
 pub fn verify_plane(set: &LedgerSet) -> Result<Vec<VerifyReport>, LedgerError> {
     let mut out = Vec::new();
     for name in set.list()? {
         let store = set.open(&name.to_string())?;
         out.push(verify_store(&*store)?);
     }
+    out.extend(super::missing_ledgers(set)?.iter().map(missing_report));
+    out.sort_by(|a, b| a.ledger.cmp(&b.ledger));
     Ok(out)
+}
+
+/// The failed report of a missing ledger.
+pub fn missing_report(m: &super::MissingLedger) -> VerifyReport {
+    let message = format!("file {} does not exist but {} names this ledger", m.file, m.known_from);
+    VerifyReport {
+        ledger: m.ledger.clone(),
+        entries: 0,
+        verified: 0,
+        ok: false,
+        head: None,
+        first_bad: Some(Defect { seq: 0, kind: DefectKind::Missing, message, column: None }),
+    }
 }
 
 /// Errors of [`export_jsonl`].

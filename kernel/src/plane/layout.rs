@@ -49,10 +49,46 @@ pub struct LedgerLayout {
     /// failing, in milliseconds (default 5000).
     #[serde(default = "default_busy_timeout_ms")]
     pub busy_timeout_ms: u64,
+    /// How many more times an open or append that still finds the SQLite database locked after
+    /// `busy_timeout_ms` is retried before the caller gets `LEDGER_UNAVAILABLE` (absent: the
+    /// compiled-in layout's value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub busy_retries: Option<u32>,
+    /// What `cpctl ledger append` may write (absent: the compiled-in layout's policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_notes: Option<OperatorNotes>,
 }
 
 fn default_busy_timeout_ms() -> u64 {
     5000
+}
+
+/// The policy for free-form operator notes (`cpctl ledger append`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorNotes {
+    /// Regular expression (ECMA 262) a note's event type must match.
+    pub event_type_pattern: String,
+    /// Event type prefixes reserved to their owning components.
+    pub reserved_prefixes: Vec<String>,
+}
+
+impl LedgerLayout {
+    /// `busy_retries`, or the compiled-in layout's.
+    pub fn busy_retries(&self) -> u32 {
+        self.busy_retries.or_else(|| Layout::default_layout().ledger.busy_retries).unwrap_or_default()
+    }
+
+    /// `operator_notes`, or the compiled-in layout's.
+    pub fn operator_notes(&self) -> OperatorNotes {
+        match &self.operator_notes {
+            Some(n) => n.clone(),
+            None => Layout::default_layout()
+                .ledger
+                .operator_notes
+                .unwrap_or(OperatorNotes { event_type_pattern: "^$".into(), reserved_prefixes: Vec::new() }),
+        }
+    }
 }
 
 /// Ledger storage backend.

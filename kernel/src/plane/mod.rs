@@ -20,7 +20,9 @@ mod repair;
 pub(crate) mod tier;
 
 pub use config::{PLANE_CONFIG_SCHEMA, PlaneConfig, TrustedKey};
-pub use layout::{DEFAULT_LAYOUT_JSON, Durability, LAYOUT_PATH, LAYOUT_SCHEMA, Layout, LedgerBackend, LedgerLayout};
+pub use layout::{
+    DEFAULT_LAYOUT_JSON, Durability, LAYOUT_PATH, LAYOUT_SCHEMA, Layout, LedgerBackend, LedgerLayout, OperatorNotes,
+};
 pub use paths::{RootSource, resolve_root};
 pub use repair::PlaneDocumentProblem;
 pub use tier::Tier;

@@ -135,7 +135,9 @@ fn decode_err(path: &Path, message: impl Into<String>) -> RouterError {
 
 fn read_checked(plane: &Plane, schema: &str, path: &Path) -> Result<Value, RouterError> {
     let schemas = SchemaSet::for_plane(plane)?;
-    let text = crate::fsx::read_to_string(path).map_err(DocumentError::from)?;
+    // The bounded reader: a regular file within the plane's document limit; a FIFO or a device
+    // is refused unread.
+    let text = plane.config().parse_limits.clone().unwrap_or_default().read_document(path)?;
     Ok(schemas.check_str(schema, path, &text)?.value)
 }
 

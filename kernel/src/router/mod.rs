@@ -1085,6 +1085,8 @@ impl PromptRouter {
         tenant: &str,
         ttl_s: Option<u64>,
     ) -> Result<(String, TokenClaims), RouterError> {
+        self.vocabulary.check_identifier("tenant", tenant).map_err(RouterError::Vocabulary)?;
+        self.vocabulary.check_identifier("principal", principal).map_err(RouterError::Vocabulary)?;
         let claims = self.auth.claims(principal, roles, tenant, ttl_s, self.clock.now_ms())?;
         let token = self.auth.sign(&claims)?;
         self.budgeter.append(vec![

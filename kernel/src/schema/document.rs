@@ -44,7 +44,28 @@ pub struct ParseLimits {
     pub parser_stack_bytes: usize,
 }
 
+impl From<crate::fsx::BoundedReadError> for DocumentError {
+    fn from(e: crate::fsx::BoundedReadError) -> Self {
+        use crate::fsx::BoundedReadError as B;
+        match e {
+            B::Io(e) => Self::Io(e),
+            B::NotRegular { path, what } => Self::NotRegularFile { path, what },
+            B::TooLarge { path, size, limit } => Self::TooLarge {
+                path,
+                size: usize::try_from(size).unwrap_or(usize::MAX),
+                limit: usize::try_from(limit).unwrap_or(usize::MAX),
+            },
+        }
+    }
+}
+
 impl ParseLimits {
+    /// Reads the document at `path` through the bounded reader ([`crate::fsx::read_bounded`]):
+    /// only a regular file of at most [`ParseLimits::max_document_bytes`] bytes.
+    pub fn read_document(&self, path: &std::path::Path) -> Result<String, DocumentError> {
+        Ok(crate::fsx::read_bounded_string(path, self.max_document_bytes as u64)?)
+    }
+
     /// Default of [`ParseLimits::max_document_bytes`]: 8 MiB.
     pub const DEFAULT_MAX_DOCUMENT_BYTES: usize = 8 * 1024 * 1024;
 }
@@ -118,6 +139,14 @@ pub enum DocumentError {
         size: usize,
         /// The limit in bytes.
         limit: usize,
+    },
+    /// The path is not a regular file (a FIFO, `/dev/zero`, a directory): refused unread.
+    #[error("{} is {what}, not a regular file; refused before reading", path.display())]
+    NotRegularFile {
+        /// The file.
+        path: PathBuf,
+        /// What it is.
+        what: &'static str,
     },
     /// The document violates its schema.
     #[error(

@@ -492,17 +492,10 @@ fn located_violations<'a>(
     out
 }
 
-/// Reads a document, refusing one larger than the limit before reading it.
+/// Reads a document through the bounded reader: a regular file within the limit, else refused
+/// before reading ([`ParseLimits::read_document`]).
 pub(crate) fn read_limited(path: &Path, limits: &ParseLimits) -> Result<String, DocumentError> {
-    let size = fsx::metadata(path)?.len();
-    if size > limits.max_document_bytes as u64 {
-        return Err(DocumentError::TooLarge {
-            path: path.to_path_buf(),
-            size: usize::try_from(size).unwrap_or(usize::MAX),
-            limit: limits.max_document_bytes,
-        });
-    }
-    Ok(fsx::read_to_string(path)?)
+    limits.read_document(path)
 }
 
 /// Decodes a validated document into `T`. serde_json does not say where a decode error is, so

@@ -304,11 +304,8 @@ pub(crate) fn build_corpus(
             }
             SearchSourceKind::Files => {
                 for (rel, path) in files(env, tiers)? {
-                    let Ok(m) = crate::fsx::metadata(&path) else { continue };
-                    if m.len() > env.config.search.max_file_bytes {
-                        continue;
-                    }
-                    let Ok(bytes) = crate::fsx::read(&path) else { continue };
+                    // Bounded: a FIFO, a device or a file over the limit is skipped unread.
+                    let Ok(bytes) = crate::fsx::read_bounded(&path, env.config.search.max_file_bytes) else { continue };
                     let Ok(text) = String::from_utf8(bytes) else { continue };
                     push(SearchDoc {
                         source: SearchSourceKind::Files,
