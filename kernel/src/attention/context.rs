@@ -233,7 +233,7 @@ pub struct AssembledContext {
 
 impl AssembledContext {
     /// A compact summary that the router logs inside `PROMPT_SENT`: template, hash, halting
-    /// record (reason, detail, reruns), per-stage status with its detail (merges, truncation,
+    /// record (reason, detail, reruns), per-stage status, duration and detail (merges, truncation,
     /// halting decisions), budget used, cache outcome, and the warnings (count and messages:
     /// skipped invalid templates, withheld fragments, fallbacks).
     pub fn trace_summary(&self) -> serde_json::Value {
@@ -247,6 +247,7 @@ impl AssembledContext {
                     "status": s.status,
                     "fragments": s.fragments_produced,
                     "tokens": s.tokens_produced,
+                    "duration_ms": s.duration_ms,
                     "rerun": s.rerun,
                 });
                 if !s.detail.is_empty() {

@@ -1,0 +1,29 @@
+//! `cp-otel`: telemetry of the Control Plane — the Attention Event Protocol over OpenTelemetry.
+//!
+//! Owns: the projection of ledger entries to OTLP spans and the GenAI client metrics (pure and
+//! deterministic), the tenant-scoped selection of entries, OTLP/JSON lines export, OTLP/HTTP
+//! push (protobuf or JSON) with retries and a spool, the `--follow` cursor, and the compliance
+//! report. Never does: write to a ledger the router waits on, or read another tenant's entries.
+
+mod config;
+pub mod env_vars;
+mod error;
+mod export;
+pub mod ids;
+mod project;
+mod select;
+
+pub use config::{
+    DEFAULT_OTEL_CONFIG_YAML, FollowConfig, MetricsConfig, OTEL_CONFIG_PATH, OTEL_CONFIG_SCHEMA, OtelConfig,
+    PushConfig, RetryConfig,
+};
+pub use error::OtelError;
+pub use export::{ExportSummary, export_json_lines, metrics_json, projection_options, traces_json};
+pub use project::{
+    ProjectionOptions, ProjectionStats, Projector, SCOPE_NAME, SEMCONV_VERSION, SourcedEntry, batches, project,
+    resource, schema_url, traces_data,
+};
+pub use select::{Selection, for_each_page, read_entries};
+
+/// The generated OTLP messages this crate produces (re-exported for callers and tests).
+pub use opentelemetry_proto::tonic as proto;

@@ -1,0 +1,5 @@
+//! Integration tests of cp-otel.
+
+mod fixture;
+mod golden;
+mod scope;
