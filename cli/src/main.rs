@@ -1,11 +1,12 @@
 //! `cpctl` — the Control Plane kernel's command-line interface.
 //!
-//! Thin over the libraries (`cp-kernel`, `cp-installer`): parse, resolve settings, make one
+//! Thin over the libraries (`cp-kernel`, `cp-installer`, `cp-otel`, `aef`): parse, resolve settings, make one
 //! library call, render the typed result as text or `--json`. Errors and exit codes are
 //! `cp_installer::cli_support`'s, shared with `cp-install`: 0 ok, 1 usage or unexpected failure,
 //! 2 a verified "no" (gate FAIL, broken chain, invalid document, refused budget), 3 I/O.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod aef_export;
 mod attention;
 mod auth;
 mod bench;
@@ -20,6 +21,7 @@ mod ledger;
 mod ledger_audit;
 mod ledger_check;
 mod ledger_ops;
+mod otel;
 mod plane;
 mod plane_recover;
 mod quickstart;
@@ -81,6 +83,12 @@ enum Command {
     Bench(bench::BenchCmd),
     /// Create a plane, install the bootstrap set, and route one prompt end to end.
     Quickstart(quickstart::QuickstartArgs),
+    /// Export or push the ledgers as OpenTelemetry spans and GenAI metrics (one tenant).
+    #[command(subcommand)]
+    Otel(otel::OtelCmd),
+    /// Export the plane's sessions as Agent Event Format (one tenant).
+    #[command(subcommand)]
+    Aef(aef_export::AefCmd),
 }
 
 fn main() -> ExitCode {
@@ -103,6 +111,8 @@ fn main() -> ExitCode {
         Command::Auth(c) => auth::run(&settings, c),
         Command::Bench(c) => bench::run(&settings, c),
         Command::Quickstart(a) => quickstart::run(&settings, a),
+        Command::Otel(c) => otel::run(&settings, c),
+        Command::Aef(c) => aef_export::run(&settings, c),
     };
     cli_support::finish(result)
 }

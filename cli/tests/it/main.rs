@@ -8,4 +8,5 @@ mod gates;
 mod ledger_checkpoint;
 mod ledger_concurrency;
 mod ledger_crash;
+mod otel_cli;
 mod router_cli;

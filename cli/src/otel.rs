@@ -1,0 +1,98 @@
+//! `cpctl otel export|push`: the plane's ledgers as OpenTelemetry spans and GenAI metrics.
+
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+use cp_otel::{OtelConfig, Selection, env_vars, export_json_lines};
+
+use crate::common::{CmdResult, Outcome, Settings, render};
+
+/// What to select: one tenant, and a session or a time window.
+#[derive(Debug, Args)]
+pub(crate) struct SelectArgs {
+    /// Tenant whose entries are exported (required; no other tenant's entry is ever included).
+    #[arg(long)]
+    pub(crate) tenant: String,
+    /// Only this session.
+    #[arg(long, conflicts_with_all = ["since", "until"])]
+    pub(crate) session: Option<String>,
+    /// Only entries at or after this RFC 3339 time.
+    #[arg(long)]
+    pub(crate) since: Option<String>,
+    /// Only entries before this RFC 3339 time.
+    #[arg(long)]
+    pub(crate) until: Option<String>,
+}
+
+impl SelectArgs {
+    pub(crate) fn selection(&self) -> Selection {
+        Selection {
+            tenant: self.tenant.clone(),
+            session: self.session.clone(),
+            since: self.since.clone(),
+            until: self.until.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    #[command(flatten)]
+    select: SelectArgs,
+    /// Write OTLP/JSON lines here (the collector file-exporter format).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum OtelCmd {
+    /// Write spans and metrics as OTLP/JSON lines (collector file-exporter format).
+    Export(ExportArgs),
+}
+
+pub(crate) fn run(s: &Settings, c: OtelCmd) -> CmdResult {
+    match c {
+        OtelCmd::Export(a) => export(s, a),
+    }
+}
+
+/// `service.name`: `$OTEL_SERVICE_NAME`, else the config's.
+pub(crate) fn service_name(cfg: &OtelConfig) -> String {
+    std::env::var(env_vars::OTEL_SERVICE_NAME)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| cfg.service_name.clone())
+}
+
+fn export(s: &Settings, a: ExportArgs) -> CmdResult {
+    let plane = s.plane()?;
+    let cfg = OtelConfig::for_plane(&plane)?;
+    let sel = a.select.selection();
+    sel.query()?;
+    let file = cp_kernel::fsx::create(&a.out)?;
+    let mut w = BufWriter::new(file);
+    let sum = export_json_lines(&plane, &sel, &cfg, &service_name(&cfg), &mut w, &a.out)?;
+    w.flush().with_context(|| format!("writing {}", a.out.display()))?;
+    render(s, &sum, |m| {
+        format!(
+            "wrote {} span(s) of {} prompt(s) ({} in flight, {} refusal(s)) from {} entries to {} ({} trace line(s), {} metrics line(s)); not spans: {}",
+            m.stats.spans,
+            m.stats.prompts,
+            m.stats.in_flight,
+            m.stats.refusals,
+            m.stats.entries,
+            a.out.display(),
+            m.trace_lines,
+            m.metric_lines,
+            if m.stats.not_projected.is_empty() {
+                "none".to_string()
+            } else {
+                m.stats.not_projected.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+            }
+        )
+    })?;
+    Ok(Outcome::Ok)
+}
