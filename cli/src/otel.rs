@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use cp_otel::{OtelConfig, Selection, env_vars, export_json_lines};
+use cp_otel::{Endpoint, OtelConfig, Pusher, Selection, env_vars, export_json_lines, push_selection};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
 
@@ -51,11 +51,27 @@ pub(crate) struct ExportArgs {
 pub(crate) enum OtelCmd {
     /// Write spans and metrics as OTLP/JSON lines (collector file-exporter format).
     Export(ExportArgs),
+    /// Send spans and metrics to an OTLP/HTTP receiver (protobuf by default; honours
+    /// OTEL_EXPORTER_OTLP_ENDPOINT, _PROTOCOL, _HEADERS and OTEL_SERVICE_NAME).
+    Push(PushArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PushArgs {
+    #[command(flatten)]
+    select: SelectArgs,
+    /// Receiver base URL (else $OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318).
+    #[arg(long, env = env_vars::OTEL_EXPORTER_OTLP_ENDPOINT)]
+    endpoint: Option<String>,
+    /// `http/protobuf` or `http/json` (else $OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf).
+    #[arg(long, env = env_vars::OTEL_EXPORTER_OTLP_PROTOCOL)]
+    protocol: Option<String>,
 }
 
 pub(crate) fn run(s: &Settings, c: OtelCmd) -> CmdResult {
     match c {
         OtelCmd::Export(a) => export(s, a),
+        OtelCmd::Push(a) => push(s, a),
     }
 }
 
@@ -93,6 +109,34 @@ fn export(s: &Settings, a: ExportArgs) -> CmdResult {
                 m.stats.not_projected.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
             }
         )
+    })?;
+    Ok(Outcome::Ok)
+}
+
+fn push(s: &Settings, a: PushArgs) -> CmdResult {
+    let plane = s.plane()?;
+    let cfg = OtelConfig::for_plane(&plane)?;
+    let sel = a.select.selection();
+    sel.query()?;
+    let headers = std::env::var(env_vars::OTEL_EXPORTER_OTLP_HEADERS).ok();
+    let ep = Endpoint::from_values(a.endpoint.as_deref(), a.protocol.as_deref(), headers.as_deref())?;
+    let base = ep.base.clone();
+    let pusher = Pusher::new(ep, cfg.push.clone(), std::sync::Arc::new(cp_kernel::SystemClock::new()));
+    let r = push_selection(&plane, &sel, &cfg, &service_name(&cfg), &pusher)?;
+    render(s, &r, |r| {
+        let mut t = format!(
+            "pushed {} span(s) in {} request(s) and {} metrics request(s) to {base} ({} bytes, {} retr(y/ies))",
+            r.spans, r.trace_requests, r.metric_requests, r.bytes, r.retries
+        );
+        if r.rejected_spans > 0 || r.rejected_points > 0 {
+            t.push_str(&format!(
+                "; the receiver rejected {} span(s) and {} data point(s): {}",
+                r.rejected_spans,
+                r.rejected_points,
+                r.messages.join("; ")
+            ));
+        }
+        t
     })?;
     Ok(Outcome::Ok)
 }

@@ -6,23 +6,27 @@
 //! report. Never does: write to a ledger the router waits on, or read another tenant's entries.
 
 mod config;
+mod deliver;
 pub mod env_vars;
 mod error;
 mod export;
 pub mod ids;
 mod project;
+mod push;
 mod select;
 
 pub use config::{
     DEFAULT_OTEL_CONFIG_YAML, FollowConfig, MetricsConfig, OTEL_CONFIG_PATH, OTEL_CONFIG_SCHEMA, OtelConfig,
     PushConfig, RetryConfig,
 };
+pub use deliver::{PushReport, push_selection, send_spans};
 pub use error::OtelError;
 pub use export::{ExportSummary, export_json_lines, metrics_json, projection_options, traces_json};
 pub use project::{
     ProjectionOptions, ProjectionStats, Projector, SCOPE_NAME, SEMCONV_VERSION, SourcedEntry, batches, project,
     resource, schema_url, traces_data,
 };
+pub use push::{DEFAULT_ENDPOINT, Delivery, Endpoint, Protocol, PushFailure, Pusher, Signal};
 pub use select::{Selection, for_each_page, read_entries};
 
 /// The generated OTLP messages this crate produces (re-exported for callers and tests).

@@ -126,3 +126,52 @@ fn aef_export_validates_and_stays_inside_the_tenant() {
     let stdout = run_ok(cpctl(&tp).args(["aef", "export", "--tenant", "other"]));
     assert!(stdout.lines().count() >= 4 && !stdout.contains("\"s1\""));
 }
+
+#[test]
+fn otel_push_honours_the_environment_and_reports_what_was_sent() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let tp = routed_plane();
+    // A one-shot receiver that records the request line and headers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::thread::spawn(move || {
+        let mut heads = Vec::new();
+        for _ in 0..2 {
+            let (s, _) = listener.accept().unwrap();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut head = String::new();
+            let mut len = 0usize;
+            loop {
+                let mut l = String::new();
+                r.read_line(&mut l).unwrap();
+                if l.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+                head.push_str(&l);
+            }
+            let mut body = vec![0; len];
+            r.read_exact(&mut body).unwrap();
+            let mut w = s;
+            w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+            heads.push(head);
+        }
+        heads
+    });
+    let out = run_ok(
+        cpctl(&tp)
+            .args(["--json", "otel", "push", "--tenant", "acme"])
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", &url)
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+            .env("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20x")
+            .env("OTEL_SERVICE_NAME", "svc-from-env"),
+    );
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((r["trace_requests"].as_u64(), r["metric_requests"].as_u64()), (Some(1), Some(1)));
+    let heads = seen.join().unwrap();
+    assert!(heads[0].starts_with("POST /v1/traces ") && heads[1].starts_with("POST /v1/metrics "), "{heads:?}");
+    assert!(heads[0].to_ascii_lowercase().contains("content-type: application/json"));
+    assert!(heads[0].to_ascii_lowercase().contains("authorization: bearer x"));
+}

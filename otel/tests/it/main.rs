@@ -1,5 +1,10 @@
 //! Integration tests of cp-otel.
+#![allow(clippy::disallowed_methods, clippy::print_stdout)]
 
 mod fixture;
 mod golden;
+mod interop;
+mod push;
+mod python;
+mod receiver;
 mod scope;
