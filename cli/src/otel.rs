@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use cp_otel::{Endpoint, OtelConfig, Pusher, Selection, env_vars, export_json_lines, push_selection};
+use cp_kernel::Clock;
+use cp_otel::{Endpoint, Follower, OtelConfig, Pusher, Selection, env_vars, export_json_lines, push_selection};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
 
@@ -66,6 +67,15 @@ pub(crate) struct PushArgs {
     /// `http/protobuf` or `http/json` (else $OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf).
     #[arg(long, env = env_vars::OTEL_EXPORTER_OTLP_PROTOCOL)]
     protocol: Option<String>,
+    /// Keep tailing the ledgers and push entries as they are appended (needs --state).
+    #[arg(long, requires = "state", conflicts_with_all = ["since", "until"])]
+    follow: bool,
+    /// Directory of the follow cursor and spool (resumed on restart).
+    #[arg(long, requires = "follow")]
+    state: Option<PathBuf>,
+    /// Stop after this many polls (0 = run until interrupted).
+    #[arg(long, default_value_t = 0, requires = "follow")]
+    polls: u64,
 }
 
 pub(crate) fn run(s: &Settings, c: OtelCmd) -> CmdResult {
@@ -121,7 +131,11 @@ fn push(s: &Settings, a: PushArgs) -> CmdResult {
     let headers = std::env::var(env_vars::OTEL_EXPORTER_OTLP_HEADERS).ok();
     let ep = Endpoint::from_values(a.endpoint.as_deref(), a.protocol.as_deref(), headers.as_deref())?;
     let base = ep.base.clone();
-    let pusher = Pusher::new(ep, cfg.push.clone(), std::sync::Arc::new(cp_kernel::SystemClock::new()));
+    let clock = std::sync::Arc::new(cp_kernel::SystemClock::new());
+    let pusher = Pusher::new(ep, cfg.push.clone(), clock.clone());
+    if a.follow {
+        return follow(s, &plane, sel, cfg, &pusher, &a, &base, clock.as_ref());
+    }
     let r = push_selection(&plane, &sel, &cfg, &service_name(&cfg), &pusher)?;
     render(s, &r, |r| {
         let mut t = format!(
@@ -135,6 +149,54 @@ fn push(s: &Settings, a: PushArgs) -> CmdResult {
                 r.rejected_points,
                 r.messages.join("; ")
             ));
+        }
+        t
+    })?;
+    Ok(Outcome::Ok)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn follow(
+    s: &Settings,
+    plane: &cp_kernel::Plane,
+    sel: Selection,
+    cfg: OtelConfig,
+    pusher: &Pusher,
+    a: &PushArgs,
+    base: &str,
+    clock: &dyn Clock,
+) -> CmdResult {
+    let state = a.state.clone().unwrap_or_default();
+    let poll_ms = cfg.follow.poll_ms;
+    let service = service_name(&cfg);
+    let mut f = Follower::open(plane, sel, cfg, pusher, &service, &state)?;
+    let mut n = 0u64;
+    loop {
+        f.poll()?;
+        n += 1;
+        if let Some(e) = &f.report().last_error {
+            tracing::warn!(error = %e, spool = f.report().spool_batches, "delivery to {base} pending");
+        }
+        if a.polls != 0 && n >= a.polls {
+            break;
+        }
+        clock.sleep_ms(poll_ms);
+    }
+    let r = f.report().clone();
+    render(s, &r, |r| {
+        let mut t = format!(
+            "{} poll(s): read {} entries, spooled {} batch(es), delivered {} span(s) in {} request(s) to {base}; {} batch(es) in the spool, {} dropped (spool full), {} refused",
+            r.polls,
+            r.entries,
+            r.spooled_batches,
+            r.delivered.spans,
+            r.delivered.trace_requests + r.delivered.metric_requests,
+            r.spool_batches,
+            r.dropped_batches,
+            r.rejected_batches
+        );
+        if let Some(e) = &r.last_error {
+            t.push_str(&format!("; last error: {e}"));
         }
         t
     })?;

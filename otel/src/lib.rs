@@ -10,6 +10,7 @@ mod deliver;
 pub mod env_vars;
 mod error;
 mod export;
+mod follow;
 pub mod ids;
 mod project;
 mod push;
@@ -22,6 +23,7 @@ pub use config::{
 pub use deliver::{PushReport, push_selection, send_spans};
 pub use error::OtelError;
 pub use export::{ExportSummary, export_json_lines, metrics_json, projection_options, traces_json};
+pub use follow::{FollowReport, Follower};
 pub use project::{
     ProjectionOptions, ProjectionStats, Projector, SCOPE_NAME, SEMCONV_VERSION, SourcedEntry, batches, project,
     resource, schema_url, traces_data,

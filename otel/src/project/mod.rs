@@ -32,7 +32,7 @@ pub const SEMCONV_VERSION: &str = "1.38.0";
 pub const SCOPE_NAME: &str = "cp-otel";
 
 /// A ledger entry with the name of its ledger (`HO1/prompts`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct SourcedEntry {
     /// Ledger name.
     pub ledger: String,
@@ -162,6 +162,26 @@ impl Projector {
     /// Ids of `PROMPT_SENT` entries still waiting for their answer, oldest first.
     pub fn pending(&self) -> &[String] {
         &self.pending_order
+    }
+
+    /// The `PROMPT_SENT` entries still waiting for their answer, oldest first (to persist).
+    pub fn pending_entries(&self) -> Vec<SourcedEntry> {
+        self.pending_order.iter().filter_map(|id| self.pending.get(id).cloned()).collect()
+    }
+
+    /// Puts back `PROMPT_SENT` entries saved by [`Projector::pending_entries`].
+    pub fn restore_pending(&mut self, sent: Vec<SourcedEntry>) {
+        for se in sent {
+            self.pending_order.push(se.entry.id.clone());
+            self.pending.insert(se.entry.id.clone(), se);
+        }
+    }
+
+    /// The metrics accumulated since the last call (delta), resetting the accumulator.
+    pub fn take_metrics(&mut self) -> MetricsData {
+        let m = self.metrics_data();
+        self.metrics = MetricsAcc::default();
+        m
     }
 
     /// Flushes prompts still in flight (as spans marked `cp.in_flight`) and returns the

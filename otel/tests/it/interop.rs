@@ -43,6 +43,7 @@ fn push(protocol: &str, gzip: bool) -> (Receiver, cp_otel::PushReport, tempfile:
 
 fn check(v: &Value, report: &cp_otel::PushReport) {
     assert_eq!(v["spans"].as_u64().unwrap(), report.spans);
+    assert_eq!((report.stats.prompts, report.stats.orphans), (3, 0), "answers meet their PROMPT_SENT");
     assert_eq!(v["tenants"], serde_json::json!(["t1"]));
     assert_eq!(v["metrics"], serde_json::json!(["gen_ai.client.token.usage", "gen_ai.client.operation.duration"]));
     let client = v["client"].as_array().unwrap();

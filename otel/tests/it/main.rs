@@ -2,6 +2,7 @@
 #![allow(clippy::disallowed_methods, clippy::print_stdout)]
 
 mod fixture;
+mod follow;
 mod golden;
 mod interop;
 mod push;

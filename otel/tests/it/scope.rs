@@ -11,14 +11,20 @@ use crate::fixture::{LEDGER, entries};
 pub(crate) fn plane_with_two_tenants() -> TempPlane {
     let tp = TempPlane::new();
     let store: Arc<dyn LedgerStore> = LedgerSet::new(&tp.plane).open(LEDGER).unwrap();
+    // Fixture id → id the store assigned, per tenant (answers point at their PROMPT_SENT).
+    let mut ids: std::collections::HashMap<(String, String), String> = std::collections::HashMap::new();
     for (a, b) in entries("t1").into_iter().zip(entries("t2")) {
         for se in [a, b] {
             let e = se.entry;
-            let mut n = NewEntry::new(e.event_type.clone()).provenance(e.provenance());
+            let tenant = e.tenant_id.clone().unwrap_or_default();
+            let mut p = e.provenance();
+            p.parent_event_id = p.parent_event_id.map(|old| ids[&(tenant.clone(), old)].clone());
+            let mut n = NewEntry::new(e.event_type.clone()).provenance(p);
             n.metadata = e.metadata.clone();
             n.submission_id = e.submission_id.clone();
             n.reason = e.reason.clone();
-            store.append(n).unwrap();
+            let stored = store.append(n).unwrap();
+            ids.insert((tenant, e.id.clone()), stored.id);
         }
     }
     tp
