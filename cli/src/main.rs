@@ -27,6 +27,7 @@ mod plane_recover;
 mod quickstart;
 mod registries;
 mod registry;
+mod report;
 mod route;
 mod schema;
 
@@ -86,6 +87,8 @@ enum Command {
     /// Export or push the ledgers as OpenTelemetry spans and GenAI metrics (one tenant).
     #[command(subcommand)]
     Otel(otel::OtelCmd),
+    /// Write the compliance (traceability) report of a session or time window (one tenant).
+    Report(report::ReportArgs),
     /// Export the plane's sessions as Agent Event Format (one tenant).
     #[command(subcommand)]
     Aef(aef_export::AefCmd),
@@ -113,6 +116,7 @@ fn main() -> ExitCode {
         Command::Quickstart(a) => quickstart::run(&settings, a),
         Command::Otel(c) => otel::run(&settings, c),
         Command::Aef(c) => aef_export::run(&settings, c),
+        Command::Report(a) => report::run(&settings, a),
     };
     cli_support::finish(result)
 }

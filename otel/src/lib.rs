@@ -14,6 +14,7 @@ mod follow;
 pub mod ids;
 mod project;
 mod push;
+mod report;
 mod select;
 
 pub use config::{
@@ -29,6 +30,7 @@ pub use project::{
     resource, schema_url, traces_data,
 };
 pub use push::{DEFAULT_ENDPOINT, Delivery, Endpoint, Protocol, PushFailure, Pusher, Signal};
+pub use report::{ChainProof, ComplianceReport, Section, build_report, render_html, render_pdf};
 pub use select::{Selection, for_each_page, read_entries};
 
 /// The generated OTLP messages this crate produces (re-exported for callers and tests).

@@ -243,3 +243,27 @@ fn otel_push_follow_spools_while_the_receiver_is_down_and_delivers_after_a_resta
     assert_eq!(again["delivered"]["spans"], 0, "nothing delivered twice");
     assert_eq!(*count.lock().unwrap() as u64, up["delivered"]["trace_requests"].as_u64().unwrap());
 }
+
+#[test]
+fn report_writes_html_and_pdf_of_one_tenant() {
+    let tp = routed_plane();
+    let html = tp.dir.path().join("r.html");
+    let out = run_ok(
+        cpctl(&tp)
+            .args(["--json", "report", "--tenant", "acme", "--session", "s1", "--format", "html", "--out"])
+            .arg(&html),
+    );
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((r["prompts"].as_u64(), r["chain"][0]["verified"].as_bool()), (Some(2), Some(true)), "{r}");
+    let text = read(&html);
+    assert!(text.contains("tenant acme") && text.contains("FORBIDDEN") && !text.contains("tenant other"));
+    let pdf = tp.dir.path().join("r.pdf");
+    run_ok(
+        cpctl(&tp)
+            .args(["report", "--tenant", "acme", "--since", "2000-01-01T00:00:00Z", "--format", "pdf", "--out"])
+            .arg(&pdf),
+    );
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));
+    let bad = cpctl(&tp).args(["report", "--tenant", "acme", "--format", "docx", "--out"]).arg(&pdf).output().unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+}

@@ -8,4 +8,5 @@ mod interop;
 mod push;
 mod python;
 mod receiver;
+mod report;
 mod scope;
