@@ -57,6 +57,8 @@ struct Report {
     follow_p99_ms: f64,
     follow_target_p99_ms: f64,
     max_rss_kib_after_build: u64,
+    /// Peak after the scans and projections (before the push measurement holds its bodies).
+    max_rss_kib_after_projection: u64,
     max_rss_kib_end: u64,
 }
 
@@ -286,7 +288,7 @@ pub(crate) fn run(s: &Settings, c: BenchOtelCmd) -> CmdResult {
     let r = result?;
     render(s, &r, |r| {
         format!(
-            "otel bench over {} entries (built in {:.1} s)\nraw scan {:.0} entries/s; projection {:.0} entries/s ({:.0} spans/s), ratio {:.2} (target >= {})\npush {:.1} MB/s vs raw POST {:.1} MB/s of the same {} bytes, ratio {:.2}\nfollow (poll {} ms): append -> delivered p50 {:.0} ms, p99 {:.0} ms (target <= {})\nmax RSS {} KiB after the build, {} KiB at the end",
+            "otel bench over {} entries (built in {:.1} s)\nraw scan {:.0} entries/s; projection {:.0} entries/s ({:.0} spans/s), ratio {:.2} (target >= {})\npush {:.1} MB/s vs raw POST {:.1} MB/s of the same {} bytes, ratio {:.2}\nfollow (poll {} ms): append -> delivered p50 {:.0} ms, p99 {:.0} ms (target <= {})\nmax RSS {} KiB after the build, {} KiB after projecting, {} KiB at the end",
             r.entries,
             r.build_s,
             r.scan_entries_per_s,
@@ -303,6 +305,7 @@ pub(crate) fn run(s: &Settings, c: BenchOtelCmd) -> CmdResult {
             r.follow_p99_ms,
             r.follow_target_p99_ms,
             r.max_rss_kib_after_build,
+            r.max_rss_kib_after_projection,
             r.max_rss_kib_end
         )
     })?;
@@ -328,6 +331,7 @@ fn bench(root: &Path, entries: u64, samples: u64) -> anyhow::Result<Report> {
         scan_best = scan_best.min(st);
         proj_best = proj_best.min(pt);
     }
+    let rss_projection = max_rss_kib();
     let (url, _) = receiver()?;
     let (push_bytes, push_bps, raw_bps) = push_vs_raw(&url, &cfg, &plane)?;
     let (p50, p99) = follow_latency(&plane, &cfg, &url, samples, &root.join("follow"))?;
@@ -348,6 +352,7 @@ fn bench(root: &Path, entries: u64, samples: u64) -> anyhow::Result<Report> {
         follow_p99_ms: p99,
         follow_target_p99_ms: 1000.0,
         max_rss_kib_after_build: rss_build,
+        max_rss_kib_after_projection: rss_projection,
         max_rss_kib_end: max_rss_kib(),
     })
 }

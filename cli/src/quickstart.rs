@@ -43,7 +43,12 @@ struct Out {
 }
 
 /// Writes the session's spans to a file and says how to push them.
-fn spans(s: &Settings, r: &QuickstartReport, tenant: &str, out: Option<std::path::PathBuf>) -> anyhow::Result<Telemetry> {
+fn spans(
+    s: &Settings,
+    r: &QuickstartReport,
+    tenant: &str,
+    out: Option<std::path::PathBuf>,
+) -> anyhow::Result<Telemetry> {
     let plane = s.plane()?;
     let cfg = cp_otel::OtelConfig::for_plane(&plane)?;
     let name = s.root.file_name().map_or("plane".into(), |n| n.to_string_lossy().into_owned());

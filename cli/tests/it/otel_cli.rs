@@ -267,3 +267,28 @@ fn report_writes_html_and_pdf_of_one_tenant() {
     let bad = cpctl(&tp).args(["report", "--tenant", "acme", "--format", "docx", "--out"]).arg(&pdf).output().unwrap();
     assert_eq!(bad.status.code(), Some(1));
 }
+
+#[test]
+fn quickstart_ends_by_writing_the_sessions_spans() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let out = Command::new(env!("CARGO_BIN_EXE_cpctl"))
+        .arg("--root")
+        .arg(&root)
+        .args(["--json", "quickstart"])
+        .env_remove("CP_AUTH_SECRET")
+        .env_remove("CP_AUTH_SECRET_FILE")
+        .env_remove("CP_OPENAI_BASE_URL")
+        .env_remove("OTEL_SERVICE_NAME")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let t = &r["telemetry"];
+    assert_eq!(t["file"].as_str().unwrap(), dir.path().join("root-spans.otlp.jsonl").display().to_string());
+    assert!(t["spans"].as_u64().unwrap() >= 2, "{t}");
+    assert!(t["push"].as_str().unwrap().contains("otel push --tenant demo --session"));
+    let text = read(Path::new(t["file"].as_str().unwrap()));
+    let session = r["session_id"].as_str().unwrap();
+    assert!(text.contains(session) && text.contains("gen_ai.usage.input_tokens"));
+}
