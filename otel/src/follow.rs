@@ -131,29 +131,41 @@ impl<'a> Follower<'a> {
         &self.report
     }
 
-    /// One poll: read what was appended, commit it to the spool with the cursor, deliver the
-    /// spool. Delivery failures are reported (and the batches kept), not returned as errors.
+    /// One poll: read what was appended, a page (`read_page_entries`) at a time, committing
+    /// each page to the spool with the cursor after it and delivering the spool, so memory
+    /// stays bounded however far behind the cursor is. Delivery failures are reported (and the
+    /// batches kept), not returned as errors.
     pub fn poll(&mut self) -> Result<(), OtelError> {
         self.report.polls += 1;
-        let read = self.read_new()?;
-        if read > 0 {
-            self.commit()?;
+        let page = self.cfg.read_page_entries.max(1);
+        loop {
+            let read = self.read_new(page)?;
+            if read > 0 {
+                self.commit()?;
+            }
+            self.cap_spool()?;
+            self.drain()?;
+            if read < page as u64 {
+                break;
+            }
         }
-        self.cap_spool()?;
-        self.drain()?;
         self.report.spool_batches = self.spool_files()?.len() as u64;
         Ok(())
     }
 
-    fn read_new(&mut self) -> Result<u64, OtelError> {
+    /// Reads at most `max` new entries (ledger by ledger) into the projector.
+    fn read_new(&mut self, max: usize) -> Result<u64, OtelError> {
         let base = self.sel.query()?;
         let set = LedgerSet::new(self.plane);
-        let page = self.cfg.read_page_entries.max(1);
         let mut n = 0u64;
-        for name in set.list()? {
+        'ledgers: for name in set.list()? {
             let ledger = name.to_string();
             let store = set.open_existing(&ledger)?;
             loop {
+                let page = max.saturating_sub(n as usize);
+                if page == 0 {
+                    break 'ledgers;
+                }
                 let mut q = base.clone();
                 q.after_seq = self.cursor.ledgers.get(&ledger).copied();
                 q.limit = Some(page);

@@ -135,3 +135,29 @@ fn a_full_spool_drops_the_oldest_batches_and_reports_it() {
     assert_eq!(r.dropped_batches, r.spooled_batches);
     assert_eq!(r.spool_batches, 0);
 }
+
+#[test]
+fn a_follower_far_behind_commits_page_by_page() {
+    let tp = plane_with_two_tenants();
+    let state = tempfile::tempdir().unwrap();
+    let rx = Receiver::start(vec![]);
+    let mut c = cfg();
+    c.read_page_entries = 3;
+    let p = pusher(&rx.url);
+    let mut f = Follower::open(&tp.plane, sel(), c, &p, "cp-test", state.path()).unwrap();
+    f.poll().unwrap();
+    let r = f.report().clone();
+    assert_eq!(r.entries, 8);
+    assert_eq!(
+        std::fs::read_to_string(state.path().join("cursor.json")).unwrap().matches("\"poll\":3").count(),
+        1,
+        "3 pages of at most 3 entries"
+    );
+    // The spans of a one-shot projection, each once, except the in-flight R-4 (root + chat),
+    // which the follower keeps in its cursor until the answer arrives.
+    let (want, _, stats) = project(read_entries(&tp.plane, &sel(), 100).unwrap(), &options());
+    assert_eq!(stats.in_flight, 1);
+    assert_eq!(r.delivered.spans as usize + 2, want.resource_spans[0].scope_spans[0].spans.len());
+    assert!(std::fs::read_to_string(state.path().join("cursor.json")).unwrap().contains("R-4"));
+    assert!(delivered(&rx).values().all(|n| *n == 1));
+}
