@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use crate::common::{CmdResult, Settings};
-use crate::{bench_attention, bench_install, bench_ledger, bench_route};
+use crate::{bench_attention, bench_install, bench_ledger, bench_otel, bench_route};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum BenchCmd {
@@ -15,6 +15,8 @@ pub(crate) enum BenchCmd {
     Route(bench_route::BenchRouteCmd),
     #[command(flatten)]
     Install(bench_install::BenchInstallCmd),
+    #[command(flatten)]
+    Otel(bench_otel::BenchOtelCmd),
 }
 
 pub(crate) fn run(s: &Settings, c: BenchCmd) -> CmdResult {
@@ -23,5 +25,6 @@ pub(crate) fn run(s: &Settings, c: BenchCmd) -> CmdResult {
         BenchCmd::Attention(c) => bench_attention::run(s, c),
         BenchCmd::Route(c) => bench_route::run(s, c),
         BenchCmd::Install(c) => bench_install::run(s, c),
+        BenchCmd::Otel(c) => bench_otel::run(s, c),
     }
 }

@@ -1,17 +1,19 @@
 //! `cpctl` — the Control Plane kernel's command-line interface.
 //!
-//! Thin over the libraries (`cp-kernel`, `cp-installer`): parse, resolve settings, make one
+//! Thin over the libraries (`cp-kernel`, `cp-installer`, `cp-otel`, `aef`): parse, resolve settings, make one
 //! library call, render the typed result as text or `--json`. Errors and exit codes are
 //! `cp_installer::cli_support`'s, shared with `cp-install`: 0 ok, 1 usage or unexpected failure,
 //! 2 a verified "no" (gate FAIL, broken chain, invalid document, refused budget), 3 I/O.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod aef_export;
 mod attention;
 mod auth;
 mod bench;
 mod bench_attention;
 mod bench_install;
 mod bench_ledger;
+mod bench_otel;
 mod bench_route;
 mod budget;
 mod common;
@@ -20,11 +22,13 @@ mod ledger;
 mod ledger_audit;
 mod ledger_check;
 mod ledger_ops;
+mod otel;
 mod plane;
 mod plane_recover;
 mod quickstart;
 mod registries;
 mod registry;
+mod report;
 mod route;
 mod schema;
 mod template;
@@ -85,6 +89,14 @@ enum Command {
     Bench(bench::BenchCmd),
     /// Create a plane, install the bootstrap set, and route one prompt end to end.
     Quickstart(quickstart::QuickstartArgs),
+    /// Export or push the ledgers as OpenTelemetry spans and GenAI metrics (one tenant).
+    #[command(subcommand)]
+    Otel(otel::OtelCmd),
+    /// Write the compliance (traceability) report of a session or time window (one tenant).
+    Report(report::ReportArgs),
+    /// Export the plane's sessions as Agent Event Format (one tenant).
+    #[command(subcommand)]
+    Aef(aef_export::AefCmd),
 }
 
 fn main() -> ExitCode {
@@ -109,6 +121,9 @@ fn main() -> ExitCode {
         Command::Auth(c) => auth::run(&settings, c),
         Command::Bench(c) => bench::run(&settings, c),
         Command::Quickstart(a) => quickstart::run(&settings, a),
+        Command::Otel(c) => otel::run(&settings, c),
+        Command::Aef(c) => aef_export::run(&settings, c),
+        Command::Report(a) => report::run(&settings, a),
     };
     cli_support::finish_as(result, json)
 }

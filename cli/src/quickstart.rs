@@ -21,11 +21,53 @@ pub(crate) struct QuickstartArgs {
     /// The question asked through the shipped prompt contract.
     #[arg(long)]
     question: Option<String>,
+    /// Where the session's spans are written (OTLP/JSON lines; default: `<root>-spans.otlp.jsonl`
+    /// beside the plane root).
+    #[arg(long)]
+    spans_out: Option<std::path::PathBuf>,
+}
+
+/// What the quickstart's last step wrote: the session's spans.
+#[derive(Debug, serde::Serialize)]
+struct Telemetry {
+    file: String,
+    spans: u64,
+    push: String,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Out {
+    #[serde(flatten)]
+    report: QuickstartReport,
+    telemetry: Telemetry,
+}
+
+/// Writes the session's spans to a file and says how to push them.
+fn spans(
+    s: &Settings,
+    r: &QuickstartReport,
+    tenant: &str,
+    out: Option<std::path::PathBuf>,
+) -> anyhow::Result<Telemetry> {
+    let plane = s.plane()?;
+    let cfg = cp_otel::OtelConfig::for_plane(&plane)?;
+    let name = s.root.file_name().map_or("plane".into(), |n| n.to_string_lossy().into_owned());
+    let file = out.unwrap_or_else(|| s.root.with_file_name(format!("{name}-spans.otlp.jsonl")));
+    let sel = cp_otel::Selection { tenant: tenant.into(), session: Some(r.session_id.clone()), ..Default::default() };
+    let mut w = std::io::BufWriter::new(cp_kernel::fsx::create(&file)?);
+    let sum = cp_otel::export_json_lines(&plane, &sel, &cfg, &crate::otel::service_name(&cfg), &mut w, &file)?;
+    std::io::Write::flush(&mut w)?;
+    let push = format!(
+        "OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 cpctl --root {} otel push --tenant {tenant} --session {}",
+        s.root.display(),
+        r.session_id
+    );
+    Ok(Telemetry { file: file.display().to_string(), spans: sum.stats.spans, push })
 }
 
 pub(crate) fn run(s: &Settings, a: QuickstartArgs) -> CmdResult {
     let mut opts = QuickstartOptions::new(&s.root);
-    opts.tenant = a.tenant;
+    opts.tenant = a.tenant.clone();
     if let Some(q) = a.question {
         opts.question = q;
     }
@@ -46,8 +88,18 @@ pub(crate) fn run(s: &Settings, a: QuickstartArgs) -> CmdResult {
     });
     bar.finish_and_clear();
     let report = report?;
-    render(s, &report, text)?;
-    Ok(if report.all_green() { Outcome::Ok } else { Outcome::Refused })
+    let telemetry = spans(s, &report, &a.tenant, a.spans_out)?;
+    let green = report.all_green();
+    render(s, &Out { report, telemetry }, |o| {
+        let mut t = text(&o.report);
+        let _ = writeln!(
+            t,
+            "\n8. Telemetry: wrote {} span(s) of session {} to {}\n   push them to an OTLP/HTTP receiver (an OpenTelemetry Collector, Arize Phoenix):\n   {}",
+            o.telemetry.spans, o.report.session_id, o.telemetry.file, o.telemetry.push
+        );
+        t
+    })?;
+    Ok(if green { Outcome::Ok } else { Outcome::Refused })
 }
 
 fn text(r: &QuickstartReport) -> String {

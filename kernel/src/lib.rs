@@ -157,9 +157,9 @@ pub use attention::{
     BudgetLimit, BudgetUsed, CacheConfig, CacheStatus, Candidate, ContextFragment, CustomStage, CustomStageInput,
     DEFAULT_ATTENTION_CONFIG_YAML, DefaultTemplateConfig, Fallback, FragmentSource, HaltReason, HaltingRecord,
     InvalidSelector, InvalidTemplate, LoadedTemplate, MergedStage, OnEmpty, OnTimeout, RequiredContextDefaults,
-    ResolutionExplanation, SearchConfig, StageOrigin, StageResult, StageSpec, StageStatus, TemplateBudget,
-    TemplateIssue, TemplateReport, estimate_tokens, invalid_templates, load_template_file, load_template_str,
-    validate_template_file,
+    ResolutionExplanation, RetrievalCandidate, RetrievalConfig, SearchConfig, StageOrigin, StageResult, StageSpec,
+    StageStatus, TemplateBudget, TemplateIssue, TemplateReport, estimate_tokens, invalid_templates, load_template_file,
+    load_template_str, validate_template_file,
 };
 
 // Router, budgets, providers, auth.

@@ -14,6 +14,7 @@ mod ledger_cli;
 mod ledger_concurrency;
 mod ledger_contention;
 mod ledger_crash;
+mod otel_cli;
 mod repair;
 mod route_provider;
 mod router_cli;

@@ -35,6 +35,9 @@ pub struct AttentionConfig {
     pub required_context_defaults: RequiredContextDefaults,
     /// The minimal default template.
     pub default_template: DefaultTemplateConfig,
+    /// What `PROMPT_SENT` records of retrieval (default: 20 candidates per stage).
+    #[serde(default)]
+    pub retrieval: super::retrieval::RetrievalConfig,
 }
 
 /// Context cache settings.

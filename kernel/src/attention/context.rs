@@ -180,6 +180,28 @@ pub enum CacheStatus {
     Stale,
 }
 
+/// One candidate a stage produced, as `PROMPT_SENT` records it: where it came from, how the
+/// stage ranked it and where it ended in the final context.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetrievalCandidate {
+    /// Kind of source.
+    pub source: FragmentSource,
+    /// The entry/row/file the candidate was read from.
+    pub source_id: String,
+    /// The stage that produced it.
+    pub stage: String,
+    /// 0–1 relevance when scored by search; `None` for targeted reads.
+    pub relevance: Option<f64>,
+    /// Position (0-based) in the stage's own ranking (its production order).
+    pub rank_before: i64,
+    /// Position (0-based) in the final context; -1 when dropped by structuring or the budget.
+    pub rank_after: i64,
+    /// Estimated tokens of the candidate's content.
+    pub tokens: u64,
+    /// SHA-256 (hex) of the candidate's content.
+    pub content_sha256: String,
+}
+
 /// The result of an assembly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AssembledContext {
@@ -203,11 +225,15 @@ pub struct AssembledContext {
     pub warnings: Vec<String>,
     /// Cache outcome.
     pub cache: CacheStatus,
+    /// Every candidate a stage produced (top `retrieval.max_candidates_per_stage` per stage, in
+    /// execution order, each stage's last run), with its final rank.
+    #[serde(default)]
+    pub retrieval: Vec<RetrievalCandidate>,
 }
 
 impl AssembledContext {
     /// A compact summary that the router logs inside `PROMPT_SENT`: template, hash, halting
-    /// record (reason, detail, reruns), per-stage status with its detail (merges, truncation,
+    /// record (reason, detail, reruns), per-stage status, duration and detail (merges, truncation,
     /// halting decisions), budget used, cache outcome, and the warnings (count and messages:
     /// skipped invalid templates, withheld fragments, fallbacks).
     pub fn trace_summary(&self) -> serde_json::Value {
@@ -221,6 +247,7 @@ impl AssembledContext {
                     "status": s.status,
                     "fragments": s.fragments_produced,
                     "tokens": s.tokens_produced,
+                    "duration_ms": s.duration_ms,
                     "rerun": s.rerun,
                 });
                 if !s.detail.is_empty() {

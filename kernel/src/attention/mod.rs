@@ -35,6 +35,7 @@ mod merge;
 mod pipeline;
 mod request;
 mod resolve;
+mod retrieval;
 mod service;
 pub(crate) mod stages;
 mod template;
@@ -50,11 +51,12 @@ pub use config::{
 };
 pub use context::{
     AssembledContext, BudgetLimit, BudgetUsed, CacheStatus, ContextFragment, FragmentSource, HaltReason, HaltingRecord,
-    StageResult, StageStatus,
+    RetrievalCandidate, StageResult, StageStatus,
 };
 pub use error::{AttentionError, TemplateIssue};
 pub use request::{AgentClass, AttentionRequest};
 pub use resolve::{Candidate, MergedStage, ResolutionExplanation, StageOrigin};
+pub use retrieval::RetrievalConfig;
 pub use service::{
     AttentionService, AttentionServiceBuilder, CustomStage, CustomStageInput, TemplateReport, validate_template_file,
 };

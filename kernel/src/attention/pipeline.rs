@@ -9,6 +9,7 @@ use super::budget::BudgetTracker;
 use super::config::AttentionConfig;
 use super::context::{BudgetLimit, ContextFragment, FragmentSource, StageResult, StageStatus};
 use super::request::AttentionRequest;
+use super::retrieval::CandidateLog;
 use super::service::CustomStage;
 use super::stages::halting::{Decision, HaltingConfig};
 use super::stages::horizontal_search::{Corpus, SearchSourceKind, build_corpus, signature};
@@ -166,6 +167,8 @@ pub(crate) struct RunOutcome {
     pub(crate) reruns: u32,
     pub(crate) queries: u64,
     pub(crate) elapsed_ms: u64,
+    /// Candidates each producing stage ranked (final ranks not yet assigned).
+    pub(crate) candidates: CandidateLog,
 }
 
 struct Runner<'a> {
@@ -174,6 +177,7 @@ struct Runner<'a> {
     budget: BudgetTracker,
     state: PipelineState,
     trace: Vec<StageResult>,
+    candidates: CandidateLog,
 }
 
 impl Runner<'_> {
@@ -217,6 +221,7 @@ impl Runner<'_> {
         if rerun > 0 {
             self.state.fragments.retain(|f| f.stage != stage.name);
         }
+        let before = self.state.fragments.len();
         let run = {
             let mut ctx = StageCtx {
                 env: self.env,
@@ -228,6 +233,10 @@ impl Runner<'_> {
             };
             run_stage(&stage.config, &mut ctx)
         };
+        if stage.config.produces() {
+            let produced = self.state.fragments.get(before..).unwrap_or_default();
+            self.candidates.record(&stage.name, produced, self.env.config.retrieval.max_candidates_per_stage);
+        }
         self.record(stage, rerun, start, &run);
         run.budget_hit
     }
@@ -266,6 +275,7 @@ pub(crate) fn run(
             warnings: Vec::new(),
         },
         trace: Vec::new(),
+        candidates: CandidateLog::default(),
     };
     let mut stop = Stop::Completed;
     let mut halting_detail = String::from("every stage ran");
@@ -346,5 +356,6 @@ pub(crate) fn run(
         reruns,
         queries: r.budget.queries,
         elapsed_ms,
+        candidates: r.candidates,
     }
 }

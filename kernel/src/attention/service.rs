@@ -544,6 +544,7 @@ impl AttentionService {
             text.push('\n');
         }
         let tokens = out.fragments.iter().map(|f| f.token_estimate).sum();
+        let retrieval = out.candidates.finish(&out.fragments);
         AssembledContext {
             context_hash: crate::hashing::sha256_hex(text.as_bytes()),
             context_text: text,
@@ -555,6 +556,7 @@ impl AttentionService {
             halting: HaltingRecord { reason, detail: out.halting_detail, reruns: out.reruns },
             warnings,
             cache: CacheStatus::Miss,
+            retrieval,
         }
     }
 }

@@ -78,6 +78,7 @@ fn cache_serves_fresh_then_keeps_stale_and_evicts_oldest() {
         halting: HaltingRecord { reason: HaltReason::Completed, detail: String::new(), reruns: 0 },
         warnings: vec![],
         cache: CacheStatus::Miss,
+        retrieval: vec![],
     };
     let c = ContextCache::new(100, 2);
     c.put("a".into(), 0, ctx("A"));

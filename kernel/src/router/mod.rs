@@ -13,7 +13,9 @@
 //!
 //! On the ledger (the one named by `router_config.ledger`, default `HO1/prompts`):
 //! * `PROMPT_SENT` — provenance; `metadata`: `request_id, contract_id, contract_version,
-//!   context_hash, template_id, attention (trace summary incl. halting), prompt_hash,
+//!   context_hash, template_id, attention (trace summary incl. halting), retrieval (every
+//!   candidate: source, source_id, stage, relevance, rank_before, rank_after, tokens,
+//!   content_sha256), prompt_hash,
 //!   prompt_text (log_content full) , log_content, provider, model, max_tokens, temperature,
 //!   input_tokens_estimate, input_tokens_bound, principal, dev_mode, budget (reservation)`;
 //! * `PROMPT_RECEIVED` — `parent_event_id` = SENT id; `request_id, provider, model, attempts,
@@ -223,6 +225,9 @@ pub struct RoutedContext {
     pub template_id: String,
     /// Pipeline trace summary (including the halting decision), logged in `PROMPT_SENT`.
     pub trace_summary: Value,
+    /// Every candidate the attention stages ranked, with its final rank, logged in
+    /// `PROMPT_SENT` as `retrieval`.
+    pub retrieval: Vec<crate::attention::RetrievalCandidate>,
 }
 
 impl From<&crate::attention::AssembledContext> for RoutedContext {
@@ -234,6 +239,7 @@ impl From<&crate::attention::AssembledContext> for RoutedContext {
             context_hash: c.context_hash.clone(),
             template_id: c.template_id.clone(),
             trace_summary: c.trace_summary(),
+            retrieval: c.retrieval.clone(),
         }
     }
 }
@@ -247,6 +253,7 @@ impl RoutedContext {
             context_text: t,
             template_id: "none".into(),
             trace_summary: Value::Null,
+            retrieval: Vec::new(),
         }
     }
 }
@@ -779,6 +786,7 @@ impl PromptRouter {
             .meta("context_hash", req.context.context_hash.clone())
             .meta("template_id", req.context.template_id.clone())
             .meta("attention", req.context.trace_summary.clone())
+            .meta("retrieval", serde_json::to_value(&req.context.retrieval).unwrap_or(Value::Null))
             .meta("prompt_hash", prompt_hash)
             .meta("log_content", log_content_str(self.config.log_content))
             .meta("provider", provider.clone())

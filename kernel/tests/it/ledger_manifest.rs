@@ -23,7 +23,11 @@ fn two_ledgers(tp: &TempPlane) -> LedgerSet {
 }
 
 fn g6_codes(tp: &TempPlane) -> Vec<(String, Option<String>)> {
-    run_gates(&tp.plane, &[GateId::G6]).unwrap()[0].errors.iter().map(|e| (e.code.to_string(), e.path.clone())).collect()
+    run_gates(&tp.plane, &[GateId::G6]).unwrap()[0]
+        .errors
+        .iter()
+        .map(|e| (e.code.to_string(), e.path.clone()))
+        .collect()
 }
 
 #[test]

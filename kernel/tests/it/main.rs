@@ -4,6 +4,7 @@ mod attention;
 mod attention_budget;
 mod attention_isolation;
 mod attention_pipeline;
+mod attention_retrieval;
 mod attention_robustness;
 mod auth_tenants;
 mod bounded_reads;

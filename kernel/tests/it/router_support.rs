@@ -94,6 +94,7 @@ pub(crate) fn request(tenant: &str, token: &str) -> PromptRequest {
             context_hash: "c0ffee".into(),
             template_id: "ATT-TEST-001".into(),
             trace_summary: json!({"halted": true, "halting_reason": "budget"}),
+            retrieval: Vec::new(),
         },
         contract: contract(),
         input: json!({"question": "how many packages?"}),
