@@ -4,7 +4,21 @@
 
 use std::process::{Command, Output, Stdio};
 
-use cp_kernel::testkit::TempPlane;
+use cp_kernel::testkit::{TempPlane, router_test_configs, test_secret, write_router_configs};
+use cp_kernel::{PromptRouter, RouterOptions};
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+/// A plane that can route (router configs, a token for `acme` issued relative to now), so that a
+/// refusal below is the bounded reader's and not a missing config or a bad token.
+fn routable() -> (TempPlane, String) {
+    let tp = TempPlane::new();
+    let (r, b, p) = router_test_configs();
+    write_router_configs(&tp, &r, &b, &p);
+    let router = PromptRouter::open(&tp.plane, RouterOptions::new().auth_secret(test_secret())).unwrap();
+    let (tok, _) = router.issue_token("ops", &["operator".into()], "acme", Some(86_400)).unwrap();
+    (tp, tok)
+}
 
 /// Runs `c`, killing it (and failing the test) if it has not ended after `secs` seconds: the
 /// guard against the hang this file tests for, not a measurement.
@@ -23,7 +37,12 @@ fn run_guarded(mut c: Command, secs: u64) -> Output {
 
 fn cpctl(tp: &TempPlane, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cpctl"));
-    c.arg("--root").arg(tp.plane.root()).args(args).env_remove("CP_AUTH_TOKEN");
+    c.arg("--root")
+        .arg(tp.plane.root())
+        .args(args)
+        .env("CP_AUTH_SECRET", SECRET)
+        .env_remove("CP_AUTH_SECRET_FILE")
+        .env_remove("CP_AUTH_TOKEN");
     c
 }
 
@@ -33,15 +52,16 @@ fn mkfifo(path: &std::path::Path) {
 
 #[test]
 fn fifo_and_device_requests_and_contracts_are_refused_unread() {
-    let tp = TempPlane::new();
+    let (tp, tok) = routable();
+    let tok = tok.as_str();
     let dir = tp.dir.path();
     let fifo = dir.join("req.json");
     mkfifo(&fifo);
     let fifo = fifo.to_str().unwrap();
     for args in [
-        vec!["route", "--request", fifo, "--token", "x"],
-        vec!["route", "--request", "/dev/zero", "--token", "x"],
-        vec!["attention", "assemble", "--request", fifo],
+        vec!["route", "--request", fifo, "--token", tok],
+        vec!["route", "--request", "/dev/zero", "--token", tok],
+        vec!["attention", "assemble", "--request", fifo, "--token", tok],
         vec!["attention", "explain", "--request", "/dev/zero"],
     ] {
         let out = run_guarded(cpctl(&tp, &args), 60);
@@ -55,7 +75,7 @@ fn fifo_and_device_requests_and_contracts_are_refused_unread() {
                                       "provenance": {"tenant_id": "acme", "session_id": "s1"}});
         let path = dir.join("dev-req.json");
         std::fs::write(&path, serde_json::to_vec(&req).unwrap()).unwrap();
-        let out = run_guarded(cpctl(&tp, &["route", "--request", path.to_str().unwrap(), "--token", "x"]), 60);
+        let out = run_guarded(cpctl(&tp, &["route", "--request", path.to_str().unwrap(), "--token", tok]), 60);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{contract}");
         assert!(err.contains("character device, not a regular file"), "{contract}: {err}");

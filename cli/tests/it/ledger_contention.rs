@@ -47,7 +47,13 @@ fn route(tp: &TempPlane, tok: &str) -> Command {
 fn a_ledger_locked_beyond_every_retry_fails_the_route_before_sending() {
     let (tp, tok) = routed_plane();
     let out = route(&tp, &tok).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut layout: serde_json::Value = serde_json::from_str(cp_kernel::DEFAULT_LAYOUT_JSON).unwrap();
     layout["ledger"]["busy_timeout_ms"] = json!(0);
     layout["ledger"]["busy_retries"] = json!(0);
@@ -59,7 +65,8 @@ fn a_ledger_locked_beyond_every_retry_fails_the_route_before_sending() {
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
     let out = route(&tp, &tok).output().unwrap();
     holder.execute_batch("COMMIT").unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    // With --json the error is one JSON object on stdout.
+    let err = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("LEDGER_UNAVAILABLE"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
