@@ -56,6 +56,13 @@ pub(crate) fn run(s: &Settings, a: RouteArgs) -> CmdResult {
     }
     let router = PromptRouter::open(&plane, opts)?;
     let routed = router.authorize_route_request(&plane, doc, a.token).map_err(refusal)?;
+    if !routed.contract_source.governed {
+        eprintln!(
+            "warning: contract {} is not governed (no package owns it); recorded as CONTRACT_UNGOVERNED \
+             (router_config ungoverned_contracts: refuse would refuse it)",
+            routed.contract_source.path
+        );
+    }
     let mut req = routed.prompt;
     if let Some(attention) = routed.attention {
         req.context = assemble(&plane, &attention)?;

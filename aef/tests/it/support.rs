@@ -24,6 +24,12 @@ pub(crate) struct Converted {
 }
 
 pub(crate) fn convert_bytes(kind: AdapterKind, name: &str, bytes: Vec<u8>) -> Converted {
+    try_convert_bytes(kind, name, bytes).expect("conversion in memory does not fail")
+}
+
+/// As [`convert_bytes`], returning the conversion's error (an input that announces gzip and is
+/// not a gzip stream fails as input, not as a panic).
+pub(crate) fn try_convert_bytes(kind: AdapterKind, name: &str, bytes: Vec<u8>) -> Result<Converted, aef::ConvertError> {
     let mut adapter = kind.build(options());
     let mut writer = EntryWriter::new(Vec::new());
     let mut diagnostics = Vec::new();
@@ -36,10 +42,9 @@ pub(crate) fn convert_bytes(kind: AdapterKind, name: &str, bytes: Vec<u8>) -> Co
         None,
         &mut |d| diagnostics.push(d.clone()),
         &mut |_, _| {},
-    )
-    .expect("conversion in memory does not fail");
+    )?;
     let entries = parse_lines(&writer.into_inner());
-    Converted { entries, report, diagnostics }
+    Ok(Converted { entries, report, diagnostics })
 }
 
 pub(crate) fn convert_fixture(kind: AdapterKind, rel: &str) -> Converted {

@@ -40,6 +40,8 @@ pub const CHECKPOINT: &str = "CHECKPOINT";
 pub const PLANE_INITIALIZED: &str = "PLANE_INITIALIZED";
 /// A non-prompt request (budget read or allocation, ledger read) was refused by auth.
 pub const ACCESS_DENIED: &str = "ACCESS_DENIED";
+/// A route request used a contract no package owns (`decision` ALLOW under `warn`, DENY under `refuse`).
+pub const CONTRACT_UNGOVERNED: &str = "CONTRACT_UNGOVERNED";
 /// A public key was added to the plane's trust store (logged to `HOT/governance`).
 pub const TRUST_KEY_ADDED: &str = "TRUST_KEY_ADDED";
 
@@ -65,5 +67,6 @@ pub const ALL: &[&str] = &[
     CHECKPOINT,
     PLANE_INITIALIZED,
     ACCESS_DENIED,
+    CONTRACT_UNGOVERNED,
     TRUST_KEY_ADDED,
 ];

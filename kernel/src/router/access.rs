@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
+use super::contract_source::{ContractSource, contract_source, resolve_contract_path};
 use super::{PromptRequest, PromptRouter, RejectCode, RequestFile, RoutedContext, RouterError, denial_code};
 use crate::attention::AttentionRequest;
 use crate::auth::{Action, Denial, DenialKind, Principal};
@@ -127,6 +128,9 @@ pub struct AuthorizedRoute {
     pub attention: Option<AttentionRequest>,
     /// Who the token is.
     pub principal: Principal,
+    /// Where the contract was read from and whether a package owns it (an ungoverned one has
+    /// been recorded as `CONTRACT_UNGOVERNED` and admitted under the `warn` policy).
+    pub contract_source: ContractSource,
 }
 
 fn decode_err(path: &Path, message: impl Into<String>) -> RouterError {
@@ -274,11 +278,12 @@ impl PromptRouter {
         let RouteRequestDoc { path, value, file: f } = doc;
         let token = token.or(f.auth_token.clone()).unwrap_or_default();
         let principal = self.authorize_scope(plane, &token, ROUTE_ACTIONS, &scope_fields(&value))?;
-        let in_plane = plane.resolve(&f.contract).ok().filter(|p| p.is_file());
-        let cpath = in_plane.unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).join(&f.contract));
+        let cpath = resolve_contract_path(plane, &path, &f.contract);
         let contract = PromptContract::load(&SchemaSet::for_plane(plane)?, &cpath)?;
+        let contract_source = contract_source(plane, &cpath)?;
         let mut provenance = f.provenance;
         provenance.tenant_id = Some(principal.tenant.clone());
+        self.admit_contract(&contract_source, &principal, &provenance)?;
         let attention = match f.attention {
             None => None,
             Some(section) => Some(attention_from_section(&path, &provenance, &contract, section, &principal.tenant)?),
@@ -290,7 +295,7 @@ impl PromptRouter {
             provenance,
             auth_token: token,
         };
-        Ok(AuthorizedRoute { prompt, attention, principal })
+        Ok(AuthorizedRoute { prompt, attention, principal, contract_source })
     }
 
     /// Authorises an attention request document (actions `route` or `ledger.read`) and decodes

@@ -68,6 +68,21 @@ pub struct RouterConfig {
     pub providers: BTreeMap<String, ProviderConfig>,
     /// Authentication and authorisation.
     pub auth: AuthConfig,
+    /// What a route request whose contract no package owns gets (default `warn`).
+    #[serde(default)]
+    pub ungoverned_contracts: UngovernedContracts,
+}
+
+/// Policy for a contract that is not governed: outside the plane, or inside it but owned by no
+/// package. Either way the use is recorded (`CONTRACT_UNGOVERNED`) before anything is routed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UngovernedContracts {
+    /// Route, with a warning to the caller and the `CONTRACT_UNGOVERNED` entry (`ALLOW`).
+    #[default]
+    Warn,
+    /// Refuse (`CONTRACT_UNGOVERNED`, exit 2), logged (`DENY`).
+    Refuse,
 }
 
 /// Bounds every contract's `boundary` must respect.

@@ -36,6 +36,7 @@ mod access;
 pub mod bench;
 mod breaker;
 mod config;
+mod contract_source;
 
 pub use access::{
     ASSEMBLE_ACTIONS, ATTENTION_REQUEST_SCHEMA, AuthorizedRoute, NamedScope, ROUTE_ACTIONS, ROUTE_REQUEST_SCHEMA,
@@ -45,7 +46,9 @@ pub use breaker::{BreakerState, CircuitBreaker};
 pub use config::{
     BreakerConfig, Limits, LogContent, ProviderConfig, ProviderKind, ROUTER_CONFIG_PATH, ROUTER_CONFIG_SCHEMA,
     ROUTER_PACKAGE, RetryConfig, RouterConfig, SHIPPED_BUDGET_CONFIG, SHIPPED_PRICE_BOOK, SHIPPED_ROUTER_CONFIG,
+    UngovernedContracts,
 };
+pub use contract_source::ContractSource;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -94,6 +97,8 @@ pub enum RejectCode {
     NoPrice,
     /// A valid token, but the request names another tenant or another tenant's session.
     AccessDenied,
+    /// The request's contract is owned by no package and `ungoverned_contracts` is `refuse`.
+    ContractUngoverned,
 }
 
 impl RejectCode {
@@ -109,6 +114,7 @@ impl RejectCode {
             Self::ContractInvalid => "CONTRACT_INVALID",
             Self::NoPrice => "NO_PRICE",
             Self::AccessDenied => "ACCESS_DENIED",
+            Self::ContractUngoverned => "CONTRACT_UNGOVERNED",
         }
     }
 }
