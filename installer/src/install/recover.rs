@@ -1,7 +1,8 @@
 //! Recovery of interrupted transactions: a journal in state `prepared` is rolled back (files
 //! restored, `INSTALL_RECOVERED` + `INSTALL_FAILED` logged); one in state `committed` is
 //! completed (its final ledger entry appended once). Staged directories without a journal are
-//! discarded. Runs before every install and uninstall, and as `cp-install recover` /
+//! discarded, and the leftovers of killed installer processes removed (`cleanup`). Runs before
+//! every install and uninstall, and as `cp-install recover` /
 //! `cpctl plane recover`.
 
 use serde::Serialize;

@@ -165,7 +165,15 @@ pub fn check_document(schemas: &SchemaSet, kind: &DocumentKind, rel: &str, file:
     result.map_err(|m| m.replace(&file.display().to_string(), rel))
 }
 
+/// The issue for `rel`; a message that starts by naming the file again loses that prefix (the
+/// issue's path names it; the located violations below keep it).
 fn invalid(rel: &str, message: String) -> GateIssue {
+    let message = match message.strip_prefix(rel) {
+        Some(rest) if rest.starts_with(' ') || rest.starts_with(": ") => {
+            rest.trim_start_matches(':').trim_start().to_string()
+        }
+        _ => message,
+    };
     GateIssue::new(GateCode::G0aDocumentInvalid, message).at(rel)
 }
 

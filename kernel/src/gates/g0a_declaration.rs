@@ -1,7 +1,8 @@
 //! G0A declaration: every archive file is declared, every declared asset present, every hash
 //! matching, every path safe, the manifest schema-valid and its id the one asked for.
 //! Plane level: every installed manifest copy matches its receipt and declares exactly the
-//! receipt's files, and every governed document of the plane passes its check
+//! receipt's files, no install journal is left unresolved (`G0_INSTALL_PENDING`), and every
+//! governed document of the plane passes its check
 //! ([`super::documents`]).
 
 use std::collections::BTreeSet;

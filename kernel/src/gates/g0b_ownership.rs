@@ -1,7 +1,8 @@
 //! G0B plane ownership: every file under every governed root (in every tier, `*` globs
 //! allowed, whether or not a package wrote there yet) and in every directory a package wrote
 //! into is owned by exactly one installed package and matches its recorded hash; no orphans,
-//! no missing files. Installer-maintained files (derived registries) are checked by
+//! no missing files; plane level, no install journal left unresolved (`G0_INSTALL_PENDING`).
+//! Installer-maintained files (derived registries) are checked by
 //! `registries rebuild --verify` instead.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -3,7 +3,9 @@
 //! Each gate has an install-time check (used by the install transaction on a staged archive,
 //! before any file moves) and a plane-level check ([`Gate::run`], used by `cpctl gates`).
 //! Every gate returns a [`GateReport`]: PASS/FAIL, a one-line summary, and issues with stable
-//! codes (`G0A_UNDECLARED`, `G0B_ORPHAN`, `G6_CHAIN_BROKEN`, …).
+//! codes, one [`GateCode`] enum (`G0A_UNDECLARED`, `G0B_ORPHAN`, `G6_CHAIN_BROKEN`, …). G0A also
+//! checks every governed document (`documents`); G0A and G0B fail while an install journal is
+//! unresolved (`pending`).
 //! Never does: change the plane.
 
 mod codes;
