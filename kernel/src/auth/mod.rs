@@ -384,6 +384,28 @@ pub(crate) struct Authorizer {
     secret: Option<AuthSecret>,
 }
 
+/// An `AUTH_DENIED` denial (no valid token) with `message`.
+fn auth_denied(message: String) -> Denial {
+    Denial { kind: DenialKind::AuthDenied, principal: None, message }
+}
+
+/// The principal of dev mode: nothing verified, the tenant the request names.
+fn dev_principal(tenant: &str) -> Principal {
+    Principal {
+        principal: "dev".into(),
+        roles: Vec::new(),
+        tenant: tenant.to_string(),
+        token_id: String::new(),
+        dev_mode: true,
+    }
+}
+
+impl From<TokenClaims> for Principal {
+    fn from(c: TokenClaims) -> Self {
+        Principal { principal: c.principal, roles: c.roles, tenant: c.tenant, token_id: c.token_id, dev_mode: false }
+    }
+}
+
 impl Authorizer {
     /// An authorizer; without a secret every token is denied (unless dev mode).
     pub(crate) fn new(config: AuthConfig, secret: Option<AuthSecret>) -> Self {
@@ -399,22 +421,9 @@ impl Authorizer {
         now_ms: u64,
     ) -> Result<Principal, Denial> {
         if self.config.dev_mode {
-            return Ok(Principal {
-                principal: "dev".into(),
-                roles: Vec::new(),
-                tenant: tenant.to_string(),
-                token_id: String::new(),
-                dev_mode: true,
-            });
+            return Ok(dev_principal(tenant));
         }
-        let denied = |m: String| Denial { kind: DenialKind::AuthDenied, principal: None, message: m };
-        let Some(secret) = &self.secret else {
-            return Err(denied("no auth secret is configured, every token is refused".into()));
-        };
-        if token.trim().is_empty() {
-            return Err(denied("no token".into()));
-        }
-        let c = verify(secret, token, now_ms).map_err(|e| denied(e.to_string()))?;
+        let c = self.verified(token, now_ms)?;
         let forbidden =
             |m: String| Denial { kind: DenialKind::Forbidden, principal: Some(c.principal.clone()), message: m };
         let granted = c.roles.iter().any(|r| self.config.roles.get(r).is_some_and(|a| a.contains(&action)));
@@ -424,13 +433,7 @@ impl Authorizer {
         if !bool::from(c.tenant.as_bytes().ct_eq(tenant.as_bytes())) {
             return Err(forbidden(format!("token is bound to tenant {:?}, not {tenant:?}", c.tenant)));
         }
-        Ok(Principal {
-            principal: c.principal,
-            roles: c.roles,
-            tenant: c.tenant,
-            token_id: c.token_id,
-            dev_mode: false,
-        })
+        Ok(Principal::from(c))
     }
 
     /// Verifies `token` at `now_ms` and checks that it grants one of `actions`; the tenant is
@@ -443,26 +446,13 @@ impl Authorizer {
         dev_tenant: Option<&str>,
         now_ms: u64,
     ) -> Result<Principal, Denial> {
-        let denied = |m: String| Denial { kind: DenialKind::AuthDenied, principal: None, message: m };
         if self.config.dev_mode {
             let tenant = dev_tenant
                 .filter(|t| !t.is_empty())
-                .ok_or_else(|| denied("dev mode has no token to take the tenant from: name tenant_id".into()))?;
-            return Ok(Principal {
-                principal: "dev".into(),
-                roles: Vec::new(),
-                tenant: tenant.to_string(),
-                token_id: String::new(),
-                dev_mode: true,
-            });
+                .ok_or_else(|| auth_denied("dev mode has no token to take the tenant from: name tenant_id".into()))?;
+            return Ok(dev_principal(tenant));
         }
-        let Some(secret) = &self.secret else {
-            return Err(denied("no auth secret is configured, every token is refused".into()));
-        };
-        if token.trim().is_empty() {
-            return Err(denied("no token".into()));
-        }
-        let c = verify(secret, token, now_ms).map_err(|e| denied(e.to_string()))?;
+        let c = self.verified(token, now_ms)?;
         let granted =
             c.roles.iter().any(|r| self.config.roles.get(r).is_some_and(|a| actions.iter().any(|x| a.contains(x))));
         if !granted {
@@ -473,13 +463,18 @@ impl Authorizer {
                 message: format!("roles {:?} grant none of {}", c.roles, wanted.join(", ")),
             });
         }
-        Ok(Principal {
-            principal: c.principal,
-            roles: c.roles,
-            tenant: c.tenant,
-            token_id: c.token_id,
-            dev_mode: false,
-        })
+        Ok(Principal::from(c))
+    }
+
+    /// The claims of `token` when a secret is configured and the token verifies at `now_ms`.
+    fn verified(&self, token: &str, now_ms: u64) -> Result<TokenClaims, Denial> {
+        let Some(secret) = &self.secret else {
+            return Err(auth_denied("no auth secret is configured, every token is refused".into()));
+        };
+        if token.trim().is_empty() {
+            return Err(auth_denied("no token".into()));
+        }
+        verify(secret, token, now_ms).map_err(|e| auth_denied(e.to_string()))
     }
 
     /// Claims for a new token; checks the roles exist and the TTL is allowed.

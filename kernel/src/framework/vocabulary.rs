@@ -90,18 +90,8 @@ pub struct IdentifierRule {
     pub pattern: String,
 }
 
-/// Provenance fields that are identifiers (the others, `agent_class` and `tier`, are terms).
-const IDENTIFIER_FIELDS: [&str; 9] = [
-    "tenant_id",
-    "agent_id",
-    "framework_id",
-    "package_id",
-    "work_order_id",
-    "session_id",
-    "trace_id",
-    "span_id",
-    "parent_event_id",
-];
+/// Provenance fields that are terms of the vocabulary, not identifiers (every other one is).
+const TERM_FIELDS: [&str; 2] = ["agent_class", "tier"];
 
 /// Compiled identifier patterns, by pattern text (a vocabulary is loaded per request).
 fn pattern_matches(pattern: &str, value: &str) -> Result<bool, String> {
@@ -193,7 +183,7 @@ impl Vocabulary {
     /// and the bounds of every identifier field ([`Vocabulary::check_identifier`]); absent
     /// fields pass.
     pub fn check_provenance(&self, p: &Provenance) -> Result<(), FrameworkError> {
-        for f in IDENTIFIER_FIELDS {
+        for f in Provenance::FIELDS.into_iter().filter(|f| !TERM_FIELDS.contains(f)) {
             if let Some(v) = p.get(f) {
                 self.check_identifier(f, v)?;
             }

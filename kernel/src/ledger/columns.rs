@@ -17,31 +17,29 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::LedgerEntry;
+use super::{LedgerEntry, Provenance};
 
 /// Number of checked columns.
 pub const N_COLUMNS: usize = 16;
 
 /// The columns compared with the hashed body, in [`ColumnRow`] order: `id`, `timestamp`,
 /// `schema_version`, `event_type`, the provenance fields, `previous_hash`.
-pub const COLUMNS: [&str; N_COLUMNS] = [
-    "id",
-    "timestamp",
-    "schema_version",
-    "event_type",
-    "tenant_id",
-    "agent_id",
-    "agent_class",
-    "framework_id",
-    "package_id",
-    "work_order_id",
-    "session_id",
-    "trace_id",
-    "span_id",
-    "parent_event_id",
-    "tier",
-    "previous_hash",
-];
+pub const COLUMNS: [&str; N_COLUMNS] = {
+    let head = ["id", "timestamp", "schema_version", "event_type"];
+    let mut out = [""; N_COLUMNS];
+    let mut i = 0;
+    while i < head.len() {
+        out[i] = head[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < Provenance::FIELDS.len() {
+        out[head.len() + j] = Provenance::FIELDS[j];
+        j += 1;
+    }
+    out[N_COLUMNS - 1] = "previous_hash";
+    out
+};
 
 /// One stored column value as the backend holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
