@@ -140,7 +140,7 @@ pub fn write(path: impl AsRef<Path>, data: impl AsRef<[u8]>) -> Result<()> {
 /// then the parent directory is fsynced.
 pub fn write_atomic(path: impl AsRef<Path>, data: impl AsRef<[u8]>) -> Result<()> {
     let p = path.as_ref();
-    let parent = p.parent().unwrap_or_else(|| Path::new("."));
+    let parent = parent_dir(p);
     let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     {
@@ -150,6 +150,12 @@ pub fn write_atomic(path: impl AsRef<Path>, data: impl AsRef<[u8]>) -> Result<()
     }
     ctx("rename", p, fs::rename(&tmp, p))?;
     sync_dir(parent)
+}
+
+/// The directory that holds `path`: its parent, or `.` for a bare file name (whose parent is
+/// the empty path, which cannot be opened).
+pub fn parent_dir(path: &Path) -> &Path {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."))
 }
 
 /// Fsyncs a directory so that a rename or create inside it is durable.

@@ -264,6 +264,14 @@ fn report_writes_html_and_pdf_of_one_tenant() {
             .arg(&pdf),
     );
     assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));
+    // A bare file name, as the README writes it: the file lands in the working directory.
+    run_ok(
+        cpctl(&tp)
+            .current_dir(tp.dir.path())
+            .args(["report", "--tenant", "acme", "--since", "2000-01-01T00:00:00Z", "--format", "pdf", "--out"])
+            .arg("trace.pdf"),
+    );
+    assert!(std::fs::read(tp.dir.path().join("trace.pdf")).unwrap().starts_with(b"%PDF-"));
     let bad = cpctl(&tp).args(["report", "--tenant", "acme", "--format", "docx", "--out"]).arg(&pdf).output().unwrap();
     assert_eq!(bad.status.code(), Some(1));
 }

@@ -122,7 +122,7 @@ pub(crate) fn write_replace(path: &Path, data: &[u8], sync: bool) -> Result<(), 
     if sync {
         return fsx::write_atomic(path, data);
     }
-    let parent = path.parent().unwrap_or_else(|| Path::new("."));
+    let parent = cp_kernel::fsx::parent_dir(path);
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     fsx::write(&tmp, data)?;
