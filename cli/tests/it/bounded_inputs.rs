@@ -4,21 +4,9 @@
 
 use std::process::{Command, Output, Stdio};
 
-use cp_kernel::testkit::{TempPlane, router_test_configs, test_secret, write_router_configs};
-use cp_kernel::{PromptRouter, RouterOptions};
+use cp_kernel::testkit::TempPlane;
 
-const SECRET: &str = "0123456789abcdef0123456789abcdef";
-
-/// A plane that can route (router configs, a token for `acme` issued relative to now), so that a
-/// refusal below is the bounded reader's and not a missing config or a bad token.
-fn routable() -> (TempPlane, String) {
-    let tp = TempPlane::new();
-    let (r, b, p) = router_test_configs();
-    write_router_configs(&tp, &r, &b, &p);
-    let router = PromptRouter::open(&tp.plane, RouterOptions::new().auth_secret(test_secret())).unwrap();
-    let (tok, _) = router.issue_token("ops", &["operator".into()], "acme", Some(86_400)).unwrap();
-    (tp, tok)
-}
+use crate::support::{SECRET, routable_plane};
 
 /// Runs `c`, killing it (and failing the test) if it has not ended after `secs` seconds: the
 /// guard against the hang this file tests for, not a measurement.
@@ -52,7 +40,9 @@ fn mkfifo(path: &std::path::Path) {
 
 #[test]
 fn fifo_and_device_requests_and_contracts_are_refused_unread() {
-    let (tp, tok) = routable();
+    // A plane that can route, so that each refusal is the bounded reader's, not a missing
+    // config or a bad token.
+    let (tp, tok) = routable_plane("ops", "operator");
     let tok = tok.as_str();
     let dir = tp.dir.path();
     let fifo = dir.join("req.json");

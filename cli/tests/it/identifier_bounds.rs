@@ -4,11 +4,11 @@
 
 use std::process::Command;
 
-use cp_kernel::testkit::{TempPlane, router_test_configs, test_contract, test_secret, write_router_configs};
-use cp_kernel::{LedgerQuery, LedgerSet, PromptRouter, RouterOptions};
+use cp_kernel::testkit::{TempPlane, test_contract};
+use cp_kernel::{LedgerQuery, LedgerSet};
 use serde_json::json;
 
-const SECRET: &str = "0123456789abcdef0123456789abcdef";
+use crate::support::{SECRET, routable_plane};
 
 fn cpctl(tp: &TempPlane, args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_cpctl"))
@@ -24,12 +24,7 @@ fn cpctl(tp: &TempPlane, args: &[&str]) -> (i32, String) {
 }
 
 fn plane() -> (TempPlane, String) {
-    let tp = TempPlane::new();
-    let (r, b, p) = router_test_configs();
-    write_router_configs(&tp, &r, &b, &p);
-    let router = PromptRouter::open(&tp.plane, RouterOptions::new().auth_secret(test_secret())).unwrap();
-    let (tok, _) = router.issue_token("ops", &["operator".into()], "acme", Some(86_400)).unwrap();
-    (tp, tok)
+    routable_plane("ops", "operator")
 }
 
 fn count(tp: &TempPlane, ledger: &str, event_type: &str) -> usize {

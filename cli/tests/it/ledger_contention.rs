@@ -5,19 +5,15 @@
 
 use std::process::{Command, Stdio};
 
-use cp_kernel::testkit::{TempPlane, router_test_configs, test_contract, test_secret, write_router_configs};
-use cp_kernel::{LedgerQuery, LedgerSet, PromptRouter, RouterOptions};
+use cp_kernel::testkit::{TempPlane, test_contract};
+use cp_kernel::{LedgerQuery, LedgerSet};
 use serde_json::json;
+
+use crate::support::{SECRET, routable_plane};
 
 /// A plane with the router configs, a token for `acme`, a contract and a request beside it.
 fn routed_plane() -> (TempPlane, String) {
-    let tp = TempPlane::new();
-    let (r, b, p) = router_test_configs();
-    write_router_configs(&tp, &r, &b, &p);
-    // Issued on the real clock, relative to now: the children read the real clock.
-    let router = PromptRouter::open(&tp.plane, RouterOptions::new().auth_secret(test_secret())).unwrap();
-    let (tok, _) = router.issue_token("ops", &["operator".into()], "acme", Some(86_400)).unwrap();
-    drop(router);
+    let (tp, tok) = routable_plane("ops", "operator");
     let dir = tp.dir.path();
     std::fs::write(dir.join("contract.json"), serde_json::to_vec(&test_contract()).unwrap()).unwrap();
     let req = json!({"contract": "contract.json", "context": "c", "input": {"question": "q?"},
@@ -73,7 +69,6 @@ fn a_ledger_locked_beyond_every_retry_fails_the_route_before_sending() {
     assert_eq!(set.open("HO1/prompts").unwrap().len().unwrap(), before, "something was logged");
 }
 
-const SECRET: &str = "0123456789abcdef0123456789abcdef";
 const PROCESSES: usize = 8;
 const ROUTES_EACH: usize = 25;
 

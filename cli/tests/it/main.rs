@@ -18,5 +18,6 @@ mod otel_cli;
 mod repair;
 mod route_provider;
 mod router_cli;
+mod support;
 mod tenant_scope;
 mod tutorial;
