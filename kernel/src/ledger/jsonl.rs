@@ -37,6 +37,7 @@ use sha2::{Digest, Sha256};
 
 use super::columns::{BodyFields, ColumnRow, ColumnValue, N_COLUMNS};
 use super::memory::seal_all;
+use super::store::RecordFault;
 use super::{
     ChainHead, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, NewEntry, Order, Provenance, RawRecord, TxnFn,
     TxnView, event,
@@ -591,7 +592,7 @@ impl LedgerStore for JsonlStore {
                     position,
                     body: &line,
                     entry_hash: "",
-                    defect: Some("torn last line: no trailing newline"),
+                    defect: Some((RecordFault::Torn, "torn last line: no trailing newline")),
                     columns: None,
                 })
             } else {
@@ -606,9 +607,13 @@ impl LedgerStore for JsonlStore {
                         });
                         f(RawRecord { position, body: &body, entry_hash: hash, defect: None, columns })
                     }
-                    Err(defect) => {
-                        f(RawRecord { position, body: l, entry_hash: "", defect: Some(defect), columns: None })
-                    }
+                    Err(defect) => f(RawRecord {
+                        position,
+                        body: l,
+                        entry_hash: "",
+                        defect: Some((RecordFault::Junk, defect)),
+                        columns: None,
+                    }),
                 }
             };
             if flow.is_break() {

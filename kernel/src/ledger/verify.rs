@@ -39,7 +39,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::columns::{BodyFields, ColumnValue, N_COLUMNS, OwnedColumn, check_columns};
-use super::{GENESIS_PREVIOUS_HASH, LedgerError, LedgerSet, LedgerStore, RawRecord, canonical};
+use super::{GENESIS_PREVIOUS_HASH, LedgerError, LedgerSet, LedgerStore, RawRecord, RecordFault, canonical};
 
 /// Records hashed per parallel round.
 const CHUNK_RECORDS: usize = 8192;
@@ -161,8 +161,8 @@ pub struct OwnedRecord {
     pub body: Vec<u8>,
     /// Stored `entry_hash`.
     pub entry_hash: String,
-    /// Backend-reported defect (junk or torn record).
-    pub defect: Option<String>,
+    /// Backend-reported defect (junk or torn record) and what is wrong.
+    pub defect: Option<(RecordFault, String)>,
     /// The store's index columns of the record ([`RawRecord::columns`]).
     pub columns: Option<Vec<OwnedColumn>>,
 }
@@ -173,7 +173,7 @@ impl From<RawRecord<'_>> for OwnedRecord {
             position: r.position,
             body: r.body.to_vec(),
             entry_hash: r.entry_hash.to_string(),
-            defect: r.defect.map(str::to_string),
+            defect: r.defect.map(|(f, m)| (f, m.to_string())),
             columns: r.columns.map(|c| c.iter().map(OwnedColumn::of).collect()),
         }
     }
@@ -269,8 +269,13 @@ struct Arena {
 }
 
 /// Position, body range, hash range, defect and columns of one record in an [`Arena`].
-type ArenaRecord =
-    (u64, std::ops::Range<usize>, std::ops::Range<usize>, Option<String>, Option<[ArenaColumn; N_COLUMNS]>);
+type ArenaRecord = (
+    u64,
+    std::ops::Range<usize>,
+    std::ops::Range<usize>,
+    Option<(RecordFault, String)>,
+    Option<[ArenaColumn; N_COLUMNS]>,
+);
 
 /// A column value of an [`Arena`] record: text is a range of the arena's bytes.
 #[derive(Clone)]
@@ -302,7 +307,7 @@ impl Arena {
                 }
             })
         });
-        self.recs.push((r.position, b..h, h..e, r.defect.map(str::to_string), columns));
+        self.recs.push((r.position, b..h, h..e, r.defect.map(|(f, m)| (f, m.to_string())), columns));
     }
 
     fn len(&self) -> usize {
@@ -327,7 +332,7 @@ impl Arena {
                 body: &self.data[b.clone()],
                 // The bytes were a `&str`; a range of them is valid UTF-8.
                 entry_hash: self.text(h),
-                defect: defect.as_deref(),
+                defect: defect.as_ref().map(|(f, m)| (*f, m.as_str())),
                 columns: columns.as_ref().map(|row| {
                     let mut out = [ColumnValue::Null; N_COLUMNS];
                     for (slot, c) in out.iter_mut().zip(row) {
@@ -352,13 +357,21 @@ fn view(r: &OwnedRecord) -> RawRecord<'_> {
         }
         row
     });
-    RawRecord { position: r.position, body: &r.body, entry_hash: &r.entry_hash, defect: r.defect.as_deref(), columns }
+    RawRecord {
+        position: r.position,
+        body: &r.body,
+        entry_hash: &r.entry_hash,
+        defect: r.defect.as_ref().map(|(f, m)| (*f, m.as_str())),
+        columns,
+    }
 }
 
-/// Classifies a backend-reported defect message.
-fn defect_kind_of(message: &str) -> DefectKind {
-    let m = message.to_ascii_lowercase();
-    if m.contains("torn") || m.contains("eof") { DefectKind::TornLine } else { DefectKind::JunkLine }
+/// The verification defect of a record the backend could not split.
+fn defect_kind_of(fault: RecordFault) -> DefectKind {
+    match fault {
+        RecordFault::Torn => DefectKind::TornLine,
+        RecordFault::Junk => DefectKind::JunkLine,
+    }
 }
 
 /// The sequential part of verification, fed chunk by chunk.
@@ -411,8 +424,8 @@ impl Verifier {
 
     fn check(&mut self, seq: u64, r: &RawRecord<'_>, p: Pre<'_>) -> Option<Defect> {
         let bad = |kind, message: String| Some(Defect { seq, kind, message, column: None });
-        if let Some(m) = r.defect {
-            return bad(defect_kind_of(m), format!("record at position {}: {m}", r.position));
+        if let Some((fault, m)) = r.defect {
+            return bad(defect_kind_of(fault), format!("record at position {}: {m}", r.position));
         }
         let digest = match p.hash {
             HashCheck::Ok(d) => d,
@@ -543,9 +556,10 @@ pub(crate) fn verify_store_inner(
         Ok(()) => {}
         Err(LedgerError::Corrupt { seq, message, .. }) => {
             // A backend that cannot decode a record fails the scan instead of yielding a
-            // defective record: report it as that record's defect.
-            let kind = defect_kind_of(&message);
-            v.fail_at(seq, kind, format!("record at position {seq}: {message}"));
+            // defective record: report it as that record's defect — a record that cannot be
+            // decoded is junk (only a JSONL line without its newline is torn, and the JSONL
+            // backend reports that as a defective record).
+            v.fail_at(seq, DefectKind::JunkLine, format!("record at position {seq}: {message}"));
         }
         Err(e) => return Err(e),
     }

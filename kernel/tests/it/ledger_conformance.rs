@@ -450,14 +450,36 @@ fn jsonl_junk_line_is_reported_at_its_position() {
     let s = open_jsonl(d.path());
     let mut got = Vec::new();
     s.scan_raw(&mut |r| {
-        got.push((r.position, r.defect.map(str::to_string)));
+        got.push((r.position, r.defect.map(|(f, m)| (f, m.to_string()))));
         ControlFlow::Continue(())
     })
     .unwrap();
     assert_eq!(got.len(), 4);
     assert!(got[1].1.is_some() && got[0].1.is_none() && got[2].1.is_none() && got[3].1.is_none(), "{got:?}");
+    assert_eq!(got[1].1.as_ref().map(|d| d.0), Some(cp_kernel::RecordFault::Junk), "{got:?}");
     // Queries still answer from the good lines.
     assert_eq!(seqs(&all(&*s)), vec![0, 1, 2]);
+}
+
+#[test]
+fn jsonl_line_without_newline_is_a_torn_record() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("l.jsonl");
+    let s = open_jsonl(d.path());
+    fill(&*s, 2);
+    drop(s);
+    let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+    use std::io::Write;
+    f.write_all(b"{\"agent_class\":\"half").unwrap();
+    drop(f);
+    let mut faults = Vec::new();
+    open_jsonl(d.path())
+        .scan_raw(&mut |r| {
+            faults.push(r.defect.map(|(f, _)| f));
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(faults, vec![None, None, Some(cp_kernel::RecordFault::Torn)]);
 }
 
 #[test]
