@@ -2,7 +2,7 @@ use serde_json::Value;
 
 use super::*;
 use crate::ledger::scan::find_special;
-use crate::ledger::{MemoryStore, NewEntry, compute_entry_hash};
+use crate::ledger::{MemoryStore, NewEntry, canonical, compute_entry_hash};
 
 fn ledger(n: usize) -> Vec<OwnedRecord> {
     let s = MemoryStore::new("T/t");
