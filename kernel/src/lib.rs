@@ -182,7 +182,8 @@ pub use router::{
     ROUTE_ACTIONS, ROUTE_REQUEST_SCHEMA, ROUTER_CONFIG_PATH, ROUTER_CONFIG_SCHEMA, ROUTER_PACKAGE, RejectCode,
     RequestFile, RetryConfig, RouteRequestDoc, RoutedContext, RouterConfig, RouterConfigs, RouterError, RouterOptions,
     SHIPPED_BUDGET_CONFIG, SHIPPED_PRICE_BOOK, SHIPPED_ROUTER_CONFIG, ScopeField, attention_request_for,
-    load_configs as load_router_configs, read_attention_request, render as render_prompt, scope_fields,
+    choose_provider, load_configs as load_router_configs, read_attention_request, render as render_prompt,
+    scope_fields,
 };
 
 /// Benchmark drivers (feature `bench`): shared by the criterion benches and `cpctl bench`;

@@ -126,6 +126,16 @@ impl RouterOptions {
     }
 }
 
+/// The provider `cpctl route` (and an orchestrator honouring the same settings) routes to:
+/// `flag`, else the request file's `provider`, else `openai` when `CP_OPENAI_BASE_URL` is set
+/// (as the quickstart does), else `None` — the config's `default_provider`. Pass the result to
+/// [`RouterOptions::default_provider`].
+pub fn choose_provider(flag: Option<String>, file: Option<String>) -> Option<String> {
+    flag.or(file).or_else(|| {
+        std::env::var_os(crate::env_vars::CP_OPENAI_BASE_URL).filter(|v| !v.is_empty()).map(|_| "openai".to_string())
+    })
+}
+
 struct ProviderSlot {
     provider: Arc<dyn Provider>,
     config: ProviderConfig,
