@@ -1,13 +1,17 @@
 //! How an orchestrator links the kernel: assemble context with the attention service, route the
 //! prompt through the router, and read back what the ledger recorded.
 //!
-//! Run after `cargo run --bin cpctl -- quickstart` (which creates and bootstraps `./cp-root`):
-//! `cargo run --example orchestrator -- ./cp-root`
+//! Run after `cargo run --release --bin cpctl -- quickstart` (which creates and bootstraps
+//! `./cp-root`): `cargo run --release --example orchestrator -- ./cp-root [--provider NAME]`.
+//! The provider is chosen as `cpctl route` chooses it ([`cp_kernel::choose_provider`]): the
+//! `--provider` flag (a key of `providers` in the plane's router config: mock, openai,
+//! anthropic as shipped), else `openai` when `CP_OPENAI_BASE_URL` is set, else the config's
+//! default (the mock provider as shipped).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use cp_kernel::{
-    AttentionRequest, AttentionService, AuthSecret, Plane, PromptContract, PromptRequest, PromptRouter, Provenance,
-    RoutedContext, RouterOptions, SchemaSet,
+    AttentionRequest, AttentionService, Plane, PromptContract, PromptRequest, PromptRouter, Provenance, RoutedContext,
+    RouterOptions, SchemaSet, choose_provider,
 };
 use serde_json::json;
 
@@ -27,15 +31,47 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// The command line: `[ROOT] [--provider NAME]`.
+struct Args {
+    root: String,
+    provider: Option<String>,
+}
+
+fn args() -> Result<Args, String> {
+    let mut out = Args { root: cp_kernel::env_vars::DEFAULT_ROOT.into(), provider: None };
+    let mut it = std::env::args().skip(1);
+    let mut root_given = false;
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--provider" => out.provider = Some(it.next().ok_or("--provider needs a provider name")?),
+            _ if a.starts_with('-') => {
+                return Err(format!("unknown option {a} (usage: orchestrator [ROOT] [--provider NAME])"));
+            }
+            _ if root_given => {
+                return Err(format!("unexpected argument {a} (usage: orchestrator [ROOT] [--provider NAME])"));
+            }
+            _ => {
+                out.root = a;
+                root_given = true;
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let root = std::env::args().nth(1).unwrap_or_else(|| "./cp-root".into());
-    let plane = Plane::open(root.as_ref())?;
+    let args = args()?;
+    let plane = Plane::open(args.root.as_ref())?;
 
     // One attention service and one router per process; both are Send + Sync.
     let attention = AttentionService::builder(&plane).build()?;
-    let secret_file = cp_installer::quickstart_secret_path(plane.root());
-    let secret = AuthSecret::from_sources(Some(&secret_file), None, plane.root(), 32)?;
-    let router = PromptRouter::open(&plane, RouterOptions::new().auth_secret(secret))?;
+    // The token secret is the plane's, as `cpctl` finds it: `CP_AUTH_SECRET_FILE`, else
+    // `CP_AUTH_SECRET`, else the operator secret the quickstart wrote (`HOT/plane/auth-secret`).
+    let mut opts = RouterOptions::new();
+    if let Some(p) = choose_provider(args.provider, None) {
+        opts = opts.default_provider(p);
+    }
+    let router = PromptRouter::open(&plane, opts)?;
     let (token, _) = router.issue_token("orchestrator", &["agent".into()], "demo", Some(600))?;
 
     // The agent's request: who it is, where it runs, which contract it fulfils.

@@ -12,7 +12,7 @@ use clap::Args;
 
 use cp_kernel::{
     AttentionRequest, AttentionService, Plane, PromptRouter, RequestFile, RoutedContext, RouterError, RouterOptions,
-    env_vars,
+    choose_provider, env_vars,
 };
 
 use crate::common::{CmdResult, Outcome, Refused, Settings, render};
@@ -37,14 +37,6 @@ pub(crate) struct RouteArgs {
     /// the config's default_provider.
     #[arg(long)]
     provider: Option<String>,
-}
-
-/// The provider to route to: flag > file > `openai` when `CP_OPENAI_BASE_URL` is set (as the
-/// quickstart does) > the config's default.
-pub(crate) fn choose_provider(flag: Option<String>, file: Option<String>) -> Option<String> {
-    flag.or(file).or_else(|| {
-        std::env::var_os(env_vars::CP_OPENAI_BASE_URL).filter(|v| !v.is_empty()).map(|_| "openai".to_string())
-    })
 }
 
 pub(crate) fn run(s: &Settings, a: RouteArgs) -> CmdResult {

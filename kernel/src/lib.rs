@@ -73,7 +73,7 @@ pub use ledger::verify::{
 };
 pub use ledger::{
     ChainHead, GENESIS_PREVIOUS_HASH, JsonlStore, LedgerEntry, LedgerError, LedgerName, LedgerQuery, LedgerSet,
-    LedgerStore, MemoryStore, NewEntry, Order, Provenance, RawRecord, RepairReport,
+    LedgerStore, MemoryStore, NewEntry, Order, Provenance, RawRecord, RecordFault, RepairReport,
     SCHEMA_VERSION as ENTRY_SCHEMA_VERSION, SqliteStore, TxnFn, TxnView, compute_entry_hash,
 };
 pub use ledger::{
@@ -178,12 +178,12 @@ pub use providers::{
 };
 pub use router::{
     ASSEMBLE_ACTIONS, ATTENTION_REQUEST_SCHEMA, AuthorizedRoute, BreakerConfig, BreakerState, CircuitBreaker,
-    ContractSource, Limits, LogContent, NamedScope, PromptRequest, PromptResponse, PromptRouter, ProviderConfig,
-    ProviderKind, ROUTE_ACTIONS, ROUTE_REQUEST_SCHEMA, ROUTER_CONFIG_PATH, ROUTER_CONFIG_SCHEMA, ROUTER_PACKAGE,
-    RejectCode, RequestFile, RetryConfig, RouteRequestDoc, RoutedContext, RouterConfig, RouterConfigs, RouterError,
-    RouterOptions, SHIPPED_BUDGET_CONFIG, SHIPPED_PRICE_BOOK, SHIPPED_ROUTER_CONFIG, ScopeField, UngovernedContracts,
-    attention_request_for, load_configs as load_router_configs, read_attention_request, render as render_prompt,
-    scope_fields,
+    ContractSource, Limits, LogContent, NamedScope, NotLogged, PromptRequest, PromptResponse, PromptRouter,
+    ProviderConfig, ProviderKind, ROUTE_ACTIONS, ROUTE_REQUEST_SCHEMA, ROUTER_CONFIG_PATH, ROUTER_CONFIG_SCHEMA,
+    ROUTER_PACKAGE, RejectCode, RequestFile, RetryConfig, RouteRequestDoc, RoutedContext, RouterConfig, RouterConfigs,
+    RouterError, RouterOptions, SHIPPED_BUDGET_CONFIG, SHIPPED_PRICE_BOOK, SHIPPED_ROUTER_CONFIG, ScopeField,
+    UngovernedContracts, attention_request_for, choose_provider, load_configs as load_router_configs,
+    read_attention_request, render as render_prompt, scope_fields,
 };
 
 /// Benchmark drivers (feature `bench`): shared by the criterion benches and `cpctl bench`;

@@ -19,14 +19,19 @@
 
 mod config;
 mod rate;
+mod state;
 
 pub use config::{
     BUDGET_CONFIG_PATH, BUDGET_CONFIG_SCHEMA, BUDGET_PACKAGE, BudgetConfig, InputBound, LimitConfig, PRICE_BOOK_PATH,
     PRICE_BOOK_SCHEMA, Price, PriceBook, PriceVersion, RateLimitRule, RateTarget, ScopeDefaults,
 };
 pub use rate::RateState;
+pub use state::BudgetState;
+pub(crate) use state::{Reservation, ScopeState};
 
-use std::collections::{BTreeMap, BTreeSet};
+use state::{budget_meta, s};
+
+use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -148,177 +153,6 @@ impl FromStr for ScopeKey {
             ["agent", t, id] => Ok(Self::new(ScopeKind::Agent, *t, *id)),
             _ => Err(bad()),
         }
-    }
-}
-
-/// The budget of one scope.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScopeState {
-    /// Hard limit in tokens (`None` = unlimited).
-    pub max_tokens: Option<u64>,
-    /// Hard limit in micro-units (`None` = unlimited).
-    pub max_cost_micros: Option<u64>,
-    /// Warning threshold in percent of a hard limit.
-    pub warn_threshold_pct: u8,
-    /// Whether the scope has an allocation (explicit or default).
-    pub allocated: bool,
-    /// Tokens held by open reservations.
-    pub reserved_tokens: u64,
-    /// Micro-units held by open reservations.
-    pub reserved_micros: u64,
-    /// Tokens settled.
-    pub spent_tokens: u64,
-    /// Micro-units settled.
-    pub spent_micros: u64,
-    /// Whether `BUDGET_WARNING` was logged since the last allocation.
-    pub warned: bool,
-}
-
-impl ScopeState {
-    fn used_tokens(&self) -> u64 {
-        self.reserved_tokens.saturating_add(self.spent_tokens)
-    }
-    fn used_micros(&self) -> u64 {
-        self.reserved_micros.saturating_add(self.spent_micros)
-    }
-    fn over_warn(&self, extra_tokens: u64, extra_micros: u64) -> bool {
-        let pct = u128::from(self.warn_threshold_pct);
-        let crosses =
-            |used: u64, max: Option<u64>| max.is_some_and(|m| u128::from(used) * 100 >= u128::from(m) * pct && m > 0);
-        crosses(self.used_tokens().saturating_add(extra_tokens), self.max_tokens)
-            || crosses(self.used_micros().saturating_add(extra_micros), self.max_cost_micros)
-    }
-}
-
-/// An open reservation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Reservation {
-    /// Reservation id (also the request id).
-    pub reservation_id: String,
-    /// Scopes charged, as strings.
-    pub scopes: Vec<String>,
-    /// Tokens reserved.
-    pub tokens: u64,
-    /// Micro-units reserved.
-    pub micros: u64,
-    /// Provider the reservation was made for.
-    pub provider: String,
-    /// Router clock at reservation (Unix ms).
-    pub at_ms: u64,
-    /// Price-book version used.
-    pub price_book_version: String,
-}
-
-/// Budget state: a pure function of the ledger ([`BudgetState::from_entries`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct BudgetState {
-    /// Scopes by their string form.
-    pub scopes: BTreeMap<String, ScopeState>,
-    /// Open reservations by id.
-    pub open: BTreeMap<String, Reservation>,
-    /// Last `seq` applied.
-    pub last_seq: Option<u64>,
-    /// Seqs of entries whose `metadata.budget` could not be understood (never silently skipped:
-    /// `cpctl budget show` and the tests report them).
-    pub malformed: Vec<u64>,
-}
-
-fn budget_meta(e: &LedgerEntry) -> Option<&serde_json::Map<String, Value>> {
-    e.metadata.get("budget").and_then(Value::as_object)
-}
-
-fn u(m: &serde_json::Map<String, Value>, k: &str) -> Option<u64> {
-    m.get(k).and_then(Value::as_u64)
-}
-
-fn s<'a>(m: &'a serde_json::Map<String, Value>, k: &str) -> Option<&'a str> {
-    m.get(k).and_then(Value::as_str)
-}
-
-impl BudgetState {
-    /// The state after `entries` (in `seq` order).
-    pub fn from_entries<'a>(entries: impl IntoIterator<Item = &'a LedgerEntry>) -> Self {
-        let mut st = Self::default();
-        for e in entries {
-            st.apply(e);
-        }
-        st
-    }
-
-    /// Applies one entry (entries at or before `last_seq` are ignored).
-    pub fn apply(&mut self, e: &LedgerEntry) {
-        if self.last_seq.is_some_and(|l| e.seq <= l) {
-            return;
-        }
-        self.last_seq = Some(e.seq);
-        let Some(m) = budget_meta(e) else { return };
-        match s(m, "op") {
-            Some("allocate") => {
-                let Some(scope) = s(m, "scope") else {
-                    self.malformed.push(e.seq);
-                    return;
-                };
-                let sc = self.scopes.entry(scope.to_string()).or_default();
-                sc.max_tokens = u(m, "max_tokens");
-                sc.max_cost_micros = u(m, "max_cost_micros");
-                sc.warn_threshold_pct = u(m, "warn_threshold_pct").and_then(|v| u8::try_from(v).ok()).unwrap_or(100);
-                sc.allocated = true;
-                sc.warned = false;
-            }
-            Some("warn") => {
-                if let Some(scope) = s(m, "scope") {
-                    self.scopes.entry(scope.to_string()).or_default().warned = true;
-                }
-            }
-            Some("reserve") => {
-                let Ok(r) = serde_json::from_value::<Reservation>(Value::Object(m.clone())) else {
-                    self.malformed.push(e.seq);
-                    return;
-                };
-                for sc in &r.scopes {
-                    let st = self.scopes.entry(sc.clone()).or_default();
-                    st.reserved_tokens = st.reserved_tokens.saturating_add(r.tokens);
-                    st.reserved_micros = st.reserved_micros.saturating_add(r.micros);
-                }
-                self.open.insert(r.reservation_id.clone(), r);
-            }
-            Some("settle") => {
-                if let Some(id) = s(m, "reservation_id") {
-                    self.release_open(id);
-                }
-                let (tokens, micros) = (u(m, "tokens").unwrap_or(0), u(m, "micros").unwrap_or(0));
-                for sc in m.get("scopes").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
-                    let st = self.scopes.entry(sc.to_string()).or_default();
-                    st.spent_tokens = st.spent_tokens.saturating_add(tokens);
-                    st.spent_micros = st.spent_micros.saturating_add(micros);
-                }
-            }
-            Some("release") => {
-                if let Some(id) = s(m, "reservation_id") {
-                    self.release_open(id);
-                }
-            }
-            _ => self.malformed.push(e.seq),
-        }
-    }
-
-    fn release_open(&mut self, id: &str) {
-        if let Some(r) = self.open.remove(id) {
-            for sc in &r.scopes {
-                let st = self.scopes.entry(sc.clone()).or_default();
-                st.reserved_tokens = st.reserved_tokens.saturating_sub(r.tokens);
-                st.reserved_micros = st.reserved_micros.saturating_sub(r.micros);
-            }
-        }
-    }
-
-    /// Scopes of `tenant`.
-    pub fn scopes_of(&self, tenant: &str) -> BTreeMap<String, ScopeState> {
-        self.scopes
-            .iter()
-            .filter(|(k, _)| k.parse::<ScopeKey>().is_ok_and(|s| s.tenant == tenant))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
     }
 }
 

@@ -39,7 +39,7 @@ pub use memory::MemoryStore;
 pub use notes::{NoteRefused, PRINCIPAL_KEY as NOTE_PRINCIPAL_KEY, check_operator_note};
 pub use query::{LedgerQuery, Order};
 pub use set::{LedgerName, LedgerSet};
-pub use store::{ChainHead, LedgerStore, RawRecord, TxnFn, TxnView};
+pub use store::{ChainHead, LedgerStore, RawRecord, RecordFault, TxnFn, TxnView};
 mod jsonl;
 pub use jsonl::{JsonlStore, RepairReport};
 mod sqlite;

@@ -30,6 +30,7 @@ use serde_json::Value;
 
 use super::columns::{COLUMNS, ColumnValue, N_COLUMNS};
 use super::memory::seal_all;
+use super::store::RecordFault;
 use super::{
     ChainHead, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, Order, Provenance, RawRecord, TxnFn, TxnView,
 };
@@ -471,21 +472,21 @@ impl LedgerStore for SqliteStore {
             let body: &[u8] = match r.get_ref(1).map_err(&err)? {
                 ValueRef::Blob(b) => b,
                 ValueRef::Text(t) => {
-                    defect = Some("body is stored as text, not a blob");
+                    defect = Some((RecordFault::Junk, "body is stored as text, not a blob"));
                     t
                 }
                 _ => {
-                    defect = Some("body is missing or not a blob");
+                    defect = Some((RecordFault::Junk, "body is missing or not a blob"));
                     &[]
                 }
             };
             let entry_hash = match r.get_ref(2).map_err(&err)? {
                 ValueRef::Text(t) => std::str::from_utf8(t).unwrap_or_else(|_| {
-                    defect = Some("entry_hash is not UTF-8");
+                    defect = Some((RecordFault::Junk, "entry_hash is not UTF-8"));
                     ""
                 }),
                 _ => {
-                    defect = Some("entry_hash is missing or not text");
+                    defect = Some((RecordFault::Junk, "entry_hash is missing or not text"));
                     ""
                 }
             };

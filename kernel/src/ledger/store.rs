@@ -14,6 +14,16 @@ pub struct ChainHead {
     pub entry_hash: String,
 }
 
+/// Why a stored record could not be split into body and hash ([`RawRecord::defect`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordFault {
+    /// An incomplete last record (a JSONL line without its newline), as a crash mid-append
+    /// leaves it.
+    Torn,
+    /// A record that is not an entry at all (junk line, undecodable row).
+    Junk,
+}
+
 /// One stored record as it is on disk, for verification: the canonical bytes that were hashed
 /// (entry without `entry_hash`) and the stored `entry_hash`.
 #[derive(Debug, Clone)]
@@ -26,8 +36,8 @@ pub struct RawRecord<'a> {
     /// The stored `entry_hash` (as text; may be malformed on a corrupt store).
     pub entry_hash: &'a str,
     /// Set when the record could not even be split into body and hash (junk or torn JSONL
-    /// line, undecodable row): what is wrong. `body` then holds the raw bytes.
-    pub defect: Option<&'a str>,
+    /// line, undecodable row): which fault, and what is wrong. `body` then holds the raw bytes.
+    pub defect: Option<(RecordFault, &'a str)>,
     /// The values the store's queries filter on for this record (SQLite columns, the JSONL
     /// index, the in-memory entry), in [`super::columns::COLUMNS`] order; verification
     /// compares each with the hashed body. `None` only for stores that keep no such values

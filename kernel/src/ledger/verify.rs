@@ -7,8 +7,8 @@
 //! before it was checked.
 //!
 //! Checks, in this order, for the record at index `i` of the scan (its expected `seq`):
-//! 1. the backend marked it as a junk or torn record ([`RawRecord::defect`]; a message that
-//!    mentions `torn` or `EOF` is a torn line, anything else a junk line);
+//! 1. the backend marked it as a junk or torn record ([`RawRecord::defect`], a typed
+//!    [`RecordFault`]); a backend that fails the scan on an undecodable record reports junk;
 //! 2. the stored `entry_hash` is 64 lowercase hex digits and equals
 //!    `SHA-256(0x00 ‖ body)` — else the content changed;
 //! 3. the body decodes as an entry (`seq`, `previous_hash` and the index columns are read);
@@ -31,15 +31,19 @@
 
 #[cfg(test)]
 use std::borrow::Cow;
-use std::io::Write;
 use std::ops::ControlFlow;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::columns::{BodyFields, ColumnValue, N_COLUMNS, OwnedColumn, check_columns};
-use super::{GENESIS_PREVIOUS_HASH, LedgerError, LedgerSet, LedgerStore, RawRecord, canonical};
+use super::columns::{BodyFields, OwnedColumn, check_columns};
+use super::{GENESIS_PREVIOUS_HASH, LedgerError, LedgerSet, LedgerStore, RawRecord, RecordFault};
+
+mod arena;
+mod export;
+
+use arena::{Arena, view};
+pub use export::{ExportError, export_jsonl};
 
 /// Records hashed per parallel round.
 const CHUNK_RECORDS: usize = 8192;
@@ -161,8 +165,8 @@ pub struct OwnedRecord {
     pub body: Vec<u8>,
     /// Stored `entry_hash`.
     pub entry_hash: String,
-    /// Backend-reported defect (junk or torn record).
-    pub defect: Option<String>,
+    /// Backend-reported defect (junk or torn record) and what is wrong.
+    pub defect: Option<(RecordFault, String)>,
     /// The store's index columns of the record ([`RawRecord::columns`]).
     pub columns: Option<Vec<OwnedColumn>>,
 }
@@ -173,7 +177,7 @@ impl From<RawRecord<'_>> for OwnedRecord {
             position: r.position,
             body: r.body.to_vec(),
             entry_hash: r.entry_hash.to_string(),
-            defect: r.defect.map(str::to_string),
+            defect: r.defect.map(|(f, m)| (f, m.to_string())),
             columns: r.columns.map(|c| c.iter().map(OwnedColumn::of).collect()),
         }
     }
@@ -261,104 +265,12 @@ fn pre_all<'a>(recs: &[RawRecord<'a>]) -> Vec<Pre<'a>> {
     })
 }
 
-/// Records of one chunk copied into one buffer (one copy per record, no allocation per
-/// record), so the scan callback can return while hashing runs in parallel.
-struct Arena {
-    data: Vec<u8>,
-    recs: Vec<ArenaRecord>,
-}
-
-/// Position, body range, hash range, defect and columns of one record in an [`Arena`].
-type ArenaRecord =
-    (u64, std::ops::Range<usize>, std::ops::Range<usize>, Option<String>, Option<[ArenaColumn; N_COLUMNS]>);
-
-/// A column value of an [`Arena`] record: text is a range of the arena's bytes.
-#[derive(Clone)]
-enum ArenaColumn {
-    Null,
-    Text(std::ops::Range<usize>),
-    NotText(&'static str),
-}
-
-impl Arena {
-    fn new() -> Self {
-        Self { data: Vec::new(), recs: Vec::with_capacity(CHUNK_RECORDS) }
+/// The verification defect of a record the backend could not split.
+fn defect_kind_of(fault: RecordFault) -> DefectKind {
+    match fault {
+        RecordFault::Torn => DefectKind::TornLine,
+        RecordFault::Junk => DefectKind::JunkLine,
     }
-
-    fn push(&mut self, r: &RawRecord<'_>) {
-        let b = self.data.len();
-        self.data.extend_from_slice(r.body);
-        let h = self.data.len();
-        self.data.extend_from_slice(r.entry_hash.as_bytes());
-        let e = self.data.len();
-        let columns = r.columns.map(|row| {
-            row.map(|c| match c {
-                ColumnValue::Null => ArenaColumn::Null,
-                ColumnValue::NotText(w) => ArenaColumn::NotText(w),
-                ColumnValue::Text(t) => {
-                    let at = self.data.len();
-                    self.data.extend_from_slice(t.as_bytes());
-                    ArenaColumn::Text(at..self.data.len())
-                }
-            })
-        });
-        self.recs.push((r.position, b..h, h..e, r.defect.map(str::to_string), columns));
-    }
-
-    fn len(&self) -> usize {
-        self.recs.len()
-    }
-
-    fn clear(&mut self) {
-        self.data.clear();
-        self.recs.clear();
-    }
-
-    /// Bytes that were a `&str` when pushed: a range of them is valid UTF-8.
-    fn text(&self, r: &std::ops::Range<usize>) -> &str {
-        std::str::from_utf8(&self.data[r.clone()]).unwrap_or_default()
-    }
-
-    fn views(&self) -> Vec<RawRecord<'_>> {
-        self.recs
-            .iter()
-            .map(|(position, b, h, defect, columns)| RawRecord {
-                position: *position,
-                body: &self.data[b.clone()],
-                // The bytes were a `&str`; a range of them is valid UTF-8.
-                entry_hash: self.text(h),
-                defect: defect.as_deref(),
-                columns: columns.as_ref().map(|row| {
-                    let mut out = [ColumnValue::Null; N_COLUMNS];
-                    for (slot, c) in out.iter_mut().zip(row) {
-                        *slot = match c {
-                            ArenaColumn::Null => ColumnValue::Null,
-                            ArenaColumn::Text(r) => ColumnValue::Text(self.text(r)),
-                            ArenaColumn::NotText(w) => ColumnValue::NotText(w),
-                        };
-                    }
-                    out
-                }),
-            })
-            .collect()
-    }
-}
-
-fn view(r: &OwnedRecord) -> RawRecord<'_> {
-    let columns = r.columns.as_ref().map(|c| {
-        let mut row = [ColumnValue::Null; N_COLUMNS];
-        for (slot, v) in row.iter_mut().zip(c) {
-            *slot = v.as_value();
-        }
-        row
-    });
-    RawRecord { position: r.position, body: &r.body, entry_hash: &r.entry_hash, defect: r.defect.as_deref(), columns }
-}
-
-/// Classifies a backend-reported defect message.
-fn defect_kind_of(message: &str) -> DefectKind {
-    let m = message.to_ascii_lowercase();
-    if m.contains("torn") || m.contains("eof") { DefectKind::TornLine } else { DefectKind::JunkLine }
 }
 
 /// The sequential part of verification, fed chunk by chunk.
@@ -411,8 +323,8 @@ impl Verifier {
 
     fn check(&mut self, seq: u64, r: &RawRecord<'_>, p: Pre<'_>) -> Option<Defect> {
         let bad = |kind, message: String| Some(Defect { seq, kind, message, column: None });
-        if let Some(m) = r.defect {
-            return bad(defect_kind_of(m), format!("record at position {}: {m}", r.position));
+        if let Some((fault, m)) = r.defect {
+            return bad(defect_kind_of(fault), format!("record at position {}: {m}", r.position));
         }
         let digest = match p.hash {
             HashCheck::Ok(d) => d,
@@ -543,9 +455,10 @@ pub(crate) fn verify_store_inner(
         Ok(()) => {}
         Err(LedgerError::Corrupt { seq, message, .. }) => {
             // A backend that cannot decode a record fails the scan instead of yielding a
-            // defective record: report it as that record's defect.
-            let kind = defect_kind_of(&message);
-            v.fail_at(seq, kind, format!("record at position {seq}: {message}"));
+            // defective record: report it as that record's defect — a record that cannot be
+            // decoded is junk (only a JSONL line without its newline is torn, and the JSONL
+            // backend reports that as a defective record).
+            v.fail_at(seq, DefectKind::JunkLine, format!("record at position {seq}: {message}"));
         }
         Err(e) => return Err(e),
     }
@@ -582,77 +495,6 @@ pub fn missing_report(m: &super::MissingLedger) -> VerifyReport {
         head: None,
         first_bad: Some(Defect { seq: 0, kind: DefectKind::Missing, message, column: None }),
     }
-}
-
-/// Errors of [`export_jsonl`].
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ExportError {
-    /// Reading the ledger failed.
-    #[error(transparent)]
-    Ledger(#[from] LedgerError),
-    /// The ledger does not verify; nothing was written.
-    #[error("ledger {ledger} does not verify ({defect}); nothing exported")]
-    Broken {
-        /// Ledger name.
-        ledger: String,
-        /// The first bad record.
-        defect: Defect,
-    },
-    /// A verified body could not be decoded while exporting.
-    #[error("ledger {ledger}: entry at seq {seq} is not a JSON object")]
-    NotAnObject {
-        /// Ledger name.
-        ledger: String,
-        /// Position.
-        seq: u64,
-    },
-    /// Writing the output failed.
-    #[error("cannot write the export of ledger {ledger}")]
-    Write {
-        /// Ledger name.
-        ledger: String,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-/// Verifies `store`, then writes it to `out` as native JSONL (see the module docs). A ledger
-/// that does not verify is refused before anything is written. Returns the verification report.
-pub fn export_jsonl(store: &dyn LedgerStore, out: &mut dyn Write) -> Result<VerifyReport, ExportError> {
-    let report = verify_store(store)?;
-    if let Some(defect) = report.first_bad.clone() {
-        return Err(ExportError::Broken { ledger: report.ledger, defect });
-    }
-    let ledger = store.name().to_string();
-    let mut failure: Option<ExportError> = None;
-    let mut line = Vec::new();
-    store.scan_raw(&mut |r| {
-        let mut v: Value = match serde_json::from_slice(r.body) {
-            Ok(v @ Value::Object(_)) => v,
-            _ => {
-                failure = Some(ExportError::NotAnObject { ledger: ledger.clone(), seq: r.position });
-                return ControlFlow::Break(());
-            }
-        };
-        if let Value::Object(m) = &mut v {
-            m.insert("entry_hash".into(), Value::String(r.entry_hash.to_string()));
-        }
-        line.clear();
-        canonical::write_value(&v, &mut line);
-        line.push(b'\n');
-        if let Err(source) = out.write_all(&line) {
-            failure = Some(ExportError::Write { ledger: ledger.clone(), source });
-            return ControlFlow::Break(());
-        }
-        ControlFlow::Continue(())
-    })?;
-    if let Some(f) = failure {
-        return Err(f);
-    }
-    out.flush().map_err(|source| ExportError::Write { ledger, source })?;
-    Ok(report)
 }
 
 /// The stored records of `store`, owned (the input of [`verify_records`]).

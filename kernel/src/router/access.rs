@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use super::contract_source::{ContractSource, contract_source, resolve_contract_path};
-use super::{PromptRequest, PromptRouter, RejectCode, RequestFile, RoutedContext, RouterError, denial_code};
+use super::{NotLogged, PromptRequest, PromptRouter, RejectCode, RequestFile, RoutedContext, RouterError, denial_code};
 use crate::attention::AttentionRequest;
 use crate::auth::{Action, Denial, DenialKind, Principal};
 use crate::contract::PromptContract;
@@ -261,7 +261,7 @@ impl PromptRouter {
         }
         match self.budgeter.append(vec![e]).map(|v| v.into_iter().next()) {
             Ok(Some(entry)) => self.rejected(code, d.message.clone(), &entry),
-            Ok(None) => RouterError::Ledger(LedgerError::Aborted("denial not logged".into())),
+            Ok(None) => RouterError::NotLogged { what: NotLogged::Denial },
             Err(err) => RouterError::Budget(err),
         }
     }

@@ -13,10 +13,10 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::config::UngovernedContracts;
-use super::{PromptRouter, RejectCode, RouterError};
+use super::{NotLogged, PromptRouter, RejectCode, RouterError};
 use crate::auth::Principal;
 use crate::hashing::sha256_prefixed;
-use crate::ledger::{LedgerError, NewEntry, Provenance, event};
+use crate::ledger::{NewEntry, Provenance, event};
 use crate::package::receipt::current_owners;
 use crate::plane::Plane;
 
@@ -98,7 +98,7 @@ impl PromptRouter {
             .meta("principal", principal.principal.clone());
         let logged = self.budgeter.append(vec![entry]).map_err(RouterError::Budget)?;
         let Some(entry) = logged.into_iter().next() else {
-            return Err(RouterError::Ledger(LedgerError::Aborted("contract use not logged".into())));
+            return Err(RouterError::NotLogged { what: NotLogged::ContractUse });
         };
         if refuse {
             return Err(self.rejected(RejectCode::ContractUngoverned, message, &entry));

@@ -450,27 +450,46 @@ fn jsonl_junk_line_is_reported_at_its_position() {
     let s = open_jsonl(d.path());
     let mut got = Vec::new();
     s.scan_raw(&mut |r| {
-        got.push((r.position, r.defect.map(str::to_string)));
+        got.push((r.position, r.defect.map(|(f, m)| (f, m.to_string()))));
         ControlFlow::Continue(())
     })
     .unwrap();
     assert_eq!(got.len(), 4);
     assert!(got[1].1.is_some() && got[0].1.is_none() && got[2].1.is_none() && got[3].1.is_none(), "{got:?}");
+    assert_eq!(got[1].1.as_ref().map(|d| d.0), Some(cp_kernel::RecordFault::Junk), "{got:?}");
     // Queries still answer from the good lines.
     assert_eq!(seqs(&all(&*s)), vec![0, 1, 2]);
+}
+
+/// A JSONL ledger `l.jsonl` in `dir` with `n` entries and then `tail` without a newline, as a
+/// crash mid-append leaves it; returns its path.
+fn with_torn_tail(dir: &std::path::Path, n: usize, tail: &[u8]) -> std::path::PathBuf {
+    use std::io::Write;
+    let p = dir.join("l.jsonl");
+    fill(&*open_jsonl(dir), n);
+    let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+    f.write_all(tail).unwrap();
+    p
+}
+
+#[test]
+fn jsonl_line_without_newline_is_a_torn_record() {
+    let d = tempfile::tempdir().unwrap();
+    with_torn_tail(d.path(), 2, b"{\"agent_class\":\"half");
+    let mut faults = Vec::new();
+    open_jsonl(d.path())
+        .scan_raw(&mut |r| {
+            faults.push(r.defect.map(|(f, _)| f));
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(faults, vec![None, None, Some(cp_kernel::RecordFault::Torn)]);
 }
 
 #[test]
 fn jsonl_torn_tail_refuses_appends_and_repair_removes_only_it() {
     let d = tempfile::tempdir().unwrap();
-    let p = d.path().join("l.jsonl");
-    let s = open_jsonl(d.path());
-    fill(&*s, 4);
-    drop(s);
-    let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
-    use std::io::Write;
-    f.write_all(b"{\"agent_class\":\"half-writ").unwrap();
-    drop(f);
+    let p = with_torn_tail(d.path(), 4, b"{\"agent_class\":\"half-writ");
     assert_torn_then_repair(&p);
     // A second repair finds nothing to do.
     let s = JsonlStore::open(&p, "HOT/test", Durability::Full).unwrap();

@@ -2,7 +2,7 @@ use serde_json::Value;
 
 use super::*;
 use crate::ledger::scan::find_special;
-use crate::ledger::{MemoryStore, NewEntry, compute_entry_hash};
+use crate::ledger::{MemoryStore, NewEntry, canonical, compute_entry_hash};
 
 fn ledger(n: usize) -> Vec<OwnedRecord> {
     let s = MemoryStore::new("T/t");
@@ -56,12 +56,12 @@ fn malformed_hash_and_backend_defects() {
     assert_eq!((d.seq, d.kind), (1, DefectKind::ContentChanged));
 
     let mut recs = ledger(3);
-    recs[2].defect = Some("torn last line (no newline)".into());
+    recs[2].defect = Some((RecordFault::Torn, "last line (no newline)".into()));
     let d = verify_records("T/t", recs).first_bad.unwrap();
     assert_eq!((d.seq, d.kind), (2, DefectKind::TornLine));
 
     let mut recs = ledger(3);
-    recs[1].defect = Some("not json".into());
+    recs[1].defect = Some((RecordFault::Junk, "EOF while parsing: not json".into()));
     let d = verify_records("T/t", recs).first_bad.unwrap();
     assert_eq!((d.seq, d.kind), (1, DefectKind::JunkLine));
 }
