@@ -168,9 +168,9 @@ pub use auth::{
     decode_unverified as decode_token_unverified, issue as issue_token, verify as verify_token,
 };
 pub use budget::{
-    BUDGET_CONFIG_PATH, BUDGET_CONFIG_SCHEMA, BUDGET_PACKAGE, BudgetConfig, BudgetError, BudgetState, Budgeter,
-    InputBound, LimitConfig, PRICE_BOOK_PATH, PRICE_BOOK_SCHEMA, Price, PriceBook, PriceVersion, RateLimitRule,
-    RateState, RateTarget, ReserveRequest, ScopeDefaults, ScopeKey, ScopeKind, dangling_prompts,
+    BUDGET_CONFIG_PATH, BUDGET_CONFIG_SCHEMA, BUDGET_PACKAGE, BudgetConfig, BudgetError, BudgetOp, BudgetState,
+    Budgeter, InputBound, LimitConfig, PRICE_BOOK_PATH, PRICE_BOOK_SCHEMA, Price, PriceBook, PriceVersion,
+    RateLimitRule, RateState, RateTarget, ReserveRequest, ScopeDefaults, ScopeKey, ScopeKind, dangling_prompts,
 };
 pub use providers::{
     Anthropic, HttpRequest, HttpResponse, HttpTransport, MockProvider, MockStep, OpenAiCompatible, Provider,

@@ -18,6 +18,7 @@
 //! Money is integer micro-units of the price book's currency; tokens are integers.
 
 mod config;
+mod op;
 mod rate;
 mod state;
 
@@ -25,11 +26,10 @@ pub use config::{
     BUDGET_CONFIG_PATH, BUDGET_CONFIG_SCHEMA, BUDGET_PACKAGE, BudgetConfig, InputBound, LimitConfig, PRICE_BOOK_PATH,
     PRICE_BOOK_SCHEMA, Price, PriceBook, PriceVersion, RateLimitRule, RateTarget, ScopeDefaults,
 };
+pub use op::BudgetOp;
 pub use rate::RateState;
 pub use state::BudgetState;
 pub(crate) use state::{Reservation, ScopeState};
-
-use state::{budget_meta, s};
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -37,7 +37,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::ledger::{LedgerEntry, LedgerError, LedgerQuery, LedgerStore, NewEntry, Provenance, TxnView, event};
 
@@ -344,9 +344,14 @@ impl Budgeter {
             .provenance(Self::provenance_of(scope))
             .meta(
                 "budget",
-                json!({"op": "allocate", "scope": scope.to_string(), "max_tokens": limit.max_tokens,
-                       "max_cost_micros": limit.max_cost_micros, "warn_threshold_pct": limit.warn_threshold_pct,
-                       "source": source}),
+                BudgetOp::Allocate {
+                    scope: scope.to_string(),
+                    max_tokens: limit.max_tokens,
+                    max_cost_micros: limit.max_cost_micros,
+                    warn_threshold_pct: limit.warn_threshold_pct,
+                    source: source.to_string(),
+                }
+                .to_value(),
             )
     }
 
@@ -445,8 +450,12 @@ impl Budgeter {
                         .provenance(Self::provenance_of(scope))
                         .meta(
                             "budget",
-                            json!({"op": "warn", "scope": key, "used_tokens": st.used_tokens().saturating_add(req.tokens),
-                                   "used_micros": st.used_micros().saturating_add(req.micros)}),
+                            BudgetOp::Warn {
+                                scope: key.clone(),
+                                used_tokens: st.used_tokens().saturating_add(req.tokens),
+                                used_micros: st.used_micros().saturating_add(req.micros),
+                            }
+                            .to_value(),
                         ),
                 );
             }
@@ -460,11 +469,7 @@ impl Budgeter {
             at_ms: req.now_ms,
             price_book_version: req.price_book_version.clone(),
         };
-        let mut meta = serde_json::to_value(&res).unwrap_or(Value::Null);
-        if let Value::Object(m) = &mut meta {
-            m.insert("op".into(), "reserve".into());
-        }
-        entries.push(with_budget(sent.clone(), meta));
+        entries.push(with_budget(sent.clone(), BudgetOp::Reserve(res.clone()).to_value()));
         entries.extend(warnings);
         (Ok(res), entries)
     }
@@ -477,15 +482,20 @@ impl Budgeter {
         micros: u64,
         received: NewEntry,
     ) -> Result<LedgerEntry, BudgetError> {
-        let meta = json!({"op": "settle", "reservation_id": reservation.reservation_id, "scopes": reservation.scopes,
-                          "tokens": tokens, "micros": micros});
-        self.append_one(with_budget(received, meta))
+        let op = BudgetOp::Settle {
+            reservation_id: reservation.reservation_id.clone(),
+            scopes: reservation.scopes.clone(),
+            tokens,
+            micros,
+        };
+        self.append_one(with_budget(received, op.to_value()))
     }
 
     /// Releases `reservation_id` in the same transaction as `entry` (`PROMPT_FAILED`,
     /// `BUDGET_RECOVERED`).
     pub fn release(&self, reservation_id: &str, entry: NewEntry) -> Result<LedgerEntry, BudgetError> {
-        self.append_one(with_budget(entry, json!({"op": "release", "reservation_id": reservation_id})))
+        let op = BudgetOp::Release { reservation_id: reservation_id.to_string() };
+        self.append_one(with_budget(entry, op.to_value()))
     }
 
     fn append_one(&self, e: NewEntry) -> Result<LedgerEntry, BudgetError> {
@@ -504,7 +514,10 @@ impl Budgeter {
             Ok(dangling_in(&all)
                 .into_iter()
                 .map(|sent| {
-                    let rid = budget_meta(sent).and_then(|m| s(m, "reservation_id")).unwrap_or_default().to_string();
+                    let rid = match BudgetOp::of(sent) {
+                        Some(Ok(BudgetOp::Reserve(r))) => r.reservation_id,
+                        _ => String::new(),
+                    };
                     let mut p = sent.provenance();
                     p.parent_event_id = Some(sent.id.clone());
                     let mut e = NewEntry::new(event::BUDGET_RECOVERED)
@@ -513,7 +526,7 @@ impl Budgeter {
                         .provenance(p)
                         .meta("sent_seq", sent.seq);
                     e.metadata.extend(extra.clone());
-                    with_budget(e, json!({"op": "release", "reservation_id": rid}))
+                    with_budget(e, BudgetOp::Release { reservation_id: rid }.to_value())
                 })
                 .collect())
         })

@@ -3,10 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
 use super::config::{RateLimitRule, RateTarget};
-use super::{Refusal, RefusalKind, ScopeKey, ScopeKind};
+use super::{BudgetOp, Refusal, RefusalKind, ScopeKey, ScopeKind};
 use crate::ledger::LedgerEntry;
 
 /// Requests and tokens per (rule, key) in the current window.
@@ -39,23 +37,11 @@ fn keys(rule: &RateLimitRule, scopes: &[String], provider: &str) -> Vec<String> 
 impl RateState {
     /// Counts a `reserve` entry.
     pub fn apply(&mut self, e: &LedgerEntry, rules: &[RateLimitRule]) {
-        let Some(m) = e.metadata.get("budget").and_then(Value::as_object) else { return };
-        if m.get("op").and_then(Value::as_str) != Some("reserve") {
-            return;
-        }
-        let at = m.get("at_ms").and_then(Value::as_u64).unwrap_or(0);
-        let tokens = m.get("tokens").and_then(Value::as_u64).unwrap_or(0);
-        let provider = m.get("provider").and_then(Value::as_str).unwrap_or_default();
-        let scopes: Vec<String> = m
-            .get("scopes")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(String::from))
-            .collect();
+        let Some(Ok(BudgetOp::Reserve(r))) = BudgetOp::of(e) else { return };
+        let (at, tokens, provider, scopes) = (r.at_ms, r.tokens, r.provider.as_str(), r.scopes.as_slice());
         for (i, rule) in rules.iter().enumerate() {
             let idx = at / rule.window_ms.max(1);
-            for k in keys(rule, &scopes, provider) {
+            for k in keys(rule, scopes, provider) {
                 let w = self.windows.entry((i, k)).or_insert((idx, 0, 0));
                 if w.0 < idx {
                     *w = (idx, 0, 0);

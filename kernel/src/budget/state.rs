@@ -4,9 +4,8 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::ScopeKey;
+use super::{BudgetOp, ScopeKey};
 use crate::ledger::LedgerEntry;
 
 /// The budget of one scope.
@@ -81,21 +80,6 @@ pub struct BudgetState {
     pub malformed: Vec<u64>,
 }
 
-/// The `metadata.budget` object of an entry.
-pub(super) fn budget_meta(e: &LedgerEntry) -> Option<&serde_json::Map<String, Value>> {
-    e.metadata.get("budget").and_then(Value::as_object)
-}
-
-/// A `u64` member of a budget object.
-fn u(m: &serde_json::Map<String, Value>, k: &str) -> Option<u64> {
-    m.get(k).and_then(Value::as_u64)
-}
-
-/// A string member of a budget object.
-pub(super) fn s<'a>(m: &'a serde_json::Map<String, Value>, k: &str) -> Option<&'a str> {
-    m.get(k).and_then(Value::as_str)
-}
-
 impl BudgetState {
     /// The state after `entries` (in `seq` order).
     pub fn from_entries<'a>(entries: impl IntoIterator<Item = &'a LedgerEntry>) -> Self {
@@ -112,30 +96,25 @@ impl BudgetState {
             return;
         }
         self.last_seq = Some(e.seq);
-        let Some(m) = budget_meta(e) else { return };
-        match s(m, "op") {
-            Some("allocate") => {
-                let Some(scope) = s(m, "scope") else {
-                    self.malformed.push(e.seq);
-                    return;
-                };
-                let sc = self.scopes.entry(scope.to_string()).or_default();
-                sc.max_tokens = u(m, "max_tokens");
-                sc.max_cost_micros = u(m, "max_cost_micros");
-                sc.warn_threshold_pct = u(m, "warn_threshold_pct").and_then(|v| u8::try_from(v).ok()).unwrap_or(100);
+        let op = match BudgetOp::of(e) {
+            None => return,
+            Some(Ok(op)) => op,
+            Some(Err(_)) => {
+                self.malformed.push(e.seq);
+                return;
+            }
+        };
+        match op {
+            BudgetOp::Allocate { scope, max_tokens, max_cost_micros, warn_threshold_pct, .. } => {
+                let sc = self.scopes.entry(scope).or_default();
+                sc.max_tokens = max_tokens;
+                sc.max_cost_micros = max_cost_micros;
+                sc.warn_threshold_pct = warn_threshold_pct;
                 sc.allocated = true;
                 sc.warned = false;
             }
-            Some("warn") => {
-                if let Some(scope) = s(m, "scope") {
-                    self.scopes.entry(scope.to_string()).or_default().warned = true;
-                }
-            }
-            Some("reserve") => {
-                let Ok(r) = serde_json::from_value::<Reservation>(Value::Object(m.clone())) else {
-                    self.malformed.push(e.seq);
-                    return;
-                };
+            BudgetOp::Warn { scope, .. } => self.scopes.entry(scope).or_default().warned = true,
+            BudgetOp::Reserve(r) => {
                 for sc in &r.scopes {
                     let st = self.scopes.entry(sc.clone()).or_default();
                     st.reserved_tokens = st.reserved_tokens.saturating_add(r.tokens);
@@ -143,23 +122,15 @@ impl BudgetState {
                 }
                 self.open.insert(r.reservation_id.clone(), r);
             }
-            Some("settle") => {
-                if let Some(id) = s(m, "reservation_id") {
-                    self.release_open(id);
-                }
-                let (tokens, micros) = (u(m, "tokens").unwrap_or(0), u(m, "micros").unwrap_or(0));
-                for sc in m.get("scopes").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
-                    let st = self.scopes.entry(sc.to_string()).or_default();
+            BudgetOp::Settle { reservation_id, scopes, tokens, micros } => {
+                self.release_open(&reservation_id);
+                for sc in scopes {
+                    let st = self.scopes.entry(sc).or_default();
                     st.spent_tokens = st.spent_tokens.saturating_add(tokens);
                     st.spent_micros = st.spent_micros.saturating_add(micros);
                 }
             }
-            Some("release") => {
-                if let Some(id) = s(m, "reservation_id") {
-                    self.release_open(id);
-                }
-            }
-            _ => self.malformed.push(e.seq),
+            BudgetOp::Release { reservation_id } => self.release_open(&reservation_id),
         }
     }
 

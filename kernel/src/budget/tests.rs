@@ -1,4 +1,5 @@
 use super::*;
+use serde_json::json;
 
 #[test]
 fn scope_strings_roundtrip() {
@@ -68,8 +69,50 @@ fn malformed_budget_entries_are_reported_not_skipped() {
     store.append(NewEntry::new("X").meta("budget", json!({"op": "teleport"}))).unwrap();
     store.append(NewEntry::new("X").meta("budget", json!({"op": "reserve", "tokens": "many"}))).unwrap();
     store.append(NewEntry::new("X").meta("other", 1)).unwrap();
+    // Each of these was partly applied (or silently ignored) when the state walked the JSON by
+    // key; decoded as a typed `BudgetOp` each is malformed, and reported.
+    store
+        .append(NewEntry::new("X").meta("budget", json!({"op": "allocate", "scope": "tenant/a", "max_tokens": "x"})))
+        .unwrap();
+    store
+        .append(NewEntry::new("X").meta("budget", json!({"op": "settle", "scopes": ["tenant/a"], "tokens": 5})))
+        .unwrap();
+    store.append(NewEntry::new("X").meta("budget", json!({"op": "warn"}))).unwrap();
+    store.append(NewEntry::new("X").meta("budget", json!({"op": "allocate", "warn_threshold_pct": 300}))).unwrap();
     let b = Budgeter::open(cfg, Arc::new(store)).unwrap();
-    assert_eq!(b.state().unwrap().malformed, vec![0, 1]);
+    let st = b.state().unwrap();
+    assert_eq!(st.malformed, vec![0, 1, 3, 4, 5, 6]);
+    assert!(st.scopes.is_empty(), "nothing of a malformed operation is applied: {:?}", st.scopes);
+}
+
+#[test]
+fn every_budget_op_round_trips_through_an_entry() {
+    let ops = [
+        BudgetOp::Allocate {
+            scope: "tenant/a".into(),
+            max_tokens: Some(10),
+            max_cost_micros: None,
+            warn_threshold_pct: 80,
+            source: "operator".into(),
+        },
+        BudgetOp::Warn { scope: "tenant/a".into(), used_tokens: 9, used_micros: 1 },
+        BudgetOp::Reserve(Reservation {
+            reservation_id: "r1".into(),
+            scopes: vec!["tenant/a".into()],
+            tokens: 3,
+            micros: 4,
+            provider: "mock".into(),
+            at_ms: 5,
+            price_book_version: "v1".into(),
+        }),
+        BudgetOp::Settle { reservation_id: "r1".into(), scopes: vec!["tenant/a".into()], tokens: 2, micros: 3 },
+        BudgetOp::Release { reservation_id: "r1".into() },
+    ];
+    let store = crate::ledger::MemoryStore::new("HO1/prompts");
+    for op in &ops {
+        let e = store.append(NewEntry::new("X").meta("budget", op.to_value())).unwrap();
+        assert_eq!(BudgetOp::of(&e).unwrap().unwrap(), *op);
+    }
 }
 
 proptest::proptest! {
