@@ -28,6 +28,7 @@
 mod attention;
 mod auth;
 mod budget;
+mod causes;
 mod clock;
 mod contract;
 pub mod env_vars;

@@ -107,7 +107,7 @@ fn check_config(schemas: &SchemaSet, name: &str, file: &Path) -> Result<(), Stri
         LAYOUT_SCHEMA => {
             // The plane reads its layout with the embedded schema: it must pass both.
             typed::<Layout>(schemas, name, file)?;
-            Layout::load(file).map(drop).map_err(|e| located(&e))
+            Layout::load(file).map(drop).map_err(|e| crate::causes::with_causes(&e))
         }
         INSTALL_CONFIG_SCHEMA => typed::<InstallConfig>(schemas, name, file),
         GOVERNANCE_POLICY_SCHEMA => GovernancePolicy::load(schemas, file).map(drop).map_err(|e| e.to_string()),
@@ -122,18 +122,6 @@ fn check_config(schemas: &SchemaSet, name: &str, file: &Path) -> Result<(), Stri
             schemas.check_str(name, file, &text).map(drop).map_err(|e| e.to_string())
         }
     }
-}
-
-/// An error with its sources (the plane's errors keep the located detail in the source).
-fn located(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
 }
 
 /// Checks the document at `file` (plane path `rel`) of kind `kind` against `schemas`. The error

@@ -23,18 +23,6 @@ pub struct PlaneDocumentProblem {
     pub fallback: String,
 }
 
-/// The message of an error with its causes (a plane document error keeps its detail there).
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
-}
-
 fn is_document_error(e: &PlaneError) -> bool {
     matches!(e, PlaneError::Document(_) | PlaneError::InvalidDocument { .. })
 }
@@ -72,7 +60,7 @@ impl Plane {
                 }
                 problems.push(PlaneDocumentProblem {
                     path: super::LAYOUT_PATH.to_string(),
-                    problem: with_causes(&e),
+                    problem: crate::causes::with_causes(&e),
                     fallback: "the built-in layout".into(),
                 });
                 l
@@ -86,7 +74,7 @@ impl Plane {
                 let rel = cfg_path.strip_prefix(&root).map(|p| p.display().to_string()).unwrap_or_default();
                 problems.push(PlaneDocumentProblem {
                     path: rel,
-                    problem: with_causes(&e),
+                    problem: crate::causes::with_causes(&e),
                     fallback: "the default plane config (no trusted keys; ledger backend as found on disk)".into(),
                 });
                 PlaneConfig { ledger_backend: backend_on_disk(&root, &layout), ..PlaneConfig::default() }
