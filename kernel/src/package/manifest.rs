@@ -29,18 +29,19 @@ pub struct Manifest {
     pub package_id: String,
     /// Semver version.
     pub version: String,
-    /// Title.
-    #[serde(default)]
+    /// Title (optional; empty when absent, and then not written back: the schema wants a
+    /// non-empty title or none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub title: String,
     /// Description.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
     /// Spec the package implements.
     pub spec_id: String,
     /// Framework governing the package.
     pub framework_id: String,
     /// Plane the package targets.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub plane_id: String,
     /// Install layer (0 = genesis).
     pub layer: u32,
@@ -66,7 +67,7 @@ pub struct Asset {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
     /// Classification (`schema`, `config`, `library`, `test`, `kernel`, …).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub classification: String,
 }
 
@@ -370,6 +371,18 @@ mod tests {
         assert!(Version::parse("01.0.0").is_none());
         assert_eq!(Dependency::parse("PKG-A>=1.2.0").unwrap().min_version, Some(v("1.2.0")));
         assert!(Dependency::parse("pkg-a").is_none());
+    }
+
+    /// Found by the `kernel_manifest` fuzz target: a manifest without a title was accepted, but
+    /// written back with `"title": ""`, which the schema refuses.
+    #[test]
+    fn a_manifest_without_a_title_round_trips() {
+        let schemas = crate::package::config::embedded_schemas().unwrap();
+        let src = br#"{"schema_version":"1.2","package_id":"PKG-A","version":"1.0.0","spec_id":"SPEC-X","framework_id":"FMWK-000","layer":1,"dependencies":[],"assets":[]}"#;
+        let m = parse_manifest(src, None, HashRequirement::Required, Some(&schemas)).unwrap();
+        let again = serde_json::to_vec(&m).unwrap();
+        let back = parse_manifest(&again, Some("PKG-A"), HashRequirement::Required, Some(&schemas));
+        assert!(back.is_ok(), "{:?}", back.err().map(|e| e.to_string()));
     }
 
     #[test]
