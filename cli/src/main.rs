@@ -16,7 +16,9 @@ mod bench_ledger;
 mod bench_otel;
 mod bench_route;
 mod budget;
+mod budget_reconcile;
 mod common;
+mod cost;
 mod gates;
 mod ledger;
 mod ledger_audit;
@@ -97,6 +99,8 @@ enum Command {
     /// Export the plane's sessions as Agent Event Format (one tenant).
     #[command(subcommand)]
     Aef(aef_export::AefCmd),
+    /// What a work order cost: prompts, tokens, cost by provider and model, adjustments.
+    Cost(cost::CostArgs),
 }
 
 fn main() -> ExitCode {
@@ -124,6 +128,7 @@ fn main() -> ExitCode {
         Command::Otel(c) => otel::run(&settings, c),
         Command::Aef(c) => aef_export::run(&settings, c),
         Command::Report(a) => report::run(&settings, a),
+        Command::Cost(a) => cost::run(&settings, a),
     };
     cli_support::finish_as(result, json)
 }

@@ -173,10 +173,16 @@ pub use budget::{
     Budgeter, InputBound, LimitConfig, PRICE_BOOK_PATH, PRICE_BOOK_SCHEMA, Price, PriceBook, PriceVersion,
     RateLimitRule, RateState, RateTarget, ReserveRequest, ScopeDefaults, ScopeKey, ScopeKind, dangling_prompts,
 };
+// Reconciliation, compensating entries, per-task cost (issue 15).
+pub use budget::{
+    ADJUST_POLICY_ID, Adjustment, CostLine, CostReport, ReconcileReport, ScopeDifference, ScopeTotals, ServedBudget,
+    WorkOrderAdjustment, recompute as recompute_budget, reconcile as reconcile_budget, work_order_cost,
+};
 pub use providers::{
     Anthropic, HttpRequest, HttpResponse, HttpTransport, MockProvider, MockStep, OpenAiCompatible, Provider,
     ProviderError, ProviderErrorCode, ProviderRequest, ProviderResponse, TransportError, UreqTransport, Usage,
 };
+pub use router::AdjustRequest;
 pub use router::{
     ASSEMBLE_ACTIONS, ATTENTION_REQUEST_SCHEMA, AuthorizedRoute, BreakerConfig, BreakerState, CircuitBreaker,
     ContractSource, Limits, LogContent, NamedScope, NotLogged, PromptRequest, PromptResponse, PromptRouter,

@@ -38,6 +38,7 @@ mod breaker;
 mod config;
 mod contract_source;
 mod dispatch;
+mod reconcile;
 mod route;
 mod types;
 
@@ -52,6 +53,7 @@ pub use config::{
     UngovernedContracts,
 };
 pub use contract_source::ContractSource;
+pub use reconcile::AdjustRequest;
 pub use route::render;
 pub(crate) use types::BudgetReport;
 pub use types::{NotLogged, PromptRequest, PromptResponse, RejectCode, RequestFile, RoutedContext, RouterError};

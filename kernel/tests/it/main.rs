@@ -9,6 +9,7 @@ mod attention_robustness;
 mod auth_tenants;
 mod bounded_reads;
 mod budget_props;
+mod budget_reconcile;
 mod contract_governance;
 mod framework;
 mod ledger_checkpoint;
