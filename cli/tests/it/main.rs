@@ -6,6 +6,7 @@ mod attention;
 mod auth_secret;
 mod bounded_inputs;
 mod broken_pipe;
+mod budget_reconcile;
 mod cli_foundation;
 mod gates;
 mod identifier_bounds;
