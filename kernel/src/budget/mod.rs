@@ -303,6 +303,16 @@ impl Budgeter {
         Ok(sealed)
     }
 
+    /// Runs `f` in one ledger transaction with the caught-up budget state and appends what it
+    /// returns (router decisions that must be atomic across processes, e.g. entering a degrade
+    /// profile).
+    pub(crate) fn transact_with_state(
+        &self,
+        f: &mut dyn FnMut(&BudgetState, &dyn TxnView) -> Result<Vec<NewEntry>, LedgerError>,
+    ) -> Result<Vec<LedgerEntry>, BudgetError> {
+        self.txn(&mut |_, inner, view| f(&inner.state, view))
+    }
+
     /// Appends `entries` in one transaction, keeping the state in step (the router writes every
     /// entry of its ledger through here).
     pub fn append(&self, entries: Vec<NewEntry>) -> Result<Vec<LedgerEntry>, BudgetError> {

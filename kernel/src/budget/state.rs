@@ -44,7 +44,7 @@ impl ScopeState {
     pub(super) fn used_micros(&self) -> u64 {
         self.reserved_micros.saturating_add(self.spent_micros)
     }
-    pub(super) fn over_warn(&self, extra_tokens: u64, extra_micros: u64) -> bool {
+    pub(crate) fn over_warn(&self, extra_tokens: u64, extra_micros: u64) -> bool {
         let pct = u128::from(self.warn_threshold_pct);
         let crosses =
             |used: u64, max: Option<u64>| max.is_some_and(|m| u128::from(used) * 100 >= u128::from(m) * pct && m > 0);

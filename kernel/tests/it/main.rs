@@ -27,6 +27,7 @@ mod request_scope;
 mod router_bench;
 mod router_concurrency;
 mod router_config;
+mod router_degrade;
 mod router_matrix;
 mod router_resilience;
 mod router_robustness;
