@@ -32,6 +32,7 @@ mod registries;
 mod registry;
 mod report;
 mod route;
+mod router_cmd;
 mod schema;
 mod template;
 
@@ -101,6 +102,9 @@ enum Command {
     Aef(aef_export::AefCmd),
     /// What a work order cost: prompts, tokens, cost by provider and model, adjustments.
     Cost(cost::CostArgs),
+    /// Degrade state, operator degrade and resume.
+    #[command(subcommand)]
+    Router(router_cmd::RouterCmd),
 }
 
 fn main() -> ExitCode {
@@ -129,6 +133,7 @@ fn main() -> ExitCode {
         Command::Aef(c) => aef_export::run(&settings, c),
         Command::Report(a) => report::run(&settings, a),
         Command::Cost(a) => cost::run(&settings, a),
+        Command::Router(c) => router_cmd::run(&settings, c),
     };
     cli_support::finish_as(result, json)
 }

@@ -19,6 +19,7 @@ mod otel_cli;
 mod repair;
 mod route_provider;
 mod router_cli;
+mod router_degrade;
 mod support;
 mod tenant_scope;
 mod tutorial;
