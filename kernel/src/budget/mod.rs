@@ -221,6 +221,9 @@ pub struct ReserveOutcome {
 /// A budget transaction body: sees the budgeter, its caught-up state and the chain.
 type BudgetTxnFn<'a> = dyn FnMut(&Budgeter, &mut Inner, &dyn TxnView) -> Result<Vec<NewEntry>, LedgerError> + 'a;
 
+/// A transaction body that sees the caught-up budget state and the chain.
+pub(crate) type StateTxnFn<'a> = dyn FnMut(&BudgetState, &dyn TxnView) -> Result<Vec<NewEntry>, LedgerError> + 'a;
+
 struct Inner {
     state: BudgetState,
     rate: RateState,
@@ -308,7 +311,7 @@ impl Budgeter {
     /// profile).
     pub(crate) fn transact_with_state(
         &self,
-        f: &mut dyn FnMut(&BudgetState, &dyn TxnView) -> Result<Vec<NewEntry>, LedgerError>,
+        f: &mut StateTxnFn<'_>,
     ) -> Result<Vec<LedgerEntry>, BudgetError> {
         self.txn(&mut |_, inner, view| f(&inner.state, view))
     }
