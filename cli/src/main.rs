@@ -30,6 +30,7 @@ mod plane_recover;
 mod quickstart;
 mod registries;
 mod registry;
+mod replay;
 mod report;
 mod route;
 mod router_cmd;
@@ -105,6 +106,8 @@ enum Command {
     /// Degrade state, operator degrade and resume.
     #[command(subcommand)]
     Router(router_cmd::RouterCmd),
+    /// Replay recorded prompts against the plane as it was; report drift (exit 2).
+    Replay(replay::ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -134,6 +137,7 @@ fn main() -> ExitCode {
         Command::Report(a) => report::run(&settings, a),
         Command::Cost(a) => cost::run(&settings, a),
         Command::Router(c) => router_cmd::run(&settings, c),
+        Command::Replay(a) => replay::run(&settings, a),
     };
     cli_support::finish_as(result, json)
 }

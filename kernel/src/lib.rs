@@ -41,6 +41,7 @@ mod package;
 mod plane;
 mod providers;
 mod registry;
+mod replay;
 mod router;
 mod schema;
 mod signing;
@@ -190,6 +191,10 @@ pub use router::{
     RouterError, RouterOptions, SHIPPED_BUDGET_CONFIG, SHIPPED_PRICE_BOOK, SHIPPED_ROUTER_CONFIG, ScopeField,
     UngovernedContracts, attention_request_for, choose_provider, load_configs as load_router_configs,
     read_attention_request, render as render_prompt, scope_fields,
+};
+pub use replay::{
+    BoundedStore, DriftCause, PromptReplay, RecordedContract, RecordedHead, RecordedRead, ReplayError, ReplayRecord,
+    ReplayReport, ReplaySelector, ReplayStatus, assemble_recorded, capture_heads, replay as replay_prompts,
 };
 pub use router::{
     ActiveDegrade, AdjustRequest, DEGRADE_POLICY_ID, DEGRADE_SYSTEM_ACTOR, DegradeActions, DegradeProfile,

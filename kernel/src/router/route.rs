@@ -282,6 +282,9 @@ impl PromptRouter {
         if let Some(p) = &sel.degrade {
             sent = sent.meta("degrade_profile", p.clone());
         }
+        if let Some(r) = &req.context.replay {
+            sent = sent.meta("replay", r.clone());
+        }
         sent
     }
 

@@ -221,6 +221,9 @@ pub struct RoutedContext {
     /// Every candidate the attention stages ranked, with its final rank, logged in
     /// `PROMPT_SENT` as `retrieval`.
     pub retrieval: Vec<crate::attention::RetrievalCandidate>,
+    /// What replay needs ([`crate::ReplayRecord`]), logged in `PROMPT_SENT` as `replay`;
+    /// `None` for a context given inline.
+    pub replay: Option<Value>,
 }
 
 impl From<&crate::attention::AssembledContext> for RoutedContext {
@@ -233,6 +236,7 @@ impl From<&crate::attention::AssembledContext> for RoutedContext {
             template_id: c.template_id.clone(),
             trace_summary: c.trace_summary(),
             retrieval: c.retrieval.clone(),
+            replay: None,
         }
     }
 }
@@ -247,6 +251,7 @@ impl RoutedContext {
             template_id: "none".into(),
             trace_summary: Value::Null,
             retrieval: Vec::new(),
+            replay: None,
         }
     }
 }
