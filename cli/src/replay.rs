@@ -15,10 +15,9 @@ use crate::common::{CmdResult, Outcome, Settings, render};
 #[command(
     after_help = "Example:\n  cpctl replay --tenant acme --session s1 --json\n  cpctl replay --tenant acme --request 0193…"
 )]
-#[group(id = "which", required = true, multiple = false, args = ["session", "request"])]
 pub(crate) struct ReplayArgs {
     /// Every prompt of this session.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "request", required_unless_present = "request")]
     session: Option<String>,
     /// One request (PROMPT_SENT metadata.request_id).
     #[arg(long)]
@@ -70,11 +69,9 @@ fn text(r: &ReplayReport) -> String {
 fn cause_text(c: &DriftCause) -> String {
     let pkg = |p: &Option<String>| p.clone().unwrap_or_else(|| "no package".into());
     match c {
-        DriftCause::FileChanged { path, old_sha256, new_sha256, old_package, new_package } => format!(
-            "file {path} changed: {old_sha256} ({}) -> {new_sha256} ({})",
-            pkg(old_package),
-            pkg(new_package)
-        ),
+        DriftCause::FileChanged { path, old_sha256, new_sha256, old_package, new_package } => {
+            format!("file {path} changed: {old_sha256} ({}) -> {new_sha256} ({})", pkg(old_package), pkg(new_package))
+        }
         DriftCause::ReadChanged { source, source_id, old_sha256, new_sha256 } => {
             format!("{source} {source_id} changed: {old_sha256} -> {new_sha256}")
         }

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use cp_kernel::{
-    AttentionRequest, Plane, PromptRouter, RequestFile, RoutedContext, RouterError, RouterOptions,
-    assemble_recorded, choose_provider, env_vars,
+    AttentionRequest, Plane, PromptRouter, RequestFile, RoutedContext, RouterError, RouterOptions, assemble_recorded,
+    choose_provider, env_vars,
 };
 
 use crate::common::{CmdResult, Outcome, Refused, Settings, render};

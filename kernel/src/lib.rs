@@ -183,6 +183,10 @@ pub use providers::{
     Anthropic, HttpRequest, HttpResponse, HttpTransport, MockProvider, MockStep, OpenAiCompatible, Provider,
     ProviderError, ProviderErrorCode, ProviderRequest, ProviderResponse, TransportError, UreqTransport, Usage,
 };
+pub use replay::{
+    BoundedStore, DriftCause, PromptReplay, RecordedContract, RecordedHead, RecordedRead, ReplayError, ReplayRecord,
+    ReplayReport, ReplaySelector, ReplayStatus, assemble_recorded, capture_heads, replay as replay_prompts,
+};
 pub use router::{
     ASSEMBLE_ACTIONS, ATTENTION_REQUEST_SCHEMA, AuthorizedRoute, BreakerConfig, BreakerState, CircuitBreaker,
     ContractSource, Limits, LogContent, NamedScope, NotLogged, PromptRequest, PromptResponse, PromptRouter,
@@ -191,10 +195,6 @@ pub use router::{
     RouterError, RouterOptions, SHIPPED_BUDGET_CONFIG, SHIPPED_PRICE_BOOK, SHIPPED_ROUTER_CONFIG, ScopeField,
     UngovernedContracts, attention_request_for, choose_provider, load_configs as load_router_configs,
     read_attention_request, render as render_prompt, scope_fields,
-};
-pub use replay::{
-    BoundedStore, DriftCause, PromptReplay, RecordedContract, RecordedHead, RecordedRead, ReplayError, ReplayRecord,
-    ReplayReport, ReplaySelector, ReplayStatus, assemble_recorded, capture_heads, replay as replay_prompts,
 };
 pub use router::{
     ActiveDegrade, AdjustRequest, DEGRADE_POLICY_ID, DEGRADE_SYSTEM_ACTOR, DegradeActions, DegradeProfile,

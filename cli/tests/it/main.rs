@@ -17,6 +17,7 @@ mod ledger_contention;
 mod ledger_crash;
 mod otel_cli;
 mod repair;
+mod replay;
 mod route_provider;
 mod router_cli;
 mod router_degrade;

@@ -309,10 +309,7 @@ impl Budgeter {
     /// Runs `f` in one ledger transaction with the caught-up budget state and appends what it
     /// returns (router decisions that must be atomic across processes, e.g. entering a degrade
     /// profile).
-    pub(crate) fn transact_with_state(
-        &self,
-        f: &mut StateTxnFn<'_>,
-    ) -> Result<Vec<LedgerEntry>, BudgetError> {
+    pub(crate) fn transact_with_state(&self, f: &mut StateTxnFn<'_>) -> Result<Vec<LedgerEntry>, BudgetError> {
         self.txn(&mut |_, inner, view| f(&inner.state, view))
     }
 

@@ -13,9 +13,7 @@ mod bounded;
 mod record;
 
 pub use bounded::BoundedStore;
-pub use record::{
-    RecordedContract, RecordedHead, RecordedRead, ReplayRecord, assemble_recorded, capture_heads,
-};
+pub use record::{RecordedContract, RecordedHead, RecordedRead, ReplayRecord, assemble_recorded, capture_heads};
 
 use std::collections::BTreeMap;
 
@@ -237,10 +235,7 @@ fn replay_one(plane: &Plane, sent: &LedgerEntry) -> Result<PromptReplay, ReplayE
 }
 
 /// Recorded heads whose entry differs now.
-fn diverged_ledgers(
-    plane: &Plane,
-    heads: &BTreeMap<String, RecordedHead>,
-) -> Result<Vec<DriftCause>, ReplayError> {
+fn diverged_ledgers(plane: &Plane, heads: &BTreeMap<String, RecordedHead>) -> Result<Vec<DriftCause>, ReplayError> {
     let set = LedgerSet::new(plane);
     let mut out = Vec::new();
     for (name, h) in heads {
@@ -265,8 +260,10 @@ fn package_of(r: &RecordedRead) -> Option<String> {
 /// The causes of a different `context_hash`: template, then each read that changed, went or came.
 fn explain(rec: &ReplayRecord, ctx: &crate::attention::AssembledContext, now: &[RecordedRead]) -> Vec<DriftCause> {
     let mut out = Vec::new();
-    let (old, new) =
-        (format!("{}@{}", rec.template_id, rec.template_version), format!("{}@{}", ctx.template_id, ctx.template_version));
+    let (old, new) = (
+        format!("{}@{}", rec.template_id, rec.template_version),
+        format!("{}@{}", ctx.template_id, ctx.template_version),
+    );
     if old != new {
         out.push(DriftCause::TemplateChanged { old, new });
     }
