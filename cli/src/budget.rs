@@ -1,8 +1,8 @@
-//! `cpctl budget show|allocate|recover`.
+//! `cpctl budget show|allocate|recover|reconcile|adjust`.
 
 use clap::Subcommand;
 
-use cp_kernel::{LimitConfig, PromptRouter, RouterError, RouterOptions, ScopeKey, ScopeKind, env_vars};
+use cp_kernel::{AdjustRequest, LimitConfig, PromptRouter, RouterError, RouterOptions, ScopeKey, ScopeKind, env_vars};
 
 use crate::common::{CmdResult, Outcome, Refused, Settings, limit, render};
 
@@ -42,9 +42,40 @@ pub(crate) enum BudgetCmd {
     /// Release the reservations of dangling PROMPT_SENT entries (run when no router is active).
     #[command(after_help = "Example:\n  cpctl budget recover --json")]
     Recover,
+    /// Recompute every scope from the ledger and compare with the budgeter (differences exit 2).
+    #[command(after_help = "Example:\n  cpctl budget reconcile --scope tenant/acme --json")]
+    Reconcile {
+        /// Only this scope (tenant/T, session/T/S, work_order/T/W or agent/T/A).
+        #[arg(long)]
+        scope: Option<String>,
+    },
+    /// Correct a settled request's cost with a COST_ADJUSTED compensating entry (`budget.allocate`).
+    #[command(
+        after_help = "Example:\n  cpctl budget adjust --tenant acme --request R1 --delta-micros=-120 --reason \"provider refund\""
+    )]
+    Adjust {
+        /// Tenant of the request.
+        #[arg(long)]
+        tenant: String,
+        /// The request id (PROMPT_RECEIVED metadata.request_id).
+        #[arg(long)]
+        request: String,
+        /// Signed correction in micro-units.
+        #[arg(long, allow_hyphen_values = true, default_value_t = 0)]
+        delta_micros: i64,
+        /// Signed correction in tokens.
+        #[arg(long, allow_hyphen_values = true, default_value_t = 0)]
+        delta_tokens: i64,
+        /// Why (required).
+        #[arg(long)]
+        reason: String,
+        /// Auth token.
+        #[arg(long, env = env_vars::CP_AUTH_TOKEN, hide_env_values = true)]
+        token: String,
+    },
 }
 
-fn refusal(e: RouterError) -> anyhow::Error {
+pub(crate) fn refusal(e: RouterError) -> anyhow::Error {
     match e {
         RouterError::Rejected { .. } => Refused(e.to_string()).into(),
         e => e.into(),
@@ -87,6 +118,11 @@ pub(crate) fn run(s: &Settings, c: BudgetCmd) -> CmdResult {
                 LimitConfig { max_tokens, max_cost_micros, warn_threshold_pct: warn_pct.unwrap_or(default_pct) };
             let e = router.allocate(&token, &scope, limit).map_err(refusal)?;
             render(s, &e, |e| format!("allocated {scope}: BUDGET_ALLOCATED seq {}", e.seq))?;
+        }
+        BudgetCmd::Reconcile { scope } => return crate::budget_reconcile::reconcile(s, &router, scope.as_deref()),
+        BudgetCmd::Adjust { tenant, request, delta_micros, delta_tokens, reason, token } => {
+            let req = AdjustRequest { tenant, request_id: request, delta_micros, delta_tokens, reason };
+            return crate::budget_reconcile::adjust(s, &router, &token, &req);
         }
         BudgetCmd::Recover => {
             let v = router.recover()?;

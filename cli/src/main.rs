@@ -16,7 +16,9 @@ mod bench_ledger;
 mod bench_otel;
 mod bench_route;
 mod budget;
+mod budget_reconcile;
 mod common;
+mod cost;
 mod gates;
 mod ledger;
 mod ledger_audit;
@@ -28,8 +30,10 @@ mod plane_recover;
 mod quickstart;
 mod registries;
 mod registry;
+mod replay;
 mod report;
 mod route;
+mod router_cmd;
 mod schema;
 mod template;
 
@@ -97,6 +101,13 @@ enum Command {
     /// Export the plane's sessions as Agent Event Format (one tenant).
     #[command(subcommand)]
     Aef(aef_export::AefCmd),
+    /// What a work order cost: prompts, tokens, cost by provider and model, adjustments.
+    Cost(cost::CostArgs),
+    /// Degrade state, operator degrade and resume.
+    #[command(subcommand)]
+    Router(router_cmd::RouterCmd),
+    /// Replay recorded prompts against the plane as it was; report drift (exit 2).
+    Replay(replay::ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -124,6 +135,9 @@ fn main() -> ExitCode {
         Command::Otel(c) => otel::run(&settings, c),
         Command::Aef(c) => aef_export::run(&settings, c),
         Command::Report(a) => report::run(&settings, a),
+        Command::Cost(a) => cost::run(&settings, a),
+        Command::Router(c) => router_cmd::run(&settings, c),
+        Command::Replay(a) => replay::run(&settings, a),
     };
     cli_support::finish_as(result, json)
 }

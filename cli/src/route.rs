@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use cp_kernel::{
-    AttentionRequest, AttentionService, Plane, PromptRouter, RequestFile, RoutedContext, RouterError, RouterOptions,
+    AttentionRequest, Plane, PromptRouter, RequestFile, RoutedContext, RouterError, RouterOptions, assemble_recorded,
     choose_provider, env_vars,
 };
 
@@ -90,8 +90,12 @@ pub(crate) fn refusal(e: RouterError) -> anyhow::Error {
 
 /// Assembles the context with the attention service (the request's tenant is the token's).
 /// Attention and routing stay separate: this command composes them.
+/// Every ledger read is bounded at the heads of this instant, recorded (with the template, the
+/// contract and the hash of every read) for `cpctl replay`.
 fn assemble(plane: &Plane, request: &AttentionRequest) -> anyhow::Result<RoutedContext> {
-    let ctx = AttentionService::builder(plane).build()?.assemble(request)?;
+    let (ctx, record) = assemble_recorded(plane, request)?;
     tracing::info!(template = %ctx.template_id, fragments = ctx.fragments.len(), "context assembled");
-    Ok(RoutedContext::from(&ctx))
+    let mut routed = RoutedContext::from(&ctx);
+    routed.replay = Some(record.to_value());
+    Ok(routed)
 }

@@ -41,6 +41,7 @@ mod package;
 mod plane;
 mod providers;
 mod registry;
+mod replay;
 mod router;
 mod schema;
 mod signing;
@@ -173,9 +174,18 @@ pub use budget::{
     Budgeter, InputBound, LimitConfig, PRICE_BOOK_PATH, PRICE_BOOK_SCHEMA, Price, PriceBook, PriceVersion,
     RateLimitRule, RateState, RateTarget, ReserveRequest, ScopeDefaults, ScopeKey, ScopeKind, dangling_prompts,
 };
+// Reconciliation, compensating entries, per-task cost (issue 15).
+pub use budget::{
+    ADJUST_POLICY_ID, Adjustment, CostLine, CostReport, ReconcileReport, ScopeDifference, ScopeTotals, ServedBudget,
+    WorkOrderAdjustment, recompute as recompute_budget, reconcile as reconcile_budget, work_order_cost,
+};
 pub use providers::{
     Anthropic, HttpRequest, HttpResponse, HttpTransport, MockProvider, MockStep, OpenAiCompatible, Provider,
     ProviderError, ProviderErrorCode, ProviderRequest, ProviderResponse, TransportError, UreqTransport, Usage,
+};
+pub use replay::{
+    BoundedStore, DriftCause, PromptReplay, RecordedContract, RecordedHead, RecordedRead, ReplayError, ReplayRecord,
+    ReplayReport, ReplaySelector, ReplayStatus, assemble_recorded, capture_heads, replay as replay_prompts,
 };
 pub use router::{
     ASSEMBLE_ACTIONS, ATTENTION_REQUEST_SCHEMA, AuthorizedRoute, BreakerConfig, BreakerState, CircuitBreaker,
@@ -185,6 +195,10 @@ pub use router::{
     RouterError, RouterOptions, SHIPPED_BUDGET_CONFIG, SHIPPED_PRICE_BOOK, SHIPPED_ROUTER_CONFIG, ScopeField,
     UngovernedContracts, attention_request_for, choose_provider, load_configs as load_router_configs,
     read_attention_request, render as render_prompt, scope_fields,
+};
+pub use router::{
+    ActiveDegrade, AdjustRequest, DEGRADE_POLICY_ID, DEGRADE_SYSTEM_ACTOR, DegradeActions, DegradeProfile,
+    DegradeStatus, DegradeTrigger,
 };
 
 /// Benchmark drivers (feature `bench`): shared by the criterion benches and `cpctl bench`;

@@ -13,21 +13,31 @@
 //!   price_book_version}` (inside `PROMPT_SENT`);
 //! * `settle` — `{op, reservation_id, scopes[], tokens, micros}` (inside `PROMPT_RECEIVED`);
 //! * `release` — `{op, reservation_id}` (inside `PROMPT_FAILED` or `BUDGET_RECOVERED`);
-//! * `warn` — `{op, scope, used_tokens, used_micros}` (`BUDGET_WARNING`, once per allocation).
+//! * `warn` — `{op, scope, used_tokens, used_micros}` (`BUDGET_WARNING`, once per allocation);
+//! * `adjust` — `{op, request_id, scopes[], delta_micros, delta_tokens}` (`COST_ADJUSTED`, a
+//!   compensating entry added to the spent amounts; see [`Budgeter::adjust`]).
+//!
+//! [`reconcile`] recomputes every scope from these records and compares it with a budgeter.
 //!
 //! Money is integer micro-units of the price book's currency; tokens are integers.
 
+mod adjust;
 mod config;
+mod cost;
 mod op;
 mod rate;
+mod reconcile;
 mod state;
 
+pub use adjust::{ADJUST_POLICY_ID, Adjustment};
 pub use config::{
     BUDGET_CONFIG_PATH, BUDGET_CONFIG_SCHEMA, BUDGET_PACKAGE, BudgetConfig, InputBound, LimitConfig, PRICE_BOOK_PATH,
     PRICE_BOOK_SCHEMA, Price, PriceBook, PriceVersion, RateLimitRule, RateTarget, ScopeDefaults,
 };
+pub use cost::{CostLine, CostReport, WorkOrderAdjustment, work_order_cost};
 pub use op::BudgetOp;
 pub use rate::RateState;
+pub use reconcile::{ReconcileReport, ScopeDifference, ScopeTotals, ServedBudget, recompute, reconcile};
 pub use state::BudgetState;
 pub(crate) use state::{Reservation, ScopeState};
 
@@ -58,6 +68,9 @@ pub enum BudgetError {
     /// A limit outside what `budget_config.schema.json` allows.
     #[error("invalid budget limit: {0}")]
     InvalidLimit(String),
+    /// A `COST_ADJUSTED` that cannot be applied (nothing was written).
+    #[error("invalid cost adjustment: {0}")]
+    InvalidAdjustment(String),
 }
 
 /// Kind of a budget scope, outermost first.
@@ -208,6 +221,9 @@ pub struct ReserveOutcome {
 /// A budget transaction body: sees the budgeter, its caught-up state and the chain.
 type BudgetTxnFn<'a> = dyn FnMut(&Budgeter, &mut Inner, &dyn TxnView) -> Result<Vec<NewEntry>, LedgerError> + 'a;
 
+/// A transaction body that sees the caught-up budget state and the chain.
+pub(crate) type StateTxnFn<'a> = dyn FnMut(&BudgetState, &dyn TxnView) -> Result<Vec<NewEntry>, LedgerError> + 'a;
+
 struct Inner {
     state: BudgetState,
     rate: RateState,
@@ -288,6 +304,13 @@ impl Budgeter {
         })?;
         self.catch_up(&mut g, &sealed);
         Ok(sealed)
+    }
+
+    /// Runs `f` in one ledger transaction with the caught-up budget state and appends what it
+    /// returns (router decisions that must be atomic across processes, e.g. entering a degrade
+    /// profile).
+    pub(crate) fn transact_with_state(&self, f: &mut StateTxnFn<'_>) -> Result<Vec<LedgerEntry>, BudgetError> {
+        self.txn(&mut |_, inner, view| f(&inner.state, view))
     }
 
     /// Appends `entries` in one transaction, keeping the state in step (the router writes every

@@ -62,6 +62,19 @@ pub enum BudgetOp {
         /// The reservation released.
         reservation_id: String,
     },
+    /// A compensating entry correcting a settled request's cost (`COST_ADJUSTED`): the deltas
+    /// are added to what the request's scopes spent; nothing is ever edited.
+    Adjust {
+        /// The request (reservation id) corrected.
+        request_id: String,
+        /// Scopes the request charged (copied from its settlement).
+        scopes: Vec<String>,
+        /// Signed correction in micro-units.
+        delta_micros: i64,
+        /// Signed correction in tokens.
+        #[serde(default)]
+        delta_tokens: i64,
+    },
 }
 
 fn full_pct() -> u8 {

@@ -29,6 +29,12 @@ pub struct ScopeState {
     pub spent_micros: u64,
     /// Whether `BUDGET_WARNING` was logged since the last allocation.
     pub warned: bool,
+    /// Net micro-units of the `COST_ADJUSTED` entries (already counted in `spent_micros`).
+    #[serde(default)]
+    pub adjusted_micros: i64,
+    /// Net tokens of the `COST_ADJUSTED` entries (already counted in `spent_tokens`).
+    #[serde(default)]
+    pub adjusted_tokens: i64,
 }
 
 impl ScopeState {
@@ -38,7 +44,7 @@ impl ScopeState {
     pub(super) fn used_micros(&self) -> u64 {
         self.reserved_micros.saturating_add(self.spent_micros)
     }
-    pub(super) fn over_warn(&self, extra_tokens: u64, extra_micros: u64) -> bool {
+    pub(crate) fn over_warn(&self, extra_tokens: u64, extra_micros: u64) -> bool {
         let pct = u128::from(self.warn_threshold_pct);
         let crosses =
             |used: u64, max: Option<u64>| max.is_some_and(|m| u128::from(used) * 100 >= u128::from(m) * pct && m > 0);
@@ -64,6 +70,14 @@ pub struct Reservation {
     pub at_ms: u64,
     /// Price-book version used.
     pub price_book_version: String,
+}
+
+/// `v + delta`, clamped to `0..=u64::MAX` (the budgeter refuses an adjustment that would go
+/// below zero, so the clamp only matters for a ledger written by something else — and
+/// reconciliation, which does not clamp, reports it).
+pub(crate) fn add_signed(v: u64, delta: i64) -> u64 {
+    let r = i128::from(v) + i128::from(delta);
+    u64::try_from(r.max(0)).unwrap_or(u64::MAX)
 }
 
 /// Budget state: a pure function of the ledger ([`BudgetState::from_entries`]).
@@ -131,6 +145,15 @@ impl BudgetState {
                 }
             }
             BudgetOp::Release { reservation_id } => self.release_open(&reservation_id),
+            BudgetOp::Adjust { scopes, delta_micros, delta_tokens, .. } => {
+                for sc in scopes {
+                    let st = self.scopes.entry(sc).or_default();
+                    st.spent_micros = add_signed(st.spent_micros, delta_micros);
+                    st.spent_tokens = add_signed(st.spent_tokens, delta_tokens);
+                    st.adjusted_micros = st.adjusted_micros.saturating_add(delta_micros);
+                    st.adjusted_tokens = st.adjusted_tokens.saturating_add(delta_tokens);
+                }
+            }
         }
     }
 

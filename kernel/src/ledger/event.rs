@@ -44,6 +44,12 @@ pub const ACCESS_DENIED: &str = "ACCESS_DENIED";
 pub const CONTRACT_UNGOVERNED: &str = "CONTRACT_UNGOVERNED";
 /// A public key was added to the plane's trust store (logged to `HOT/governance`).
 pub const TRUST_KEY_ADDED: &str = "TRUST_KEY_ADDED";
+/// A compensating entry corrected a settled request's cost (signed delta; never an edit).
+pub const COST_ADJUSTED: &str = "COST_ADJUSTED";
+/// The router entered a degrade profile (automatic trigger or operator).
+pub const DEGRADE_ENTERED: &str = "DEGRADE_ENTERED";
+/// The router left a degrade profile.
+pub const DEGRADE_EXITED: &str = "DEGRADE_EXITED";
 
 /// Every event type above (the vocabulary's `event_types` must list them all).
 pub const ALL: &[&str] = &[
@@ -69,4 +75,7 @@ pub const ALL: &[&str] = &[
     ACCESS_DENIED,
     CONTRACT_UNGOVERNED,
     TRUST_KEY_ADDED,
+    COST_ADJUSTED,
+    DEGRADE_ENTERED,
+    DEGRADE_EXITED,
 ];

@@ -71,6 +71,18 @@ pub struct RouterConfig {
     /// What a route request whose contract no package owns gets (default `warn`).
     #[serde(default)]
     pub ungoverned_contracts: UngovernedContracts,
+    /// Degrade profiles, in the order their triggers are evaluated (default none).
+    #[serde(default)]
+    pub degrade_profiles: Vec<super::degrade::DegradeProfile>,
+    /// Settled prompts (most recent) read to derive the shared breaker and error-rate state
+    /// (count; default 200).
+    #[serde(default = "default_shared_window")]
+    pub shared_state_window_entries: usize,
+}
+
+/// The schema's default of `shared_state_window_entries` (an older config without the field).
+fn default_shared_window() -> usize {
+    200
 }
 
 /// Policy for a contract that is not governed: outside the plane, or inside it but owned by no

@@ -37,7 +37,10 @@ pub mod bench;
 mod breaker;
 mod config;
 mod contract_source;
+mod degrade;
+mod degrade_ops;
 mod dispatch;
+mod reconcile;
 mod route;
 mod types;
 
@@ -52,6 +55,12 @@ pub use config::{
     UngovernedContracts,
 };
 pub use contract_source::ContractSource;
+pub use degrade::{
+    ActiveDegrade, DEGRADE_POLICY_ID, DegradeActions, DegradeProfile, DegradeTrigger,
+    SYSTEM_ACTOR as DEGRADE_SYSTEM_ACTOR,
+};
+pub use degrade_ops::DegradeStatus;
+pub use reconcile::AdjustRequest;
 pub use route::render;
 pub(crate) use types::BudgetReport;
 pub use types::{NotLogged, PromptRequest, PromptResponse, RejectCode, RequestFile, RoutedContext, RouterError};
@@ -204,6 +213,7 @@ pub fn load_configs(plane: &Plane, schemas: &SchemaSet) -> Result<RouterConfigs,
             return Err(bad(format!("provider {name:?} is used but not defined under providers")));
         }
     }
+    degrade::check(&router).map_err(bad)?;
     if router.limits.temperature_min > router.limits.temperature_max {
         return Err(bad("limits.temperature_min exceeds limits.temperature_max".into()));
     }

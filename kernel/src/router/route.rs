@@ -5,6 +5,8 @@
 
 use serde_json::{Map, Value, json};
 
+use super::degrade::DegradeProfile;
+use super::degrade_ops::SharedState;
 use super::dispatch::{Dispatch, DispatchLog};
 use super::{LogContent, NotLogged, PromptRequest, PromptResponse, PromptRouter, RejectCode, RouterError, denial_code};
 use crate::auth::{Action, Principal};
@@ -40,6 +42,10 @@ struct Selected<'p> {
     skipped: Vec<Value>,
     /// Router-clock time of the choice.
     now_ms: u64,
+    /// `max_tokens` asked of the provider (the contract's, capped by a degrade profile).
+    max_tokens: u64,
+    /// The degrade profile routed under, if any.
+    degrade: Option<String>,
 }
 
 /// The reservation and its `PROMPT_SENT` entry.
@@ -66,16 +72,39 @@ impl PromptRouter {
         let Validated { output_schema, scopes, prompt } = self.validate(&f)?;
         let now = self.clock.now_ms();
         let principal = self.authorize_prompt(&f, &scopes[0].tenant, now)?;
-        let sel = self.select(&f, now)?;
+        let shared = self.shared_state(now)?;
+        let profile = self.active_profile(&shared);
+        self.refuse_degraded(&f, profile)?;
+        let sel = self.select(&f, now, &shared, profile)?;
         let reserved = self.reserve(&f, scopes, &prompt, &principal, &sel)?;
-        let boundary = &req.contract.boundary;
         let start = self.clock.now_ms();
-        let d = self.dispatch(&sel.candidates, &prompt, boundary.max_tokens, boundary.temperature);
+        let d = self.dispatch(&sel.candidates, &prompt, sel.max_tokens, req.contract.boundary.temperature);
         let latency_ms = self.clock.now_ms().saturating_sub(start);
         let mut parent = req.provenance.clone();
         parent.parent_event_id = Some(reserved.sent.id.clone());
         let s = Settling { f: &f, sel: &sel, reserved, parent, latency_ms };
-        self.settle(s, d, output_schema.as_ref())
+        let out = self.settle(s, d, output_schema.as_ref());
+        if matches!(out, Err(RouterError::Failed { .. })) {
+            self.after_failure();
+        }
+        out
+    }
+
+    /// Phase 2b: the active degrade profile refuses the request's agent class (logged as
+    /// `PROMPT_REJECTED` `DEGRADED` with `policy_id` `router.degrade`).
+    fn refuse_degraded(&self, f: &InFlight, profile: Option<&DegradeProfile>) -> Result<(), RouterError> {
+        let Some(p) = profile else { return Ok(()) };
+        let class = f.req.provenance.agent_class.as_deref().unwrap_or("");
+        if !p.actions.refuse_agent_classes.iter().any(|c| c == class) {
+            return Ok(());
+        }
+        let m = format!("degrade profile {} refuses agent class {class:?}", p.name);
+        let extra = json!({"degrade_profile": p.name, "agent_class": class, "policy_id": super::DEGRADE_POLICY_ID,
+                           "actor": super::DEGRADE_SYSTEM_ACTOR})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+        Err(self.reject(RejectCode::Degraded, m, f.req, &f.request_id, extra))
     }
 
     /// Phase 1: the contract (schema and limits), the input, the provenance, the rendered prompt.
@@ -111,13 +140,21 @@ impl PromptRouter {
 
     /// Phase 3: the price-book version in force, and the providers in fallback order whose
     /// circuit is not open and that have a price for the model.
-    fn select(&self, f: &InFlight, now: u64) -> Result<Selected<'_>, RouterError> {
+    fn select(
+        &self,
+        f: &InFlight,
+        now: u64,
+        shared: &SharedState,
+        profile: Option<&DegradeProfile>,
+    ) -> Result<Selected<'_>, RouterError> {
         let Some(prices) = self.price_book.version_at(now) else {
             let m = format!("no price-book version is in force at {now} ms");
             return Err(self.reject(RejectCode::NoPrice, m, f.req, &f.request_id, Map::new()));
         };
-        let mut order = vec![self.config.default_provider.clone()];
-        for p in &self.config.fallback_providers {
+        let actions = profile.map(|p| &p.actions);
+        let first = actions.and_then(|a| a.provider.clone()).unwrap_or_else(|| self.config.default_provider.clone());
+        let mut order = vec![first.clone()];
+        for p in std::iter::once(&self.config.default_provider).chain(&self.config.fallback_providers) {
             if !order.contains(p) {
                 order.push(p.clone());
             }
@@ -126,11 +163,15 @@ impl PromptRouter {
         let mut skipped = Vec::new();
         for name in &order {
             let Some(slot) = self.providers.get(name) else { continue };
-            if slot.breaker.state(now) == super::BreakerState::Open {
+            let shared_open = shared.breakers.get(name).is_some_and(|b| b.state(now) == super::BreakerState::Open);
+            if slot.breaker.state(now) == super::BreakerState::Open || shared_open {
                 skipped.push(json!({"provider": name, "code": RejectCode::CircuitOpen.as_str()}));
                 continue;
             }
-            let model = f.req.contract.boundary.model.clone().unwrap_or_else(|| slot.config.default_model.clone());
+            let degraded_model = actions.and_then(|a| a.model.clone()).filter(|_| *name == first);
+            let model = degraded_model
+                .or_else(|| f.req.contract.boundary.model.clone())
+                .unwrap_or_else(|| slot.config.default_model.clone());
             if prices.price(name, &model).is_none() {
                 skipped.push(json!({"provider": name, "model": model, "code": RejectCode::NoPrice.as_str()}));
                 continue;
@@ -147,7 +188,9 @@ impl PromptRouter {
             let m = format!("no provider available: {}", Value::Array(skipped.clone()));
             return Err(self.reject(code, m, f.req, &f.request_id, extra));
         }
-        Ok(Selected { prices, candidates, skipped, now_ms: now })
+        let max_tokens = f.req.contract.boundary.max_tokens;
+        let max_tokens = actions.and_then(|a| a.max_tokens).map_or(max_tokens, |cap| max_tokens.min(cap));
+        Ok(Selected { prices, candidates, skipped, now_ms: now, max_tokens, degrade: profile.map(|p| p.name.clone()) })
     }
 
     /// Phase 4: reserve an upper bound of the usage — the input bound (prompt bytes + overhead,
@@ -163,7 +206,7 @@ impl PromptRouter {
         sel: &Selected,
     ) -> Result<Reserved, RouterError> {
         let in_bound = self.budgeter.input_token_bound(prompt.len());
-        let max_out = f.req.contract.boundary.max_tokens;
+        let max_out = sel.max_tokens;
         let micros = sel
             .candidates
             .iter()
@@ -224,7 +267,7 @@ impl PromptRouter {
             .meta("log_content", log_content_str(self.config.log_content))
             .meta("provider", provider.clone())
             .meta("model", model.clone())
-            .meta("max_tokens", req.contract.boundary.max_tokens)
+            .meta("max_tokens", sel.max_tokens)
             .meta("temperature", req.contract.boundary.temperature)
             .meta("input_tokens_estimate", self.budgeter.estimate_tokens(prompt.chars().count()))
             .meta("input_tokens_bound", in_bound)
@@ -235,6 +278,12 @@ impl PromptRouter {
         }
         if !sel.skipped.is_empty() {
             sent = sent.meta("skipped_providers", Value::Array(sel.skipped.clone()));
+        }
+        if let Some(p) = &sel.degrade {
+            sent = sent.meta("degrade_profile", p.clone());
+        }
+        if let Some(r) = &req.context.replay {
+            sent = sent.meta("replay", r.clone());
         }
         sent
     }
@@ -299,6 +348,7 @@ impl PromptRouter {
             .meta("currency", self.price_book.currency.clone())
             .meta("price_book_version", pv.version.clone())
             .meta("latency_ms", s.latency_ms)
+            .meta("settled_at_ms", self.clock.now_ms())
             .meta("finish_reason", resp.finish_reason.clone())
             .meta("output_validation", json!({"valid": output_valid, "errors": output_errors}));
         if let Some(over) = overrun(&s.reserved.reservation, tokens, cost) {
@@ -354,6 +404,7 @@ impl PromptRouter {
             .meta("attempts", Value::Array(log.attempts))
             .meta("attempt_count", log.count)
             .meta("latency_ms", s.latency_ms)
+            .meta("settled_at_ms", self.clock.now_ms())
             .meta(
                 "deadline",
                 json!({"deadline_ms": deadline_ms, "elapsed_ms": log.elapsed_ms, "reached": log.deadline_reached}),

@@ -41,6 +41,8 @@ pub enum RejectCode {
     AccessDenied,
     /// The request's contract is owned by no package and `ungoverned_contracts` is `refuse`.
     ContractUngoverned,
+    /// The active degrade profile refuses the request's agent class.
+    Degraded,
 }
 
 impl RejectCode {
@@ -57,6 +59,7 @@ impl RejectCode {
             Self::NoPrice => "NO_PRICE",
             Self::AccessDenied => "ACCESS_DENIED",
             Self::ContractUngoverned => "CONTRACT_UNGOVERNED",
+            Self::Degraded => "DEGRADED",
         }
     }
 }
@@ -149,6 +152,14 @@ pub enum RouterError {
         #[source]
         BudgetError,
     ),
+    /// A degrade profile that `router_config.degrade_profiles` does not define.
+    #[error("unknown degrade profile {name:?} (router_config degrade_profiles defines: {known})")]
+    UnknownProfile {
+        /// The name asked for.
+        name: String,
+        /// The names defined, comma-separated (or `none`).
+        known: String,
+    },
     /// Auth setup error (secret source, roles, TTL).
     #[error("router auth error")]
     Auth(
@@ -210,6 +221,9 @@ pub struct RoutedContext {
     /// Every candidate the attention stages ranked, with its final rank, logged in
     /// `PROMPT_SENT` as `retrieval`.
     pub retrieval: Vec<crate::attention::RetrievalCandidate>,
+    /// What replay needs ([`crate::ReplayRecord`]), logged in `PROMPT_SENT` as `replay`;
+    /// `None` for a context given inline.
+    pub replay: Option<Value>,
 }
 
 impl From<&crate::attention::AssembledContext> for RoutedContext {
@@ -222,6 +236,7 @@ impl From<&crate::attention::AssembledContext> for RoutedContext {
             template_id: c.template_id.clone(),
             trace_summary: c.trace_summary(),
             retrieval: c.retrieval.clone(),
+            replay: None,
         }
     }
 }
@@ -236,6 +251,7 @@ impl RoutedContext {
             template_id: "none".into(),
             trace_summary: Value::Null,
             retrieval: Vec::new(),
+            replay: None,
         }
     }
 }

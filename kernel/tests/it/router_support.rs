@@ -95,6 +95,7 @@ pub(crate) fn request(tenant: &str, token: &str) -> PromptRequest {
             template_id: "ATT-TEST-001".into(),
             trace_summary: json!({"halted": true, "halting_reason": "budget"}),
             retrieval: Vec::new(),
+            replay: None,
         },
         contract: contract(),
         input: json!({"question": "how many packages?"}),
