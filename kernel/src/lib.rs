@@ -81,6 +81,8 @@ pub use ledger::{
     DEFAULT_BUSY_TIMEOUT_MS, LEDGER_MANIFEST_FILE, MissingLedger, missing_ledgers, open_store, open_store_with,
 };
 pub use ledger::{NOTE_PRINCIPAL_KEY, NoteRefused, check_operator_note};
+#[cfg(feature = "postgres")]
+pub use ledger::{PG_SCHEMA_VERSION, PgOptions, PgStore, PgTarget};
 
 // Registries (CSV).
 pub use registry::{

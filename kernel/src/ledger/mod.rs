@@ -44,6 +44,10 @@ mod jsonl;
 pub use jsonl::{JsonlStore, RepairReport};
 mod sqlite;
 pub use sqlite::SqliteStore;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "postgres")]
+pub use self::postgres::{PG_SCHEMA_VERSION, PgOptions, PgStore, PgTarget};
 
 use std::path::Path;
 use std::sync::Arc;
