@@ -56,6 +56,7 @@ pub use plane::{
     PLANE_CONFIG_SCHEMA, Plane, PlaneConfig, PlaneDocumentProblem, PlaneError, RootSource, Tier, TrustedKey,
     normalize_relative, resolve_root,
 };
+pub use plane::{LEDGER_URL_ENV, PostgresLedgerConfig};
 
 // Time.
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -27,6 +27,7 @@ mod memory;
 pub mod merkle;
 mod notes;
 mod query;
+mod remote;
 mod scan;
 mod set;
 mod store;
@@ -81,5 +82,10 @@ pub fn open_store_with(
             Arc::new(SqliteStore::open(path, name, durability, std::time::Duration::from_millis(busy_timeout_ms))?)
         }
         LedgerBackend::Jsonl => Arc::new(JsonlStore::open(path, name, durability)?),
+        LedgerBackend::Postgres => {
+            return Err(LedgerError::Backend(format!(
+                "ledger {name}: a postgres ledger is not a file; open it through the plane (LedgerSet)"
+            )));
+        }
     })
 }

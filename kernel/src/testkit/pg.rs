@@ -75,3 +75,28 @@ impl Drop for PgSchema {
         }
     }
 }
+
+impl PgSchema {
+    /// A plane config whose ledgers live in this schema, the connection string read from
+    /// `url_file` (which this writes).
+    pub fn plane_config(&self, url_file: &std::path::Path) -> crate::PlaneConfig {
+        std::fs::write(url_file, &self.url).expect("write the connection string file");
+        crate::PlaneConfig {
+            ledger_backend: Some(crate::LedgerBackend::Postgres),
+            postgres: Some(crate::PostgresLedgerConfig {
+                schema: self.schema.clone(),
+                url_file: Some(url_file.display().to_string()),
+            }),
+            require_signatures: false,
+            ..crate::PlaneConfig::default()
+        }
+    }
+
+    /// A fresh plane (in a temporary directory) whose ledgers live in this schema.
+    pub fn temp_plane(&self) -> crate::testkit::TempPlane {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = self.plane_config(&dir.path().join("ledger.url"));
+        let plane = crate::Plane::init(&dir.path().join("plane"), config).expect("init plane");
+        crate::testkit::TempPlane { dir, plane }
+    }
+}

@@ -344,3 +344,43 @@ proptest::proptest! {
         proptest::prop_assert_eq!(check_chain(&*stores[1]), entries.len() as u64);
     }
 }
+
+// ---- A plane on PostgreSQL ----
+
+#[test]
+fn planes_configured_for_postgres_share_one_ledger() {
+    let Some(fx) = PgSchema::new() else { return };
+    let a = fx.temp_plane();
+    let b = fx.temp_plane();
+    let (sa, sb) = (cp_kernel::LedgerSet::new(&a.plane), cp_kernel::LedgerSet::new(&b.plane));
+    assert_eq!(sa.backend(), cp_kernel::LedgerBackend::Postgres);
+    let ea = sa.open("HOT/governance").unwrap().append(NewEntry::new("FROM_A")).unwrap();
+    let eb = sb.open("HOT/governance").unwrap().append(NewEntry::new("FROM_B")).unwrap();
+    assert_eq!(eb.previous_hash, ea.entry_hash);
+    assert!(sb.list().unwrap().iter().any(|n| n.to_string() == "HOT/governance"));
+    assert!(matches!(sb.open_existing("HO2/never"), Err(LedgerError::NotFound(_))));
+    for r in cp_kernel::verify_plane(&sa).unwrap() {
+        assert!(r.ok, "{}", r.summary());
+    }
+    // No ledger file was written into either plane.
+    let files = cp_kernel::testkit::dir_set(a.plane.root(), &[]);
+    assert!(!files.iter().any(|f| f.contains("/ledger/")), "{files:?}");
+}
+
+#[test]
+fn a_connection_string_file_inside_a_governed_root_is_refused() {
+    let Some(fx) = PgSchema::new() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("plane");
+    std::fs::create_dir_all(root.join("HOT/config")).unwrap();
+    let mut cfg = fx.plane_config(&root.join("HOT/config/ledger.url"));
+    cfg.postgres.as_mut().unwrap().url_file = Some("HOT/config/ledger.url".into());
+    let plane = cp_kernel::Plane::init(&root, cfg.clone()).unwrap();
+    let e = cp_kernel::LedgerSet::new(&plane).open("HOT/governance").map(|_| ()).unwrap_err().to_string();
+    assert!(e.contains("governed root HOT/config"), "{e}");
+    assert!(!e.contains(&fx.url), "{e}");
+    cfg.postgres = None;
+    let plane = cp_kernel::Plane::init(&d.path().join("other"), cfg).unwrap();
+    let e = cp_kernel::LedgerSet::new(&plane).open("HOT/governance").map(|_| ()).unwrap_err().to_string();
+    assert!(e.contains("no postgres section"), "{e}");
+}
