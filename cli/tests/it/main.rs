@@ -15,6 +15,7 @@ mod ledger_concurrency;
 mod ledger_contention;
 mod ledger_crash;
 mod otel_cli;
+mod pg_scale_out;
 mod repair;
 mod route_provider;
 mod router_cli;

@@ -227,6 +227,7 @@ impl Conn {
         let mut tries = 0u32;
         loop {
             tries += 1;
+            let was_connected = g.is_some();
             let result = match g.as_mut() {
                 Some(c) => op(c),
                 None => match self.target.connect(&self.opts) {
@@ -242,7 +243,8 @@ impl Conn {
                     return Err(LedgerError::Postgres { ledger: self.name.clone(), source });
                 }
                 Err(Fail::Db(source)) => {
-                    if g.as_ref().is_none_or(|c| c.is_closed()) || !is_transient(&source) {
+                    let lost = g.as_ref().is_none_or(|c| c.is_closed());
+                    if lost || !is_transient(&source) {
                         // A broken connection is never reused; a healthy one stays.
                         *g = None;
                     }
@@ -258,7 +260,11 @@ impl Conn {
                         });
                     }
                     tracing::debug!(ledger = %self.name, attempt = tries, error = %source, "ledger database unavailable; retrying");
-                    std::thread::sleep(self.opts.wait);
+                    // A connection that was up and is now gone is replaced at once; a failed
+                    // connect or a lock wait is tried again after a pause.
+                    if !(was_connected && lost) {
+                        std::thread::sleep(self.opts.wait);
+                    }
                 }
             }
         }
