@@ -21,6 +21,7 @@ mod gates;
 mod ledger;
 mod ledger_audit;
 mod ledger_check;
+mod ledger_copy;
 mod ledger_ops;
 mod otel;
 mod plane;

@@ -78,6 +78,7 @@ pub use ledger::{
     LedgerStore, MemoryStore, NewEntry, Order, Provenance, RawRecord, RecordFault, RepairReport,
     SCHEMA_VERSION as ENTRY_SCHEMA_VERSION, SqliteStore, TxnFn, TxnView, compute_entry_hash,
 };
+pub use ledger::{CopyReport, SealedSink, copy_ledger};
 pub use ledger::{
     DEFAULT_BUSY_TIMEOUT_MS, LEDGER_MANIFEST_FILE, MissingLedger, missing_ledgers, open_store, open_store_with,
 };

@@ -14,7 +14,7 @@ use cp_kernel::testkit::pg::PgSchema;
 use cp_kernel::testkit::{
     TempPlane, check_chain, router_test_configs, test_contract, test_secret, write_router_configs,
 };
-use cp_kernel::{BudgetState, LedgerQuery, LedgerSet, LimitConfig, PromptRouter, RouterOptions, ScopeKey};
+use cp_kernel::{BudgetState, LedgerQuery, LedgerSet, LedgerStore, LimitConfig, PromptRouter, RouterOptions, ScopeKey};
 use serde_json::json;
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
@@ -306,4 +306,75 @@ fn hosts_ride_out_the_server_dropping_their_connections() {
         q.provenance.agent_id = Some(format!("host-{i}"));
         assert_eq!(store.query(&q).unwrap().len(), PER_HOST);
     }
+}
+
+/// Every stored record of a ledger: (seq, body, entry_hash).
+fn raw(store: &dyn cp_kernel::LedgerStore) -> Vec<(u64, Vec<u8>, String)> {
+    let mut out = Vec::new();
+    store
+        .scan_raw(&mut |r| {
+            out.push((r.position, r.body.to_vec(), r.entry_hash.to_string()));
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+    out
+}
+
+#[test]
+fn ledger_copy_to_postgres_and_back_keeps_every_byte_and_hash() {
+    let Some(fx) = PgSchema::new() else { return };
+    let a = TempPlane::new();
+    let out = cpctl(&a)
+        .args(["ledger", "append", "--ledger", "HOT/crash", "--event-type", "COPY_TEST", "--session", "s1"])
+        .args(["--meta-json", r#"{"text":"é ü 中","n":1.5}"#, "--repeat", "2500"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let original = raw(&*LedgerSet::new(&a.plane).open("HOT/crash").unwrap());
+    let copy = |tp: &TempPlane, from: &str, to: &str| {
+        cpctl(tp)
+            .args(["--json", "ledger", "copy", "--from", from, "--to", to, "--schema", &fx.schema])
+            .output()
+            .unwrap()
+    };
+    let out = copy(&a, "HOT/crash", &fx.url);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["entries"], 2500);
+    assert_eq!(raw(&fx.open("HOT/crash")), original);
+    // Into a ledger that holds entries: refused, nothing written.
+    let out = copy(&a, "HOT/crash", &fx.url);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(fx.open("HOT/crash").len().unwrap(), 2500);
+    // And back into another plane, from CP_LEDGER_URL.
+    let b = TempPlane::new();
+    let out = cpctl(&b)
+        .args(["ledger", "copy", "--from", "postgres", "--to", "HOT/crash", "--schema", &fx.schema])
+        .env(cp_kernel::LEDGER_URL_ENV, &fx.url)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(raw(&*LedgerSet::new(&b.plane).open("HOT/crash").unwrap()), original);
+    let out = cpctl(&b).args(["ledger", "verify"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn ledger_copy_refuses_a_source_that_does_not_verify() {
+    let Some(fx) = PgSchema::new() else { return };
+    let a = TempPlane::new();
+    let out = cpctl(&a)
+        .args(["ledger", "append", "--ledger", "HOT/crash", "--event-type", "COPY_TEST", "--repeat", "5"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let c = rusqlite::Connection::open(a.plane.root().join("HOT/ledger/crash.db")).unwrap();
+    c.execute_batch("DROP TRIGGER entries_no_update; UPDATE entries SET session_id = 'x' WHERE seq = 3;").unwrap();
+    let out = cpctl(&a)
+        .args(["ledger", "copy", "--from", "HOT/crash", "--to", &fx.url, "--schema", &fx.schema])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not verify"));
+    assert_eq!(fx.open("HOT/crash").len().unwrap(), 0);
 }

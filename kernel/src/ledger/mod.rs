@@ -16,6 +16,8 @@
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod canonical;
+mod copy;
+pub use copy::{CopyReport, SealedSink, copy_ledger};
 pub(crate) mod checkpoint;
 pub(crate) mod columns;
 pub mod cp2;

@@ -562,3 +562,26 @@ fn deliver(
     }
     Ok(f(RawRecord { position, body, entry_hash, defect: None, columns: Some(columns) }))
 }
+
+impl super::SealedSink for PgStore {
+    fn append_sealed(&self, expected: Option<&ChainHead>, batch: &[(LedgerEntry, Vec<u8>)]) -> Result<(), LedgerError> {
+        let name = self.conn.name.as_str();
+        super::copy::check_continues(name, expected, batch)?;
+        let last = batch.last().map(|(e, _)| e.entry_hash.clone());
+        self.conn.run(|c| {
+            let mut tx = c.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&self.lock_key])?;
+            let head = Self::read_head(&mut tx, name)?;
+            if head.as_ref() != expected {
+                // A retry after a COMMIT whose answer was lost finds its own batch in place.
+                if head.as_ref().map(|h| &h.entry_hash) == last.as_ref() {
+                    return Ok(());
+                }
+                return Err(Fail::Ledger(LedgerError::Aborted(format!("ledger {name} changed during the copy"))));
+            }
+            insert(&mut tx, name, batch)?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+}
