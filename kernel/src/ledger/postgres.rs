@@ -211,18 +211,50 @@ fn is_transient(e: &postgres::Error) -> bool {
     }
 }
 
+/// A live connection and the statements prepared on it (the append path's, prepared once per
+/// connection instead of once per append).
+struct Live {
+    client: Client,
+    statements: std::collections::HashMap<&'static str, postgres::Statement>,
+}
+
+impl std::ops::Deref for Live {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for Live {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
+impl Live {
+    /// `text` prepared on this connection (cached).
+    fn prepared(&mut self, text: &'static str) -> Result<postgres::Statement, postgres::Error> {
+        if let Some(st) = self.statements.get(text) {
+            return Ok(st.clone());
+        }
+        let st = self.client.prepare(text)?;
+        self.statements.insert(text, st.clone());
+        Ok(st)
+    }
+}
+
 /// A connection slot shared by the operations of one store.
 struct Conn {
     target: PgTarget,
     opts: PgOptions,
     name: String,
-    client: Mutex<Option<Client>>,
+    client: Mutex<Option<Live>>,
 }
 
 impl Conn {
     /// Runs `op` on a live connection, reconnecting and trying again after transient
     /// failures as [`PgOptions`] allow.
-    fn run<T>(&self, mut op: impl FnMut(&mut Client) -> Result<T, Fail>) -> Result<T, LedgerError> {
+    fn run<T>(&self, mut op: impl FnMut(&mut Live) -> Result<T, Fail>) -> Result<T, LedgerError> {
         let mut g = self.client.lock().unwrap_or_else(|p| p.into_inner());
         let mut tries = 0u32;
         loop {
@@ -231,7 +263,7 @@ impl Conn {
             let result = match g.as_mut() {
                 Some(c) => op(c),
                 None => match self.target.connect(&self.opts) {
-                    Ok(c) => op(g.insert(c)),
+                    Ok(client) => op(g.insert(Live { client, statements: Default::default() })),
                     Err(e) => Err(Fail::Db(e)),
                 },
             };
@@ -324,9 +356,12 @@ impl PgStore {
         })
     }
 
-    fn read_head(c: &mut impl postgres::GenericClient, name: &str) -> Result<Option<ChainHead>, postgres::Error> {
-        Ok(c.query_opt(sql::HEAD, &[&name])?
-            .map(|r| ChainHead { seq: r.get::<_, i64>(0) as u64, entry_hash: r.get(1) }))
+    fn read_head<S: ?Sized + postgres::ToStatement>(
+        c: &mut impl postgres::GenericClient,
+        head: &S,
+        name: &str,
+    ) -> Result<Option<ChainHead>, postgres::Error> {
+        Ok(c.query_opt(head, &[&name])?.map(|r| ChainHead { seq: r.get::<_, i64>(0) as u64, entry_hash: r.get(1) }))
     }
 }
 
@@ -392,11 +427,24 @@ impl TxnView for View<'_, '_> {
     }
 }
 
-/// Inserts sealed entries (one statement per entry for one, one array statement for many).
-fn insert(tx: &mut postgres::Transaction<'_>, name: &str, sealed: &[(LedgerEntry, Vec<u8>)]) -> Result<(), Fail> {
+/// The append path's statements, prepared on the connection.
+struct Statements {
+    lock: postgres::Statement,
+    head: postgres::Statement,
+    one: postgres::Statement,
+    many: postgres::Statement,
+}
+
+/// Inserts sealed entries (one row statement for one, one array statement for many).
+fn insert(
+    tx: &mut postgres::Transaction<'_>,
+    st: &Statements,
+    name: &str,
+    sealed: &[(LedgerEntry, Vec<u8>)],
+) -> Result<(), Fail> {
     if let [(e, body)] = sealed {
         tx.execute(
-            sql::INSERT,
+            &st.one,
             &[
                 &name,
                 &(e.seq as i64),
@@ -426,7 +474,7 @@ fn insert(tx: &mut postgres::Transaction<'_>, name: &str, sealed: &[(LedgerEntry
     let seqs: Vec<i64> = sealed.iter().map(|(e, _)| e.seq as i64).collect();
     let bodies: Vec<&[u8]> = sealed.iter().map(|(_, b)| b.as_slice()).collect();
     tx.execute(
-        sql::INSERT_MANY,
+        &st.many,
         &[
             &name,
             &seqs,
@@ -474,9 +522,15 @@ impl LedgerStore for PgStore {
                     return Ok(sent);
                 }
             }
+            let st = Statements {
+                lock: c.prepared(sql::LOCK)?,
+                head: c.prepared(sql::HEAD)?,
+                one: c.prepared(sql::INSERT)?,
+                many: c.prepared(sql::INSERT_MANY)?,
+            };
             let mut tx = c.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&self.lock_key])?;
-            let head = Self::read_head(&mut tx, name)?;
+            tx.execute(&st.lock, &[&self.lock_key])?;
+            let head = Self::read_head(&mut tx, &st.head, name)?;
             let new = {
                 let view = View { tx: std::cell::RefCell::new(&mut tx), name, head: head.clone() };
                 f(&view)?
@@ -486,7 +540,7 @@ impl LedgerStore for PgStore {
                 tx.commit()?;
                 return Ok(Vec::new());
             }
-            insert(&mut tx, name, &sealed)?;
+            insert(&mut tx, &st, name, &sealed)?;
             let entries: Vec<LedgerEntry> = sealed.into_iter().map(|(e, _)| e).collect();
             in_doubt = Some(entries.clone());
             tx.commit()?;
@@ -497,7 +551,7 @@ impl LedgerStore for PgStore {
 
     fn head(&self) -> Result<Option<ChainHead>, LedgerError> {
         let name = self.conn.name.as_str();
-        self.conn.run(|c| Ok(Self::read_head(c, name)?))
+        self.conn.run(|c| Ok(Self::read_head(&mut **c, sql::HEAD, name)?))
     }
 
     fn get(&self, seq: u64) -> Result<Option<LedgerEntry>, LedgerError> {
@@ -511,7 +565,7 @@ impl LedgerStore for PgStore {
 
     fn query(&self, q: &LedgerQuery) -> Result<Vec<LedgerEntry>, LedgerError> {
         let name = self.conn.name.as_str();
-        self.conn.run(|c| run_select(c, name, q))
+        self.conn.run(|c| run_select(&mut **c, name, q))
     }
 
     fn scan_raw(&self, f: &mut dyn FnMut(RawRecord<'_>) -> ControlFlow<()>) -> Result<(), LedgerError> {
@@ -569,9 +623,15 @@ impl super::SealedSink for PgStore {
         super::copy::check_continues(name, expected, batch)?;
         let last = batch.last().map(|(e, _)| e.entry_hash.clone());
         self.conn.run(|c| {
+            let st = Statements {
+                lock: c.prepared(sql::LOCK)?,
+                head: c.prepared(sql::HEAD)?,
+                one: c.prepared(sql::INSERT)?,
+                many: c.prepared(sql::INSERT_MANY)?,
+            };
             let mut tx = c.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&self.lock_key])?;
-            let head = Self::read_head(&mut tx, name)?;
+            tx.execute(&st.lock, &[&self.lock_key])?;
+            let head = Self::read_head(&mut tx, &st.head, name)?;
             if head.as_ref() != expected {
                 // A retry after a COMMIT whose answer was lost finds its own batch in place.
                 if head.as_ref().map(|h| &h.entry_hash) == last.as_ref() {
@@ -579,7 +639,7 @@ impl super::SealedSink for PgStore {
                 }
                 return Err(Fail::Ledger(LedgerError::Aborted(format!("ledger {name} changed during the copy"))));
             }
-            insert(&mut tx, name, batch)?;
+            insert(&mut tx, &st, name, batch)?;
             tx.commit()?;
             Ok(())
         })

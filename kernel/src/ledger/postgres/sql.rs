@@ -20,6 +20,9 @@ pub(crate) const INSERT_MANY: &str = "INSERT INTO entries (ledger, seq, id, time
     $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
     $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::bytea[])";
 
+/// Takes the ledger's append lock until the transaction ends.
+pub(crate) const LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
+
 /// The last entry of a ledger.
 pub(crate) const HEAD: &str = "SELECT seq, entry_hash FROM entries WHERE ledger = $1 ORDER BY seq DESC LIMIT 1";
 
