@@ -39,6 +39,10 @@ pub(crate) enum BenchLedgerCmd {
         /// Scratch directory (default: a new directory under the system temp dir, removed after).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Backend measured: `sqlite` (with JSONL; default) or `postgres` (a scratch schema on
+        /// the server in CP_LEDGER_URL, dropped after).
+        #[arg(long, default_value = "sqlite", value_parser = ["sqlite", "postgres"])]
+        backend: String,
     },
 }
 
@@ -206,7 +210,18 @@ fn measure(dir: &Path, entries: u64, appends: u64, batch: u64, queries: u64, rou
 }
 
 pub(crate) fn run(s: &Settings, c: BenchLedgerCmd) -> CmdResult {
-    let BenchLedgerCmd::Ledger { entries, appends, batch, queries, verify_rounds, dir } = c;
+    let BenchLedgerCmd::Ledger { entries, appends, batch, queries, verify_rounds, dir, backend } = c;
+    if backend == "postgres" {
+        let url = match std::env::var(cp_kernel::LEDGER_URL_ENV) {
+            Ok(u) if !u.trim().is_empty() => u,
+            _ => {
+                anyhow::bail!("--backend postgres measures the server in {}, which is unset", cp_kernel::LEDGER_URL_ENV)
+            }
+        };
+        let r = crate::bench_ledger_pg::measure(&url, entries, appends, batch, queries, verify_rounds)?;
+        render(s, &r, crate::bench_ledger_pg::text)?;
+        return Ok(Outcome::Ok);
+    }
     let (dir, temp) = match dir {
         Some(d) => (d, false),
         None => {

@@ -57,6 +57,7 @@ pub use plane::{
     PLANE_CONFIG_SCHEMA, Plane, PlaneConfig, PlaneDocumentProblem, PlaneError, RootSource, Tier, TrustedKey,
     normalize_relative, resolve_root,
 };
+pub use plane::{LEDGER_URL_ENV, PostgresLedgerConfig};
 
 // Time.
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -78,10 +79,13 @@ pub use ledger::{
     LedgerStore, MemoryStore, NewEntry, Order, Provenance, RawRecord, RecordFault, RepairReport,
     SCHEMA_VERSION as ENTRY_SCHEMA_VERSION, SqliteStore, TxnFn, TxnView, compute_entry_hash,
 };
+pub use ledger::{CopyReport, SealedSink, copy_ledger};
 pub use ledger::{
     DEFAULT_BUSY_TIMEOUT_MS, LEDGER_MANIFEST_FILE, MissingLedger, missing_ledgers, open_store, open_store_with,
 };
 pub use ledger::{NOTE_PRINCIPAL_KEY, NoteRefused, check_operator_note};
+#[cfg(feature = "postgres")]
+pub use ledger::{PG_SCHEMA_VERSION, PgOptions, PgStore, PgTarget};
 
 // Registries (CSV).
 pub use registry::{

@@ -417,3 +417,6 @@ pub fn test_contract() -> crate::PromptContract {
 pub fn fixture_path(rel: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
 }
+
+#[cfg(feature = "postgres")]
+pub mod pg;

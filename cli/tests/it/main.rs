@@ -16,6 +16,7 @@ mod ledger_concurrency;
 mod ledger_contention;
 mod ledger_crash;
 mod otel_cli;
+mod pg_scale_out;
 mod repair;
 mod replay;
 mod route_provider;

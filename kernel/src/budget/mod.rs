@@ -316,8 +316,8 @@ impl Budgeter {
     /// Appends `entries` in one transaction, keeping the state in step (the router writes every
     /// entry of its ledger through here).
     pub fn append(&self, entries: Vec<NewEntry>) -> Result<Vec<LedgerEntry>, BudgetError> {
-        let mut once = Some(entries);
-        self.txn(&mut |_, _, _| Ok(once.take().unwrap_or_default()))
+        // Cloned per run: the store may run the transaction again (see `LedgerStore::transact`).
+        self.txn(&mut |_, _, _| Ok(entries.clone()))
     }
 
     /// The current state (caught up with the ledger, including other processes' writes). Reads

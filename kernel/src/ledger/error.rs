@@ -81,4 +81,37 @@ pub enum LedgerError {
         #[source]
         source: std::io::Error,
     },
+    /// A ledger backend is misconfigured or not available in this build (bad connection
+    /// string or schema name, PostgreSQL support not compiled in, schema of a newer kernel).
+    #[error("ledger backend: {0}")]
+    Backend(String),
+    /// PostgreSQL failed.
+    #[cfg(feature = "postgres")]
+    #[error("postgres error on ledger {ledger}: {source}")]
+    Postgres {
+        /// Ledger name.
+        ledger: String,
+        /// Cause.
+        #[source]
+        source: postgres::Error,
+    },
+    /// The PostgreSQL server stayed unreachable (or another host held the ledger lock) through
+    /// every attempt (the layout's `ledger.busy_timeout_ms` each, `ledger.busy_retries` further
+    /// attempts); nothing was written. Code `LEDGER_UNAVAILABLE`.
+    #[cfg(feature = "postgres")]
+    #[error(
+        "LEDGER_UNAVAILABLE: ledger {ledger}: the postgres server did not answer through {attempts} attempts \
+         (waiting {wait_ms} ms each); nothing was written: {source}"
+    )]
+    PostgresUnavailable {
+        /// Ledger name.
+        ledger: String,
+        /// Attempts made.
+        attempts: u32,
+        /// Wait per attempt, in milliseconds.
+        wait_ms: u64,
+        /// The last error.
+        #[source]
+        source: postgres::Error,
+    },
 }

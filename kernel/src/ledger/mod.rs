@@ -16,6 +16,8 @@
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod canonical;
+mod copy;
+pub use copy::{CopyReport, SealedSink, copy_ledger};
 pub(crate) mod checkpoint;
 pub(crate) mod columns;
 pub mod cp2;
@@ -27,6 +29,7 @@ mod memory;
 pub mod merkle;
 mod notes;
 mod query;
+mod remote;
 mod scan;
 mod set;
 mod store;
@@ -44,6 +47,10 @@ mod jsonl;
 pub use jsonl::{JsonlStore, RepairReport};
 mod sqlite;
 pub use sqlite::SqliteStore;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "postgres")]
+pub use self::postgres::{PG_SCHEMA_VERSION, PgOptions, PgStore, PgTarget};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -77,5 +84,10 @@ pub fn open_store_with(
             Arc::new(SqliteStore::open(path, name, durability, std::time::Duration::from_millis(busy_timeout_ms))?)
         }
         LedgerBackend::Jsonl => Arc::new(JsonlStore::open(path, name, durability)?),
+        LedgerBackend::Postgres => {
+            return Err(LedgerError::Backend(format!(
+                "ledger {name}: a postgres ledger is not a file; open it through the plane (LedgerSet)"
+            )));
+        }
     })
 }

@@ -56,6 +56,8 @@ pub struct LedgerSet {
     durability: Durability,
     busy_timeout_ms: u64,
     busy_retries: u32,
+    /// The PostgreSQL target when the backend is `postgres`.
+    remote: Option<super::remote::Remote>,
     open: Mutex<BTreeMap<LedgerName, Arc<dyn LedgerStore>>>,
     /// Manifest lines known to be present (see [`super::manifest`]).
     listed: Mutex<BTreeSet<String>>,
@@ -75,6 +77,8 @@ impl LedgerSet {
         let dirs = Tier::ALL.iter().map(|&t| (t, plane.dir(t, "ledger"))).collect();
         let busy_timeout_ms = plane.layout().ledger.busy_timeout_ms;
         let busy_retries = plane.layout().ledger.busy_retries();
+        let remote = (backend == LedgerBackend::Postgres)
+            .then(|| super::remote::Remote::for_plane(plane, durability, busy_timeout_ms, busy_retries));
         Self {
             root: plane.root().to_path_buf(),
             dirs,
@@ -82,6 +86,7 @@ impl LedgerSet {
             durability,
             busy_timeout_ms,
             busy_retries,
+            remote,
             open: Mutex::new(BTreeMap::new()),
             listed: Mutex::new(BTreeSet::new()),
         }
@@ -107,6 +112,7 @@ impl LedgerSet {
         match self.backend {
             LedgerBackend::Sqlite => "db",
             LedgerBackend::Jsonl => "jsonl",
+            LedgerBackend::Postgres => "pg",
         }
     }
 
@@ -139,6 +145,12 @@ impl LedgerSet {
         if let Some(s) = g.get(&n) {
             return Ok(s.clone());
         }
+        if let Some(remote) = &self.remote {
+            // The database is the truth about which ledgers exist: no file, no manifest line.
+            let store = remote.open(&n.to_string())?;
+            g.insert(n, store.clone());
+            return Ok(store);
+        }
         let path = self.path_of(&n);
         let key = self.key_of(&n);
         let existed = path.exists();
@@ -157,6 +169,8 @@ impl LedgerSet {
                 self.busy_retries,
             )?),
             LedgerBackend::Jsonl => Arc::new(super::JsonlStore::open(&path, &n.to_string(), self.durability)?),
+            // Opened through `remote` above (set whenever the backend is postgres).
+            LedgerBackend::Postgres => return Err(LedgerError::Backend("postgres ledger without a target".into())),
         };
         match self.list_in_manifest(&key) {
             Ok(()) => {}
@@ -192,6 +206,12 @@ impl LedgerSet {
     /// Opens an existing ledger; `NotFound` when it has never been written.
     pub fn open_existing(&self, name: &str) -> Result<Arc<dyn LedgerStore>, LedgerError> {
         let n = LedgerName::parse(name)?;
+        if let Some(remote) = &self.remote {
+            if !remote.list()?.iter().any(|l| *l == n.to_string()) {
+                return Err(LedgerError::NotFound(name.to_string()));
+            }
+            return self.open(name);
+        }
         if !self.path_of(&n).exists() {
             return Err(LedgerError::NotFound(name.to_string()));
         }
@@ -200,9 +220,15 @@ impl LedgerSet {
 
     /// Names of every ledger present on disk, sorted.
     pub fn list(&self) -> Result<Vec<LedgerName>, LedgerError> {
+        if let Some(remote) = &self.remote {
+            let mut out: Vec<LedgerName> = remote.list()?.iter().filter_map(|l| LedgerName::parse(l).ok()).collect();
+            out.sort();
+            return Ok(out);
+        }
         let ext = match self.backend {
             LedgerBackend::Sqlite => ".db",
             LedgerBackend::Jsonl => ".jsonl",
+            LedgerBackend::Postgres => ".pg",
         };
         let mut out = Vec::new();
         for (&tier, dir) in &self.dirs {

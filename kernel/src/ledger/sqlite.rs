@@ -378,6 +378,38 @@ fn row_entry(name: &str, r: &rusqlite::Row<'_>) -> Result<LedgerEntry, LedgerErr
     decode_entry(name, seq, body, hash)
 }
 
+/// Inserts sealed entries (inside the caller's transaction).
+fn insert_rows(conn: &Connection, name: &str, sealed: &[(LedgerEntry, Vec<u8>)]) -> Result<(), LedgerError> {
+    let err = sql_err(name);
+    let mut st = conn.prepare_cached(INSERT).map_err(&err)?;
+    for (e, body) in sealed {
+        // Bound by reference: no copies of the row's strings.
+        st.execute(rusqlite::params![
+            e.seq as i64,
+            e.id,
+            e.timestamp,
+            e.schema_version,
+            e.event_type,
+            e.tenant_id,
+            e.agent_id,
+            e.agent_class,
+            e.framework_id,
+            e.package_id,
+            e.work_order_id,
+            e.session_id,
+            e.trace_id,
+            e.span_id,
+            e.parent_event_id,
+            e.tier,
+            e.previous_hash,
+            e.entry_hash,
+            body,
+        ])
+        .map_err(&err)?;
+    }
+    Ok(())
+}
+
 struct View<'a> {
     conn: &'a Connection,
     name: &'a str,
@@ -407,34 +439,7 @@ impl LedgerStore for SqliteStore {
         let head = read_head(&conn, &self.name)?;
         let new = f(&View { conn: &conn, name: &self.name, head: head.clone() })?;
         let sealed = seal_all(head, new)?;
-        {
-            let mut st = conn.prepare_cached(INSERT).map_err(&err)?;
-            for (e, body) in &sealed {
-                // Bound by reference: no copies of the row's strings.
-                st.execute(rusqlite::params![
-                    e.seq as i64,
-                    e.id,
-                    e.timestamp,
-                    e.schema_version,
-                    e.event_type,
-                    e.tenant_id,
-                    e.agent_id,
-                    e.agent_class,
-                    e.framework_id,
-                    e.package_id,
-                    e.work_order_id,
-                    e.session_id,
-                    e.trace_id,
-                    e.span_id,
-                    e.parent_event_id,
-                    e.tier,
-                    e.previous_hash,
-                    e.entry_hash,
-                    body,
-                ])
-                .map_err(&err)?;
-            }
-        }
+        insert_rows(&conn, &self.name, &sealed)?;
         conn.execute_batch("COMMIT").map_err(&err)?;
         guard.committed = true;
         Ok(sealed.into_iter().map(|(e, _)| e).collect())
@@ -498,6 +503,23 @@ impl LedgerStore for SqliteStore {
                 break;
             }
         }
+        Ok(())
+    }
+}
+
+impl super::SealedSink for SqliteStore {
+    fn append_sealed(&self, expected: Option<&ChainHead>, batch: &[(LedgerEntry, Vec<u8>)]) -> Result<(), LedgerError> {
+        super::copy::check_continues(&self.name, expected, batch)?;
+        let err = sql_err(&self.name);
+        let conn = self.lock();
+        self.busy.run(&self.name, || conn.execute_batch("BEGIN IMMEDIATE").map_err(&err))?;
+        let mut guard = RollbackUnlessCommitted { conn: &conn, committed: false };
+        if read_head(&conn, &self.name)?.as_ref() != expected {
+            return Err(LedgerError::Aborted(format!("ledger {} changed during the copy", self.name)));
+        }
+        insert_rows(&conn, &self.name, batch)?;
+        conn.execute_batch("COMMIT").map_err(&err)?;
+        guard.committed = true;
         Ok(())
     }
 }

@@ -78,13 +78,17 @@ pub trait LedgerStore: Send + Sync {
 
     /// Appends entries in one transaction.
     fn append_batch(&self, entries: Vec<NewEntry>) -> Result<Vec<LedgerEntry>, LedgerError> {
-        let mut once = Some(entries);
-        self.transact(&mut |_| Ok(once.take().unwrap_or_default()))
+        // Cloned per run: a backend may run the closure again (see `transact`).
+        self.transact(&mut |_| Ok(entries.clone()))
     }
 
     /// Runs `f` under the write lock with a view of the current chain, then appends the
     /// entries it returns in the same transaction. If `f` returns an error nothing is appended.
     /// This is how the budgeter checks a limit and logs its reservation atomically.
+    ///
+    /// `f` may run more than once: a networked backend (PostgreSQL) whose connection was lost
+    /// before the commit runs the whole transaction again on a fresh view. So `f` must return
+    /// the entries it means every time (never hand out a value it moved out the first time).
     fn transact(&self, f: &mut TxnFn<'_>) -> Result<Vec<LedgerEntry>, LedgerError>;
 
     /// The chain head.

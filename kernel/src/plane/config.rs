@@ -23,6 +23,10 @@ pub struct PlaneConfig {
     /// Durability override (else the layout's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub durability: Option<Durability>,
+    /// PostgreSQL ledger settings (schema, connection string file), used when the backend is
+    /// `postgres`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<super::PostgresLedgerConfig>,
     /// Whether packages must carry a signature by a trusted key (G5). Default `true`.
     #[serde(default = "default_true")]
     pub require_signatures: bool,
@@ -58,6 +62,7 @@ impl Default for PlaneConfig {
             plane_id: "cp-plane".to_string(),
             ledger_backend: None,
             durability: None,
+            postgres: None,
             require_signatures: true,
             trusted_keys: Vec::new(),
             parse_limits: None,

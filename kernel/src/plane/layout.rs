@@ -100,6 +100,9 @@ pub enum LedgerBackend {
     Sqlite,
     /// One JSON object per line, one file per ledger.
     Jsonl,
+    /// PostgreSQL: every ledger of a plane group in one schema shared by many hosts (kernel
+    /// feature `postgres`; the plane config's `postgres` section).
+    Postgres,
 }
 
 /// Durability of an append.

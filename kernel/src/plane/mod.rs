@@ -14,6 +14,8 @@
 //! plane config is also validated before it is written.
 
 mod config;
+mod pg_config;
+pub use pg_config::{LEDGER_URL_ENV, PostgresLedgerConfig};
 mod layout;
 mod paths;
 mod repair;

@@ -1,5 +1,6 @@
-//! One conformance suite run against every ledger backend (memory, JSONL, SQLite), plus the
-//! backend-specific checks (SQLite query plans and triggers, JSONL line format and torn tails).
+//! One conformance suite run against every ledger backend (memory, JSONL, SQLite, and PostgreSQL
+//! when `CP_TEST_POSTGRES_URL` is set — see `ledger_postgres.rs`), plus the backend-specific
+//! checks (SQLite query plans and triggers, JSONL line format and torn tails).
 
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -11,7 +12,7 @@ use cp_kernel::{
 };
 use serde_json::json;
 
-type Opener = fn(&Path) -> Arc<dyn LedgerStore>;
+pub(crate) type Opener<'a> = &'a dyn Fn(&Path) -> Arc<dyn LedgerStore>;
 
 pub(crate) fn open_sqlite(dir: &Path) -> Arc<dyn LedgerStore> {
     Arc::new(
@@ -29,7 +30,7 @@ fn open_memory(_dir: &Path) -> Arc<dyn LedgerStore> {
 
 pub(crate) use cp_kernel::testkit::{assert_torn_then_repair, check_chain};
 
-fn prov(f: &str, v: &str) -> Provenance {
+pub(crate) fn prov(f: &str, v: &str) -> Provenance {
     let mut p = Provenance::default();
     let s = Some(v.to_string());
     match f {
@@ -49,7 +50,7 @@ fn prov(f: &str, v: &str) -> Provenance {
     p
 }
 
-fn full_entry(i: usize) -> NewEntry {
+pub(crate) fn full_entry(i: usize) -> NewEntry {
     let mut p = Provenance::default();
     for f in Provenance::FIELDS {
         let v = format!("{f}-{}", i % 3);
@@ -82,15 +83,15 @@ fn merge(p: &mut Provenance, o: Provenance) {
     );
 }
 
-fn fill(s: &dyn LedgerStore, n: usize) -> Vec<LedgerEntry> {
+pub(crate) fn fill(s: &dyn LedgerStore, n: usize) -> Vec<LedgerEntry> {
     s.append_batch((0..n).map(full_entry).collect()).unwrap()
 }
 
-fn all(s: &dyn LedgerStore) -> Vec<LedgerEntry> {
+pub(crate) fn all(s: &dyn LedgerStore) -> Vec<LedgerEntry> {
     s.query(&LedgerQuery::default()).unwrap()
 }
 
-fn seqs(v: &[LedgerEntry]) -> Vec<u64> {
+pub(crate) fn seqs(v: &[LedgerEntry]) -> Vec<u64> {
     v.iter().map(|e| e.seq).collect()
 }
 
@@ -116,7 +117,7 @@ pub(crate) fn round_trip(open: Opener) {
     assert_eq!(check_chain(&*s), 2);
 }
 
-fn reopen(open: Opener) {
+pub(crate) fn reopen(open: Opener) {
     let d = tempfile::tempdir().unwrap();
     let before = {
         let s = open(d.path());
@@ -130,7 +131,7 @@ fn reopen(open: Opener) {
     assert_eq!(check_chain(&*s), 6);
 }
 
-fn two_handles_interleave(open: Opener) {
+pub(crate) fn two_handles_interleave(open: Opener) {
     let d = tempfile::tempdir().unwrap();
     let a = open(d.path());
     let b = open(d.path());
@@ -143,7 +144,7 @@ fn two_handles_interleave(open: Opener) {
     assert_eq!(check_chain(&*a), 10);
 }
 
-fn batch_atomic(open: Opener) {
+pub(crate) fn batch_atomic(open: Opener) {
     let d = tempfile::tempdir().unwrap();
     let s = open(d.path());
     fill(&*s, 2);
@@ -159,7 +160,7 @@ fn batch_atomic(open: Opener) {
     assert_eq!(check_chain(&*s), 52);
 }
 
-fn query_each_provenance_field(open: Opener) {
+pub(crate) fn query_each_provenance_field(open: Opener) {
     let d = tempfile::tempdir().unwrap();
     let s = open(d.path());
     // 12 entries: entry i has every field set to `<field>-<i%3>` except that odd entries
@@ -196,7 +197,7 @@ fn query_each_provenance_field(open: Opener) {
     assert_eq!(seqs(&got), vec![1, 4, 7, 10]);
 }
 
-fn event_types_or_and_order(open: Opener) {
+pub(crate) fn event_types_or_and_order(open: Opener) {
     let d = tempfile::tempdir().unwrap();
     let s = open(d.path());
     fill(&*s, 10); // types A B C A B C A B C A
@@ -222,7 +223,7 @@ fn event_types_or_and_order(open: Opener) {
     assert_eq!(seqs(&s.query(&q).unwrap()), vec![9, 6]);
 }
 
-fn time_range(open: Opener) {
+pub(crate) fn time_range(open: Opener) {
     let d = tempfile::tempdir().unwrap();
     let s = open(d.path());
     let mut es = Vec::new();
@@ -242,7 +243,7 @@ fn time_range(open: Opener) {
     assert!(s.query(&q).unwrap().is_empty());
 }
 
-fn txn_view_sees_chain(open: Opener) {
+pub(crate) fn txn_view_sees_chain(open: Opener) {
     let d = tempfile::tempdir().unwrap();
     let s = open(d.path());
     let mut seen_empty = None;
@@ -269,7 +270,7 @@ fn txn_view_sees_chain(open: Opener) {
     assert_eq!(s.len().unwrap(), 3);
 }
 
-fn scan_raw_hashes_and_links(open: Opener) {
+pub(crate) fn scan_raw_hashes_and_links(open: Opener) {
     let d = tempfile::tempdir().unwrap();
     let s = open(d.path());
     let es = fill(&*s, 30);
@@ -298,43 +299,43 @@ macro_rules! conformance {
             use super::*;
             #[test]
             fn round_trip() {
-                super::round_trip($open)
+                super::round_trip(&$open)
             }
             #[test]
             fn reopen_persists() {
                 if $p {
-                    super::reopen($open)
+                    super::reopen(&$open)
                 }
             }
             #[test]
             fn two_handles_interleave() {
                 if $p {
-                    super::two_handles_interleave($open)
+                    super::two_handles_interleave(&$open)
                 }
             }
             #[test]
             fn batch_is_atomic() {
-                super::batch_atomic($open)
+                super::batch_atomic(&$open)
             }
             #[test]
             fn query_by_each_provenance_field() {
-                super::query_each_provenance_field($open)
+                super::query_each_provenance_field(&$open)
             }
             #[test]
             fn event_types_or_order_limit_recent() {
-                super::event_types_or_and_order($open)
+                super::event_types_or_and_order(&$open)
             }
             #[test]
             fn time_range() {
-                super::time_range($open)
+                super::time_range(&$open)
             }
             #[test]
             fn txn_view_sees_head_and_prior_entries() {
-                super::txn_view_sees_chain($open)
+                super::txn_view_sees_chain(&$open)
             }
             #[test]
             fn scan_raw_bodies_hash_and_link() {
-                super::scan_raw_hashes_and_links($open)
+                super::scan_raw_hashes_and_links(&$open)
             }
         }
     };
@@ -519,7 +520,7 @@ fn jsonl_store_sees_appends_of_another_handle_after_repair() {
 
 // ---- Backends agree with the in-memory reference on random ledgers and queries ----
 
-fn random_entry(et: u8, sess: u8, tenant: Option<u8>) -> NewEntry {
+pub(crate) fn random_entry(et: u8, sess: u8, tenant: Option<u8>) -> NewEntry {
     let mut p = Provenance { session_id: Some(format!("s{sess}")), ..Provenance::default() };
     p.tenant_id = tenant.map(|t| format!("t{t}"));
     NewEntry::new(format!("E{et}")).meta("x", u64::from(sess)).provenance(p)

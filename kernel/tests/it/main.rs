@@ -18,6 +18,8 @@ mod ledger_concurrency;
 mod ledger_conformance;
 mod ledger_cp2;
 mod ledger_manifest;
+#[cfg(feature = "postgres")]
+mod ledger_postgres;
 mod ledger_verify;
 mod plane;
 mod providers_http;

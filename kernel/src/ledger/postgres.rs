@@ -1,0 +1,647 @@
+//! PostgreSQL ledger backend (kernel feature `postgres`): the scale-out path, where several
+//! kernel hosts share one ledger and therefore one set of hard budgets.
+//!
+//! Owns: connecting (with retries within the configured window), the schema and its versioned
+//! migrations ([`schema`]), SQL built from a [`LedgerQuery`] ([`sql`]), the append transaction
+//! and streaming reads for verification. Never does: update or delete a row (triggers refuse
+//! both, and the role the kernel runs as should hold only `SELECT, INSERT` — see
+//! `docs/SCALE-OUT.md`), splice a value into SQL text, keep a password in a governed file.
+//!
+//! Layout: every ledger of a plane group lives in one table `entries` of one PostgreSQL schema
+//! (the plane config's `postgres_schema`), keyed `(ledger, seq)`; columns and indexes as in the
+//! SQLite backend, each index led by `ledger`. `body` holds the canonical bytes as hashed.
+//!
+//! Concurrency: the chain head read and the insert run in one transaction holding
+//! `pg_advisory_xact_lock(k)`, `k` derived from (schema, ledger name); every host appending to
+//! the same ledger takes the same lock, so `seq` stays dense across hosts and the closure of
+//! [`LedgerStore::transact`] (the budgeter's check-and-reserve) sees every committed entry.
+//! The primary key `(ledger, seq)` is the backstop: two writers that bypassed the lock could
+//! never both commit the same `seq`.
+//!
+//! Faults: a lost connection, a server restarting, or the advisory lock not granted within
+//! `wait` (`lock_timeout`) is retried — reconnecting as needed — `retries` more times, each
+//! after a pause of `wait`; then the caller gets [`LedgerError::Unavailable`]-like
+//! [`LedgerError::PostgresUnavailable`] and nothing was written. A `COMMIT` whose answer was
+//! lost is resolved after reconnecting by looking the last sealed entry up by `seq` and
+//! `entry_hash` (its UUIDv7 `id` makes the hash unique): found → the append is acknowledged,
+//! absent → the whole transaction (closure included) runs again. So no entry is lost or
+//! duplicated by a retry.
+//!
+//! Durability ([`Durability`]): `full` — `synchronous_commit = on` (the commit is flushed to
+//! the server's WAL before `Ok`); `normal` — `synchronous_commit = off` (a server crash may lose
+//! the last commits whole; the chain is never broken).
+
+mod schema;
+mod sql;
+
+pub use schema::PG_SCHEMA_VERSION;
+
+use std::ops::ControlFlow;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use postgres::error::SqlState;
+use postgres::{Client, NoTls};
+use sha2::{Digest, Sha256};
+
+use super::columns::{ColumnValue, N_COLUMNS};
+use super::memory::seal_all;
+use super::sqlite::decode_entry;
+use super::{ChainHead, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, RawRecord, TxnFn, TxnView};
+use crate::plane::Durability;
+
+/// Rows fetched per round trip while streaming a ledger for verification (memory stays bounded
+/// by this many rows whatever the ledger's size). Tuning of the transfer, not policy.
+const SCAN_BATCH_ROWS: i32 = 4096;
+
+/// Where a PostgreSQL ledger lives: the server connection and the schema (namespace) holding
+/// the ledger tables.
+#[derive(Clone)]
+pub struct PgTarget {
+    config: postgres::Config,
+    schema: String,
+}
+
+impl std::fmt::Debug for PgTarget {
+    /// Never shows the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgTarget")
+            .field("hosts", &self.config.get_hosts())
+            .field("dbname", &self.config.get_dbname())
+            .field("user", &self.config.get_user())
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+impl PgTarget {
+    /// A target from a libpq connection string (`postgres://user@host/db` or
+    /// `host=… dbname=…`) and a schema name (`[a-z_][a-z0-9_]*`, at most 63 characters).
+    pub fn new(conninfo: &str, schema: &str) -> Result<Self, LedgerError> {
+        let config: postgres::Config = conninfo
+            .trim()
+            .parse()
+            .map_err(|e| LedgerError::Backend(format!("postgres connection string is not valid: {e}")))?;
+        check_schema_name(schema)?;
+        Ok(Self { config, schema: schema.to_string() })
+    }
+
+    /// The schema holding the ledger tables.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// A display form without the password (`host:port/db as user, schema s`).
+    pub fn describe(&self) -> String {
+        let hosts: Vec<String> = self
+            .config
+            .get_hosts()
+            .iter()
+            .map(|h| match h {
+                postgres::config::Host::Tcp(t) => t.clone(),
+                postgres::config::Host::Unix(p) => p.display().to_string(),
+            })
+            .collect();
+        format!(
+            "{}/{} as {}, schema {}",
+            hosts.join(","),
+            self.config.get_dbname().unwrap_or("-"),
+            self.config.get_user().unwrap_or("-"),
+            self.schema
+        )
+    }
+
+    /// One new connection, set up for this target: `search_path`, `synchronous_commit` per
+    /// `opts.durability`, `lock_timeout` = `opts.wait`.
+    fn connect(&self, opts: &PgOptions) -> Result<Client, postgres::Error> {
+        let mut cfg = self.config.clone();
+        cfg.connect_timeout(opts.wait);
+        cfg.application_name(&format!("cp-kernel ledger {}", self.schema));
+        let mut c = cfg.connect(NoTls)?;
+        let sync = match opts.durability {
+            Durability::Full => "on",
+            Durability::Normal => "off",
+        };
+        c.batch_execute(&format!(
+            "SET search_path TO \"{}\"; SET synchronous_commit TO {sync}; SET lock_timeout TO {}",
+            self.schema,
+            opts.wait.as_millis().max(1)
+        ))?;
+        Ok(c)
+    }
+}
+
+/// A schema name must be a plain lower-case identifier (it is quoted into SQL text).
+fn check_schema_name(s: &str) -> Result<(), LedgerError> {
+    let ok = !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(LedgerError::Backend(format!(
+            "postgres schema name {s:?} is not valid (expected [a-z_][a-z0-9_]*, at most 63 characters)"
+        )))
+    }
+}
+
+/// How the store waits for the database.
+#[derive(Debug, Clone, Copy)]
+pub struct PgOptions {
+    /// Durability of an append.
+    pub durability: Durability,
+    /// Wait per attempt: connect timeout, `lock_timeout` for another host's append, and the
+    /// pause before the next attempt (the layout's `ledger.busy_timeout_ms`).
+    pub wait: Duration,
+    /// Further attempts after a transient failure (the layout's `ledger.busy_retries`).
+    pub retries: u32,
+}
+
+/// The advisory-lock key of `(schema, what)`: the first 8 bytes of a SHA-256.
+fn lock_key(schema: &str, what: &str) -> i64 {
+    let d = Sha256::new().chain_update(b"cp-ledger\0").chain_update(schema).chain_update(b"\0").chain_update(what);
+    let b = d.finalize();
+    i64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
+/// Why one attempt failed.
+enum Fail {
+    /// A database error: retried when [`is_transient`].
+    Db(postgres::Error),
+    /// A database error that must not be retried (rows were already handed out).
+    Final(postgres::Error),
+    /// Not a database error (the closure refused, a record is corrupt): never retried.
+    Ledger(LedgerError),
+}
+
+impl From<postgres::Error> for Fail {
+    fn from(e: postgres::Error) -> Self {
+        Self::Db(e)
+    }
+}
+
+impl From<LedgerError> for Fail {
+    fn from(e: LedgerError) -> Self {
+        Self::Ledger(e)
+    }
+}
+
+/// A failure that may clear by itself: the connection is gone, the server is starting or
+/// shutting down, another host held the ledger lock past `lock_timeout`, a serialization
+/// conflict.
+fn is_transient(e: &postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        None => true,
+        Some(c) => {
+            c.code().starts_with("08")
+                || [
+                    SqlState::ADMIN_SHUTDOWN,
+                    SqlState::CRASH_SHUTDOWN,
+                    SqlState::CANNOT_CONNECT_NOW,
+                    SqlState::LOCK_NOT_AVAILABLE,
+                    SqlState::T_R_SERIALIZATION_FAILURE,
+                    SqlState::T_R_DEADLOCK_DETECTED,
+                ]
+                .contains(c)
+        }
+    }
+}
+
+/// A live connection and the statements prepared on it (the append path's, prepared once per
+/// connection instead of once per append).
+struct Live {
+    client: Client,
+    statements: std::collections::HashMap<&'static str, postgres::Statement>,
+}
+
+impl std::ops::Deref for Live {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for Live {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
+impl Live {
+    /// `text` prepared on this connection (cached).
+    fn prepared(&mut self, text: &'static str) -> Result<postgres::Statement, postgres::Error> {
+        if let Some(st) = self.statements.get(text) {
+            return Ok(st.clone());
+        }
+        let st = self.client.prepare(text)?;
+        self.statements.insert(text, st.clone());
+        Ok(st)
+    }
+}
+
+/// A connection slot shared by the operations of one store.
+struct Conn {
+    target: PgTarget,
+    opts: PgOptions,
+    name: String,
+    client: Mutex<Option<Live>>,
+}
+
+impl Conn {
+    /// Runs `op` on a live connection, reconnecting and trying again after transient
+    /// failures as [`PgOptions`] allow.
+    fn run<T>(&self, mut op: impl FnMut(&mut Live) -> Result<T, Fail>) -> Result<T, LedgerError> {
+        let mut g = self.client.lock().unwrap_or_else(|p| p.into_inner());
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            let was_connected = g.is_some();
+            let result = match g.as_mut() {
+                Some(c) => op(c),
+                None => match self.target.connect(&self.opts) {
+                    Ok(client) => op(g.insert(Live { client, statements: Default::default() })),
+                    Err(e) => Err(Fail::Db(e)),
+                },
+            };
+            match result {
+                Ok(v) => return Ok(v),
+                Err(Fail::Ledger(e)) => return Err(e),
+                Err(Fail::Final(source)) => {
+                    *g = None;
+                    return Err(LedgerError::Postgres { ledger: self.name.clone(), source });
+                }
+                Err(Fail::Db(source)) => {
+                    let lost = g.as_ref().is_none_or(|c| c.is_closed());
+                    if lost || !is_transient(&source) {
+                        // A broken connection is never reused; a healthy one stays.
+                        *g = None;
+                    }
+                    if !is_transient(&source) {
+                        return Err(LedgerError::Postgres { ledger: self.name.clone(), source });
+                    }
+                    if tries > self.opts.retries {
+                        return Err(LedgerError::PostgresUnavailable {
+                            ledger: self.name.clone(),
+                            attempts: tries,
+                            wait_ms: self.opts.wait.as_millis() as u64,
+                            source,
+                        });
+                    }
+                    tracing::debug!(ledger = %self.name, attempt = tries, error = %source, "ledger database unavailable; retrying");
+                    // A connection that was up and is now gone is replaced at once; a failed
+                    // connect or a lock wait is tried again after a pause.
+                    if !(was_connected && lost) {
+                        std::thread::sleep(self.opts.wait);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A ledger stored in a PostgreSQL schema shared by every host of a plane group.
+pub struct PgStore {
+    conn: Conn,
+    lock_key: i64,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("name", &self.conn.name).field("target", &self.conn.target).finish()
+    }
+}
+
+impl PgStore {
+    /// Opens ledger `name` in `target`: connects (retrying per `opts`), creates or migrates the
+    /// schema to [`PG_SCHEMA_VERSION`] (refusing one written by a newer kernel) and registers
+    /// the ledger name.
+    pub fn open(target: &PgTarget, name: &str, opts: PgOptions) -> Result<Self, LedgerError> {
+        let conn = Conn { target: target.clone(), opts, name: name.to_string(), client: Mutex::new(None) };
+        migrate(&conn)?;
+        conn.run(|c| Ok(c.execute(sql::REGISTER, &[&name]).map(|_| ())?))?;
+        Ok(Self { conn, lock_key: lock_key(target.schema(), name) })
+    }
+
+    /// Names of the ledgers in `target` (empty when its schema does not exist yet), sorted.
+    pub fn list(target: &PgTarget, opts: PgOptions) -> Result<Vec<String>, LedgerError> {
+        let conn = Conn { target: target.clone(), opts, name: target.schema.clone(), client: Mutex::new(None) };
+        conn.run(|c| {
+            let exists: bool = c
+                .query_one("SELECT to_regclass(format('%I.ledgers', $1::text)) IS NOT NULL", &[&target.schema])?
+                .get(0);
+            if !exists {
+                return Ok(Vec::new());
+            }
+            let rows = c.query("SELECT ledger FROM ledgers ORDER BY ledger", &[])?;
+            Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+        })
+    }
+
+    /// The target this store writes to.
+    pub fn target(&self) -> &PgTarget {
+        &self.conn.target
+    }
+
+    /// `EXPLAIN` of the statement that answers `q`, one line per plan row (for tests and
+    /// diagnostics).
+    pub fn explain_query(&self, q: &LedgerQuery) -> Result<Vec<String>, LedgerError> {
+        let (text, params) = sql::build_query(&self.conn.name, q);
+        self.conn.run(|c| {
+            let rows = c.query(&format!("EXPLAIN {text}"), &sql::refs(&params))?;
+            Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+        })
+    }
+
+    fn read_head<S: ?Sized + postgres::ToStatement>(
+        c: &mut impl postgres::GenericClient,
+        head: &S,
+        name: &str,
+    ) -> Result<Option<ChainHead>, postgres::Error> {
+        Ok(c.query_opt(head, &[&name])?.map(|r| ChainHead { seq: r.get::<_, i64>(0) as u64, entry_hash: r.get(1) }))
+    }
+}
+
+/// Creates or migrates the schema of `conn`'s target.
+fn migrate(conn: &Conn) -> Result<(), LedgerError> {
+    let key = lock_key(&conn.target.schema, "\0migrate");
+    let mut newer = None;
+    conn.run(|c| match schema::migrate(c, &conn.target.schema, key) {
+        Ok(_) => Ok(()),
+        Err(schema::MigrateError::Db(e)) => Err(Fail::Db(e)),
+        Err(schema::MigrateError::Newer(v)) => {
+            newer = Some(v);
+            Ok(())
+        }
+    })?;
+    match newer {
+        Some(v) => Err(LedgerError::Backend(format!(
+            "postgres schema {} is at version {v}, newer than this kernel's {PG_SCHEMA_VERSION}; upgrade the kernel",
+            conn.target.schema
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn row_entry(name: &str, r: &postgres::Row) -> Result<LedgerEntry, Fail> {
+    let seq = r.try_get::<_, i64>(0)? as u64;
+    let body: &[u8] = r.try_get(1)?;
+    let hash: &str = r.try_get(2)?;
+    Ok(decode_entry(name, seq, body, hash)?)
+}
+
+fn run_select(c: &mut impl postgres::GenericClient, name: &str, q: &LedgerQuery) -> Result<Vec<LedgerEntry>, Fail> {
+    let (text, params) = sql::build_query(name, q);
+    let rows = c.query(&text, &sql::refs(&params))?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let e = row_entry(name, r)?;
+        // The columns chose the row; the hashed body decides (as in the SQLite backend).
+        if q.matches(&e) {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+/// The chain as a transaction closure sees it.
+struct View<'a, 'b> {
+    tx: std::cell::RefCell<&'a mut postgres::Transaction<'b>>,
+    name: &'a str,
+    head: Option<ChainHead>,
+}
+
+impl TxnView for View<'_, '_> {
+    fn head(&self) -> Option<ChainHead> {
+        self.head.clone()
+    }
+    fn query(&self, q: &LedgerQuery) -> Result<Vec<LedgerEntry>, LedgerError> {
+        let mut tx = self.tx.borrow_mut();
+        run_select(&mut **tx, self.name, q).map_err(|f| match f {
+            Fail::Db(source) | Fail::Final(source) => LedgerError::Postgres { ledger: self.name.to_string(), source },
+            Fail::Ledger(e) => e,
+        })
+    }
+}
+
+/// The append path's statements, prepared on the connection.
+struct Statements {
+    lock: postgres::Statement,
+    head: postgres::Statement,
+    one: postgres::Statement,
+    many: postgres::Statement,
+}
+
+/// Inserts sealed entries (one row statement for one, one array statement for many).
+fn insert(
+    tx: &mut postgres::Transaction<'_>,
+    st: &Statements,
+    name: &str,
+    sealed: &[(LedgerEntry, Vec<u8>)],
+) -> Result<(), Fail> {
+    if let [(e, body)] = sealed {
+        tx.execute(
+            &st.one,
+            &[
+                &name,
+                &(e.seq as i64),
+                &e.id,
+                &e.timestamp,
+                &e.schema_version,
+                &e.event_type,
+                &e.tenant_id,
+                &e.agent_id,
+                &e.agent_class,
+                &e.framework_id,
+                &e.package_id,
+                &e.work_order_id,
+                &e.session_id,
+                &e.trace_id,
+                &e.span_id,
+                &e.parent_event_id,
+                &e.tier,
+                &e.previous_hash,
+                &e.entry_hash,
+                body,
+            ],
+        )?;
+        return Ok(());
+    }
+    let col = |f: fn(&LedgerEntry) -> Option<&str>| sealed.iter().map(|(e, _)| f(e)).collect::<Vec<_>>();
+    let seqs: Vec<i64> = sealed.iter().map(|(e, _)| e.seq as i64).collect();
+    let bodies: Vec<&[u8]> = sealed.iter().map(|(_, b)| b.as_slice()).collect();
+    tx.execute(
+        &st.many,
+        &[
+            &name,
+            &seqs,
+            &col(|e| Some(&e.id)),
+            &col(|e| Some(&e.timestamp)),
+            &col(|e| Some(&e.schema_version)),
+            &col(|e| Some(&e.event_type)),
+            &col(|e| e.tenant_id.as_deref()),
+            &col(|e| e.agent_id.as_deref()),
+            &col(|e| e.agent_class.as_deref()),
+            &col(|e| e.framework_id.as_deref()),
+            &col(|e| e.package_id.as_deref()),
+            &col(|e| e.work_order_id.as_deref()),
+            &col(|e| e.session_id.as_deref()),
+            &col(|e| e.trace_id.as_deref()),
+            &col(|e| e.span_id.as_deref()),
+            &col(|e| e.parent_event_id.as_deref()),
+            &col(|e| e.tier.as_deref()),
+            &col(|e| Some(&e.previous_hash)),
+            &col(|e| Some(&e.entry_hash)),
+            &bodies,
+        ],
+    )?;
+    Ok(())
+}
+
+impl LedgerStore for PgStore {
+    fn name(&self) -> &str {
+        &self.conn.name
+    }
+
+    fn transact(&self, f: &mut TxnFn<'_>) -> Result<Vec<LedgerEntry>, LedgerError> {
+        let name = self.conn.name.as_str();
+        // Entries whose COMMIT was sent but not answered: decided on the next attempt.
+        let mut in_doubt: Option<Vec<LedgerEntry>> = None;
+        self.conn.run(|c| {
+            if let Some(sent) = in_doubt.take()
+                && let Some(last) = sent.last()
+            {
+                let found = c.query_opt(
+                    "SELECT 1 FROM entries WHERE ledger = $1 AND seq = $2 AND entry_hash = $3",
+                    &[&name, &(last.seq as i64), &last.entry_hash],
+                )?;
+                if found.is_some() {
+                    return Ok(sent);
+                }
+            }
+            let st = Statements {
+                lock: c.prepared(sql::LOCK)?,
+                head: c.prepared(sql::HEAD)?,
+                one: c.prepared(sql::INSERT)?,
+                many: c.prepared(sql::INSERT_MANY)?,
+            };
+            let mut tx = c.transaction()?;
+            tx.execute(&st.lock, &[&self.lock_key])?;
+            let head = Self::read_head(&mut tx, &st.head, name)?;
+            let new = {
+                let view = View { tx: std::cell::RefCell::new(&mut tx), name, head: head.clone() };
+                f(&view)?
+            };
+            let sealed = seal_all(head, new)?;
+            if sealed.is_empty() {
+                tx.commit()?;
+                return Ok(Vec::new());
+            }
+            insert(&mut tx, &st, name, &sealed)?;
+            let entries: Vec<LedgerEntry> = sealed.into_iter().map(|(e, _)| e).collect();
+            in_doubt = Some(entries.clone());
+            tx.commit()?;
+            in_doubt = None;
+            Ok(entries)
+        })
+    }
+
+    fn head(&self) -> Result<Option<ChainHead>, LedgerError> {
+        let name = self.conn.name.as_str();
+        self.conn.run(|c| Ok(Self::read_head(&mut **c, sql::HEAD, name)?))
+    }
+
+    fn get(&self, seq: u64) -> Result<Option<LedgerEntry>, LedgerError> {
+        let Ok(s) = i64::try_from(seq) else { return Ok(None) };
+        let name = self.conn.name.as_str();
+        self.conn.run(|c| match c.query_opt(sql::GET, &[&name, &s])? {
+            Some(r) => Ok(Some(row_entry(name, &r)?)),
+            None => Ok(None),
+        })
+    }
+
+    fn query(&self, q: &LedgerQuery) -> Result<Vec<LedgerEntry>, LedgerError> {
+        let name = self.conn.name.as_str();
+        self.conn.run(|c| run_select(&mut **c, name, q))
+    }
+
+    fn scan_raw(&self, f: &mut dyn FnMut(RawRecord<'_>) -> ControlFlow<()>) -> Result<(), LedgerError> {
+        let name = self.conn.name.as_str();
+        let text = sql::scan_sql();
+        let mut delivered = false;
+        self.conn.run(|c| {
+            // After the first record was handed out a failure is final: a retry would repeat it.
+            let fin = |delivered: bool| move |e: postgres::Error| if delivered { Fail::Final(e) } else { Fail::Db(e) };
+            // One snapshot for the whole scan, fetched in bounded batches.
+            let mut tx = c
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .map_err(fin(delivered))?;
+            let portal = tx.bind(text.as_str(), &[&name]).map_err(fin(delivered))?;
+            loop {
+                let rows = tx.query_portal(&portal, SCAN_BATCH_ROWS).map_err(fin(delivered))?;
+                if rows.is_empty() {
+                    break;
+                }
+                for r in &rows {
+                    delivered = true;
+                    if deliver(r, f).map_err(fin(true))?.is_break() {
+                        return Ok(());
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Hands one scanned row to the verifier.
+fn deliver(
+    r: &postgres::Row,
+    f: &mut dyn FnMut(RawRecord<'_>) -> ControlFlow<()>,
+) -> Result<ControlFlow<()>, postgres::Error> {
+    let position = r.try_get::<_, i64>(0)? as u64;
+    let body: &[u8] = r.try_get(1)?;
+    let entry_hash: &str = r.try_get(2)?;
+    let mut columns = [ColumnValue::Null; N_COLUMNS];
+    for (i, slot) in columns.iter_mut().enumerate() {
+        if let Some(t) = r.try_get::<_, Option<&str>>(3 + i)? {
+            *slot = ColumnValue::Text(t);
+        }
+    }
+    Ok(f(RawRecord { position, body, entry_hash, defect: None, columns: Some(columns) }))
+}
+
+impl super::SealedSink for PgStore {
+    fn append_sealed(&self, expected: Option<&ChainHead>, batch: &[(LedgerEntry, Vec<u8>)]) -> Result<(), LedgerError> {
+        let name = self.conn.name.as_str();
+        super::copy::check_continues(name, expected, batch)?;
+        let last = batch.last().map(|(e, _)| e.entry_hash.clone());
+        self.conn.run(|c| {
+            let st = Statements {
+                lock: c.prepared(sql::LOCK)?,
+                head: c.prepared(sql::HEAD)?,
+                one: c.prepared(sql::INSERT)?,
+                many: c.prepared(sql::INSERT_MANY)?,
+            };
+            let mut tx = c.transaction()?;
+            tx.execute(&st.lock, &[&self.lock_key])?;
+            let head = Self::read_head(&mut tx, &st.head, name)?;
+            if head.as_ref() != expected {
+                // A retry after a COMMIT whose answer was lost finds its own batch in place.
+                if head.as_ref().map(|h| &h.entry_hash) == last.as_ref() {
+                    return Ok(());
+                }
+                return Err(Fail::Ledger(LedgerError::Aborted(format!("ledger {name} changed during the copy"))));
+            }
+            insert(&mut tx, &st, name, batch)?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+}
