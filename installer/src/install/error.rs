@@ -178,6 +178,7 @@ impl InstallError {
             Self::Archive { .. }
                 | Self::Gate { .. }
                 | Self::OwnershipConflict { .. }
+                | Self::UnownedConflict { .. }
                 | Self::DowngradeRefused { .. }
                 | Self::DependentInstalled { .. }
                 | Self::DependencyMissing { .. }

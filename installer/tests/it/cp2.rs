@@ -154,3 +154,30 @@ fn a_shipped_registry_installed_as_a_plain_archive_names_the_reason() {
     assert_eq!(e.code(), "OWNERSHIP_CONFLICT");
     assert!(e.to_string().contains("the installer maintains this registry itself"), "{e}");
 }
+
+#[test]
+fn cp_install_cp2_refuses_by_default_and_installs_with_cp2_compat() {
+    let dir = tempfile::tempdir().unwrap();
+    let archives = write_cp2_set(&dir.path().join("v2"));
+    let root = dir.path().join("plane");
+    let mut args: Vec<String> = vec!["--root".into(), root.display().to_string(), "cp2".into(), "--dev".into()];
+    args.extend(archives.iter().map(|a| a.display().to_string()));
+    let run = |extra: &[&str]| {
+        let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+        a.extend_from_slice(extra);
+        crate::cli::cp_install(dir.path(), &a)
+    };
+    let refused = run(&[]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert!(err.contains("G1_PATH_UNAUTHORIZED") && err.contains("PKG-FRAMEWORK-WIRING-001"), "{err}");
+    let done = run(&["--cp2-compat"]);
+    let out = String::from_utf8_lossy(&done.stdout);
+    assert!(done.status.success(), "{out}\n{}", String::from_utf8_lossy(&done.stderr));
+    assert!(out.contains("PKG-KERNEL-001") && out.contains("external_deps recorded: 1"), "{out}");
+    assert!(out.contains("5 paths waived (--cp2-compat)"), "{out}");
+    let plane = cp_kernel::Plane::open(&root).unwrap();
+    for g in run_gates(&plane, &[]).unwrap() {
+        assert_eq!(g.status, GateStatus::Pass, "{g:#?}");
+    }
+}
