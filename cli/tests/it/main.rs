@@ -7,6 +7,7 @@ mod auth_secret;
 mod bounded_inputs;
 mod broken_pipe;
 mod cli_foundation;
+mod cp2_plane;
 mod gates;
 mod identifier_bounds;
 mod ledger_checkpoint;

@@ -1,10 +1,12 @@
 //! Recognising a plane installed by Control Plane v2 (the Python system), so that read-only
 //! commands can say what it is instead of failing on its layout.
 //!
-//! Signs, any of which makes a v2 plane: `HOT/config/layout.json` present but not a native
-//! layout document; a Python ledger (`HOT/ledger/packages.jsonl` or `governance.jsonl`) with
-//! its `index.jsonl` beside it; a receipt under `HOT/installed/*/receipt.json` that is not a
-//! native receipt.
+//! Signs: a Python ledger (`HOT/ledger/packages.jsonl` or `governance.jsonl`) with its
+//! `index.jsonl` beside it (a native plane never writes `index.jsonl`); a Python-shaped
+//! `HOT/config/layout.json` (its `tiers` an object, or no `governed_roots`); a receipt under
+//! `HOT/installed/*/receipt.json` that is not a native receipt. The ledger sign alone, or the
+//! layout and receipt signs together, make a v2 plane: a native plane with a damaged layout or
+//! receipt is not mistaken for one (it is repaired, not migrated).
 
 use std::path::{Path, PathBuf};
 
@@ -26,8 +28,8 @@ impl Cp2PlaneSigns {
     /// migrate it.
     pub fn message(&self) -> String {
         format!(
-            "{} is a Control Plane v2 (Python) plane ({}); this kernel does not run on it in place. \
-             Verify its ledgers with `cpctl ledger import --format cp2-jsonl` into a scratch plane, or migrate it: \
+            "CP2_PLANE: {} is a Control Plane v2 (Python) plane ({}); native commands do not run on it in \
+             place (it is left unchanged). Migrate it into a new native plane with: \
              cpctl plane migrate --from-cp2 {} --root NEW_ROOT",
             self.root.display(),
             self.signs.join("; "),
@@ -38,7 +40,12 @@ impl Cp2PlaneSigns {
 
 fn layout_sign(root: &Path) -> Option<String> {
     let bytes = fsx::read(root.join(LAYOUT_PATH)).ok()?;
-    serde_json::from_slice::<Layout>(&bytes).is_err().then(|| format!("{LAYOUT_PATH} is not a native layout"))
+    if serde_json::from_slice::<Layout>(&bytes).is_ok() {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let python = v.get("tiers").is_some_and(serde_json::Value::is_object) || v.get("governed_roots").is_none();
+    python.then(|| format!("{LAYOUT_PATH} is in the Python layout format"))
 }
 
 fn ledger_sign(root: &Path) -> Option<String> {
@@ -64,6 +71,11 @@ fn receipt_sign(root: &Path) -> Option<String> {
 
 /// The v2 signs of `root`, or `None` for anything else (a native plane, not a plane).
 pub fn detect_cp2_plane(root: &Path) -> Option<Cp2PlaneSigns> {
-    let signs: Vec<String> = [layout_sign(root), ledger_sign(root), receipt_sign(root)].into_iter().flatten().collect();
-    (!signs.is_empty()).then(|| Cp2PlaneSigns { root: root.to_path_buf(), signs })
+    let ledger = ledger_sign(root);
+    let (layout, receipt) = (layout_sign(root), receipt_sign(root));
+    if ledger.is_none() && (layout.is_none() || receipt.is_none()) {
+        return None;
+    }
+    let signs: Vec<String> = [ledger, layout, receipt].into_iter().flatten().collect();
+    Some(Cp2PlaneSigns { root: root.to_path_buf(), signs })
 }

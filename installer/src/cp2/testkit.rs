@@ -192,3 +192,117 @@ pub fn write_cp2_set(dir: &Path) -> Vec<PathBuf> {
     fsx::write(dir.join(super::SEQUENCE_FILE), text).unwrap_or_else(|e| panic!("{e}"));
     pkgs.iter().map(|(p, _)| p.write(dir)).collect()
 }
+
+/// The prompt contracts (file name, contract id, prompt pack id) of the v2 HO1 tier.
+pub const CP2_CONTRACTS: [(&str, &str, &str); 4] = [
+    ("classify.json", "PRC-CLASSIFY-001", "PRM-CLASSIFY-001"),
+    ("consolidate.json", "PRC-CONSOLIDATE-001", "PRM-CONSOLIDATE-001"),
+    ("execute.json", "PRC-EXECUTE-001", "PRM-EXECUTE-001"),
+    ("synthesize.json", "PRC-SYNTHESIZE-001", "PRM-SYNTHESIZE-001"),
+];
+
+/// A v2 prompt contract: `prompt_pack_id` instead of an inline template.
+pub fn cp2_contract(contract_id: &str, pack_id: &str) -> String {
+    let v = json!({
+        "contract_id": contract_id,
+        "version": "1.0.0",
+        "description": format!("{contract_id} (v2 fixture)"),
+        "prompt_pack_id": pack_id,
+        "input_schema": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
+        "boundary": {"max_tokens": 256, "temperature": 0.0}
+    });
+    serde_json::to_string_pretty(&v).unwrap_or_else(|e| panic!("{e}")) + "\n"
+}
+
+/// The text of a v2 prompt pack (`HO1/prompt_packs/<id>.txt`).
+pub fn cp2_prompt_pack(pack_id: &str) -> String {
+    format!("[{pack_id}] Do the task for: {{{{input.text}}}}\nContext:\n{{{{context}}}}\n")
+}
+
+/// One line of a Python ledger, hashed as the Python system hashed it.
+fn python_line(prev: &str, n: usize, event_type: &str, reason: &str, metadata: Value) -> (String, String) {
+    let mut m = serde_json::Map::new();
+    m.insert("event_type".into(), json!(event_type));
+    m.insert("submission_id".into(), json!(format!("SUB-{n:03}")));
+    m.insert("decision".into(), json!("PASS"));
+    m.insert("reason".into(), json!(reason));
+    m.insert("prompts_used".into(), json!([]));
+    m.insert("metadata".into(), metadata);
+    m.insert("id".into(), json!(format!("LED-{:08x}", 0x1000 + n)));
+    m.insert("timestamp".into(), json!(format!("2026-02-10T10:{:02}:00.000000+00:00", n % 60)));
+    m.insert("previous_hash".into(), json!(prev));
+    let hash = cp_kernel::cp2::python_entry_hash(&m);
+    m.insert("entry_hash".into(), json!(hash));
+    (serde_json::to_string(&Value::Object(m)).unwrap_or_else(|e| panic!("{e}")), hash)
+}
+
+/// Writes a Python ledger file from `(event_type, reason, metadata)` items; returns the last
+/// `entry_hash`.
+pub fn write_python_ledger(path: &Path, items: &[(&str, String, Value)]) -> String {
+    let mut prev = String::new();
+    let mut text = String::new();
+    for (i, (ev, reason, meta)) in items.iter().enumerate() {
+        let (line, hash) = python_line(&prev, i, ev, reason, meta.clone());
+        text.push_str(&line);
+        text.push('\n');
+        prev = hash;
+    }
+    fsx::write(path, text).unwrap_or_else(|e| panic!("{e}"));
+    prev
+}
+
+/// Writes a plane as the Python system installed it: the v2 set's files in place (plus HO1
+/// contracts with their prompt packs and an attention template), its Python `layout.json`,
+/// `HOT/installed/<PKG>/receipt.json` in the Python format, and the `packages.jsonl` /
+/// `governance.jsonl` ledgers with `index.jsonl`. Returns the ledgers' last hashes
+/// (packages, governance).
+pub fn write_cp2_plane(root: &Path) -> (String, String) {
+    let mut pkgs: Vec<Cp2FixturePackage> = cp2_packages().into_iter().map(|(p, _)| p).collect();
+    let mut ho1 = Cp2FixturePackage::new("PKG-HO1-001", "SPEC-CORE-001").framework("FMWK-000").dep("PKG-KERNEL-001");
+    for (file, contract, pack) in CP2_CONTRACTS {
+        ho1 = ho1.file(&format!("HO1/contracts/{file}"), cp2_contract(contract, pack), "contract").file(
+            &format!("HO1/prompt_packs/{pack}.txt"),
+            cp2_prompt_pack(pack),
+            "prompt_pack",
+        );
+    }
+    pkgs.push(ho1);
+    let mut events = Vec::new();
+    for p in &pkgs {
+        for (path, data, _) in &p.files {
+            let f = root.join(path);
+            fsx::create_dir_all(fsx::parent_dir(&f)).unwrap_or_else(|e| panic!("{e}"));
+            fsx::write(&f, data).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let receipt = json!({
+            "package_id": p.id, "version": "1.0.0", "installed_at": "2026-02-10T10:00:00+00:00",
+            "installer": "install.sh", "files": p.files.iter().map(|(path, d, _)| json!({
+                "path": path, "sha256": sha256_prefixed(d)
+            })).collect::<Vec<_>>()
+        });
+        let rdir = root.join("HOT/installed").join(&p.id);
+        fsx::create_dir_all(&rdir).unwrap_or_else(|e| panic!("{e}"));
+        let text = serde_json::to_vec_pretty(&receipt).unwrap_or_else(|e| panic!("{e}"));
+        fsx::write(rdir.join("receipt.json"), text).unwrap_or_else(|e| panic!("{e}"));
+        events.push(("INSTALL_STARTED", format!("install {}", p.id), json!({"package_id": p.id})));
+        events.push(("INSTALLED", format!("{} installed", p.id), json!({"package_id": p.id, "files": p.files.len()})));
+    }
+    fsx::write(root.join(cp_kernel::LAYOUT_PATH), CP2_LAYOUT_JSON).unwrap_or_else(|e| panic!("{e}"));
+    let ledger = root.join("HOT/ledger");
+    fsx::create_dir_all(&ledger).unwrap_or_else(|e| panic!("{e}"));
+    let packages = write_python_ledger(&ledger.join("packages.jsonl"), &events);
+    let governance = write_python_ledger(
+        &ledger.join("governance.jsonl"),
+        &[
+            ("GATE_PASSED", "G0 passed".into(), json!({"gate": "G0"})),
+            ("WORK_ORDER_CREATED", "classify inbox".into(), json!({"work_order_id": "WO-001", "cost": 0.25})),
+        ],
+    );
+    let index = format!(
+        "{}\n{}\n",
+        json!({"ledger": "packages.jsonl", "entries": events.len(), "last_hash": packages}),
+        json!({"ledger": "governance.jsonl", "entries": 2, "last_hash": governance})
+    );
+    fsx::write(ledger.join("index.jsonl"), index).unwrap_or_else(|e| panic!("{e}"));
+    (packages, governance)
+}
