@@ -44,15 +44,27 @@ impl Settings {
         Self { root, root_source: source, json: g.json }
     }
 
-    /// Opens the plane at the resolved root.
+    /// Opens the plane at the resolved root (a Control Plane v2 plane is refused with the
+    /// command that migrates it).
     pub(crate) fn plane(&self) -> anyhow::Result<Plane> {
+        self.refuse_cp2()?;
         Ok(Plane::open(&self.root)?)
+    }
+
+    /// Refuses a plane installed by Control Plane v2 (the Python system), saying what it is and
+    /// how to migrate it, before anything reads it as a native plane.
+    pub(crate) fn refuse_cp2(&self) -> anyhow::Result<()> {
+        match cp_installer::cp2::detect_cp2_plane(&self.root) {
+            Some(signs) => Err(Refused(signs.message()).into()),
+            None => Ok(()),
+        }
     }
 
     /// The plane for a repair command (`plane recover`, `gates`): an invalid layout or plane
     /// config falls back to the built-in one, with a warning saying what is wrong and how to
     /// repair it.
     pub(crate) fn plane_for_repair(&self) -> anyhow::Result<Plane> {
+        self.refuse_cp2()?;
         cp_installer::cli_support::open_for_repair(&self.root)
     }
 }

@@ -178,6 +178,9 @@ fn error_code(e: &anyhow::Error, exit: u8) -> String {
         if let Some(ie) = cause.downcast_ref::<InstallError>() {
             return ie.code().to_string();
         }
+        if let Some(ce) = cause.downcast_ref::<crate::cp2::Cp2Error>() {
+            return ce.code().to_string();
+        }
         if let Some(code) = cause.downcast_ref::<RouterError>().and_then(RouterError::reject_code) {
             return code.as_str().to_string();
         }
@@ -255,6 +258,9 @@ fn classify(cause: &(dyn Error + 'static)) -> Option<u8> {
     if let Some(e) = cause.downcast_ref::<InstallError>() {
         return install(e);
     }
+    if let Some(e) = cause.downcast_ref::<crate::cp2::Cp2Error>() {
+        return cp2(e);
+    }
     if let Some(e) = cause.downcast_ref::<DocumentError>() {
         return Some(document(e));
     }
@@ -299,6 +305,17 @@ fn plane(e: &PlaneError) -> Option<u8> {
         PlaneError::Document(d) => Some(document(d)),
         // The cause (a schema error) decides.
         _ => None,
+    }
+}
+
+fn cp2(e: &crate::cp2::Cp2Error) -> Option<u8> {
+    use crate::cp2::Cp2Error as E;
+    match e {
+        E::Io(_) => Some(IO),
+        E::Install { source, .. } => install(source),
+        E::Plane(p) => plane(p),
+        E::Plane2(_) => None,
+        _ => Some(NO),
     }
 }
 

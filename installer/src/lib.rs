@@ -19,6 +19,7 @@
 //! Never does: print (the binaries do), or anything the kernel does not expose.
 
 mod bootstrap;
+pub mod cp2;
 mod install;
 mod pack;
 mod quickstart;

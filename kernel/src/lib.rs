@@ -126,7 +126,7 @@ pub use package::manifest::{
     parse_manifest,
 };
 pub use package::receipt::{
-    Receipt, ReceiptError, ReceiptFile, current_owners, load_receipts, receipt_dir, registry_path,
+    Receipt, ReceiptError, ReceiptFile, ReceiptWaiver, current_owners, load_receipts, receipt_dir, registry_path,
 };
 pub use package::signature::SignatureFile;
 

@@ -8,6 +8,7 @@ mod bounded_inputs;
 mod broken_pipe;
 mod budget_reconcile;
 mod cli_foundation;
+mod cp2_plane;
 mod gates;
 mod identifier_bounds;
 mod ledger_checkpoint;

@@ -14,6 +14,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use cp_installer::cli_support::{self, Outcome, Refused};
+use cp_installer::cp2::{Cp2InstallReport, Cp2Options, install_cp2_set};
 use cp_installer::{
     InstallEvent, InstallOptions, InstallOutcome, Installer, builtin_pins, builtin_sources, compute_pins, pack_all,
     pack_package, pins_text, write_signature,
@@ -119,6 +120,26 @@ enum Cmd {
         #[arg(long)]
         write: bool,
     },
+    /// Install Control Plane v2 (Python) archives as they are: v1.2 manifests without layer or
+    /// framework_id, shipped registries, Python layout (see docs/MIGRATION-CP2.md).
+    #[command(
+        after_help = "Examples:\n  cp-install --root ./cp-root cp2 --dev ./CP_BOOTSTRAP/*.tar.gz\n  cp-install --root ./cp-root cp2 --dev --cp2-compat --sequence ./CP_BOOTSTRAP/bootstrap_sequence.json ./CP_BOOTSTRAP/*.tar.gz"
+    )]
+    Cp2 {
+        /// The v2 archives (the whole set, or packages whose dependencies are installed).
+        #[arg(required = true)]
+        archives: Vec<PathBuf>,
+        /// The Python installer's order file (default: bootstrap_sequence.json beside the archives).
+        #[arg(long)]
+        sequence: Option<PathBuf>,
+        /// Accept asset paths outside the framework's path_authorizations, recorded as waivers
+        /// (POLICY_WAIVED, policy cp2.path_authorization). Default: refuse.
+        #[arg(long)]
+        cp2_compat: bool,
+        /// Waive the signature requirement (v2 archives are unsigned; logged).
+        #[arg(long)]
+        dev: bool,
+    },
     /// Roll back or complete interrupted installs.
     #[command(after_help = "Example:\n  cp-install --root ./cp-root recover")]
     Recover,
@@ -156,6 +177,34 @@ fn print<T: serde::Serialize>(json: bool, v: &T, text: impl FnOnce(&T) -> String
 fn outcome_line(o: &InstallOutcome) -> String {
     let action = serde_json::to_value(o.action).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     format!("{action} {} {} ({} files, trust {})", o.package_id, o.version, o.files, o.trust)
+}
+
+fn cp2_lines(r: &Cp2InstallReport) -> String {
+    let mut out = String::new();
+    for p in &r.packages {
+        out.push_str(&format!(
+            "{} (layer {} from {}){}{}\n",
+            outcome_line(&p.outcome),
+            p.layer,
+            p.layer_source.as_str(),
+            if p.external_deps.is_empty() {
+                String::new()
+            } else {
+                format!(", external_deps recorded: {}", p.external_deps.len())
+            },
+            if p.waived_paths.is_empty() {
+                String::new()
+            } else {
+                format!(", {} paths waived (--cp2-compat)", p.waived_paths.len())
+            },
+        ));
+    }
+    for (path, rows) in &r.registry_rows_left {
+        for (key, pkg) in rows {
+            out.push_str(&format!("left: {path} row {key} (shipped by {pkg}): no installed manifest declares it\n"));
+        }
+    }
+    out
 }
 
 fn open_or_init(root: &Path) -> anyhow::Result<Plane> {
@@ -252,6 +301,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .into());
             }
             Ok(())
+        }
+        Some(Cmd::Cp2 { archives, sequence, cp2_compat, dev }) => {
+            let plane = open_or_init(&root)?;
+            let opts = Cp2Options { compat: cp2_compat, dev, sequence, ..Cp2Options::default() };
+            let r = install_cp2_set(&plane, &archives, &opts)?;
+            print(json, &r, cp2_lines)
         }
         Some(Cmd::Recover) => {
             let plane = cli_support::open_for_repair(&root)?;

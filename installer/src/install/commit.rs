@@ -9,14 +9,17 @@ use std::path::Path;
 use serde_json::{Map, Value, json};
 
 use cp_kernel::{
-    OwnershipRow, Plane, Receipt, ReceiptFile, RegistryKind, Trust, event, fsx, fsx::FsError, receipt_dir,
-    registry_path,
+    GateCode, OwnershipRow, Plane, Receipt, ReceiptFile, ReceiptWaiver, RegistryKind, Trust, event, fsx, fsx::FsError,
+    receipt_dir, registry_path,
 };
 
 use super::journal::{Journal, JournalState, exists, missing_dirs, move_file, write_replace};
 use super::prepare::Prepared;
 use super::{InstallAction, InstallError, InstallOptions, Installer, durable, now};
 use crate::registries::{append_ownership, rebuild_registries};
+
+/// The policy id of the `--cp2-compat` path-authorization waiver.
+pub(crate) const CP2_PATH_POLICY: &str = "cp2.path_authorization";
 
 impl Installer {
     pub(super) fn commit(
@@ -49,6 +52,9 @@ impl Installer {
         final_metadata.insert("trust".into(), json!(p.trust.as_receipt()));
         final_metadata.insert("action".into(), serde_json::to_value(p.action).unwrap_or(Value::Null));
         final_metadata.insert("files".into(), json!(p.read.files.len()));
+        if let Some(record) = &opts.cp2_record {
+            final_metadata.insert("cp2".into(), Value::Object(record.clone()));
+        }
         if !p.transfers.is_empty() {
             final_metadata.insert(
                 "transfers".into(),
@@ -75,6 +81,21 @@ impl Installer {
         journal.save(txn_dir, sync)?;
         tick("journal")?;
         let mut start = Vec::new();
+        if !p.waived_paths.is_empty() {
+            start.push(
+                Self::entry(event::POLICY_WAIVED, txn, id, &m.version)
+                    .decision("WAIVED")
+                    .reason(format!(
+                        "--cp2-compat waived G1_PATH_UNAUTHORIZED for {} paths outside the framework's path_authorizations",
+                        p.waived_paths.len()
+                    ))
+                    .meta("gate", "G1")
+                    .meta("code", GateCode::G1PathUnauthorized.as_str())
+                    .meta("policy_id", CP2_PATH_POLICY)
+                    .meta("actor", "operator")
+                    .meta("paths", json!(p.waived_paths)),
+            );
+        }
         if let Trust::Waived(code) = &p.trust {
             start.push(
                 Self::entry(event::POLICY_WAIVED, txn, id, &m.version)
@@ -153,6 +174,15 @@ impl Installer {
             installed_date: date,
             trust: p.trust.as_receipt(),
             files,
+            waivers: p
+                .waived_paths
+                .iter()
+                .map(|path| ReceiptWaiver {
+                    policy_id: CP2_PATH_POLICY.into(),
+                    code: GateCode::G1PathUnauthorized.as_str().into(),
+                    path: path.clone(),
+                })
+                .collect(),
         };
         write_replace(&rdir.join("manifest.json"), &p.manifest_bytes, sync)?;
         let rtext = serde_json::to_vec_pretty(&receipt)

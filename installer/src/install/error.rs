@@ -43,6 +43,16 @@ pub enum InstallError {
         /// Its owner.
         owner: String,
     },
+    /// A file the package ships exists on the plane without an owning package.
+    #[error("{package}: {path} already exists on the plane and no package owns it: {why}")]
+    UnownedConflict {
+        /// Installing package.
+        package: String,
+        /// The file.
+        path: String,
+        /// Why it is there and what to do.
+        why: String,
+    },
     /// A lower version over a higher one.
     #[error("{package}: {requested} is lower than the installed {installed} (use --force)")]
     DowngradeRefused {
@@ -139,7 +149,7 @@ impl InstallError {
         match self {
             Self::Archive { source, .. } => source.code(),
             Self::Gate { report, .. } => report.first_code().unwrap_or(report.gate.as_str()),
-            Self::OwnershipConflict { .. } => "OWNERSHIP_CONFLICT",
+            Self::OwnershipConflict { .. } | Self::UnownedConflict { .. } => "OWNERSHIP_CONFLICT",
             Self::DowngradeRefused { .. } => "DOWNGRADE_REFUSED",
             Self::DependentInstalled { .. } => "DEPENDENT_INSTALLED",
             Self::DependencyMissing { .. } => GateCode::G1DependencyMissing.as_str(),
@@ -168,6 +178,7 @@ impl InstallError {
             Self::Archive { .. }
                 | Self::Gate { .. }
                 | Self::OwnershipConflict { .. }
+                | Self::UnownedConflict { .. }
                 | Self::DowngradeRefused { .. }
                 | Self::DependentInstalled { .. }
                 | Self::DependencyMissing { .. }

@@ -54,6 +54,14 @@ pub struct InstallOptions {
     /// Fault injection for tests: fail with [`InstallError::Injected`] at the N-th step after
     /// the journal is written (1-based).
     pub fail_at_step: Option<u32>,
+    /// `--cp2-compat`: accept a Control Plane v2 package whose assets lie outside its
+    /// framework's `path_authorizations` (G1 `G1_PATH_UNAUTHORIZED`), recording each such path as
+    /// a waiver (`POLICY_WAIVED`, policy `cp2.path_authorization`, and in the receipt). Applies
+    /// only to packages converted from v2 archives (`cp2_record` set).
+    pub cp2_compat: bool,
+    /// What the v2 compatibility reader derived for a converted package (layer source,
+    /// `external_deps`, merged registry files, …): written under `cp2` in the `INSTALLED` entry.
+    pub cp2_record: Option<serde_json::Map<String, Value>>,
 }
 
 /// What happened to a package.

@@ -31,6 +31,8 @@ pub(super) struct Prepared {
     pub(super) previous: Option<Receipt>,
     pub(super) action: InstallAction,
     pub(super) gates: Vec<GateReport>,
+    /// Paths whose G1 `G1_PATH_UNAUTHORIZED` finding `--cp2-compat` waived.
+    pub(super) waived_paths: Vec<String>,
 }
 
 impl Installer {
@@ -108,6 +110,7 @@ impl Installer {
                 previous,
                 action,
                 gates,
+                waived_paths: Vec::new(),
             });
         }
 
@@ -130,11 +133,15 @@ impl Installer {
                 }
                 None => {
                     if exists(&plane.resolve(&p)?) {
-                        return Err(InstallError::OwnershipConflict {
-                            package: id,
-                            path: p,
-                            owner: "(unowned file)".into(),
-                        });
+                        let why = if plane.layout().installer_maintained.contains(&p) {
+                            "the installer maintains this registry itself (derived from receipts); a package \
+                             cannot ship it (a Control Plane v2 package: install it with `cp-install cp2`, \
+                             which merges shipped registries)"
+                        } else {
+                            "an orphan file (see `cpctl gates --gate G0B`); remove it, or install the package \
+                             that declares it"
+                        };
+                        return Err(InstallError::UnownedConflict { package: id, path: p, why: why.into() });
                     }
                 }
             }
@@ -186,9 +193,11 @@ impl Installer {
             .filter(|r| r.package_id != id)
             .map(|r| (r.package_id.clone(), r.version.clone()))
             .collect();
+        let mut waived_paths = Vec::new();
         if runs(GateId::G1) {
             let mut issues = check_chain(&m, &frameworks, &installed, may_defer);
             issues.retain(|i| !exempt_code(i.code));
+            waived_paths = waive_cp2_paths(&mut issues, opts);
             let g1 = GateReport::new(GateId::G1, format!("{} assets authorized", m.assets.len()), issues);
             if !g1.passed() {
                 return Err(gate_fail(&id, g1));
@@ -242,6 +251,25 @@ impl Installer {
             previous,
             action,
             gates,
+            waived_paths,
         })
     }
+}
+
+/// Under `--cp2-compat`, for a package converted from a v2 archive, removes the G1
+/// `G1_PATH_UNAUTHORIZED` findings from `issues` and returns their paths (to be recorded as
+/// waivers). Otherwise changes nothing: refusing is the default.
+fn waive_cp2_paths(issues: &mut Vec<GateIssue>, opts: &InstallOptions) -> Vec<String> {
+    if !opts.cp2_compat || opts.cp2_record.is_none() {
+        return Vec::new();
+    }
+    let mut paths = Vec::new();
+    issues.retain(|i| {
+        let waive = i.code == GateCode::G1PathUnauthorized && i.path.is_some();
+        if waive {
+            paths.extend(i.path.clone());
+        }
+        !waive
+    });
+    paths
 }

@@ -3,6 +3,7 @@
 #![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
 
 mod cli;
+mod cp2;
 mod crash;
 mod documents;
 mod fixture_repo;

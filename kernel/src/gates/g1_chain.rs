@@ -83,7 +83,13 @@ fn dependency_issues(m: &Manifest, installed: &BTreeMap<String, String>) -> Vec<
     errors
 }
 
-/// Plane-level G1 over every installed package.
+/// Whether the receipt records `issue` as waived at install (same code and path).
+fn waived(r: &crate::package::receipt::Receipt, issue: &GateIssue) -> bool {
+    r.waivers.iter().any(|w| w.code == issue.code.as_str() && issue.path.as_deref() == Some(w.path.as_str()))
+}
+
+/// Plane-level G1 over every installed package (findings recorded as waived in a receipt are
+/// not reported again).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct G1;
 
@@ -109,7 +115,9 @@ impl Gate for G1 {
                 continue;
             };
             let defer = policy == PendingFrameworkPolicy::DeferPinned && r.trust == "pinned";
-            errors.extend(check_package(&m, &frameworks, &installed, defer));
+            let mut issues = check_package(&m, &frameworks, &installed, defer);
+            issues.retain(|i| !waived(r, i));
+            errors.extend(issues);
         }
         let summary = format!(
             "{} packages, {} frameworks, {} specs, {} unreadable manifests (see G0A)",

@@ -53,6 +53,23 @@ pub struct Receipt {
     pub trust: String,
     /// Installed files.
     pub files: Vec<ReceiptFile>,
+    /// Gate findings waived at install by an explicit, logged policy (`--cp2-compat`); the
+    /// plane-level gates honour exactly these and nothing else.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waivers: Vec<ReceiptWaiver>,
+}
+
+/// One gate finding waived at install (recorded in the receipt and, as `POLICY_WAIVED`, in the
+/// packages ledger).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptWaiver {
+    /// The waiving policy (`cp2.path_authorization`).
+    pub policy_id: String,
+    /// The gate error code waived (`G1_PATH_UNAUTHORIZED`).
+    pub code: String,
+    /// The plane-relative path the finding is about.
+    pub path: String,
 }
 
 /// Errors of receipts and derived registries.
