@@ -32,6 +32,7 @@ mod report;
 mod route;
 mod schema;
 mod template;
+mod work_order;
 
 use std::process::ExitCode;
 
@@ -97,6 +98,9 @@ enum Command {
     /// Export the plane's sessions as Agent Event Format (one tenant).
     #[command(subcommand)]
     Aef(aef_export::AefCmd),
+    /// Create, move and read work orders (lifecycle: HOT/config/work_orders.yaml).
+    #[command(subcommand)]
+    Wo(work_order::WoCmd),
 }
 
 fn main() -> ExitCode {
@@ -124,6 +128,7 @@ fn main() -> ExitCode {
         Command::Otel(c) => otel::run(&settings, c),
         Command::Aef(c) => aef_export::run(&settings, c),
         Command::Report(a) => report::run(&settings, a),
+        Command::Wo(c) => work_order::run(&settings, c),
     };
     cli_support::finish_as(result, json)
 }

@@ -39,6 +39,7 @@ mod hashing;
 mod ledger;
 mod package;
 mod plane;
+pub mod policy;
 mod providers;
 mod registry;
 mod router;
@@ -46,6 +47,7 @@ mod schema;
 mod signing;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+mod work_order;
 
 pub use ledger::{canonical, cp2, event, merkle};
 
@@ -183,8 +185,15 @@ pub use router::{
     ProviderConfig, ProviderKind, ROUTE_ACTIONS, ROUTE_REQUEST_SCHEMA, ROUTER_CONFIG_PATH, ROUTER_CONFIG_SCHEMA,
     ROUTER_PACKAGE, RejectCode, RequestFile, RetryConfig, RouteRequestDoc, RoutedContext, RouterConfig, RouterConfigs,
     RouterError, RouterOptions, SHIPPED_BUDGET_CONFIG, SHIPPED_PRICE_BOOK, SHIPPED_ROUTER_CONFIG, ScopeField,
-    UngovernedContracts, attention_request_for, choose_provider, load_configs as load_router_configs,
+    UngovernedContracts, WorkOrderGuard, attention_request_for, choose_provider, load_configs as load_router_configs,
     read_attention_request, render as render_prompt, scope_fields,
+};
+
+// Work orders: document, lifecycle, state derived from the ledger.
+pub use work_order::{
+    HistoryItem as WorkOrderHistoryItem, LifecycleConfig, RefusalCode as WorkOrderRefusal, SHIPPED_WORK_ORDERS_CONFIG,
+    TransitionRule, WORK_ORDER_SCHEMA, WORK_ORDERS_CONFIG_PATH, WORK_ORDERS_CONFIG_SCHEMA, WORK_ORDERS_PACKAGE,
+    WorkOrder, WorkOrderBudget, WorkOrderError, WorkOrderState, WorkOrders, derive_work_orders,
 };
 
 /// Benchmark drivers (feature `bench`): shared by the criterion benches and `cpctl bench`;

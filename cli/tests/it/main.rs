@@ -21,3 +21,4 @@ mod router_cli;
 mod support;
 mod tenant_scope;
 mod tutorial;
+mod work_orders;

@@ -44,6 +44,13 @@ pub const ACCESS_DENIED: &str = "ACCESS_DENIED";
 pub const CONTRACT_UNGOVERNED: &str = "CONTRACT_UNGOVERNED";
 /// A public key was added to the plane's trust store (logged to `HOT/governance`).
 pub const TRUST_KEY_ADDED: &str = "TRUST_KEY_ADDED";
+/// A work order was created (`metadata.work_order` = the document, `metadata.state` = its
+/// initial state); its budget scope is allocated in the same transaction.
+pub const WO_CREATED: &str = "WO_CREATED";
+/// A work order moved from one lifecycle state to another (`metadata.from`, `metadata.to`).
+pub const WO_TRANSITIONED: &str = "WO_TRANSITIONED";
+/// A work-order creation or transition was refused (illegal, role not allowed, unknown, raced).
+pub const WO_TRANSITION_REFUSED: &str = "WO_TRANSITION_REFUSED";
 
 /// Every event type above (the vocabulary's `event_types` must list them all).
 pub const ALL: &[&str] = &[
@@ -69,4 +76,7 @@ pub const ALL: &[&str] = &[
     ACCESS_DENIED,
     CONTRACT_UNGOVERNED,
     TRUST_KEY_ADDED,
+    WO_CREATED,
+    WO_TRANSITIONED,
+    WO_TRANSITION_REFUSED,
 ];

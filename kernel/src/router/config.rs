@@ -71,6 +71,9 @@ pub struct RouterConfig {
     /// What a route request whose contract no package owns gets (default `warn`).
     #[serde(default)]
     pub ungoverned_contracts: UngovernedContracts,
+    /// The runtime guard on the prompt's work order (default: not required; states `executing`).
+    #[serde(default)]
+    pub work_order_guard: super::work_order::WorkOrderGuard,
 }
 
 /// Policy for a contract that is not governed: outside the plane, or inside it but owned by no

@@ -40,6 +40,7 @@ mod contract_source;
 mod dispatch;
 mod route;
 mod types;
+mod work_order;
 
 pub use access::{
     ASSEMBLE_ACTIONS, ATTENTION_REQUEST_SCHEMA, AuthorizedRoute, NamedScope, ROUTE_ACTIONS, ROUTE_REQUEST_SCHEMA,
@@ -55,6 +56,7 @@ pub use contract_source::ContractSource;
 pub use route::render;
 pub(crate) use types::BudgetReport;
 pub use types::{NotLogged, PromptRequest, PromptResponse, RejectCode, RequestFile, RoutedContext, RouterError};
+pub use work_order::WorkOrderGuard;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -66,6 +66,7 @@ impl PromptRouter {
         let Validated { output_schema, scopes, prompt } = self.validate(&f)?;
         let now = self.clock.now_ms();
         let principal = self.authorize_prompt(&f, &scopes[0].tenant, now)?;
+        self.guard_work_order(&req, &f.request_id, &principal)?;
         let sel = self.select(&f, now)?;
         let reserved = self.reserve(&f, scopes, &prompt, &principal, &sel)?;
         let boundary = &req.contract.boundary;
@@ -372,7 +373,7 @@ impl PromptRouter {
     }
 
     /// Logs a refusal as `PROMPT_REJECTED` (with `extra` metadata) and returns its error.
-    fn reject(
+    pub(super) fn reject(
         &self,
         code: RejectCode,
         message: String,

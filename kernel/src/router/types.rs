@@ -41,6 +41,9 @@ pub enum RejectCode {
     AccessDenied,
     /// The request's contract is owned by no package and `ungoverned_contracts` is `refuse`.
     ContractUngoverned,
+    /// `work_order_guard` is required and the prompt's work order is missing, unknown, another
+    /// tenant's, or not in one of the guard's states.
+    WorkOrderState,
 }
 
 impl RejectCode {
@@ -57,6 +60,7 @@ impl RejectCode {
             Self::NoPrice => "NO_PRICE",
             Self::AccessDenied => "ACCESS_DENIED",
             Self::ContractUngoverned => "CONTRACT_UNGOVERNED",
+            Self::WorkOrderState => "WORK_ORDER_STATE",
         }
     }
 }

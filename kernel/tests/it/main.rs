@@ -32,3 +32,4 @@ mod router_robustness;
 mod router_support;
 mod schema;
 mod wiring;
+mod work_order_guard;
