@@ -31,6 +31,61 @@ pub const WO_LIFECYCLE: &str = "wo.lifecycle";
 pub const WO_GUARD: &str = "router.work_order_guard";
 /// Policy: a tenant reads only its own data.
 pub const TENANT_SOVEREIGNTY: &str = "tenant.sovereignty";
+/// Policy: hard budget limits (`PROMPT_SENT` ALLOW, `PROMPT_REJECTED` `BUDGET_EXHAUSTED` DENY).
+pub const BUDGET_HARD_LIMIT: &str = "budget.hard_limit";
+/// Policy: rate limits (`PROMPT_REJECTED` `RATE_LIMITED`).
+pub const BUDGET_RATE_LIMIT: &str = "budget.rate_limit";
+/// Policy: the soft limit (`BUDGET_WARNING` WARN).
+pub const BUDGET_WARN_THRESHOLD: &str = "budget.warn_threshold";
+/// Policy: budget allocations (`BUDGET_ALLOCATED` ALLOW).
+pub const BUDGET_ALLOCATION: &str = "budget.allocation";
+/// Policy: a valid token is required (`AUTH_DENIED`).
+pub const ROUTER_AUTH: &str = "router.auth";
+/// Policy: a token's roles must grant the action (`FORBIDDEN`).
+pub const ROUTER_ROLES: &str = "router.roles";
+/// Policy: a request must satisfy its prompt contract (`INVALID_INPUT`, `CONTRACT_INVALID`).
+pub const ROUTER_CONTRACT: &str = "router.contract";
+/// Policy: a provider whose circuit is open is not called (`CIRCUIT_OPEN`).
+pub const ROUTER_CIRCUIT_BREAKER: &str = "router.circuit_breaker";
+/// Policy: a prompt is routed only at a price in force (`NO_PRICE`).
+pub const ROUTER_PRICE_BOOK: &str = "router.price_book";
+/// Policy: `router_config.ungoverned_contracts` (`CONTRACT_UNGOVERNED`).
+pub const ROUTER_UNGOVERNED_CONTRACTS: &str = "router.ungoverned_contracts";
+/// Policy: the install gates (`INSTALLED` PASS, `INSTALL_FAILED` FAIL, `POLICY_WAIVED` WAIVED).
+pub const INSTALL_GATES: &str = "install.gates";
+/// The actor of a local operator command that carries no token.
+pub const OPERATOR_ACTOR: &str = "operator:local";
+
+/// The policy a router reason code (`metadata.code` of `PROMPT_REJECTED` / `ACCESS_DENIED`)
+/// is decided under.
+pub fn of_reject_code(code: &str) -> &'static str {
+    match code {
+        "AUTH_DENIED" => ROUTER_AUTH,
+        "FORBIDDEN" => ROUTER_ROLES,
+        "BUDGET_EXHAUSTED" => BUDGET_HARD_LIMIT,
+        "RATE_LIMITED" => BUDGET_RATE_LIMIT,
+        "CIRCUIT_OPEN" => ROUTER_CIRCUIT_BREAKER,
+        "NO_PRICE" => ROUTER_PRICE_BOOK,
+        "CONTRACT_UNGOVERNED" => ROUTER_UNGOVERNED_CONTRACTS,
+        "WORK_ORDER_STATE" => WO_GUARD,
+        "ACCESS_DENIED" => TENANT_SOVEREIGNTY,
+        _ => ROUTER_CONTRACT,
+    }
+}
+
+/// `e` with `policy_id` and `actor` set where it has none yet (its `decision` and `reason`
+/// columns are the caller's): for entries whose builder already sets decision and reason.
+pub fn stamp(mut e: NewEntry, policy_id: &str, actor: &str) -> NewEntry {
+    e.metadata.entry(POLICY_ID_KEY).or_insert_with(|| policy_id.into());
+    e.metadata.entry(ACTOR_KEY).or_insert_with(|| actor.into());
+    e
+}
+
+/// The actor recorded in `e`'s `principal` metadata, else `unknown` (a request without a valid
+/// token).
+pub fn principal_of(e: &NewEntry) -> String {
+    e.metadata.get("principal").and_then(|v| v.as_str()).unwrap_or("unknown").to_string()
+}
 
 /// One governance decision: under which policy, what was decided, why, and by whom.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

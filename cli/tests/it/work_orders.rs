@@ -65,6 +65,23 @@ fn the_lifecycle_from_the_command_line_with_refusals_exiting_2() {
     assert_eq!(kinds, ["WO_CREATED", "WO_TRANSITION_REFUSED", "WO_TRANSITIONED", "WO_TRANSITIONED", "WO_TRANSITIONED"]);
     let (_, v) = run(&tp, &tok, &["list"]);
     assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
+    let q = |extra: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cpctl"));
+        c.arg("--root").arg(tp.plane.root()).args(["ledger", "query", "--ledger", "HO1/prompts", "--json"]).args(extra);
+        let v: Value = serde_json::from_slice(&c.output().unwrap().stdout).unwrap();
+        v[0]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event_type"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(q(&["--policy", "wo.lifecycle", "--decision", "refused"]), ["WO_TRANSITION_REFUSED"]);
+    assert_eq!(
+        q(&["--policy", "wo.lifecycle", "--decision", "ALLOW", "--limit", "2"]),
+        ["WO_CREATED", "WO_TRANSITIONED"]
+    );
+    assert_eq!(q(&["--policy", "budget.allocation"]), ["BUDGET_ALLOCATED"]);
     let (code, v) = run(&tp, &tok, &["create", "--id", "bad id", "--tenant", "acme", "--title", "x"]);
     assert_eq!(code, Some(2), "an invalid document is a verified no: {v}");
     assert!(v.to_string().contains("/id"), "the error names the field: {v}");

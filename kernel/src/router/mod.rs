@@ -324,6 +324,8 @@ impl PromptRouter {
             .meta("code", code.as_str())
             .meta("action", action.as_str())
             .meta("principal", d.principal.clone());
+        let actor = crate::policy::principal_of(&e);
+        let e = crate::policy::stamp(e, crate::policy::of_reject_code(code.as_str()), &actor);
         match self.budgeter.append(vec![e]).map(|v| v.into_iter().next()) {
             Ok(Some(entry)) => self.rejected(code, d.message.clone(), &entry),
             Ok(None) => RouterError::NotLogged { what: NotLogged::Denial },

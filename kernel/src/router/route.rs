@@ -12,6 +12,7 @@ use crate::budget::{PriceVersion, Refusal, RefusalKind, Reservation, ReserveRequ
 use crate::contract::{PROMPT_CONTRACT_SCHEMA, PromptContract};
 use crate::hashing::sha256_hex;
 use crate::ledger::{LedgerEntry, NewEntry, Provenance, event};
+use crate::policy;
 use crate::providers::{ProviderError, ProviderResponse};
 
 /// One request being routed: the request and the id its ledger entries carry.
@@ -182,7 +183,13 @@ impl PromptRouter {
             price_book_version: sel.prices.version.clone(),
         };
         let sent = self.prompt_sent(f, prompt, principal, sel, in_bound);
-        let outcome = self.budgeter.reserve(&rreq, sent, &mut |r| self.refusal_entry(f, r))?;
+        let outcome = self.budgeter.reserve(&rreq, sent, &mut |r| {
+            policy::stamp(
+                self.refusal_entry(f, r),
+                policy::of_reject_code(refusal_code(r.kind).as_str()),
+                &principal.principal,
+            )
+        })?;
         let reservation = match outcome.decision {
             Ok(r) => r,
             Err(refusal) => {
@@ -230,7 +237,9 @@ impl PromptRouter {
             .meta("input_tokens_estimate", self.budgeter.estimate_tokens(prompt.chars().count()))
             .meta("input_tokens_bound", in_bound)
             .meta("principal", principal.principal.clone())
-            .meta("dev_mode", principal.dev_mode);
+            .meta("dev_mode", principal.dev_mode)
+            .meta(policy::POLICY_ID_KEY, policy::BUDGET_HARD_LIMIT)
+            .meta(policy::ACTOR_KEY, principal.principal.clone());
         if self.config.log_content == LogContent::Full {
             sent = sent.meta("prompt_text", prompt.to_string());
         }
@@ -390,6 +399,8 @@ impl PromptRouter {
             .meta("code", code.as_str())
             .meta("contract_id", req.contract.contract_id.clone());
         e.metadata.extend(extra);
+        let actor = policy::principal_of(&e);
+        let e = policy::stamp(e, policy::of_reject_code(code.as_str()), &actor);
         match self.budgeter.append(vec![e]).map(|v| v.into_iter().next()) {
             Ok(Some(entry)) => self.rejected(code, message, &entry),
             Ok(None) => RouterError::NotLogged { what: NotLogged::Rejection },

@@ -164,6 +164,8 @@ impl WorkOrders {
             .provenance(prov(wo))
             .meta("budget", op.to_value())
             .meta("principal", actor.principal.clone())
+            .meta(policy::POLICY_ID_KEY, policy::BUDGET_ALLOCATION)
+            .meta(policy::ACTOR_KEY, actor.principal.clone())
     }
 
     /// Moves work order `id` to `to` as `actor`, with `reason`. Legal only when the lifecycle

@@ -19,6 +19,7 @@ mod ledger_cp2;
 mod ledger_manifest;
 mod ledger_verify;
 mod plane;
+mod policy_decisions;
 mod providers_http;
 mod registry;
 mod request_scope;
