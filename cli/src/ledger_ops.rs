@@ -16,6 +16,8 @@ use cp_kernel::{
 
 use cp_kernel::policy::PolicyDecision;
 
+use crate::read_access::ReadAccessArgs;
+
 use crate::common::{CmdResult, Outcome, Refused, Settings, open_existing, render};
 
 #[derive(Debug, Subcommand)]
@@ -202,6 +204,10 @@ pub(crate) struct QueryArgs {
     /// Only governance decisions with this decision (ALLOW, DENY, REFUSED, ...; any case).
     #[arg(long)]
     decision: Option<String>,
+    /// Read as this token's tenant only (--tenant, when given, must be the token's); without
+    /// --token or --operator the local operator reads every tenant, as said on stderr.
+    #[command(flatten)]
+    access: ReadAccessArgs,
 }
 
 #[derive(Debug, Args)]
@@ -415,9 +421,16 @@ fn query(s: &Settings, a: QueryArgs) -> CmdResult {
     };
     // Decisions are filtered after the store's query, so the limit is applied after them.
     let decisions = a.policy.is_some() || a.decision.is_some();
+    let mut provenance = a.prov.into_provenance();
+    if a.access.token.is_some() || a.access.operator {
+        let g = a.access.grant(&plane, provenance.tenant_id.as_deref(), "ledger.query")?;
+        provenance.tenant_id = Some(g.tenant);
+    } else if provenance.tenant_id.is_none() {
+        eprintln!("note: reading every tenant's entries as the local operator (pass --token to read one tenant)");
+    }
     let q = LedgerQuery {
         event_types: a.event_type,
-        provenance: a.prov.into_provenance(),
+        provenance,
         since: a.since,
         until: a.until,
         after_seq: a.after_seq,

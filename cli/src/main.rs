@@ -26,6 +26,7 @@ mod otel;
 mod plane;
 mod plane_recover;
 mod quickstart;
+mod read_access;
 mod registries;
 mod registry;
 mod report;

@@ -42,7 +42,7 @@ pub(crate) enum WoCmd {
         #[arg(long = "acceptance")]
         acceptance: Vec<String>,
         /// Auth token.
-        #[arg(long, env = env_vars::CP_AUTH_TOKEN, hide_env_values = true)]
+        #[arg(long, env = env_vars::CP_AUTH_TOKEN, hide_env_values = true, default_value = "")]
         token: String,
     },
     /// Show a work order of the token's tenant and its state.
@@ -51,14 +51,14 @@ pub(crate) enum WoCmd {
         /// Work-order id.
         id: String,
         /// Auth token.
-        #[arg(long, env = env_vars::CP_AUTH_TOKEN, hide_env_values = true)]
+        #[arg(long, env = env_vars::CP_AUTH_TOKEN, hide_env_values = true, default_value = "")]
         token: String,
     },
     /// List the work orders of the token's tenant.
     #[command(after_help = "Example:\n  cpctl wo list --json")]
     List {
         /// Auth token.
-        #[arg(long, env = env_vars::CP_AUTH_TOKEN, hide_env_values = true)]
+        #[arg(long, env = env_vars::CP_AUTH_TOKEN, hide_env_values = true, default_value = "")]
         token: String,
     },
     /// Move a work order to another state (legal transitions and roles: work_orders.yaml).
@@ -73,7 +73,7 @@ pub(crate) enum WoCmd {
         #[arg(long)]
         reason: String,
         /// Auth token.
-        #[arg(long, env = env_vars::CP_AUTH_TOKEN, hide_env_values = true)]
+        #[arg(long, env = env_vars::CP_AUTH_TOKEN, hide_env_values = true, default_value = "")]
         token: String,
     },
     /// Every creation, transition and refusal of a work order.
@@ -82,7 +82,7 @@ pub(crate) enum WoCmd {
         /// Work-order id.
         id: String,
         /// Auth token.
-        #[arg(long, env = env_vars::CP_AUTH_TOKEN, hide_env_values = true)]
+        #[arg(long, env = env_vars::CP_AUTH_TOKEN, hide_env_values = true, default_value = "")]
         token: String,
     },
 }

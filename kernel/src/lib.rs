@@ -183,10 +183,10 @@ pub use router::{
     ASSEMBLE_ACTIONS, ATTENTION_REQUEST_SCHEMA, AuthorizedRoute, BreakerConfig, BreakerState, CircuitBreaker,
     ContractSource, Limits, LogContent, NamedScope, NotLogged, PromptRequest, PromptResponse, PromptRouter,
     ProviderConfig, ProviderKind, ROUTE_ACTIONS, ROUTE_REQUEST_SCHEMA, ROUTER_CONFIG_PATH, ROUTER_CONFIG_SCHEMA,
-    ROUTER_PACKAGE, RejectCode, RequestFile, RetryConfig, RouteRequestDoc, RoutedContext, RouterConfig, RouterConfigs,
-    RouterError, RouterOptions, SHIPPED_BUDGET_CONFIG, SHIPPED_PRICE_BOOK, SHIPPED_ROUTER_CONFIG, ScopeField,
-    UngovernedContracts, WorkOrderGuard, attention_request_for, choose_provider, load_configs as load_router_configs,
-    read_attention_request, render as render_prompt, scope_fields,
+    ROUTER_PACKAGE, ReadAccess, ReadGrant, RejectCode, RequestFile, RetryConfig, RouteRequestDoc, RoutedContext,
+    RouterConfig, RouterConfigs, RouterError, RouterOptions, SHIPPED_BUDGET_CONFIG, SHIPPED_PRICE_BOOK,
+    SHIPPED_ROUTER_CONFIG, ScopeField, UngovernedContracts, WorkOrderGuard, attention_request_for, choose_provider,
+    load_configs as load_router_configs, read_attention_request, render as render_prompt, scope_fields,
 };
 
 // Work orders: document, lifecycle, state derived from the ledger.

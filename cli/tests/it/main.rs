@@ -19,6 +19,7 @@ mod repair;
 mod route_provider;
 mod router_cli;
 mod support;
+mod tenant_matrix;
 mod tenant_scope;
 mod tutorial;
 mod work_orders;

@@ -51,6 +51,8 @@ pub const WO_CREATED: &str = "WO_CREATED";
 pub const WO_TRANSITIONED: &str = "WO_TRANSITIONED";
 /// A work-order creation or transition was refused (illegal, role not allowed, unknown, raced).
 pub const WO_TRANSITION_REFUSED: &str = "WO_TRANSITION_REFUSED";
+/// A local operator read one tenant's data without a token (operator mode), recorded.
+pub const OPERATOR_READ: &str = "OPERATOR_READ";
 
 /// Every event type above (the vocabulary's `event_types` must list them all).
 pub const ALL: &[&str] = &[
@@ -79,4 +81,5 @@ pub const ALL: &[&str] = &[
     WO_CREATED,
     WO_TRANSITIONED,
     WO_TRANSITION_REFUSED,
+    OPERATOR_READ,
 ];

@@ -39,6 +39,7 @@ mod config;
 mod contract_source;
 mod dispatch;
 mod route;
+mod sovereignty;
 mod types;
 mod work_order;
 
@@ -54,6 +55,7 @@ pub use config::{
 };
 pub use contract_source::ContractSource;
 pub use route::render;
+pub use sovereignty::{ReadAccess, ReadGrant};
 pub(crate) use types::BudgetReport;
 pub use types::{NotLogged, PromptRequest, PromptResponse, RejectCode, RequestFile, RoutedContext, RouterError};
 pub use work_order::WorkOrderGuard;
