@@ -30,6 +30,7 @@ mod read_access;
 mod registries;
 mod registry;
 mod report;
+mod report_check;
 mod route;
 mod schema;
 mod template;
@@ -99,6 +100,8 @@ enum Command {
     /// Export the plane's sessions as Agent Event Format (one tenant).
     #[command(subcommand)]
     Aef(aef_export::AefCmd),
+    /// Check a saved phase report against PRC-PHASE-REPORT-001's output schema.
+    ReportCheck(report_check::ReportCheckArgs),
     /// Create, move and read work orders (lifecycle: HOT/config/work_orders.yaml).
     #[command(subcommand)]
     Wo(work_order::WoCmd),
@@ -130,6 +133,7 @@ fn main() -> ExitCode {
         Command::Aef(c) => aef_export::run(&settings, c),
         Command::Report(a) => report::run(&settings, a),
         Command::Wo(c) => work_order::run(&settings, c),
+        Command::ReportCheck(a) => report_check::run(&settings, a),
     };
     cli_support::finish_as(result, json)
 }

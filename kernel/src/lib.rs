@@ -38,6 +38,7 @@ mod gates;
 mod hashing;
 mod ledger;
 mod package;
+mod phase_report;
 mod plane;
 pub mod policy;
 mod providers;
@@ -187,6 +188,12 @@ pub use router::{
     RouterConfig, RouterConfigs, RouterError, RouterOptions, SHIPPED_BUDGET_CONFIG, SHIPPED_PRICE_BOOK,
     SHIPPED_ROUTER_CONFIG, ScopeField, UngovernedContracts, WorkOrderGuard, attention_request_for, choose_provider,
     load_configs as load_router_configs, read_attention_request, render as render_prompt, scope_fields,
+};
+
+// The phase-report contract.
+pub use phase_report::{
+    PHASE_REPORT_CONTRACT_ID, PHASE_REPORT_CONTRACT_PATH, PHASE_REPORT_KEYS, PhaseReportError, ReportCheck,
+    check_phase_report, output_error_paths,
 };
 
 // Work orders: document, lifecycle, state derived from the ledger.

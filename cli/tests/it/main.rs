@@ -16,6 +16,7 @@ mod ledger_contention;
 mod ledger_crash;
 mod otel_cli;
 mod repair;
+mod report_check;
 mod route_provider;
 mod router_cli;
 mod support;

@@ -511,7 +511,7 @@ fn validate_output(text: &str, schema: Option<&jsonschema::Validator>) -> (Optio
     match &parsed {
         None => (None, vec!["output is not JSON".to_string()]),
         Some(p) => {
-            let errs = v.iter_errors(p).map(|e| format!("{}: {e}", e.instance_path())).collect();
+            let errs = crate::phase_report::output_error_paths(v, p);
             (parsed, errs)
         }
     }

@@ -18,6 +18,7 @@ mod ledger_conformance;
 mod ledger_cp2;
 mod ledger_manifest;
 mod ledger_verify;
+mod phase_report;
 mod plane;
 mod policy_decisions;
 mod providers_http;
