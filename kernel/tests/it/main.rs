@@ -22,6 +22,7 @@ mod phase_report;
 mod plane;
 mod policy_decisions;
 mod providers_http;
+mod read_scope;
 mod registry;
 mod request_scope;
 #[cfg(feature = "bench")]
