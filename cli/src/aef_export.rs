@@ -18,6 +18,7 @@ use cp_kernel::{LedgerEntry, event};
 use cp_otel::{OtelConfig, Selection, SourcedEntry, read_entries};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
+use crate::read_access::ReadAccessArgs;
 
 /// The extension type carrying a prompt's cost and ledger provenance (schema:
 /// `cli/schema/aef-cp-prompt.schema.json`, namespace `cp.prompt`).
@@ -25,9 +26,11 @@ pub(crate) const COST_TYPE: &str = "cp.prompt.cost";
 
 #[derive(Debug, Args)]
 pub(crate) struct ExportArgs {
-    /// Tenant whose sessions are exported (required).
+    /// Tenant whose sessions are exported (default: the token's; required with --operator).
     #[arg(long)]
-    tenant: String,
+    tenant: Option<String>,
+    #[command(flatten)]
+    access: ReadAccessArgs,
     /// Only this session.
     #[arg(long)]
     session: Option<String>,
@@ -53,7 +56,8 @@ pub(crate) fn run(s: &Settings, c: AefCmd) -> CmdResult {
     let AefCmd::Export(a) = c;
     let plane = s.plane()?;
     let cfg = OtelConfig::for_plane(&plane)?;
-    let sel = Selection { tenant: a.tenant.clone(), session: a.session.clone(), ..Selection::default() };
+    let tenant = a.access.grant(&plane, a.tenant.as_deref(), "aef.export")?.tenant;
+    let sel = Selection { tenant, session: a.session.clone(), ..Selection::default() };
     let entries = read_entries(&plane, &sel, cfg.read_page_entries)?;
     let mut sessions: BTreeMap<String, Vec<SourcedEntry>> = BTreeMap::new();
     let mut sum = AefSummary::default();

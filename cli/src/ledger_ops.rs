@@ -14,6 +14,10 @@ use cp_kernel::{
     Provenance, check_operator_note,
 };
 
+use cp_kernel::policy::PolicyDecision;
+
+use crate::read_access::ReadAccessArgs;
+
 use crate::common::{CmdResult, Outcome, Refused, Settings, open_existing, render};
 
 #[derive(Debug, Subcommand)]
@@ -30,7 +34,8 @@ pub(crate) enum OpsCmd {
     #[command(after_help = "Examples:\n  cpctl ledger query --last 5\n  \
         cpctl ledger query --ledger HOT/packages --event-type INSTALLED \
         --event-type INSTALL_FAILED --since 2026-11-01T00:00:00Z --last 20 --json\n  \
-        cpctl ledger query --ledger HO1/prompts --event-type PROMPT_SENT --session s-1 --json")]
+        cpctl ledger query --ledger HO1/prompts --event-type PROMPT_SENT --session s-1 --json\n  \
+        cpctl ledger query --policy budget.hard_limit --decision DENY --json")]
     Query(Box<QueryArgs>),
     /// Show the last entries of a ledger (every ledger without --ledger), optionally following.
     #[command(after_help = "Example:\n  cpctl ledger tail --ledger HO1/prompts -n 20 --follow")]
@@ -192,6 +197,17 @@ pub(crate) struct QueryArgs {
     /// At most N entries per ledger.
     #[arg(long)]
     limit: Option<usize>,
+    /// Only governance decisions under this policy (metadata.policy_id, e.g. wo.lifecycle,
+    /// budget.hard_limit).
+    #[arg(long)]
+    policy: Option<String>,
+    /// Only governance decisions with this decision (ALLOW, DENY, REFUSED, ...; any case).
+    #[arg(long)]
+    decision: Option<String>,
+    /// Read as this token's tenant only (--tenant, when given, must be the token's); without
+    /// --token or --operator the local operator reads every tenant, as said on stderr.
+    #[command(flatten)]
+    access: ReadAccessArgs,
 }
 
 #[derive(Debug, Args)]
@@ -403,19 +419,32 @@ fn query(s: &Settings, a: QueryArgs) -> CmdResult {
         (None, Some(OrderArg::Desc)) => (Order::Desc, a.limit, false),
         (None, _) => (Order::Asc, a.limit, false),
     };
+    // Decisions are filtered after the store's query, so the limit is applied after them.
+    let decisions = a.policy.is_some() || a.decision.is_some();
+    let mut provenance = a.prov.into_provenance();
+    if a.access.token.is_some() || a.access.operator {
+        let g = a.access.grant(&plane, provenance.tenant_id.as_deref(), "ledger.query")?;
+        provenance.tenant_id = Some(g.tenant);
+    } else if provenance.tenant_id.is_none() {
+        eprintln!("note: reading every tenant's entries as the local operator (pass --token to read one tenant)");
+    }
     let q = LedgerQuery {
         event_types: a.event_type,
-        provenance: a.prov.into_provenance(),
+        provenance,
         since: a.since,
         until: a.until,
         after_seq: a.after_seq,
         order,
-        limit,
+        limit: if decisions { None } else { limit },
     };
     let mut out = Vec::new();
     for name in ledgers(&set, a.ledger.as_deref())? {
         let store = if a.ledger.is_some() { open_existing(&set, &name)? } else { set.open(&name)? };
         let mut entries = store.query(&q)?;
+        if decisions {
+            entries.retain(|e| PolicyDecision::matches(e, a.policy.as_deref(), a.decision.as_deref()));
+            entries.truncate(limit.unwrap_or(usize::MAX));
+        }
         if reverse {
             entries.reverse();
         }

@@ -30,14 +30,17 @@ mod otel;
 mod plane;
 mod plane_recover;
 mod quickstart;
+mod read_access;
 mod registries;
 mod registry;
 mod replay;
 mod report;
+mod report_check;
 mod route;
 mod router_cmd;
 mod schema;
 mod template;
+mod work_order;
 
 use std::process::ExitCode;
 
@@ -110,6 +113,11 @@ enum Command {
     Router(router_cmd::RouterCmd),
     /// Replay recorded prompts against the plane as it was; report drift (exit 2).
     Replay(replay::ReplayArgs),
+    /// Check a saved phase report against PRC-PHASE-REPORT-001's output schema.
+    ReportCheck(report_check::ReportCheckArgs),
+    /// Create, move and read work orders (lifecycle: HOT/config/work_orders.yaml).
+    #[command(subcommand)]
+    Wo(work_order::WoCmd),
 }
 
 fn main() -> ExitCode {
@@ -140,6 +148,8 @@ fn main() -> ExitCode {
         Command::Cost(a) => cost::run(&settings, a),
         Command::Router(c) => router_cmd::run(&settings, c),
         Command::Replay(a) => replay::run(&settings, a),
+        Command::Wo(c) => work_order::run(&settings, c),
+        Command::ReportCheck(a) => report_check::run(&settings, a),
     };
     cli_support::finish_as(result, json)
 }

@@ -10,13 +10,18 @@ use cp_kernel::Clock;
 use cp_otel::{Endpoint, Follower, OtelConfig, Pusher, Selection, env_vars, export_json_lines, push_selection};
 
 use crate::common::{CmdResult, Outcome, Settings, render};
+use crate::read_access::ReadAccessArgs;
 
-/// What to select: one tenant, and a session or a time window.
+/// What to select: one tenant (the token's, or the one named in operator mode), and a session
+/// or a time window.
 #[derive(Debug, Args)]
 pub(crate) struct SelectArgs {
-    /// Tenant whose entries are exported (required; no other tenant's entry is ever included).
+    /// Tenant whose entries are exported (default: the token's; required with --operator); no
+    /// other tenant's entry is ever included.
     #[arg(long)]
-    pub(crate) tenant: String,
+    pub(crate) tenant: Option<String>,
+    #[command(flatten)]
+    pub(crate) access: ReadAccessArgs,
     /// Only this session.
     #[arg(long, conflicts_with_all = ["since", "until"])]
     pub(crate) session: Option<String>,
@@ -29,13 +34,15 @@ pub(crate) struct SelectArgs {
 }
 
 impl SelectArgs {
-    pub(crate) fn selection(&self) -> Selection {
-        Selection {
-            tenant: self.tenant.clone(),
+    /// The selection, its tenant granted to the caller on `surface` (a denial is logged, exit 2).
+    pub(crate) fn selection(&self, plane: &cp_kernel::Plane, surface: &str) -> anyhow::Result<Selection> {
+        let g = self.access.grant(plane, self.tenant.as_deref(), surface)?;
+        Ok(Selection {
+            tenant: g.tenant,
             session: self.session.clone(),
             since: self.since.clone(),
             until: self.until.clone(),
-        }
+        })
     }
 }
 
@@ -96,7 +103,7 @@ pub(crate) fn service_name(cfg: &OtelConfig) -> String {
 fn export(s: &Settings, a: ExportArgs) -> CmdResult {
     let plane = s.plane()?;
     let cfg = OtelConfig::for_plane(&plane)?;
-    let sel = a.select.selection();
+    let sel = a.select.selection(&plane, "otel.export")?;
     sel.query()?;
     let file = cp_kernel::fsx::create(&a.out)?;
     let mut w = BufWriter::new(file);
@@ -126,7 +133,7 @@ fn export(s: &Settings, a: ExportArgs) -> CmdResult {
 fn push(s: &Settings, a: PushArgs) -> CmdResult {
     let plane = s.plane()?;
     let cfg = OtelConfig::for_plane(&plane)?;
-    let sel = a.select.selection();
+    let sel = a.select.selection(&plane, "otel.push")?;
     sel.query()?;
     let headers = std::env::var(env_vars::OTEL_EXPORTER_OTLP_HEADERS).ok();
     let ep = Endpoint::from_values(a.endpoint.as_deref(), a.protocol.as_deref(), headers.as_deref())?;

@@ -58,7 +58,7 @@ fn spans(
     let sum = cp_otel::export_json_lines(&plane, &sel, &cfg, &crate::otel::service_name(&cfg), &mut w, &file)?;
     std::io::Write::flush(&mut w)?;
     let push = format!(
-        "OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 cpctl --root {} otel push --tenant {tenant} --session {}",
+        "OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 cpctl --root {} otel push --tenant {tenant} --session {} --operator",
         s.root.display(),
         r.session_id
     );

@@ -34,7 +34,7 @@ pub(crate) struct ReportArgs {
 pub(crate) fn run(s: &Settings, a: ReportArgs) -> CmdResult {
     let plane = s.plane()?;
     let cfg = OtelConfig::for_plane(&plane)?;
-    let r = build_report(&plane, &a.select.selection(), cfg.read_page_entries)?;
+    let r = build_report(&plane, &a.select.selection(&plane, "report")?, cfg.read_page_entries)?;
     let bytes = match a.format {
         Format::Html => render_html(&r).into_bytes(),
         Format::Pdf => render_pdf(&r),

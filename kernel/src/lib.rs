@@ -38,7 +38,9 @@ mod gates;
 mod hashing;
 mod ledger;
 mod package;
+mod phase_report;
 mod plane;
+pub mod policy;
 mod providers;
 mod registry;
 mod replay;
@@ -47,6 +49,7 @@ mod schema;
 mod signing;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+mod work_order;
 
 pub use ledger::{canonical, cp2, event, merkle};
 
@@ -195,10 +198,23 @@ pub use router::{
     ASSEMBLE_ACTIONS, ATTENTION_REQUEST_SCHEMA, AuthorizedRoute, BreakerConfig, BreakerState, CircuitBreaker,
     ContractSource, Limits, LogContent, NamedScope, NotLogged, PromptRequest, PromptResponse, PromptRouter,
     ProviderConfig, ProviderKind, ROUTE_ACTIONS, ROUTE_REQUEST_SCHEMA, ROUTER_CONFIG_PATH, ROUTER_CONFIG_SCHEMA,
-    ROUTER_PACKAGE, RejectCode, RequestFile, RetryConfig, RouteRequestDoc, RoutedContext, RouterConfig, RouterConfigs,
-    RouterError, RouterOptions, SHIPPED_BUDGET_CONFIG, SHIPPED_PRICE_BOOK, SHIPPED_ROUTER_CONFIG, ScopeField,
-    UngovernedContracts, attention_request_for, choose_provider, load_configs as load_router_configs,
-    read_attention_request, render as render_prompt, scope_fields,
+    ROUTER_PACKAGE, ReadAccess, ReadGrant, RejectCode, RequestFile, RetryConfig, RouteRequestDoc, RoutedContext,
+    RouterConfig, RouterConfigs, RouterError, RouterOptions, SHIPPED_BUDGET_CONFIG, SHIPPED_PRICE_BOOK,
+    SHIPPED_ROUTER_CONFIG, ScopeField, UngovernedContracts, WorkOrderGuard, attention_request_for, choose_provider,
+    load_configs as load_router_configs, read_attention_request, render as render_prompt, scope_fields,
+};
+
+// The phase-report contract.
+pub use phase_report::{
+    PHASE_REPORT_CONTRACT_ID, PHASE_REPORT_CONTRACT_PATH, PHASE_REPORT_KEYS, PhaseReportError, ReportCheck,
+    check_phase_report, output_error_paths,
+};
+
+// Work orders: document, lifecycle, state derived from the ledger.
+pub use work_order::{
+    HistoryItem as WorkOrderHistoryItem, LifecycleConfig, RefusalCode as WorkOrderRefusal, SHIPPED_WORK_ORDERS_CONFIG,
+    TransitionRule, WORK_ORDER_SCHEMA, WORK_ORDERS_CONFIG_PATH, WORK_ORDERS_CONFIG_SCHEMA, WORK_ORDERS_PACKAGE,
+    WorkOrder, WorkOrderBudget, WorkOrderError, WorkOrderState, WorkOrders, derive_work_orders,
 };
 pub use router::{
     ActiveDegrade, AdjustRequest, DEGRADE_POLICY_ID, DEGRADE_SYSTEM_ACTOR, DegradeActions, DegradeProfile,

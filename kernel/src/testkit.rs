@@ -420,3 +420,14 @@ pub fn fixture_path(rel: &str) -> std::path::PathBuf {
 
 #[cfg(feature = "postgres")]
 pub mod pg;
+/// A provider request, for tests of a provider on its own (outside the testkit only the
+/// router's dispatch builds one: see [`crate::ProviderRequest`]).
+pub fn provider_request(
+    model: &str,
+    prompt: &str,
+    max_tokens: u64,
+    temperature: f64,
+    timeout_ms: u64,
+) -> crate::ProviderRequest {
+    crate::ProviderRequest::new(model.into(), prompt.into(), max_tokens, temperature, timeout_ms)
+}

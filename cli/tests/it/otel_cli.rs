@@ -12,7 +12,13 @@ use serde_json::{Value, json};
 
 fn cpctl(tp: &TempPlane) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cpctl"));
-    c.arg("--root").arg(tp.plane.root()).env_remove("OTEL_SERVICE_NAME");
+    // Operator mode (the reads below name their tenant without a token) needs the plane's secret.
+    c.arg("--root")
+        .arg(tp.plane.root())
+        .env_remove("OTEL_SERVICE_NAME")
+        .env("CP_AUTH_SECRET", crate::support::SECRET)
+        .env_remove("CP_AUTH_SECRET_FILE")
+        .env_remove("CP_AUTH_TOKEN");
     c
 }
 
@@ -62,7 +68,8 @@ fn read(p: &Path) -> String {
 fn otel_export_writes_decodable_lines_of_one_tenant() {
     let tp = routed_plane();
     let out = tp.dir.path().join("spans.jsonl");
-    let summary = run_ok(cpctl(&tp).args(["--json", "otel", "export", "--tenant", "acme", "--out"]).arg(&out));
+    let summary =
+        run_ok(cpctl(&tp).args(["--json", "otel", "export", "--tenant", "acme", "--operator", "--out"]).arg(&out));
     let s: Value = serde_json::from_str(&summary).unwrap();
     assert_eq!(s["stats"]["prompts"], 2);
     let text = read(&out);
@@ -80,14 +87,16 @@ fn otel_export_writes_decodable_lines_of_one_tenant() {
     assert_eq!(spans as u64, s["stats"]["spans"].as_u64().unwrap());
     // Re-export gives the same bytes (span ids derive from entry ids).
     let again = tp.dir.path().join("again.jsonl");
-    run_ok(cpctl(&tp).args(["otel", "export", "--tenant", "acme", "--out"]).arg(&again));
+    run_ok(cpctl(&tp).args(["otel", "export", "--tenant", "acme", "--operator", "--out"]).arg(&again));
     assert_eq!(read(&again), text);
     // A session filter and a bad time are handled.
     let none = tp.dir.path().join("none.jsonl");
-    run_ok(cpctl(&tp).args(["otel", "export", "--tenant", "acme", "--session", "nope", "--out"]).arg(&none));
+    run_ok(
+        cpctl(&tp).args(["otel", "export", "--tenant", "acme", "--operator", "--session", "nope", "--out"]).arg(&none),
+    );
     assert_eq!(read(&none), "");
     let bad = cpctl(&tp)
-        .args(["otel", "export", "--tenant", "acme", "--since", "soon", "--out"])
+        .args(["otel", "export", "--tenant", "acme", "--operator", "--since", "soon", "--out"])
         .arg(&none)
         .output()
         .unwrap();
@@ -100,7 +109,7 @@ fn otel_export_writes_decodable_lines_of_one_tenant() {
 fn aef_export_validates_and_stays_inside_the_tenant() {
     let tp = routed_plane();
     let out = tp.dir.path().join("sessions.aef.jsonl");
-    run_ok(cpctl(&tp).args(["aef", "export", "--tenant", "acme", "--out"]).arg(&out));
+    run_ok(cpctl(&tp).args(["aef", "export", "--tenant", "acme", "--operator", "--out"]).arg(&out));
     let text = read(&out);
     // Strict: the cp.prompt namespace must have its schema registered.
     let schema: Value =
@@ -123,7 +132,7 @@ fn aef_export_validates_and_stays_inside_the_tenant() {
     let end: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert!(end["summary"]["tokens"]["input"].as_u64().unwrap() > 0, "{end}");
     // Standard output without --out.
-    let stdout = run_ok(cpctl(&tp).args(["aef", "export", "--tenant", "other"]));
+    let stdout = run_ok(cpctl(&tp).args(["aef", "export", "--tenant", "other", "--operator"]));
     assert!(stdout.lines().count() >= 4 && !stdout.contains("\"s1\""));
 }
 
@@ -162,7 +171,7 @@ fn otel_push_honours_the_environment_and_reports_what_was_sent() {
     });
     let out = run_ok(
         cpctl(&tp)
-            .args(["--json", "otel", "push", "--tenant", "acme"])
+            .args(["--json", "otel", "push", "--tenant", "acme", "--operator"])
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", &url)
             .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
             .env("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20x")
@@ -220,7 +229,19 @@ fn otel_push_follow_spools_while_the_receiver_is_down_and_delivers_after_a_resta
     let follow = |tp: &TempPlane| {
         let out = run_ok(
             cpctl(tp)
-                .args(["--json", "otel", "push", "--tenant", "acme", "--follow", "--polls", "1", "--endpoint", &url])
+                .args([
+                    "--json",
+                    "otel",
+                    "push",
+                    "--tenant",
+                    "acme",
+                    "--operator",
+                    "--follow",
+                    "--polls",
+                    "1",
+                    "--endpoint",
+                    &url,
+                ])
                 .arg("--state")
                 .arg(&state),
         );
@@ -236,7 +257,8 @@ fn otel_push_follow_spools_while_the_receiver_is_down_and_delivers_after_a_resta
     let spans = up["delivered"]["spans"].as_u64().unwrap();
     // Exactly what a one-shot export of the same tenant holds.
     let out = tp.dir.path().join("all.jsonl");
-    let sum = run_ok(cpctl(&tp).args(["--json", "otel", "export", "--tenant", "acme", "--out"]).arg(&out));
+    let sum =
+        run_ok(cpctl(&tp).args(["--json", "otel", "export", "--tenant", "acme", "--operator", "--out"]).arg(&out));
     let sum: Value = serde_json::from_str(&sum).unwrap();
     assert_eq!(spans, sum["stats"]["spans"].as_u64().unwrap());
     let again = follow(&tp);
@@ -250,7 +272,18 @@ fn report_writes_html_and_pdf_of_one_tenant() {
     let html = tp.dir.path().join("r.html");
     let out = run_ok(
         cpctl(&tp)
-            .args(["--json", "report", "--tenant", "acme", "--session", "s1", "--format", "html", "--out"])
+            .args([
+                "--json",
+                "report",
+                "--tenant",
+                "acme",
+                "--operator",
+                "--session",
+                "s1",
+                "--format",
+                "html",
+                "--out",
+            ])
             .arg(&html),
     );
     let r: Value = serde_json::from_str(&out).unwrap();
@@ -260,7 +293,17 @@ fn report_writes_html_and_pdf_of_one_tenant() {
     let pdf = tp.dir.path().join("r.pdf");
     run_ok(
         cpctl(&tp)
-            .args(["report", "--tenant", "acme", "--since", "2000-01-01T00:00:00Z", "--format", "pdf", "--out"])
+            .args([
+                "report",
+                "--tenant",
+                "acme",
+                "--operator",
+                "--since",
+                "2000-01-01T00:00:00Z",
+                "--format",
+                "pdf",
+                "--out",
+            ])
             .arg(&pdf),
     );
     assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));
@@ -268,11 +311,25 @@ fn report_writes_html_and_pdf_of_one_tenant() {
     run_ok(
         cpctl(&tp)
             .current_dir(tp.dir.path())
-            .args(["report", "--tenant", "acme", "--since", "2000-01-01T00:00:00Z", "--format", "pdf", "--out"])
+            .args([
+                "report",
+                "--tenant",
+                "acme",
+                "--operator",
+                "--since",
+                "2000-01-01T00:00:00Z",
+                "--format",
+                "pdf",
+                "--out",
+            ])
             .arg("trace.pdf"),
     );
     assert!(std::fs::read(tp.dir.path().join("trace.pdf")).unwrap().starts_with(b"%PDF-"));
-    let bad = cpctl(&tp).args(["report", "--tenant", "acme", "--format", "docx", "--out"]).arg(&pdf).output().unwrap();
+    let bad = cpctl(&tp)
+        .args(["report", "--tenant", "acme", "--operator", "--format", "docx", "--out"])
+        .arg(&pdf)
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(1));
 }
 

@@ -190,6 +190,18 @@ impl Installer {
     }
 
     fn log(plane: &Plane, entries: Vec<NewEntry>) -> Result<(), InstallError> {
+        // The gates' decisions (installed, failed, waived) carry the uniform decision record.
+        let gated = [event::INSTALLED, event::INSTALL_FAILED, event::POLICY_WAIVED];
+        let entries = entries
+            .into_iter()
+            .map(|e| {
+                if gated.contains(&e.event_type.as_str()) {
+                    cp_kernel::policy::stamp(e, cp_kernel::policy::INSTALL_GATES, cp_kernel::policy::OPERATOR_ACTOR)
+                } else {
+                    e
+                }
+            })
+            .collect();
         LedgerSet::new(plane).open(LedgerName::PACKAGES)?.append_batch(entries)?;
         Ok(())
     }

@@ -50,6 +50,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ledger::{LedgerEntry, LedgerError, LedgerQuery, LedgerStore, NewEntry, Provenance, TxnView, event};
+use crate::policy;
 
 /// Errors of the budgeter.
 #[derive(Debug, thiserror::Error)]
@@ -362,6 +363,8 @@ impl Budgeter {
 
     fn allocation_entry(scope: &ScopeKey, limit: LimitConfig, source: &str) -> NewEntry {
         NewEntry::new(event::BUDGET_ALLOCATED)
+            .meta(policy::POLICY_ID_KEY, policy::BUDGET_ALLOCATION)
+            .meta(policy::ACTOR_KEY, policy::SYSTEM_ACTOR)
             .decision("ALLOW")
             .reason(format!("{source} allocation for {scope}"))
             .provenance(Self::provenance_of(scope))
@@ -395,6 +398,8 @@ impl Budgeter {
         }
         let mut e = Self::allocation_entry(scope, limit, "explicit");
         e.metadata.extend(extra);
+        let actor = policy::principal_of(&e);
+        e.metadata.insert(policy::ACTOR_KEY.into(), actor.into());
         self.append_one(e)
     }
 
@@ -468,6 +473,8 @@ impl Budgeter {
             if !st.warned && st.over_warn(req.tokens, req.micros) {
                 warnings.push(
                     NewEntry::new(event::BUDGET_WARNING)
+                        .meta(policy::POLICY_ID_KEY, policy::BUDGET_WARN_THRESHOLD)
+                        .meta(policy::ACTOR_KEY, policy::SYSTEM_ACTOR)
                         .decision("WARN")
                         .reason(format!("{key} crossed its warning threshold of {}%", st.warn_threshold_pct))
                         .provenance(Self::provenance_of(scope))

@@ -50,6 +50,15 @@ pub const COST_ADJUSTED: &str = "COST_ADJUSTED";
 pub const DEGRADE_ENTERED: &str = "DEGRADE_ENTERED";
 /// The router left a degrade profile.
 pub const DEGRADE_EXITED: &str = "DEGRADE_EXITED";
+/// A work order was created (`metadata.work_order` = the document, `metadata.state` = its
+/// initial state); its budget scope is allocated in the same transaction.
+pub const WO_CREATED: &str = "WO_CREATED";
+/// A work order moved from one lifecycle state to another (`metadata.from`, `metadata.to`).
+pub const WO_TRANSITIONED: &str = "WO_TRANSITIONED";
+/// A work-order creation or transition was refused (illegal, role not allowed, unknown, raced).
+pub const WO_TRANSITION_REFUSED: &str = "WO_TRANSITION_REFUSED";
+/// A local operator read one tenant's data without a token (operator mode), recorded.
+pub const OPERATOR_READ: &str = "OPERATOR_READ";
 
 /// Every event type above (the vocabulary's `event_types` must list them all).
 pub const ALL: &[&str] = &[
@@ -78,4 +87,8 @@ pub const ALL: &[&str] = &[
     COST_ADJUSTED,
     DEGRADE_ENTERED,
     DEGRADE_EXITED,
+    WO_CREATED,
+    WO_TRANSITIONED,
+    WO_TRANSITION_REFUSED,
+    OPERATOR_READ,
 ];

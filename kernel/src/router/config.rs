@@ -78,6 +78,9 @@ pub struct RouterConfig {
     /// (count; default 200).
     #[serde(default = "default_shared_window")]
     pub shared_state_window_entries: usize,
+    /// The runtime guard on the prompt's work order (default: not required; states `executing`).
+    #[serde(default)]
+    pub work_order_guard: super::work_order::WorkOrderGuard,
 }
 
 /// The schema's default of `shared_state_window_entries` (an older config without the field).

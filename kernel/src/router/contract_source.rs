@@ -96,6 +96,7 @@ impl PromptRouter {
             .meta("contract", json!(source))
             .meta("policy", if refuse { "refuse" } else { "warn" })
             .meta("principal", principal.principal.clone());
+        let entry = crate::policy::stamp(entry, crate::policy::ROUTER_UNGOVERNED_CONTRACTS, &principal.principal);
         let logged = self.budgeter.append(vec![entry]).map_err(RouterError::Budget)?;
         let Some(entry) = logged.into_iter().next() else {
             return Err(RouterError::NotLogged { what: NotLogged::ContractUse });

@@ -63,13 +63,13 @@ impl PromptRouter {
                     break;
                 }
                 count += 1;
-                let preq = ProviderRequest {
-                    model: model.clone(),
-                    prompt: prompt.to_string(),
+                let preq = ProviderRequest::new(
+                    model.clone(),
+                    prompt.to_string(),
                     max_tokens,
                     temperature,
-                    timeout_ms: slot.config.timeout_ms.unwrap_or(self.config.default_timeout_ms).min(deadline - now),
-                };
+                    slot.config.timeout_ms.unwrap_or(self.config.default_timeout_ms).min(deadline - now),
+                );
                 match slot.provider.complete(&preq) {
                     Ok(resp) => {
                         slot.breaker.on_success();

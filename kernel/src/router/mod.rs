@@ -42,7 +42,9 @@ mod degrade_ops;
 mod dispatch;
 mod reconcile;
 mod route;
+mod sovereignty;
 mod types;
+mod work_order;
 
 pub use access::{
     ASSEMBLE_ACTIONS, ATTENTION_REQUEST_SCHEMA, AuthorizedRoute, NamedScope, ROUTE_ACTIONS, ROUTE_REQUEST_SCHEMA,
@@ -62,8 +64,10 @@ pub use degrade::{
 pub use degrade_ops::DegradeStatus;
 pub use reconcile::AdjustRequest;
 pub use route::render;
+pub use sovereignty::{ReadAccess, ReadGrant};
 pub(crate) use types::BudgetReport;
 pub use types::{NotLogged, PromptRequest, PromptResponse, RejectCode, RequestFile, RoutedContext, RouterError};
+pub use work_order::WorkOrderGuard;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -332,6 +336,8 @@ impl PromptRouter {
             .meta("code", code.as_str())
             .meta("action", action.as_str())
             .meta("principal", d.principal.clone());
+        let actor = crate::policy::principal_of(&e);
+        let e = crate::policy::stamp(e, crate::policy::of_reject_code(code.as_str()), &actor);
         match self.budgeter.append(vec![e]).map(|v| v.into_iter().next()) {
             Ok(Some(entry)) => self.rejected(code, d.message.clone(), &entry),
             Ok(None) => RouterError::NotLogged { what: NotLogged::Denial },

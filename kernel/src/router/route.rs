@@ -14,6 +14,7 @@ use crate::budget::{PriceVersion, Refusal, RefusalKind, Reservation, ReserveRequ
 use crate::contract::{PROMPT_CONTRACT_SCHEMA, PromptContract};
 use crate::hashing::sha256_hex;
 use crate::ledger::{LedgerEntry, NewEntry, Provenance, event};
+use crate::policy;
 use crate::providers::{ProviderError, ProviderResponse};
 
 /// One request being routed: the request and the id its ledger entries carry.
@@ -72,6 +73,7 @@ impl PromptRouter {
         let Validated { output_schema, scopes, prompt } = self.validate(&f)?;
         let now = self.clock.now_ms();
         let principal = self.authorize_prompt(&f, &scopes[0].tenant, now)?;
+        self.guard_work_order(&req, &f.request_id, &principal)?;
         let shared = self.shared_state(now)?;
         let profile = self.active_profile(&shared);
         self.refuse_degraded(&f, profile)?;
@@ -224,7 +226,13 @@ impl PromptRouter {
             price_book_version: sel.prices.version.clone(),
         };
         let sent = self.prompt_sent(f, prompt, principal, sel, in_bound);
-        let outcome = self.budgeter.reserve(&rreq, sent, &mut |r| self.refusal_entry(f, r))?;
+        let outcome = self.budgeter.reserve(&rreq, sent, &mut |r| {
+            policy::stamp(
+                self.refusal_entry(f, r),
+                policy::of_reject_code(refusal_code(r.kind).as_str()),
+                &principal.principal,
+            )
+        })?;
         let reservation = match outcome.decision {
             Ok(r) => r,
             Err(refusal) => {
@@ -272,7 +280,9 @@ impl PromptRouter {
             .meta("input_tokens_estimate", self.budgeter.estimate_tokens(prompt.chars().count()))
             .meta("input_tokens_bound", in_bound)
             .meta("principal", principal.principal.clone())
-            .meta("dev_mode", principal.dev_mode);
+            .meta("dev_mode", principal.dev_mode)
+            .meta(policy::POLICY_ID_KEY, policy::BUDGET_HARD_LIMIT)
+            .meta(policy::ACTOR_KEY, principal.principal.clone());
         if self.config.log_content == LogContent::Full {
             sent = sent.meta("prompt_text", prompt.to_string());
         }
@@ -423,7 +433,7 @@ impl PromptRouter {
     }
 
     /// Logs a refusal as `PROMPT_REJECTED` (with `extra` metadata) and returns its error.
-    fn reject(
+    pub(super) fn reject(
         &self,
         code: RejectCode,
         message: String,
@@ -440,6 +450,8 @@ impl PromptRouter {
             .meta("code", code.as_str())
             .meta("contract_id", req.contract.contract_id.clone());
         e.metadata.extend(extra);
+        let actor = policy::principal_of(&e);
+        let e = policy::stamp(e, policy::of_reject_code(code.as_str()), &actor);
         match self.budgeter.append(vec![e]).map(|v| v.into_iter().next()) {
             Ok(Some(entry)) => self.rejected(code, message, &entry),
             Ok(None) => RouterError::NotLogged { what: NotLogged::Rejection },
@@ -550,7 +562,7 @@ fn validate_output(text: &str, schema: Option<&jsonschema::Validator>) -> (Optio
     match &parsed {
         None => (None, vec!["output is not JSON".to_string()]),
         Some(p) => {
-            let errs = v.iter_errors(p).map(|e| format!("{}: {e}", e.instance_path())).collect();
+            let errs = crate::phase_report::output_error_paths(v, p);
             (parsed, errs)
         }
     }

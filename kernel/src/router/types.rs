@@ -43,6 +43,9 @@ pub enum RejectCode {
     ContractUngoverned,
     /// The active degrade profile refuses the request's agent class.
     Degraded,
+    /// `work_order_guard` is required and the prompt's work order is missing, unknown, another
+    /// tenant's, or not in one of the guard's states.
+    WorkOrderState,
 }
 
 impl RejectCode {
@@ -60,6 +63,7 @@ impl RejectCode {
             Self::AccessDenied => "ACCESS_DENIED",
             Self::ContractUngoverned => "CONTRACT_UNGOVERNED",
             Self::Degraded => "DEGRADED",
+            Self::WorkOrderState => "WORK_ORDER_STATE",
         }
     }
 }

@@ -21,8 +21,11 @@ mod ledger_manifest;
 #[cfg(feature = "postgres")]
 mod ledger_postgres;
 mod ledger_verify;
+mod phase_report;
 mod plane;
+mod policy_decisions;
 mod providers_http;
+mod read_scope;
 mod registry;
 mod request_scope;
 #[cfg(feature = "bench")]
@@ -36,3 +39,4 @@ mod router_robustness;
 mod router_support;
 mod schema;
 mod wiring;
+mod work_order_guard;

@@ -86,7 +86,7 @@ fn serve(replies: Vec<Canned>) -> (String, Arc<Mutex<Vec<Seen>>>) {
 }
 
 fn preq(timeout_ms: u64) -> ProviderRequest {
-    ProviderRequest { model: "m-1".into(), prompt: "hello".into(), max_tokens: 50, temperature: 0.3, timeout_ms }
+    cp_kernel::testkit::provider_request("m-1", "hello", 50, 0.3, timeout_ms)
 }
 
 fn transport() -> Arc<dyn HttpTransport> {

@@ -1,0 +1,54 @@
+//! Who reads: the identity flags of every read surface (`otel export|push`, `report`,
+//! `aef export`, `ledger query`) and the tenant the kernel grants them
+//! ([`cp_kernel::PromptRouter::read_scope`]): a token's own tenant, or — operator mode on a
+//! local plane — the one named tenant, said on stderr and recorded as `OPERATOR_READ`.
+
+use clap::Args;
+
+use cp_kernel::{Plane, PromptRouter, ReadAccess, ReadGrant, RouterError, RouterOptions, env_vars};
+
+use crate::common::Refused;
+
+/// Identity flags of a read surface.
+#[derive(Debug, Args, Default)]
+pub(crate) struct ReadAccessArgs {
+    /// Auth token (a role granting ledger.read); only the token's tenant is read.
+    #[arg(long, env = env_vars::CP_AUTH_TOKEN, hide_env_values = true, conflicts_with = "operator")]
+    pub(crate) token: Option<String>,
+    /// Operator mode on a local plane: read the --tenant named without a token (needs the
+    /// plane's auth secret; said on stderr and recorded as OPERATOR_READ).
+    #[arg(long)]
+    pub(crate) operator: bool,
+}
+
+impl ReadAccessArgs {
+    /// The tenant this caller may read on `surface`, `asked` being the one named (`--tenant`).
+    /// A denial (logged by the kernel) exits 2.
+    pub(crate) fn grant(&self, plane: &Plane, asked: Option<&str>, surface: &str) -> anyhow::Result<ReadGrant> {
+        let router = PromptRouter::open(plane, RouterOptions::new())?;
+        let access = if self.operator {
+            let user = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "local".into());
+            ReadAccess::Operator { user }
+        } else {
+            ReadAccess::Token(self.token.clone().unwrap_or_default())
+        };
+        let g = router.read_scope(&access, asked, surface).map_err(|e| match e {
+            RouterError::Rejected { .. } => anyhow::Error::from(Refused(format!(
+                "{e}{}",
+                if self.token.is_none() && !self.operator {
+                    " (pass --token, or --operator on a local plane)"
+                } else {
+                    ""
+                }
+            ))),
+            e => e.into(),
+        })?;
+        if let Some(seq) = g.recorded_seq {
+            eprintln!(
+                "operator mode: {} reads tenant {} without a token (recorded as OPERATOR_READ seq {seq})",
+                g.actor, g.tenant
+            );
+        }
+        Ok(g)
+    }
+}
