@@ -22,6 +22,7 @@ mod ledger;
 mod ledger_audit;
 mod ledger_check;
 mod ledger_ops;
+mod ops;
 mod otel;
 mod plane;
 mod plane_recover;
@@ -31,6 +32,7 @@ mod registry;
 mod report;
 mod route;
 mod schema;
+mod serve;
 mod template;
 
 use std::process::ExitCode;
@@ -97,6 +99,11 @@ enum Command {
     /// Export the plane's sessions as Agent Event Format (one tenant).
     #[command(subcommand)]
     Aef(aef_export::AefCmd),
+    /// Run the operations service: event ingest API, KPIs, dashboard, budget alerts.
+    Serve(serve::ServeArgs),
+    /// Adjust costs, rebuild the aggregates, generate synthetic load (operations service).
+    #[command(subcommand)]
+    Ops(ops::OpsCmd),
 }
 
 fn main() -> ExitCode {
@@ -124,6 +131,8 @@ fn main() -> ExitCode {
         Command::Otel(c) => otel::run(&settings, c),
         Command::Aef(c) => aef_export::run(&settings, c),
         Command::Report(a) => report::run(&settings, a),
+        Command::Serve(a) => serve::run(&settings, a),
+        Command::Ops(c) => ops::run(&settings, c),
     };
     cli_support::finish_as(result, json)
 }

@@ -44,6 +44,16 @@ pub const ACCESS_DENIED: &str = "ACCESS_DENIED";
 pub const CONTRACT_UNGOVERNED: &str = "CONTRACT_UNGOVERNED";
 /// A public key was added to the plane's trust store (logged to `HOT/governance`).
 pub const TRUST_KEY_ADDED: &str = "TRUST_KEY_ADDED";
+/// An agent run/step/model-call event ingested by the operations service (`cpctl serve`).
+pub const OPS_EVENT: &str = "OPS_EVENT";
+/// The cost fact of an ingested event (the operations service's cost ledger).
+pub const COST_FACT: &str = "COST_FACT";
+/// A compensating cost entry (`POST /v1/costs/adjust`, `cpctl ops adjust`); never an edit.
+pub const COST_ADJUSTED: &str = "COST_ADJUSTED";
+/// A budget alert was claimed for sending (before delivery, so that it is sent once).
+pub const ALERT_SENT: &str = "ALERT_SENT";
+/// Delivering a claimed budget alert failed after every retry (it is claimed again later).
+pub const ALERT_FAILED: &str = "ALERT_FAILED";
 
 /// Every event type above (the vocabulary's `event_types` must list them all).
 pub const ALL: &[&str] = &[
@@ -69,4 +79,9 @@ pub const ALL: &[&str] = &[
     ACCESS_DENIED,
     CONTRACT_UNGOVERNED,
     TRUST_KEY_ADDED,
+    OPS_EVENT,
+    COST_FACT,
+    COST_ADJUSTED,
+    ALERT_SENT,
+    ALERT_FAILED,
 ];
