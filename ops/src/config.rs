@@ -200,7 +200,7 @@ impl OpsConfig {
             return bad("/alerts/check_interval_s: expected a finite number > 0".into());
         }
         let url = &a.webhook_url;
-        if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
             return bad(format!("/alerts/webhook_url: {url:?} is not an http(s) URL"));
         }
         Ok(())

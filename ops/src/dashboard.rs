@@ -143,7 +143,7 @@ form{{margin:1rem 0}}.muted{{color:#667}}</style></head><body>
             esc(r.run_id.as_deref().unwrap_or("")),
             esc(r.error_type.as_deref().unwrap_or("")),
             r.latency_ms,
-            r.cost_usd,
+            crate::views::round_usd(r.cost_usd),
             esc(r.trace_id.as_deref().unwrap_or(""))
         );
     }

@@ -1,6 +1,10 @@
 //! The HTTP API (axum): routes, body reading with the size and time limits, query parameters,
 //! JSON errors `{"error":{"code","message","field"}}`. Every kernel call runs on the blocking
 //! pool (`spawn_blocking`), never on the async threads.
+//!
+//! The steps of a handler return `Result<_, Response>`: the error is the finished answer (an
+//! axum response, large by nature), returned as is by the handler.
+#![allow(clippy::result_large_err)]
 
 use std::collections::HashMap;
 use std::sync::Arc;

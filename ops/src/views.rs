@@ -256,7 +256,7 @@ impl TenantView {
     /// The `limit` newest failures matching `f`, newest first.
     pub fn recent_failures(&self, limit: usize, f: &Filter) -> Vec<FailureRow> {
         let mut v: Vec<&FailureRow> = self.failures.iter().filter(|x| f.admits(&x.workflow_id, &x.agent_id)).collect();
-        v.sort_by(|a, b| b.ts_ms.cmp(&a.ts_ms));
+        v.sort_by_key(|x| std::cmp::Reverse(x.ts_ms));
         v.into_iter().take(limit).cloned().collect()
     }
 

@@ -17,6 +17,7 @@ mod ledger_crash;
 mod ops_alerts;
 mod ops_api;
 mod ops_crash;
+mod ops_dashboard;
 mod ops_input;
 mod ops_support;
 mod otel_cli;
