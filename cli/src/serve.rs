@@ -13,19 +13,19 @@ use crate::common::{CmdResult, Outcome, Settings};
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  cpctl serve --port 8787   # then open http://127.0.0.1:8787/?token=…")]
 pub(crate) struct ServeArgs {
-    /// Address to listen on (else ops.yaml server.bind, 127.0.0.1).
+    /// Address to listen on (else ops_config.yaml server.bind, 127.0.0.1).
     #[arg(long)]
     bind: Option<String>,
-    /// Port (else ops.yaml server.port, 8787; 0 = any free port).
+    /// Port (else ops_config.yaml server.port, 8787; 0 = any free port).
     #[arg(long)]
     port: Option<u16>,
-    /// Slack-compatible webhook of budget alerts (else ops.yaml alerts.webhook_url).
+    /// Slack-compatible webhook of budget alerts (else ops_config.yaml alerts.webhook_url).
     #[arg(long)]
     webhook_url: Option<String>,
-    /// Hard daily budget of every scope in USD (else ops.yaml alerts.daily_budget_usd).
+    /// Hard daily budget of every scope in USD (else ops_config.yaml alerts.daily_budget_usd).
     #[arg(long)]
     daily_budget_usd: Option<f64>,
-    /// Seconds between budget checks (else ops.yaml alerts.check_interval_s).
+    /// Seconds between budget checks (else ops_config.yaml alerts.check_interval_s).
     #[arg(long)]
     check_interval_s: Option<f64>,
     /// Waive token checks (loopback addresses only; logged as POLICY_WAIVED).

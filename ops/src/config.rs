@@ -1,4 +1,4 @@
-//! Settings of the operations service (`HOT/config/ops.yaml`, schema `ops_config`, shipped by
+//! Settings of the operations service (`HOT/config/ops_config.yaml`, schema `ops_config`, shipped by
 //! `PKG-PROMPT-ROUTER-001`). The shipped file is compiled in and used when the plane has none;
 //! flags of `cpctl serve` override single values ([`Overrides`]).
 
@@ -14,9 +14,10 @@ use crate::error::OpsError;
 /// Schema name of the config.
 pub const OPS_CONFIG_SCHEMA: &str = "ops_config";
 /// Plane-relative path of the config.
-pub const OPS_CONFIG_PATH: &str = "HOT/config/ops.yaml";
+pub const OPS_CONFIG_PATH: &str = "HOT/config/ops_config.yaml";
 /// The shipped config.
-pub const DEFAULT_OPS_CONFIG_YAML: &str = include_str!("../../packages/PKG-PROMPT-ROUTER-001/HOT/config/ops.yaml");
+pub const DEFAULT_OPS_CONFIG_YAML: &str =
+    include_str!("../../packages/PKG-PROMPT-ROUTER-001/HOT/config/ops_config.yaml");
 
 /// The whole config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,7 +147,7 @@ impl OpsConfig {
         Ok(c)
     }
 
-    /// The plane's `HOT/config/ops.yaml` when present, else the shipped config.
+    /// The plane's `HOT/config/ops_config.yaml` when present, else the shipped config.
     pub fn for_plane(plane: &Plane) -> Result<Self, OpsError> {
         let path = plane.resolve(OPS_CONFIG_PATH)?;
         if !path.is_file() {

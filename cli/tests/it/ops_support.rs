@@ -35,14 +35,14 @@ pub(crate) fn token(tenant: &str, roles: &[&str]) -> String {
     issue_token(&test_secret(), &claims)
 }
 
-/// Writes `HOT/config/ops.yaml`: the shipped config with `edits` (`from`, `to`) applied.
+/// Writes `HOT/config/ops_config.yaml`: the shipped config with `edits` (`from`, `to`) applied.
 pub(crate) fn write_ops_config(tp: &TempPlane, edits: &[(&str, &str)]) {
     let mut y = cp_ops::DEFAULT_OPS_CONFIG_YAML.to_string();
     for (from, to) in edits {
-        assert!(y.contains(from), "{from} not in the shipped ops.yaml");
+        assert!(y.contains(from), "{from} not in the shipped ops_config.yaml");
         y = y.replacen(from, to, 1);
     }
-    let p = tp.plane.root().join("HOT/config/ops.yaml");
+    let p = tp.plane.root().join("HOT/config/ops_config.yaml");
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(p, y).unwrap();
 }

@@ -119,7 +119,6 @@ pub const FILE_NAME_SCHEMAS: &[(&str, &str, &str)] = &[
     ("manifest.yaml", "SPEC-", "spec"),
     ("*", "attention_templates", "attention_template"),
     ("*", "contracts", "prompt_contract"),
-    ("ops.yaml", "config", "ops_config"),
 ];
 
 /// Refuses every JSON-Schema retrieval: references resolve only within the loaded set.
