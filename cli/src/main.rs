@@ -13,6 +13,7 @@ mod bench;
 mod bench_attention;
 mod bench_install;
 mod bench_ledger;
+mod bench_ops;
 mod bench_otel;
 mod bench_route;
 mod budget;
