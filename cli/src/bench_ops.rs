@@ -119,7 +119,8 @@ fn bench(
     let now = jiff::Timestamp::now().as_millisecond();
     let all = crate::ops::synthetic(events, 0.05, 7, Some("bench"), now);
     let ingest = http_ingest(plane.root(), &all, clients, batch)?;
-    let baseline = sqlite_baseline(&tmp.join("baseline.db"), &all, batch)?;
+    let sync = if durability == "full" { "FULL" } else { "NORMAL" };
+    let baseline = sqlite_baseline(&tmp.join("baseline.db"), &all, batch, sync)?;
     let (load_s, p50, p99) = overview(&tmp.join("overview"), overview_events, queries, now)?;
     Ok(Report {
         events,
@@ -182,15 +183,16 @@ fn http_ingest(root: &Path, all: &[Value], clients: u64, batch: u64) -> anyhow::
     Ok(all.len() as f64 / secs)
 }
 
-/// Events/s of raw batched inserts of the same rows into one SQLite table (WAL, the same
-/// transaction size), the floor any store with a hash chain and validation is compared to.
-fn sqlite_baseline(db: &Path, all: &[Value], batch: u64) -> anyhow::Result<f64> {
+/// Events/s of raw batched inserts of the same rows into one SQLite table (WAL, the ledger's
+/// `synchronous` level, the same transaction size), the floor any store with a hash chain and
+/// validation is compared to.
+fn sqlite_baseline(db: &Path, all: &[Value], batch: u64, sync: &str) -> anyhow::Result<f64> {
     if let Some(d) = db.parent() {
         cp_kernel::fsx::create_dir_all(d)?;
     }
     let mut conn = rusqlite::Connection::open(db)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "synchronous", sync)?;
     conn.execute_batch(
         "CREATE TABLE agent_events (id TEXT PRIMARY KEY, timestamp TEXT, agent_id TEXT, workflow_id TEXT, status TEXT, latency_ms INTEGER, cost_usd REAL, body TEXT)",
     )?;

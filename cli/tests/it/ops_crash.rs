@@ -88,3 +88,36 @@ fn every_acknowledged_event_survives_a_sigkill_exactly_once() {
     assert_eq!(ov["runs"].as_u64(), Some(stored.len() as u64));
     assert!((ov["spend_usd"].as_f64().unwrap() - want).abs() < 1e-6, "{ov} vs {want}");
 }
+
+#[test]
+fn sigterm_finishes_in_flight_requests_and_loses_nothing_acknowledged() {
+    let tp = ops_plane();
+    let srv = Server::start(&tp, &[]);
+    let (ing, addr) = (token("acme", &["ingest"]), srv.addr);
+    let acked = Arc::new(AtomicUsize::new(0));
+    let a = acked.clone();
+    let client = std::thread::spawn(move || {
+        for b in 0.. {
+            let batch: Vec<Value> = (0..20)
+                .map(|i| {
+                    json!({"id": format!("b{b}-{i}"), "timestamp": format!("{:.3}", jiff::Timestamp::now()),
+                    "agent_id": "a", "workflow_id": "w", "status": "success", "latency_ms": 1, "cost_usd": 0.01})
+                })
+                .collect();
+            match try_call(addr, "POST", "/v1/events", Some(&ing), &serde_json::to_vec(&batch).unwrap()) {
+                Ok((200, _)) => {
+                    a.fetch_add(20, Ordering::SeqCst);
+                }
+                _ => break,
+            }
+        }
+    });
+    while acked.load(Ordering::SeqCst) < 200 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(srv.terminate(), "SIGTERM exits 0");
+    client.join().unwrap();
+    let srv = Server::start(&tp, &[]);
+    let ov = srv.get_json("/v1/metrics/overview", Some(&token("acme", &["read"])));
+    assert_eq!(ov["runs"].as_u64(), Some(acked.load(Ordering::SeqCst) as u64), "{ov}");
+}
