@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use crate::common::{CmdResult, Settings};
-use crate::{bench_attention, bench_install, bench_ledger, bench_otel, bench_route};
+use crate::{bench_attention, bench_install, bench_ledger, bench_ops, bench_otel, bench_route};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum BenchCmd {
@@ -17,6 +17,8 @@ pub(crate) enum BenchCmd {
     Install(bench_install::BenchInstallCmd),
     #[command(flatten)]
     Otel(bench_otel::BenchOtelCmd),
+    #[command(flatten)]
+    Ops(bench_ops::BenchOpsCmd),
 }
 
 pub(crate) fn run(s: &Settings, c: BenchCmd) -> CmdResult {
@@ -26,5 +28,6 @@ pub(crate) fn run(s: &Settings, c: BenchCmd) -> CmdResult {
         BenchCmd::Route(c) => bench_route::run(s, c),
         BenchCmd::Install(c) => bench_install::run(s, c),
         BenchCmd::Otel(c) => bench_otel::run(s, c),
+        BenchCmd::Ops(c) => bench_ops::run(s, c),
     }
 }

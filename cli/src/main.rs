@@ -14,6 +14,7 @@ mod bench_attention;
 mod bench_install;
 mod bench_ledger;
 mod bench_ledger_pg;
+mod bench_ops;
 mod bench_otel;
 mod bench_route;
 mod budget;
@@ -26,6 +27,7 @@ mod ledger_audit;
 mod ledger_check;
 mod ledger_copy;
 mod ledger_ops;
+mod ops;
 mod otel;
 mod plane;
 mod plane_recover;
@@ -39,6 +41,7 @@ mod report_check;
 mod route;
 mod router_cmd;
 mod schema;
+mod serve;
 mod template;
 mod work_order;
 
@@ -118,6 +121,11 @@ enum Command {
     /// Create, move and read work orders (lifecycle: HOT/config/work_orders.yaml).
     #[command(subcommand)]
     Wo(work_order::WoCmd),
+    /// Run the operations service: event ingest API, KPIs, dashboard, budget alerts.
+    Serve(serve::ServeArgs),
+    /// Adjust costs, rebuild the aggregates, generate synthetic load (operations service).
+    #[command(subcommand)]
+    Ops(ops::OpsCmd),
 }
 
 fn main() -> ExitCode {
@@ -150,6 +158,8 @@ fn main() -> ExitCode {
         Command::Replay(a) => replay::run(&settings, a),
         Command::Wo(c) => work_order::run(&settings, c),
         Command::ReportCheck(a) => report_check::run(&settings, a),
+        Command::Serve(a) => serve::run(&settings, a),
+        Command::Ops(c) => ops::run(&settings, c),
     };
     cli_support::finish_as(result, json)
 }

@@ -59,6 +59,14 @@ pub const WO_TRANSITIONED: &str = "WO_TRANSITIONED";
 pub const WO_TRANSITION_REFUSED: &str = "WO_TRANSITION_REFUSED";
 /// A local operator read one tenant's data without a token (operator mode), recorded.
 pub const OPERATOR_READ: &str = "OPERATOR_READ";
+/// An agent run/step/model-call event ingested by the operations service (`cpctl serve`).
+pub const OPS_EVENT: &str = "OPS_EVENT";
+/// The cost fact of an ingested event (the operations service's cost ledger).
+pub const COST_FACT: &str = "COST_FACT";
+/// A budget alert was claimed for sending (before delivery, so that it is sent once).
+pub const ALERT_SENT: &str = "ALERT_SENT";
+/// Delivering a claimed budget alert failed after every retry (it is claimed again later).
+pub const ALERT_FAILED: &str = "ALERT_FAILED";
 
 /// Every event type above (the vocabulary's `event_types` must list them all).
 pub const ALL: &[&str] = &[
@@ -91,4 +99,8 @@ pub const ALL: &[&str] = &[
     WO_TRANSITIONED,
     WO_TRANSITION_REFUSED,
     OPERATOR_READ,
+    OPS_EVENT,
+    COST_FACT,
+    ALERT_SENT,
+    ALERT_FAILED,
 ];

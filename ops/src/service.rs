@@ -1,0 +1,464 @@
+//! The service core (synchronous; the HTTP layer calls it through `spawn_blocking`): ingest
+//! into the event store and the cost facts, compensating adjustments, and the queries over the
+//! aggregates, which it builds from the stores at open and keeps incrementally.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use cp_kernel::{Clock, LedgerEntry, LedgerSet, NewEntry, Plane, Provenance, SchemaSet, event};
+
+use crate::config::OpsConfig;
+use crate::error::OpsError;
+use crate::event::{Event, Status};
+use crate::ledgers::{self, EVENTS_PREFIX};
+use crate::views::{Attribution, FailureRow, Filter, HourPoint, Overview, TenantView};
+
+/// What an ingest did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IngestReport {
+    /// Events stored by this request.
+    pub accepted: usize,
+    /// Events whose `id` was already stored (retries), not stored again.
+    pub duplicates: usize,
+    /// The id of every event of the request, in order.
+    pub ids: Vec<String>,
+}
+
+/// What an adjustment did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdjustReport {
+    /// The `COST_ADJUSTED` entry's id.
+    pub entry_id: String,
+    /// The adjusted event.
+    pub event_id: String,
+    /// The signed amount (USD).
+    pub amount_usd: f64,
+}
+
+#[derive(Default)]
+struct State {
+    tenants: BTreeMap<String, TenantView>,
+    prompt_cursor: Option<u64>,
+    prompts_unattributed: u64,
+    last_prompt_poll_ms: Option<u64>,
+}
+
+/// The operations service over one plane.
+pub struct Ops {
+    plane: Plane,
+    set: LedgerSet,
+    config: OpsConfig,
+    clock: Arc<dyn Clock>,
+    prompt_ledger: String,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Ops {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ops").field("root", &self.plane.root()).finish()
+    }
+}
+
+/// Decodes the event stored in an `OPS_EVENT` entry.
+fn stored_event(e: &LedgerEntry) -> Result<(String, Event), OpsError> {
+    let id = e.submission_id.clone().unwrap_or_else(|| e.id.clone());
+    let ev = e.metadata.get("event").cloned().unwrap_or(Value::Null);
+    let ev: Event = serde_json::from_value(ev).map_err(|err| {
+        OpsError::Usage(format!("{} entry {} (seq {}): undecodable event: {err}", e.event_type, e.id, e.seq))
+    })?;
+    Ok((id, ev))
+}
+
+fn attribution_of(m: &Map<String, Value>) -> Attribution {
+    let s = |k: &str, d: &str| m.get(k).and_then(Value::as_str).unwrap_or(d).to_string();
+    Attribution { workflow_id: s("workflow_id", ""), agent_id: s("agent_id", ""), scope: s("budget_scope", "tenant") }
+}
+
+impl Ops {
+    /// Opens the service: loads the prompt ledger's name from the router config and builds the
+    /// aggregates from the stores (projecting cost facts an interrupted ingest left out).
+    pub fn open(plane: Plane, config: OpsConfig, clock: Arc<dyn Clock>) -> Result<Self, OpsError> {
+        let schemas = SchemaSet::for_plane(&plane)?;
+        let prompt_ledger = cp_kernel::load_router_configs(&plane, &schemas)?.router.ledger;
+        let set = LedgerSet::new(&plane);
+        let ops = Self { plane, set, config, clock, prompt_ledger, state: Mutex::new(State::default()) };
+        ops.rebuild()?;
+        Ok(ops)
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> &OpsConfig {
+        &self.config
+    }
+
+    /// The plane.
+    pub fn plane(&self) -> &Plane {
+        &self.plane
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Drops the aggregates and builds them again from the event store, the cost facts and the
+    /// plane's prompt entries.
+    pub fn rebuild(&self) -> Result<(), OpsError> {
+        let mut st = self.lock();
+        *st = State::default();
+        for name in self.set.list()? {
+            let name = name.to_string();
+            if !name.starts_with(EVENTS_PREFIX) {
+                continue;
+            }
+            let store = self.set.open_existing(&name)?;
+            let Some(tenant) = ledgers::tenant_of(store.as_ref())? else { continue };
+            self.load_tenant(&mut st, &tenant)?;
+        }
+        self.poll_prompts(&mut st)?;
+        Ok(())
+    }
+
+    /// Loads one tenant's events and cost facts, then projects missing cost facts.
+    fn load_tenant(&self, st: &mut State, tenant: &str) -> Result<(), OpsError> {
+        let (ev_name, cost_name, _) = ledgers::names(tenant);
+        let events = self.set.open(&ev_name)?;
+        let costs = self.set.open(&cost_name)?;
+        let view = st.tenants.entry(tenant.to_string()).or_default();
+        let mut last_seq = None;
+        ledgers::for_each(events.as_ref(), ledgers::tenant_query(tenant, &[event::OPS_EVENT], None), &mut |e| {
+            let (id, ev) = stored_event(&e)?;
+            view.apply_event(&id, &ev);
+            last_seq = Some(e.seq);
+            Ok(())
+        })?;
+        let mut projected: Option<u64> = None;
+        let q = ledgers::tenant_query(tenant, &[event::COST_FACT, event::COST_ADJUSTED], None);
+        ledgers::for_each(costs.as_ref(), q, &mut |e| {
+            let m = &e.metadata;
+            let usd = m.get("amount_usd").and_then(Value::as_f64).unwrap_or(0.0);
+            let ts = m.get("ts_ms").and_then(Value::as_i64).unwrap_or(0);
+            if e.event_type == event::COST_FACT {
+                projected = projected.max(m.get("event_seq").and_then(Value::as_u64));
+            }
+            view.apply_cost(ts, usd, attribution_of(m));
+            Ok(())
+        })?;
+        if last_seq.is_some() && projected < last_seq {
+            let after = projected;
+            let q = ledgers::tenant_query(tenant, &[event::OPS_EVENT], after);
+            let mut missing = Vec::new();
+            ledgers::for_each(events.as_ref(), q, &mut |e| {
+                missing.push(e);
+                Ok(())
+            })?;
+            tracing::warn!(tenant, count = missing.len(), "projecting cost facts an interrupted ingest left out");
+            let facts: Vec<NewEntry> = missing.iter().map(|e| cost_fact(tenant, e)).collect::<Result<_, _>>()?;
+            for f in costs.append_batch(facts)? {
+                view.apply_cost(
+                    f.metadata["ts_ms"].as_i64().unwrap_or(0),
+                    f.metadata["amount_usd"].as_f64().unwrap_or(0.0),
+                    attribution_of(&f.metadata),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores `events` for `tenant` (all or nothing): events whose `id` is already stored, or
+    /// repeats an earlier event of the batch, are counted as duplicates and not stored again.
+    pub fn ingest(&self, tenant: &str, events: Vec<Event>) -> Result<IngestReport, OpsError> {
+        let mut st = self.lock();
+        let (ev_name, cost_name, _) = ledgers::names(tenant);
+        let view = st.tenants.entry(tenant.to_string()).or_default();
+        let mut seen = HashSet::new();
+        let mut ids = Vec::with_capacity(events.len());
+        let mut fresh = Vec::new();
+        for e in events {
+            let id = e.field("id").map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_string);
+            ids.push(id.clone());
+            if view.knows(&id) || !seen.insert(id.clone()) {
+                continue;
+            }
+            fresh.push((id, e));
+        }
+        let report = IngestReport { accepted: fresh.len(), duplicates: ids.len() - fresh.len(), ids };
+        if fresh.is_empty() {
+            return Ok(report);
+        }
+        let entries: Vec<NewEntry> = fresh.iter().map(|(id, e)| event_entry(tenant, id, e)).collect();
+        let stored = self.set.open(&ev_name)?.append_batch(entries)?;
+        // Applied as soon as they are stored: a retry of this request is then a duplicate even
+        // if writing the cost facts fails (those are projected at the next open).
+        for (id, e) in &fresh {
+            view.apply_event(id, e);
+        }
+        let facts: Vec<NewEntry> = stored.iter().map(|e| cost_fact(tenant, e)).collect::<Result<_, _>>()?;
+        let facts = self.set.open(&cost_name)?.append_batch(facts)?;
+        for f in facts {
+            view.apply_cost(
+                f.metadata["ts_ms"].as_i64().unwrap_or(0),
+                f.metadata["amount_usd"].as_f64().unwrap_or(0.0),
+                attribution_of(&f.metadata),
+            );
+        }
+        Ok(report)
+    }
+
+    /// Appends a compensating `COST_ADJUSTED` entry of `amount_usd` (signed) for a stored event.
+    pub fn adjust(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        amount_usd: f64,
+        reason: &str,
+        actor: &str,
+    ) -> Result<AdjustReport, OpsError> {
+        let max = self.config.limits.max_cost_usd;
+        if !amount_usd.is_finite() || amount_usd == 0.0 || amount_usd.abs() > max {
+            return Err(OpsError::Usage(format!(
+                "amount_usd {amount_usd}: expected a non-zero finite number, at most {max} in absolute value"
+            )));
+        }
+        if reason.trim().is_empty() {
+            return Err(OpsError::Usage("reason: a non-empty reason is required".into()));
+        }
+        let mut st = self.lock();
+        let Some(view) = st.tenants.get_mut(tenant) else {
+            return Err(OpsError::Usage(format!("event_id {event_id:?}: no such event of tenant {tenant:?}")));
+        };
+        let Some(attr) = view.attribution(event_id).cloned() else {
+            return Err(OpsError::Usage(format!("event_id {event_id:?}: no such event of tenant {tenant:?}")));
+        };
+        let now = i64::try_from(self.clock.now_ms()).unwrap_or(i64::MAX);
+        let entry = NewEntry::new(event::COST_ADJUSTED)
+            .submission(event_id)
+            .decision("ADJUSTED")
+            .reason(reason)
+            .provenance(Provenance {
+                tenant_id: Some(tenant.into()),
+                agent_id: Some(attr.agent_id.clone()),
+                ..Provenance::default()
+            })
+            .meta("event_id", event_id)
+            .meta("amount_usd", amount_usd)
+            .meta("currency", "USD")
+            .meta("ts_ms", now)
+            .meta("workflow_id", attr.workflow_id.clone())
+            .meta("agent_id", attr.agent_id.clone())
+            .meta("budget_scope", attr.scope.clone())
+            .meta("actor", actor);
+        let (_, cost_name, _) = ledgers::names(tenant);
+        let stored = self.set.open(&cost_name)?.append(entry)?;
+        view.apply_cost(now, amount_usd, attr);
+        Ok(AdjustReport { entry_id: stored.id, event_id: event_id.to_string(), amount_usd })
+    }
+
+    /// Reads the plane's `PROMPT_RECEIVED`/`PROMPT_FAILED` entries after the cursor into the views.
+    fn poll_prompts(&self, st: &mut State) -> Result<(), OpsError> {
+        st.last_prompt_poll_ms = Some(self.clock.monotonic_ms());
+        let store = match self.set.open_existing(&self.prompt_ledger) {
+            Ok(s) => s,
+            Err(cp_kernel::LedgerError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let q = cp_kernel::LedgerQuery {
+            event_types: vec![event::PROMPT_RECEIVED.into(), event::PROMPT_FAILED.into()],
+            after_seq: st.prompt_cursor,
+            limit: Some(ledgers::PAGE),
+            ..cp_kernel::LedgerQuery::default()
+        };
+        let mut cursor = st.prompt_cursor;
+        let mut unattributed = 0;
+        ledgers::for_each(store.as_ref(), q, &mut |e| {
+            cursor = Some(e.seq);
+            match prompt_event(&e) {
+                Some((tenant, id, ev)) => {
+                    let v = st.tenants.entry(tenant).or_default();
+                    v.apply_event(&id, &ev);
+                    let attr = v.attribution(&id).cloned();
+                    if let Some(a) = attr {
+                        v.apply_cost(ev.ts_ms, ev.cost_usd, a);
+                    }
+                }
+                None => unattributed += 1,
+            }
+            Ok(())
+        })?;
+        if unattributed > 0 {
+            tracing::warn!(count = unattributed, "prompt entries without a tenant_id are in no tenant's view");
+        }
+        st.prompts_unattributed += unattributed;
+        st.prompt_cursor = cursor;
+        Ok(())
+    }
+
+    /// The state, with the prompt entries read when the poll interval has passed.
+    fn fresh(&self) -> Result<MutexGuard<'_, State>, OpsError> {
+        let mut st = self.lock();
+        let due = st
+            .last_prompt_poll_ms
+            .is_none_or(|t| self.clock.monotonic_ms().saturating_sub(t) >= self.config.views.prompt_poll_ms);
+        if due {
+            self.poll_prompts(&mut st)?;
+        }
+        Ok(st)
+    }
+
+    fn now(&self) -> i64 {
+        i64::try_from(self.clock.now_ms()).unwrap_or(i64::MAX)
+    }
+
+    /// The overview of a tenant.
+    pub fn overview(&self, tenant: &str, window_hours: u32, f: &Filter) -> Result<Overview, OpsError> {
+        let st = self.fresh()?;
+        let empty = TenantView::default();
+        Ok(st.tenants.get(tenant).unwrap_or(&empty).overview(self.now(), window_hours, f))
+    }
+
+    /// The newest failures of a tenant.
+    pub fn failures(&self, tenant: &str, limit: usize, f: &Filter) -> Result<Vec<FailureRow>, OpsError> {
+        let st = self.fresh()?;
+        Ok(st.tenants.get(tenant).map(|v| v.recent_failures(limit, f)).unwrap_or_default())
+    }
+
+    /// Spend, runs and failures per hour.
+    pub fn timeseries(&self, tenant: &str, window_hours: u32, f: &Filter) -> Result<Vec<HourPoint>, OpsError> {
+        let st = self.fresh()?;
+        let empty = TenantView::default();
+        Ok(st.tenants.get(tenant).unwrap_or(&empty).timeseries(self.now(), window_hours, f))
+    }
+
+    /// Spend per budget scope of every tenant in `[from_ms, to_ms]`.
+    pub fn spend_by_scope(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<BTreeMap<String, BTreeMap<String, f64>>, OpsError> {
+        let st = self.fresh()?;
+        Ok(st.tenants.iter().map(|(t, v)| (t.clone(), v.spend_by_scope(from_ms, to_ms))).collect())
+    }
+
+    /// Events applied per tenant (for the health check and `cpctl ops rebuild`).
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        self.lock().tenants.iter().map(|(t, v)| (t.clone(), v.events_applied())).collect()
+    }
+
+    /// Logs a policy waiver (`--dev`) to `HOT/governance`.
+    pub fn record_waiver(&self, policy_id: &str, reason: &str, actor: &str) -> Result<(), OpsError> {
+        let e = NewEntry::new(event::POLICY_WAIVED)
+            .decision("WAIVED")
+            .reason(reason)
+            .meta("policy_id", policy_id)
+            .meta("actor", actor);
+        self.set.open(cp_kernel::LedgerName::GOVERNANCE)?.append(e)?;
+        Ok(())
+    }
+
+    /// Logs a refused request to `HOT/governance` (`ACCESS_DENIED`).
+    pub fn record_denial(&self, reason: &str, actor: &str, tenant: Option<&str>) -> Result<(), OpsError> {
+        let e = NewEntry::new(event::ACCESS_DENIED)
+            .decision("DENY")
+            .reason(reason)
+            .provenance(Provenance { tenant_id: tenant.map(str::to_string), ..Provenance::default() })
+            .meta("policy_id", "ops.auth")
+            .meta("actor", actor);
+        self.set.open(cp_kernel::LedgerName::GOVERNANCE)?.append(e)?;
+        Ok(())
+    }
+
+    /// The ledger set (for the alert worker).
+    pub(crate) fn ledgers(&self) -> &LedgerSet {
+        &self.set
+    }
+}
+
+/// The `OPS_EVENT` entry of an event.
+fn event_entry(tenant: &str, id: &str, e: &Event) -> NewEntry {
+    NewEntry::new(event::OPS_EVENT)
+        .submission(id)
+        .decision(e.status.as_str())
+        .provenance(Provenance {
+            tenant_id: Some(tenant.to_string()),
+            agent_id: Some(e.agent_id.clone()),
+            trace_id: e.field("trace_id").map(str::to_string),
+            span_id: e.field("span_id").map(str::to_string),
+            ..Provenance::default()
+        })
+        .meta("event_id", id)
+        .meta("event", serde_json::to_value(e).unwrap_or(Value::Null))
+}
+
+/// The `COST_FACT` entry of a stored `OPS_EVENT` entry.
+fn cost_fact(tenant: &str, stored: &LedgerEntry) -> Result<NewEntry, OpsError> {
+    let (id, e) = stored_event(stored)?;
+    let mut n = NewEntry::new(event::COST_FACT)
+        .submission(&id)
+        .decision("RECORDED")
+        .provenance(Provenance {
+            tenant_id: Some(tenant.to_string()),
+            agent_id: Some(e.agent_id.clone()),
+            ..Provenance::default()
+        })
+        .meta("event_id", id)
+        .meta("event_seq", stored.seq)
+        .meta("amount_usd", e.cost_usd)
+        .meta("currency", "USD")
+        .meta("ts_ms", e.ts_ms)
+        .meta("workflow_id", e.workflow_id.clone())
+        .meta("agent_id", e.agent_id.clone())
+        .meta("budget_scope", e.field("budget_scope").unwrap_or("tenant"));
+    for k in ["run_id", "model_call_id", "provider", "model", "price_book_version"] {
+        if let Some(v) = e.field(k) {
+            n = n.meta(k, v);
+        }
+    }
+    if !e.tokens.is_empty() {
+        n = n.meta("tokens", json!(e.tokens));
+    }
+    Ok(n)
+}
+
+/// A plane prompt entry as an event of its tenant: (tenant, event id, event).
+fn prompt_event(e: &LedgerEntry) -> Option<(String, String, Event)> {
+    let tenant = e.tenant_id.clone()?;
+    let m = &e.metadata;
+    let failed = e.event_type == event::PROMPT_FAILED;
+    let ts: jiff::Timestamp = e.timestamp.parse().ok()?;
+    let mut fields = BTreeMap::new();
+    let request = m.get("request_id").and_then(Value::as_str).unwrap_or(&e.id).to_string();
+    fields.insert("run_id".to_string(), format!("prompt:{request}"));
+    fields.insert("model_call_id".to_string(), request);
+    for (k, src) in [
+        ("provider", "provider"),
+        ("model", "model"),
+        ("price_book_version", "price_book_version"),
+        ("error_type", "error_code"),
+    ] {
+        if let Some(v) = m.get(src).and_then(Value::as_str) {
+            fields.insert(k.to_string(), v.to_string());
+        }
+    }
+    if let Some(t) = &e.trace_id {
+        fields.insert("trace_id".into(), t.clone());
+    }
+    let ev = Event {
+        timestamp: format!("{ts:.3}"),
+        ts_ms: ts.as_millisecond(),
+        agent_id: e.agent_id.clone().unwrap_or_else(|| "prompt-router".into()),
+        workflow_id: "prompt-router".into(),
+        status: if failed { Status::Failure } else { Status::Success },
+        latency_ms: m.get("latency_ms").and_then(Value::as_u64).unwrap_or(0),
+        cost_usd: m.get("cost_micros").and_then(Value::as_u64).map_or(0.0, |c| c as f64 / 1e6),
+        fields,
+        tokens: BTreeMap::new(),
+    };
+    Some((tenant, format!("prompt:{}", e.id), ev))
+}
