@@ -10,6 +10,7 @@ mod auth_tenants;
 mod bounded_reads;
 mod budget_props;
 mod contract_governance;
+mod contract_pack;
 mod framework;
 mod ledger_checkpoint;
 mod ledger_columns;
