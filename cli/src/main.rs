@@ -24,6 +24,7 @@ mod ledger_check;
 mod ledger_ops;
 mod otel;
 mod plane;
+mod plane_migrate;
 mod plane_recover;
 mod quickstart;
 mod registries;

@@ -88,6 +88,26 @@ pub enum Cp2Error {
         #[source]
         source: Box<InstallError>,
     },
+    /// The directory is not a Control Plane v2 plane.
+    #[error("{} does not look like a Control Plane v2 plane (no Python ledgers with index.jsonl, no Python layout and receipts)", root.display())]
+    NotCp2Plane {
+        /// The directory.
+        root: PathBuf,
+    },
+    /// The new root exists and is not empty.
+    #[error("{} exists and is not empty; migrate into a new directory", root.display())]
+    TargetNotEmpty {
+        /// The directory.
+        root: PathBuf,
+    },
+    /// A Python ledger does not verify; nothing was created.
+    #[error("{path} does not verify: {defect}; nothing was migrated")]
+    LedgerBroken {
+        /// The ledger (relative to the old plane).
+        path: String,
+        /// The first bad line, with its entry id.
+        defect: String,
+    },
     /// The plane could not be opened.
     #[error(transparent)]
     Plane(#[from] cp_kernel::PlaneError),
@@ -108,6 +128,9 @@ impl Cp2Error {
             Self::MissingDependency { .. } => "G1_DEPENDENCY_MISSING",
             Self::Cycle { .. } => "G1_DEPENDENCY_CYCLE",
             Self::FrameworkRequired { .. } => "CP2_FRAMEWORK_REQUIRED",
+            Self::NotCp2Plane { .. } => "CP2_NOT_A_V2_PLANE",
+            Self::TargetNotEmpty { .. } => "CP2_TARGET_NOT_EMPTY",
+            Self::LedgerBroken { .. } => "CP2_LEDGER_BROKEN",
             Self::Install { source, .. } => source.code(),
         }
     }
