@@ -285,3 +285,42 @@ mod migrate {
         assert!(!new.exists());
     }
 }
+
+#[test]
+fn the_v2_ho1_package_installs_and_its_pack_contract_routes_through_the_mock() {
+    use cp_installer::cp2::testkit::cp2_ho1_package;
+    use cp_kernel::testkit::{router_test_configs, test_secret, write_router_configs};
+    use cp_kernel::{PromptRouter, RequestFile, RouterOptions};
+    let tp = plane();
+    let d = tp.dir.path().join("v2");
+    let mut archives = write_cp2_set(&d);
+    archives.push(cp2_ho1_package().write(&d));
+    let r = install_cp2_set(&tp.plane, &archives, &compat()).unwrap();
+    let ho1 = r.packages.iter().find(|p| p.package_id == "PKG-HO1-001").unwrap();
+    assert_eq!(ho1.layer, 2, "dependency depth below PKG-KERNEL-001");
+    for g in run_gates(&tp.plane, &[]).unwrap() {
+        assert_eq!(g.status, GateStatus::Pass, "{g:#?}");
+    }
+    let (rc, b, p) = router_test_configs();
+    write_router_configs(&tp, &rc, &b, &p);
+    let router = PromptRouter::open(&tp.plane, RouterOptions::new().auth_secret(test_secret())).unwrap();
+    let (token, _) = router.issue_token("agent", &["agent".into()], "acme", None).unwrap();
+    let req = serde_json::json!({"contract": "HO1/contracts/execute.json", "context": "ctx", "input": {"text": "go"},
+                                 "provenance": {"tenant_id": "acme", "session_id": "s1"}});
+    let path = tp.dir.path().join("req.json");
+    std::fs::write(&path, serde_json::to_vec(&req).unwrap()).unwrap();
+    let routed =
+        router.authorize_route_request(&tp.plane, RequestFile::read(&tp.plane, &path).unwrap(), Some(token)).unwrap();
+    assert!(routed.contract_source.governed);
+    assert!(routed.prompt.contract.prompt_template.starts_with("[PRM-EXECUTE-001]"));
+    router.route(routed.prompt).unwrap();
+    let sent = router
+        .store()
+        .query(&LedgerQuery::default())
+        .unwrap()
+        .into_iter()
+        .rfind(|e| e.event_type == "PROMPT_SENT")
+        .unwrap();
+    assert_eq!(sent.metadata["prompt_pack_id"], "PRM-EXECUTE-001");
+    assert!(sent.metadata["prompt_pack_sha256"].as_str().unwrap().starts_with("sha256:"));
+}
