@@ -111,16 +111,17 @@ pub enum Cp2Error {
     /// The plane could not be opened.
     #[error(transparent)]
     Plane(#[from] cp_kernel::PlaneError),
-    /// The plane's schemas or receipts could not be read.
+    /// The plane's schemas, receipts, policy, frameworks or ledgers could not be read or
+    /// written (the kernel's message).
     #[error("{0}")]
-    Plane2(String),
+    Read(String),
 }
 
 impl Cp2Error {
     /// Stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Io(_) | Self::Plane(_) | Self::Plane2(_) => "IO",
+            Self::Io(_) | Self::Plane(_) | Self::Read(_) => "IO",
             Self::Archive { source, .. } => source.code(),
             Self::Manifest { .. } => "CP2_MANIFEST_INVALID",
             Self::Sequence { .. } => "CP2_SEQUENCE_INVALID",

@@ -106,7 +106,7 @@ fn native_name(stem: &str) -> String {
 
 fn verify_all(old: &Path, ledgers: &[(String, String)]) -> Result<(), Cp2Error> {
     for (rel, _) in ledgers {
-        let report = cp2::verify_file(&old.join(rel)).map_err(|e| Cp2Error::Plane2(e.to_string()))?;
+        let report = cp2::verify_file(&old.join(rel)).map_err(|e| Cp2Error::Read(e.to_string()))?;
         if let Some(d) = report.first_bad {
             return Err(Cp2Error::LedgerBroken { path: rel.clone(), defect: d.message });
         }
@@ -126,10 +126,10 @@ pub fn migrate_cp2_plane(old: &Path, new_root: &Path) -> Result<MigrateReport, C
     verify_all(old, &ledgers)?;
     let plane = Plane::init(new_root, PlaneConfig::default())?;
     let opts = InstallOptions {
-        pinned: builtin_pins().map_err(|e| Cp2Error::Plane2(e.to_string()))?,
+        pinned: builtin_pins().map_err(|e| Cp2Error::Read(e.to_string()))?,
         ..InstallOptions::default()
     };
-    let sources = builtin_sources().map_err(|e| Cp2Error::Plane2(e.to_string()))?;
+    let sources = builtin_sources().map_err(|e| Cp2Error::Read(e.to_string()))?;
     let boot = Installer::new(&plane).install_bootstrap(&sources, &opts, &mut |_| {}).map_err(|e| {
         Cp2Error::Install { package: "(bootstrap)".into(), archive: sources.clone(), source: Box::new(e) }
     })?;
@@ -155,9 +155,9 @@ pub fn migrate_cp2_plane(old: &Path, new_root: &Path) -> Result<MigrateReport, C
 }
 
 fn import_one(plane: &Plane, old: &Path, rel: &str, name: &str) -> Result<MigratedLedger, Cp2Error> {
-    let ledger = LedgerName::parse(name).map_err(|e| Cp2Error::Plane2(e.to_string()))?;
-    let store = LedgerSet::new(plane).open(&ledger.to_string()).map_err(|e| Cp2Error::Plane2(e.to_string()))?;
-    let r = cp2::import(&old.join(rel), &*store).map_err(|e| Cp2Error::Plane2(e.to_string()))?;
+    let ledger = LedgerName::parse(name).map_err(|e| Cp2Error::Read(e.to_string()))?;
+    let store = LedgerSet::new(plane).open(&ledger.to_string()).map_err(|e| Cp2Error::Read(e.to_string()))?;
+    let r = cp2::import(&old.join(rel), &*store).map_err(|e| Cp2Error::Read(e.to_string()))?;
     let link = NewEntry::new(event::CP2_IMPORTED)
         .decision("ALLOW")
         .reason(format!("{} entries imported from the Control Plane v2 ledger {rel}", r.imported))
@@ -168,7 +168,7 @@ fn import_one(plane: &Plane, old: &Path, rel: &str, name: &str) -> Result<Migrat
         .meta("last_seq", r.last_seq.map_or(Value::Null, Value::from))
         .meta("policy_id", "cp2.migrate")
         .meta("actor", "operator");
-    let written = store.append(link).map_err(|e| Cp2Error::Plane2(e.to_string()))?;
+    let written = store.append(link).map_err(|e| Cp2Error::Read(e.to_string()))?;
     Ok(MigratedLedger {
         source: rel.to_string(),
         ledger: ledger.to_string(),
@@ -231,8 +231,8 @@ fn verdict(plane: &Plane, schemas: &SchemaSet, fw: &FrameworkSet, old: &Path, re
 }
 
 fn inventory(plane: &Plane, old: &Path) -> Result<(Vec<String>, Vec<LeftFile>), Cp2Error> {
-    let schemas = plane_schemas(plane).map_err(|e| Cp2Error::Plane2(e.to_string()))?;
-    let fw = FrameworkSet::load(plane, &schemas, &[]).map_err(|e| Cp2Error::Plane2(e.to_string()))?;
+    let schemas = plane_schemas(plane).map_err(|e| Cp2Error::Read(e.to_string()))?;
+    let fw = FrameworkSet::load(plane, &schemas, &[]).map_err(|e| Cp2Error::Read(e.to_string()))?;
     let (files, other) = fsx::walk_files(old)?;
     let mut carried = Vec::new();
     let mut left: Vec<LeftFile> =
