@@ -30,6 +30,7 @@ mod ledger_ops;
 mod ops;
 mod otel;
 mod plane;
+mod plane_migrate;
 mod plane_recover;
 mod quickstart;
 mod read_access;

@@ -1,4 +1,4 @@
-//! `cpctl plane init|info|recover`.
+//! `cpctl plane init|info|recover|migrate`.
 
 use clap::Subcommand;
 use serde::Serialize;
@@ -23,6 +23,12 @@ pub(crate) enum PlaneCmd {
     Info,
     #[command(flatten)]
     Recover(plane_recover::RecoverCmd),
+    /// Migrate a plane installed by Control Plane v2 (the Python system) into a new native plane
+    /// at --root: ledgers verified and imported (linked to the Python chain's last hash),
+    /// governed documents carried into a package installed through the gates, a report of what
+    /// was carried and left. The old plane is never modified.
+    #[command(after_help = "Example:\n  cpctl --root ./cp-root plane migrate --from-cp2 ./old-cp2-plane")]
+    Migrate(crate::plane_migrate::MigrateArgs),
 }
 
 #[derive(Debug, Serialize)]
@@ -56,12 +62,14 @@ struct Info {
 pub(crate) fn run(s: &Settings, c: PlaneCmd) -> CmdResult {
     match c {
         PlaneCmd::Init { plane_id } => {
+            s.refuse_cp2()?;
             let existed = s.root.join(Tier::Hot.dir_name()).is_dir();
             let p = Plane::init(&s.root, PlaneConfig { plane_id, ..PlaneConfig::default() })?;
             info(s, &p, Some(!existed))
         }
         PlaneCmd::Info => info(s, &s.plane()?, None),
         PlaneCmd::Recover(c) => plane_recover::run(s, c),
+        PlaneCmd::Migrate(a) => crate::plane_migrate::run(s, a),
     }
 }
 

@@ -314,7 +314,7 @@ fn cp2(e: &crate::cp2::Cp2Error) -> Option<u8> {
         E::Io(_) => Some(IO),
         E::Install { source, .. } => install(source),
         E::Plane(p) => plane(p),
-        E::Plane2(_) => None,
+        E::Read(_) => None,
         _ => Some(NO),
     }
 }

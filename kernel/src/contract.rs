@@ -9,7 +9,15 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::package::receipt::current_owners;
+use crate::plane::Plane;
 use crate::schema::{DocumentError, SchemaSet};
+
+/// Directory (inside a tier) of prompt packs, and their file extension.
+pub const PROMPT_PACKS_DIR: &str = "prompt_packs";
+
+/// File extension of a prompt pack.
+pub const PROMPT_PACK_EXT: &str = "txt";
 
 /// Name of the schema every contract is validated against.
 pub const PROMPT_CONTRACT_SCHEMA: &str = "prompt_contract";
@@ -26,8 +34,15 @@ pub struct PromptContract {
     #[serde(default)]
     pub description: String,
     /// The prompt text; `{{context}}` is replaced by the assembled context and `{{input.KEY}}`
-    /// by the request input's top-level string values.
+    /// by the request input's top-level string values. A contract has either this or
+    /// `prompt_pack_id` (the schema allows exactly one); for a pack contract it holds the pack's
+    /// text once resolved ([`PromptContract::load_in_plane`]).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub prompt_template: String,
+    /// `PRM-…` id of the prompt pack holding the template (the Control Plane v2 form): the text
+    /// is the governed file `<tier>/prompt_packs/<id>.txt` of the contract's tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_pack_id: Option<String>,
     /// JSON Schema the request input must satisfy before anything is sent.
     #[serde(default = "empty_object_schema")]
     pub input_schema: Value,
@@ -94,6 +109,51 @@ impl PromptContract {
     /// Loads and validates a contract file.
     pub fn load(schemas: &SchemaSet, path: &Path) -> Result<Self, DocumentError> {
         schemas.load_document(PROMPT_CONTRACT_SCHEMA, path)
+    }
+
+    /// Loads a contract of the plane and, for a `prompt_pack_id` contract, reads the pack's text
+    /// into `prompt_template`. The pack is `<tier>/prompt_packs/<id>.txt` of the tier the
+    /// contract lives in; it must be owned by an installed package and match its recorded hash
+    /// (a governed file), else the contract is refused.
+    pub fn load_in_plane(plane: &Plane, schemas: &SchemaSet, path: &Path) -> Result<Self, DocumentError> {
+        let mut c = Self::load(schemas, path)?;
+        c.resolve_pack(plane, path)?;
+        Ok(c)
+    }
+
+    /// Resolves `prompt_pack_id` (see [`PromptContract::load_in_plane`]); nothing for an inline
+    /// template.
+    pub fn resolve_pack(&mut self, plane: &Plane, contract_path: &Path) -> Result<(), DocumentError> {
+        let Some(id) = self.prompt_pack_id.clone() else { return Ok(()) };
+        let refuse = |message: String| DocumentError::Decode { path: contract_path.to_path_buf(), message };
+        let tier = plane
+            .relative(contract_path)
+            .and_then(|r| r.split('/').next().map(str::to_string))
+            .ok_or_else(|| refuse(format!("prompt_pack_id {id}: the contract is not inside the plane")))?;
+        let rel = format!("{tier}/{PROMPT_PACKS_DIR}/{id}.{PROMPT_PACK_EXT}");
+        let owners = current_owners(plane).map_err(|e| refuse(format!("prompt_pack_id {id}: {e}")))?;
+        let Some(row) = owners.get(&rel) else {
+            return Err(refuse(format!(
+                "prompt_pack_id {id}: {rel} is not a governed file (no installed package owns it)"
+            )));
+        };
+        let file = plane.resolve(&rel).map_err(|e| refuse(format!("prompt_pack_id {id}: {e}")))?;
+        let bytes = crate::fsx::read(&file)?;
+        let actual = crate::hashing::sha256_prefixed(&bytes);
+        if actual != row.sha256 {
+            return Err(refuse(format!(
+                "prompt_pack_id {id}: {rel} is {actual}, but {} installed {}",
+                row.package_id, row.sha256
+            )));
+        }
+        self.prompt_template =
+            String::from_utf8(bytes).map_err(|_| refuse(format!("prompt_pack_id {id}: {rel} is not UTF-8")))?;
+        Ok(())
+    }
+
+    /// `sha256:` of the resolved prompt pack text (`None` for an inline template).
+    pub fn prompt_pack_sha256(&self) -> Option<String> {
+        self.prompt_pack_id.as_ref().map(|_| crate::hashing::sha256_prefixed(self.prompt_template.as_bytes()))
     }
 
     /// SHA-256 (hex) of the contract's canonical JSON: part of the attention cache key.

@@ -152,7 +152,10 @@ pub use hashing::{is_sha256_prefixed, sha256_hex, sha256_prefixed};
 pub use signing::{KeyPairFile, PublicKeyFile, SigningError};
 
 // Prompt contracts.
-pub use contract::{Boundary, PROMPT_CONTRACT_SCHEMA, PromptContract, RequiredContext, RequiredLedgerQuery};
+pub use contract::{
+    Boundary, PROMPT_CONTRACT_SCHEMA, PROMPT_PACK_EXT, PROMPT_PACKS_DIR, PromptContract, RequiredContext,
+    RequiredLedgerQuery,
+};
 
 // Attention: the service, its config and templates, the stage configs.
 pub use attention::stages::{

@@ -401,6 +401,7 @@ pub fn test_contract() -> crate::PromptContract {
         version: "1.0.0".into(),
         description: String::new(),
         prompt_template: "Context: {{context}}\nQuestion: {{input.question}}".into(),
+        prompt_pack_id: None,
         input_schema: json!({"type": "object", "required": ["question"],
             "properties": {"question": {"type": "string", "minLength": 1}}, "additionalProperties": false}),
         output_schema: Some(

@@ -46,3 +46,36 @@ fn the_json_error_carries_the_cp2_plane_code() {
     let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert!(text.contains("\"CP2_PLANE\""), "{text}");
 }
+
+#[test]
+fn cpctl_plane_migrate_gives_a_native_plane_and_leaves_the_old_one_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old");
+    write_cp2_plane(&old);
+    let before = tree_hash(&old, &[]);
+    let new = dir.path().join("new");
+    let cpctl = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cpctl"))
+            .arg("--root")
+            .arg(&new)
+            .args(args)
+            .env_remove("CONTROL_PLANE_ROOT")
+            .output()
+            .unwrap()
+    };
+    let o = cpctl(&["plane", "migrate", "--from-cp2", old.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("ledger HOT/ledger/packages.jsonl → HOT/cp2_packages: 12 entries"), "{out}");
+    assert!(out.contains("carried 8 files as PKG-CP2-MIGRATED-001 1.0.0"), "{out}");
+    assert!(out.contains("left HOT/kernel/genesis.py: Python code"), "{out}");
+    assert_eq!(tree_hash(&old, &[]), before, "the v2 plane was modified");
+    let g = cpctl(&["gates", "--all"]);
+    assert_eq!(g.status.code(), Some(0), "{}", String::from_utf8_lossy(&g.stdout));
+    let v = cpctl(&["ledger", "verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", String::from_utf8_lossy(&v.stdout));
+    // Migrating again into the same (now non-empty) root is refused.
+    let again = cpctl(&["plane", "migrate", "--from-cp2", old.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists and is not empty"));
+}

@@ -88,19 +88,40 @@ pub enum Cp2Error {
         #[source]
         source: Box<InstallError>,
     },
+    /// The directory is not a Control Plane v2 plane.
+    #[error("{} does not look like a Control Plane v2 plane (no Python ledgers with index.jsonl, no Python layout and receipts)", root.display())]
+    NotCp2Plane {
+        /// The directory.
+        root: PathBuf,
+    },
+    /// The new root exists and is not empty.
+    #[error("{} exists and is not empty; migrate into a new directory", root.display())]
+    TargetNotEmpty {
+        /// The directory.
+        root: PathBuf,
+    },
+    /// A Python ledger does not verify; nothing was created.
+    #[error("{path} does not verify: {defect}; nothing was migrated")]
+    LedgerBroken {
+        /// The ledger (relative to the old plane).
+        path: String,
+        /// The first bad line, with its entry id.
+        defect: String,
+    },
     /// The plane could not be opened.
     #[error(transparent)]
     Plane(#[from] cp_kernel::PlaneError),
-    /// The plane's schemas or receipts could not be read.
+    /// The plane's schemas, receipts, policy, frameworks or ledgers could not be read or
+    /// written (the kernel's message).
     #[error("{0}")]
-    Plane2(String),
+    Read(String),
 }
 
 impl Cp2Error {
     /// Stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Io(_) | Self::Plane(_) | Self::Plane2(_) => "IO",
+            Self::Io(_) | Self::Plane(_) | Self::Read(_) => "IO",
             Self::Archive { source, .. } => source.code(),
             Self::Manifest { .. } => "CP2_MANIFEST_INVALID",
             Self::Sequence { .. } => "CP2_SEQUENCE_INVALID",
@@ -108,6 +129,9 @@ impl Cp2Error {
             Self::MissingDependency { .. } => "G1_DEPENDENCY_MISSING",
             Self::Cycle { .. } => "G1_DEPENDENCY_CYCLE",
             Self::FrameworkRequired { .. } => "CP2_FRAMEWORK_REQUIRED",
+            Self::NotCp2Plane { .. } => "CP2_NOT_A_V2_PLANE",
+            Self::TargetNotEmpty { .. } => "CP2_TARGET_NOT_EMPTY",
+            Self::LedgerBroken { .. } => "CP2_LEDGER_BROKEN",
             Self::Install { source, .. } => source.code(),
         }
     }

@@ -9,6 +9,7 @@
 //!   registries merged, Python-only config documents relocated) plus the record of what was
 //!   derived, written into the `INSTALLED` entry.
 //! * `set` — a whole v2 set installed through the ordinary install transaction and gates.
+//! * `migrate` — a Python-installed plane into a new native plane.
 //! * `plane` — detection of a Python-installed plane for read-only commands.
 //!
 //! Never does: modify a v2 archive or plane, waive anything without `--cp2-compat`, or install a
@@ -17,6 +18,7 @@
 mod convert;
 mod error;
 mod manifest;
+mod migrate;
 mod plane;
 mod sequence;
 mod set;
@@ -26,6 +28,7 @@ pub mod testkit;
 pub use convert::RELOCATED_CONFIG_DIR;
 pub use error::Cp2Error;
 pub use manifest::{Cp2Manifest, read_cp2_manifest};
+pub use migrate::{LeftFile, MIGRATED_PACKAGE, MIGRATION_REPORT, MigrateReport, MigratedLedger, migrate_cp2_plane};
 pub use plane::{Cp2PlaneSigns, detect_cp2_plane};
 pub use sequence::{LayerSource, SEQUENCE_FILE};
 pub use set::{Cp2InstallReport, Cp2Options, Cp2Package, DEFAULT_GENESIS_FRAMEWORK, install_cp2_set};

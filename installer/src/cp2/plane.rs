@@ -72,10 +72,40 @@ fn receipt_sign(root: &Path) -> Option<String> {
 /// The v2 signs of `root`, or `None` for anything else (a native plane, not a plane).
 pub fn detect_cp2_plane(root: &Path) -> Option<Cp2PlaneSigns> {
     let ledger = ledger_sign(root);
-    let (layout, receipt) = (layout_sign(root), receipt_sign(root));
+    let layout = layout_sign(root);
+    // Receipts are read only when another sign is there (a native plane pays two stats and one
+    // small read per command).
+    let receipt = if ledger.is_some() || layout.is_some() { receipt_sign(root) } else { None };
     if ledger.is_none() && (layout.is_none() || receipt.is_none()) {
         return None;
     }
     let signs: Vec<String> = [ledger, layout, receipt].into_iter().flatten().collect();
     Some(Cp2PlaneSigns { root: root.to_path_buf(), signs })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_ambiguous_sign_is_not_a_v2_plane_but_the_ledger_or_two_signs_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        assert_eq!(detect_cp2_plane(root), None);
+        fsx::create_dir_all(root.join("HOT/config")).unwrap();
+        fsx::write(root.join(LAYOUT_PATH), r#"{"tiers": {"HOT": {"path": "HOT"}}}"#).unwrap();
+        assert_eq!(detect_cp2_plane(root), None, "a damaged layout alone is repaired, not migrated");
+        fsx::create_dir_all(root.join("HOT/installed/PKG-A-001")).unwrap();
+        fsx::write(root.join("HOT/installed/PKG-A-001/receipt.json"), r#"{"package_id": "PKG-A-001"}"#).unwrap();
+        assert_eq!(detect_cp2_plane(root).map(|s| s.signs.len()), Some(2));
+        let only_ledger = tempfile::tempdir().unwrap();
+        let l = only_ledger.path().join("HOT/ledger");
+        fsx::create_dir_all(&l).unwrap();
+        fsx::write(l.join("governance.jsonl"), "").unwrap();
+        assert_eq!(detect_cp2_plane(only_ledger.path()), None, "no index.jsonl: could be a native JSONL ledger");
+        fsx::write(l.join("index.jsonl"), "").unwrap();
+        let s = detect_cp2_plane(only_ledger.path()).unwrap();
+        assert!(s.message().starts_with("CP2_PLANE: "), "{}", s.message());
+        assert!(s.message().contains("cpctl plane migrate --from-cp2"), "{}", s.message());
+    }
 }

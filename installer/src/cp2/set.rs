@@ -81,7 +81,7 @@ struct Member {
 }
 
 fn read_members(archives: &[PathBuf], plane: &Plane) -> Result<BTreeMap<String, Member>, Cp2Error> {
-    let caps = InstallConfig::for_plane(plane).map_err(|e| Cp2Error::Plane2(e.to_string()))?.archive;
+    let caps = InstallConfig::for_plane(plane).map_err(|e| Cp2Error::Read(e.to_string()))?.archive;
     let mut out: BTreeMap<String, Member> = BTreeMap::new();
     for a in archives {
         let read = read_archive_with(a, &caps, None, false)
@@ -117,15 +117,15 @@ pub fn install_cp2_set(plane: &Plane, archives: &[PathBuf], opts: &Cp2Options) -
         Some(p) => Sequence::load(p)?,
         None => Sequence::default(),
     };
-    let receipts = load_receipts(plane).map_err(|e| Cp2Error::Plane2(e.to_string()))?;
+    let receipts = load_receipts(plane).map_err(|e| Cp2Error::Read(e.to_string()))?;
     let installed: BTreeMap<String, u32> = receipts.values().map(|r| (r.package_id.clone(), r.layer)).collect();
     let nodes: Vec<Node<'_>> = members
         .values()
         .map(|m| Node { id: &m.manifest.package_id, layer: m.manifest.layer, deps: &m.manifest.dependencies })
         .collect();
     let placed = order(&nodes, &seq, &installed)?;
-    let schemas = plane_schemas(plane).map_err(|e| Cp2Error::Plane2(e.to_string()))?;
-    let policy = GovernancePolicy::for_plane(plane, &schemas).map_err(|e| Cp2Error::Plane2(e.to_string()))?;
+    let schemas = plane_schemas(plane).map_err(|e| Cp2Error::Read(e.to_string()))?;
+    let policy = GovernancePolicy::for_plane(plane, &schemas).map_err(|e| Cp2Error::Read(e.to_string()))?;
     for (id, layer, _) in &placed {
         if members[id].manifest.framework_id.is_none() && !policy.genesis.layers.contains(layer) {
             return Err(Cp2Error::FrameworkRequired { package: id.clone(), layer: *layer });
@@ -152,8 +152,8 @@ fn install_in_order(
     for (id, layer, source) in placed {
         // Re-read: earlier packages of the set may have shipped schemas and configuration.
         let plane = Plane::open(plane.root())?;
-        let schemas = plane_schemas(&plane).map_err(|e| Cp2Error::Plane2(e.to_string()))?;
-        let caps = InstallConfig::for_plane(&plane).map_err(|e| Cp2Error::Plane2(e.to_string()))?.archive;
+        let schemas = plane_schemas(&plane).map_err(|e| Cp2Error::Read(e.to_string()))?;
+        let caps = InstallConfig::for_plane(&plane).map_err(|e| Cp2Error::Read(e.to_string()))?.archive;
         let m = &members[id];
         let plan = Plan { layer: *layer, layer_source: *source, framework_default: Some(&opts.genesis_framework) };
         let conv = convert(&m.archive, &m.manifest, &plan, &plane, &schemas, &caps, work)?;
@@ -167,7 +167,7 @@ fn install_in_order(
             .install_archive(&conv.archive, Some(id), &iopts)
             .map_err(|e| Cp2Error::Install { package: id.clone(), archive: m.archive.clone(), source: Box::new(e) })?;
         let waived_paths = load_receipts(&plane)
-            .map_err(|e| Cp2Error::Plane2(e.to_string()))?
+            .map_err(|e| Cp2Error::Read(e.to_string()))?
             .get(id)
             .map(|r| r.waivers.iter().map(|w| w.path.clone()).collect())
             .unwrap_or_default();

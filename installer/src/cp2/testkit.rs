@@ -201,6 +201,20 @@ pub const CP2_CONTRACTS: [(&str, &str, &str); 4] = [
     ("synthesize.json", "PRC-SYNTHESIZE-001", "PRM-SYNTHESIZE-001"),
 ];
 
+/// The v2 HO1 package: four prompt contracts (classify, consolidate, execute, synthesize)
+/// with their prompt packs.
+pub fn cp2_ho1_package() -> Cp2FixturePackage {
+    let mut ho1 = Cp2FixturePackage::new("PKG-HO1-001", "SPEC-CORE-001").framework("FMWK-000").dep("PKG-KERNEL-001");
+    for (file, contract, pack) in CP2_CONTRACTS {
+        ho1 = ho1.file(&format!("HO1/contracts/{file}"), cp2_contract(contract, pack), "contract").file(
+            &format!("HO1/prompt_packs/{pack}.txt"),
+            cp2_prompt_pack(pack),
+            "prompt_pack",
+        );
+    }
+    ho1
+}
+
 /// A v2 prompt contract: `prompt_pack_id` instead of an inline template.
 pub fn cp2_contract(contract_id: &str, pack_id: &str) -> String {
     let v = json!({

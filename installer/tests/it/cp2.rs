@@ -181,3 +181,146 @@ fn cp_install_cp2_refuses_by_default_and_installs_with_cp2_compat() {
         assert_eq!(g.status, GateStatus::Pass, "{g:#?}");
     }
 }
+
+mod migrate {
+    use cp_installer::cp2::testkit::{CP2_CONTRACTS, write_cp2_plane};
+    use cp_installer::cp2::{MIGRATED_PACKAGE, MIGRATION_REPORT, migrate_cp2_plane};
+    use cp_kernel::testkit::{test_secret, tree_hash};
+    use cp_kernel::{
+        GateStatus, LedgerQuery, LedgerSet, LimitConfig, Plane, PromptRouter, RequestFile, RouterOptions, ScopeKey,
+        ScopeKind, run_gates, verify_store,
+    };
+    use serde_json::json;
+
+    #[test]
+    fn a_v2_plane_migrates_into_a_native_plane_whose_gates_pass_history_verifies_and_contracts_route() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("old");
+        let (packages_head, governance_head) = write_cp2_plane(&old);
+        let before = tree_hash(&old, &[]);
+        let new = dir.path().join("new");
+        let r = migrate_cp2_plane(&old, &new).unwrap();
+        assert_eq!(tree_hash(&old, &[]), before, "the v2 plane was modified");
+
+        // Gates pass on the new plane.
+        let plane = Plane::open(&new).unwrap();
+        for g in run_gates(&plane, &[]).unwrap() {
+            assert_eq!(g.status, GateStatus::Pass, "{g:#?}");
+        }
+        // History: imported, verifiable, linked to the Python chain's last hash.
+        let heads: Vec<(&str, &str)> = r.ledgers.iter().map(|l| (l.ledger.as_str(), l.source.as_str())).collect();
+        assert_eq!(
+            heads,
+            vec![
+                ("HOT/cp2_governance", "HOT/ledger/governance.jsonl"),
+                ("HOT/cp2_packages", "HOT/ledger/packages.jsonl")
+            ]
+        );
+        for (l, head) in r.ledgers.iter().zip([&governance_head, &packages_head]) {
+            assert_eq!(l.source_head.as_deref(), Some(head.as_str()));
+            let store = LedgerSet::new(&plane).open(&l.ledger).unwrap();
+            assert!(verify_store(&*store).unwrap().ok);
+            let entries = store.query(&LedgerQuery::default()).unwrap();
+            assert_eq!(entries.len() as u64, l.imported + 1);
+            // The Python chain, end to end, inside the native one.
+            let mut prev = String::new();
+            for e in &entries[..entries.len() - 1] {
+                assert_eq!(e.metadata["cp2"]["previous_hash"], json!(prev));
+                prev = e.metadata["cp2"]["entry_hash"].as_str().unwrap().to_string();
+            }
+            let link = entries.last().unwrap();
+            assert_eq!(link.event_type, "CP2_IMPORTED");
+            assert_eq!(link.seq, l.link_seq);
+            assert_eq!(link.metadata["source_head"], json!(prev));
+        }
+        // Carried and left, with reasons.
+        for (file, _, pack) in CP2_CONTRACTS {
+            assert!(r.carried.contains(&format!("HO1/contracts/{file}")), "{:?}", r.carried);
+            assert!(r.carried.contains(&format!("HO1/prompt_packs/{pack}.txt")), "{:?}", r.carried);
+        }
+        let reason = |p: &str| r.left.iter().find(|l| l.path == p).map(|l| l.reason.clone()).unwrap_or_default();
+        assert!(reason("HOT/kernel/genesis.py").starts_with("Python code"));
+        assert!(reason("HOT/FMWK-000_Control_Plane_Governance/manifest.yaml").contains("native plane's FMWK-000"));
+        assert!(reason("HOT/config/layout.json").starts_with("Python layout"));
+        assert!(reason("HOT/installed/PKG-KERNEL-001/receipt.json").starts_with("Python receipt"));
+        assert_eq!(r.package.as_ref().unwrap().package_id, MIGRATED_PACKAGE);
+        assert!(new.join(MIGRATION_REPORT).is_file());
+
+        // A carried v2 contract routes through the mock with its prompt pack.
+        let router = PromptRouter::open(&plane, RouterOptions::new().auth_secret(test_secret())).unwrap();
+        let (token, _) = router.issue_token("migrator", &["operator".into()], "acme", None).unwrap();
+        let scope = ScopeKey::new(ScopeKind::Session, "acme", "s1");
+        let limit: LimitConfig = router.budgeter().config().defaults.session;
+        router.allocate(&token, &scope, limit).unwrap();
+        let req = json!({"contract": "HO1/contracts/classify.json", "context": "migrated", "input": {"text": "hi"},
+                         "provenance": {"tenant_id": "acme", "session_id": "s1"}});
+        let path = dir.path().join("req.json");
+        std::fs::write(&path, serde_json::to_vec(&req).unwrap()).unwrap();
+        let doc = RequestFile::read(&plane, &path).unwrap();
+        let routed = router.authorize_route_request(&plane, doc, Some(token)).unwrap();
+        assert!(routed.contract_source.governed);
+        router.route(routed.prompt).unwrap();
+        let sent = router
+            .store()
+            .query(&LedgerQuery::default())
+            .unwrap()
+            .into_iter()
+            .rfind(|e| e.event_type == "PROMPT_SENT")
+            .unwrap();
+        assert_eq!(sent.metadata["prompt_pack_id"], "PRM-CLASSIFY-001");
+    }
+
+    #[test]
+    fn a_broken_v2_ledger_is_reported_with_line_and_id_and_nothing_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("old");
+        write_cp2_plane(&old);
+        let f = old.join("HOT/ledger/packages.jsonl");
+        let text = std::fs::read_to_string(&f).unwrap().replacen("install PKG-KERNEL-001", "install PKG-EVIL-001", 1);
+        std::fs::write(&f, text).unwrap();
+        let new = dir.path().join("new");
+        let e = migrate_cp2_plane(&old, &new).unwrap_err();
+        assert_eq!(e.code(), "CP2_LEDGER_BROKEN");
+        assert!(e.to_string().contains("HOT/ledger/packages.jsonl does not verify: line 3 (id LED-00001002)"), "{e}");
+        assert!(!new.exists());
+    }
+}
+
+#[test]
+fn the_v2_ho1_package_installs_and_its_pack_contract_routes_through_the_mock() {
+    use cp_installer::cp2::testkit::cp2_ho1_package;
+    use cp_kernel::testkit::{router_test_configs, test_secret, write_router_configs};
+    use cp_kernel::{PromptRouter, RequestFile, RouterOptions};
+    let tp = plane();
+    let d = tp.dir.path().join("v2");
+    let mut archives = write_cp2_set(&d);
+    archives.push(cp2_ho1_package().write(&d));
+    let r = install_cp2_set(&tp.plane, &archives, &compat()).unwrap();
+    let ho1 = r.packages.iter().find(|p| p.package_id == "PKG-HO1-001").unwrap();
+    assert_eq!(ho1.layer, 2, "dependency depth below PKG-KERNEL-001");
+    for g in run_gates(&tp.plane, &[]).unwrap() {
+        assert_eq!(g.status, GateStatus::Pass, "{g:#?}");
+    }
+    let (rc, b, p) = router_test_configs();
+    write_router_configs(&tp, &rc, &b, &p);
+    let router = PromptRouter::open(&tp.plane, RouterOptions::new().auth_secret(test_secret())).unwrap();
+    let (token, _) = router.issue_token("agent", &["agent".into()], "acme", None).unwrap();
+    let req = serde_json::json!({"contract": "HO1/contracts/execute.json", "context": "ctx", "input": {"text": "go"},
+                                 "provenance": {"tenant_id": "acme", "session_id": "s1"}});
+    let path = tp.dir.path().join("req.json");
+    std::fs::write(&path, serde_json::to_vec(&req).unwrap()).unwrap();
+    let routed =
+        router.authorize_route_request(&tp.plane, RequestFile::read(&tp.plane, &path).unwrap(), Some(token)).unwrap();
+    assert!(routed.contract_source.governed);
+    assert!(routed.prompt.contract.prompt_template.starts_with("[PRM-EXECUTE-001]"));
+    router.route(routed.prompt).unwrap();
+    let sent = router
+        .store()
+        .query(&LedgerQuery::default())
+        .unwrap()
+        .into_iter()
+        .rfind(|e| e.event_type == "PROMPT_SENT")
+        .unwrap();
+    assert_eq!(sent.metadata["prompt_pack_id"], "PRM-EXECUTE-001");
+    assert!(sent.metadata["prompt_pack_sha256"].as_str().unwrap().starts_with("sha256:"));
+}

@@ -280,7 +280,7 @@ impl AttentionService {
             (Some(c), None) => Ok(Some(c.clone())),
             (None, Some(p)) => {
                 let path = self.env.plane.resolve(p)?;
-                Ok(Some(PromptContract::load(&self.schemas, &path)?))
+                Ok(Some(PromptContract::load_in_plane(&self.env.plane, &self.schemas, &path)?))
             }
             (None, None) => Ok(None),
         }

@@ -279,7 +279,7 @@ impl PromptRouter {
         let token = token.or(f.auth_token.clone()).unwrap_or_default();
         let principal = self.authorize_scope(plane, &token, ROUTE_ACTIONS, &scope_fields(&value))?;
         let cpath = resolve_contract_path(plane, &path, &f.contract);
-        let contract = PromptContract::load(&SchemaSet::for_plane(plane)?, &cpath)?;
+        let contract = PromptContract::load_in_plane(plane, &SchemaSet::for_plane(plane)?, &cpath)?;
         let contract_source = contract_source(plane, &cpath)?;
         let mut provenance = f.provenance;
         provenance.tenant_id = Some(principal.tenant.clone());

@@ -97,6 +97,7 @@ impl BenchSetup {
                 version: "1.0.0".into(),
                 description: String::new(),
                 prompt_template: "{{context}}\nQ: {{input.question}}".into(),
+                prompt_pack_id: None,
                 input_schema: json!({"type": "object", "required": ["question"], "properties": {"question": {"type": "string"}}}),
                 output_schema: Some(json!({"type": "object", "required": ["answer"]})),
                 boundary: Boundary { max_tokens: 64, temperature: 0.0, model: None },

@@ -295,6 +295,9 @@ impl PromptRouter {
         if let Some(r) = &req.context.replay {
             sent = sent.meta("replay", r.clone());
         }
+        if let (Some(id), Some(hash)) = (&req.contract.prompt_pack_id, req.contract.prompt_pack_sha256()) {
+            sent = sent.meta("prompt_pack_id", id.clone()).meta("prompt_pack_sha256", hash);
+        }
         sent
     }
 
@@ -467,6 +470,16 @@ impl PromptRouter {
         // Absent optional fields serialize as null; the schema describes them as absent.
         if let Some(m) = v.as_object_mut() {
             m.retain(|_, x| !x.is_null());
+            // A pack contract's template is the resolved pack text, not part of the document.
+            if c.prompt_pack_id.is_some() {
+                if c.prompt_template.is_empty() {
+                    return Err(format!(
+                        "prompt_pack_id {} is not resolved (load the contract from the plane)",
+                        c.prompt_pack_id.as_deref().unwrap_or_default()
+                    ));
+                }
+                m.remove("prompt_template");
+            }
             if let Some(b) = m.get_mut("boundary").and_then(Value::as_object_mut) {
                 b.retain(|_, x| !x.is_null());
             }

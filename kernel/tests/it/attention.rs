@@ -63,6 +63,7 @@ pub(crate) fn contract(rc: RequiredContext) -> PromptContract {
         version: "1.0.0".into(),
         description: String::new(),
         prompt_template: "{{context}}".into(),
+        prompt_pack_id: None,
         input_schema: serde_json::json!({"type": "object"}),
         output_schema: None,
         boundary: Boundary { max_tokens: 100, temperature: 0.0, model: None },

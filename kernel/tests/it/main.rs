@@ -11,6 +11,7 @@ mod bounded_reads;
 mod budget_props;
 mod budget_reconcile;
 mod contract_governance;
+mod contract_pack;
 mod framework;
 mod ledger_checkpoint;
 mod ledger_columns;
