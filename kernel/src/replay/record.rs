@@ -69,6 +69,10 @@ pub struct ReplayRecord {
     pub reads: Vec<RecordedRead>,
     /// `context_hash` of the assembly.
     pub context_hash: String,
+    /// The request's input, added by the router only under `log_content: full` (it lets replay
+    /// re-run the call with the mock provider).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Value>,
 }
 
 /// The plane's ledgers, each bounded at `heads` (a ledger without a recorded head: empty).
@@ -153,6 +157,7 @@ pub fn assemble_recorded(
         ledger_heads: heads,
         reads: reads_of(plane, &ctx),
         context_hash: ctx.context_hash.clone(),
+        input: None,
     };
     Ok((ctx, record))
 }

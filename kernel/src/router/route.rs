@@ -283,7 +283,13 @@ impl PromptRouter {
             sent = sent.meta("degrade_profile", p.clone());
         }
         if let Some(r) = &req.context.replay {
-            sent = sent.meta("replay", r.clone());
+            let mut r = r.clone();
+            if self.config.log_content == LogContent::Full
+                && let Some(m) = r.as_object_mut()
+            {
+                m.insert("input".into(), req.input.clone());
+            }
+            sent = sent.meta("replay", r);
         }
         sent
     }
