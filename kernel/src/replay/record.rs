@@ -79,14 +79,14 @@ pub struct ReplayRecord {
 pub(crate) fn bounded_ledgers(
     plane: &Plane,
     heads: &BTreeMap<String, RecordedHead>,
-) -> Result<Vec<(String, Arc<dyn LedgerStore>)>, ReplayError> {
+) -> Result<BTreeMap<String, Arc<dyn LedgerStore>>, ReplayError> {
     let set = LedgerSet::new(plane);
-    let mut out: Vec<(String, Arc<dyn LedgerStore>)> = Vec::new();
+    let mut out: BTreeMap<String, Arc<dyn LedgerStore>> = BTreeMap::new();
     for name in set.list()? {
         let name = name.to_string();
         let inner = set.open_existing(&name)?;
         let last = heads.get(&name).and_then(|h| h.seq);
-        out.push((name, Arc::new(BoundedStore::new(inner, last))));
+        out.insert(name, Arc::new(BoundedStore::new(inner, last)));
     }
     Ok(out)
 }

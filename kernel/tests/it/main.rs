@@ -22,6 +22,7 @@ mod ledger_verify;
 mod plane;
 mod providers_http;
 mod registry;
+mod replay_bounded;
 mod request_scope;
 #[cfg(feature = "bench")]
 mod router_bench;
