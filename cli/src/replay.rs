@@ -2,11 +2,13 @@
 //! the plane as it was (ledger reads bounded at the recorded heads) and compares `context_hash`;
 //! a difference is reported cause by cause. Exit 0 when everything reproduces, 2 on drift.
 
+use std::sync::Arc;
+
 use clap::Args;
 
 use cp_kernel::{
-    Action, DriftCause, PromptRouter, ReplayReport, ReplaySelector, ReplayStatus, RouterOptions, env_vars,
-    replay_prompts,
+    Action, DriftCause, MockProvider, PromptRouter, Provider, ProviderKind, ReplayReport, ReplaySelector, ReplayStatus,
+    Rerunnable, RouterOptions, env_vars, replay_prompts,
 };
 
 use crate::common::{CmdResult, Outcome, Settings, render};
@@ -39,9 +41,21 @@ pub(crate) fn run(s: &Settings, a: ReplayArgs) -> CmdResult {
         (None, Some(r)) => ReplaySelector::Request(r),
         (None, None) => anyhow::bail!("give --session or --request"),
     };
-    let r = replay_prompts(&plane, &router.config().ledger, &a.tenant, &sel)?;
+    let r = replay_prompts(&plane, &router.config().ledger, &a.tenant, &sel, &mocks(&router))?;
     render(s, &r, text)?;
     Ok(if r.reproduces() { Outcome::Ok } else { Outcome::Refused })
+}
+
+/// The mock providers of the router config: deterministic, so their calls are re-run.
+fn mocks(router: &PromptRouter) -> Rerunnable {
+    let cpt = router.budgeter().config().chars_per_token;
+    router
+        .config()
+        .providers
+        .iter()
+        .filter(|(_, c)| c.kind == ProviderKind::Mock)
+        .map(|(n, _)| (n.clone(), Arc::new(MockProvider::new(n.clone(), cpt)) as Arc<dyn Provider>))
+        .collect()
 }
 
 fn text(r: &ReplayReport) -> String {
@@ -58,7 +72,11 @@ fn text(r: &ReplayReport) -> String {
             ReplayStatus::Drift => "DRIFT",
             ReplayStatus::NotReplayable => "not replayable",
         };
-        out.push_str(&format!("  seq {} request {}: {status}\n", p.seq, p.request_id));
+        let call = match &p.response {
+            Some(c) if c.reproduces() => format!(" (call re-run with {}: same response)", c.provider),
+            _ => String::new(),
+        };
+        out.push_str(&format!("  seq {} request {}: {status}{call}\n", p.seq, p.request_id));
         for c in &p.causes {
             out.push_str(&format!("    {}\n", cause_text(c)));
         }
@@ -81,6 +99,10 @@ fn cause_text(c: &DriftCause) -> String {
         DriftCause::LedgerDiverged { ledger, seq, recorded, now } => format!(
             "LEDGER REWRITTEN (should be impossible): {ledger} seq {seq} was {recorded}, is {}",
             now.as_deref().unwrap_or("gone")
+        ),
+        DriftCause::ResponseChanged { provider, prompt_differs } => format!(
+            "re-run with {provider}: {} differs",
+            if *prompt_differs { "the rendered prompt" } else { "the response" }
         ),
         DriftCause::AssemblyFailed { message } => format!("assembly fails now: {message}"),
         DriftCause::Unexplained => "context differs and no recorded read explains it".into(),

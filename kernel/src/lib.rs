@@ -195,7 +195,8 @@ pub use providers::{
 };
 pub use replay::{
     BoundedStore, DriftCause, PromptReplay, RecordedContract, RecordedHead, RecordedRead, ReplayError, ReplayRecord,
-    ReplayReport, ReplaySelector, ReplayStatus, assemble_recorded, capture_heads, replay as replay_prompts,
+    ReplayReport, ReplaySelector, ReplayStatus, Rerunnable, ResponseCheck, assemble_recorded, capture_heads,
+    replay as replay_prompts,
 };
 pub use router::{
     ASSEMBLE_ACTIONS, ATTENTION_REQUEST_SCHEMA, AuthorizedRoute, BreakerConfig, BreakerState, CircuitBreaker,

@@ -79,7 +79,9 @@ fn write_request(dir: &Path) -> std::path::PathBuf {
 fn a_session_replays_identical_until_the_package_shipping_a_read_file_is_upgraded() {
     let tp = plane_with_fixture_framework();
     install(&tp, &notes_package("1.0.0", "the plane runs twelve packages\n"));
-    let (r, b, p) = router_test_configs();
+    let (mut r, b, p) = router_test_configs();
+    // `full` records the input, so replay also re-runs each call with the mock provider.
+    r["log_content"] = json!("full");
     write_router_configs(&tp, &r, &b, &p);
     let router = PromptRouter::open(&tp.plane, RouterOptions::new().auth_secret(test_secret())).unwrap();
     let (tok, _) = router.issue_token("ops", &["operator".into()], "acme", Some(86_400)).unwrap();
@@ -103,6 +105,12 @@ fn a_session_replays_identical_until_the_package_shipping_a_read_file_is_upgrade
     let hashes: Vec<&str> =
         v["prompts"].as_array().unwrap().iter().map(|p| p["recorded_context_hash"].as_str().unwrap()).collect();
     assert!(hashes[0] != hashes[1] && hashes[1] != hashes[2], "the history grows: {hashes:?}");
+    for p in v["prompts"].as_array().unwrap() {
+        let c = &p["response"];
+        assert_eq!(c["provider"], "mock", "{p}");
+        assert_eq!(c["replayed_response_hash"], c["recorded_response_hash"], "{p}");
+        assert_eq!(c["replayed_prompt_hash"], c["recorded_prompt_hash"], "{p}");
+    }
     // Unrelated appends (and a fourth prompt) after the recorded heads: still identical.
     let store = LedgerSet::new(&tp.plane).open("HO1/prompts").unwrap();
     let p = Provenance { tenant_id: Some("acme".into()), ..Provenance::default() };
@@ -132,6 +140,7 @@ fn a_session_replays_identical_until_the_package_shipping_a_read_file_is_upgrade
     for p in v["prompts"].as_array().unwrap() {
         let causes = p["causes"].as_array().unwrap();
         assert_eq!(causes.len(), 1, "{p}");
+        assert!(p["response"].is_null(), "a drifted context is not re-run: {p}");
         let c = &causes[0];
         assert_eq!((c["kind"].as_str(), c["path"].as_str()), (Some("file_changed"), Some(NOTES)), "{c}");
         assert_eq!(c["old_package"], "PKG-NOTES-001@1.0.0");

@@ -40,7 +40,11 @@ impl LedgerStore for BoundedStore {
 
     fn head(&self) -> Result<Option<ChainHead>, LedgerError> {
         let Some(last) = self.last_seq else { return Ok(None) };
-        Ok(self.inner.get(last)?.map(|e| ChainHead { seq: e.seq, entry_hash: e.entry_hash }))
+        match self.inner.head()? {
+            Some(h) if h.seq <= last => Ok(Some(h)),
+            None => Ok(None),
+            Some(_) => Ok(self.inner.get(last)?.map(|e| ChainHead { seq: e.seq, entry_hash: e.entry_hash })),
+        }
     }
 
     fn get(&self, seq: u64) -> Result<Option<LedgerEntry>, LedgerError> {

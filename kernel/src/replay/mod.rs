@@ -11,17 +11,21 @@
 
 mod bounded;
 mod record;
+mod rerun;
 
 pub use bounded::BoundedStore;
 pub use record::{RecordedContract, RecordedHead, RecordedRead, ReplayRecord, assemble_recorded, capture_heads};
+pub use rerun::ResponseCheck;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::attention::AttentionError;
 use crate::ledger::{LedgerEntry, LedgerError, LedgerQuery, LedgerSet, Provenance, event};
 use crate::plane::Plane;
+use crate::providers::Provider;
 
 /// Errors of replay.
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +117,13 @@ pub enum DriftCause {
         /// Entry hash now (`None`: the entry is gone).
         now: Option<String>,
     },
+    /// Re-run with a deterministic provider, the prompt or the response differs.
+    ResponseChanged {
+        /// Provider.
+        provider: String,
+        /// Whether the rendered prompt differs (else only the response).
+        prompt_differs: bool,
+    },
     /// The assembly failed now.
     AssemblyFailed {
         /// The error.
@@ -149,6 +160,8 @@ pub struct PromptReplay {
     pub replayed_context_hash: Option<String>,
     /// Why it differs.
     pub causes: Vec<DriftCause>,
+    /// The call re-run with a deterministic provider (when possible).
+    pub response: Option<ResponseCheck>,
 }
 
 /// What `cpctl replay` reports.
@@ -191,10 +204,30 @@ fn selected(plane: &Plane, ledger: &str, tenant: &str, sel: &ReplaySelector) -> 
         .collect())
 }
 
-/// Replays the prompts of `tenant` in the router ledger `ledger` that `sel` names.
-pub fn replay(plane: &Plane, ledger: &str, tenant: &str, sel: &ReplaySelector) -> Result<ReplayReport, ReplayError> {
-    let prompts: Vec<PromptReplay> =
-        selected(plane, ledger, tenant, sel)?.iter().map(|e| replay_one(plane, e)).collect::<Result<_, _>>()?;
+/// Deterministic providers a replay may call again (by provider name: the mocks).
+pub type Rerunnable = BTreeMap<String, Arc<dyn Provider>>;
+
+/// Replays the prompts of `tenant` in the router ledger `ledger` that `sel` names; calls answered
+/// by a provider in `rerun` are re-run and their response hash compared.
+pub fn replay(
+    plane: &Plane,
+    ledger: &str,
+    tenant: &str,
+    sel: &ReplaySelector,
+    rerun: &Rerunnable,
+) -> Result<ReplayReport, ReplayError> {
+    let store = LedgerSet::new(plane).open_existing(ledger)?;
+    let answers = store.query(&LedgerQuery {
+        event_types: vec![event::PROMPT_RECEIVED.into()],
+        provenance: Provenance { tenant_id: Some(tenant.to_string()), ..Provenance::default() },
+        ..LedgerQuery::default()
+    })?;
+    let answer_of =
+        |sent: &LedgerEntry| answers.iter().find(|r| r.parent_event_id.as_deref() == Some(sent.id.as_str()));
+    let prompts: Vec<PromptReplay> = selected(plane, ledger, tenant, sel)?
+        .iter()
+        .map(|e| replay_one(plane, e, answer_of(e), rerun))
+        .collect::<Result<_, _>>()?;
     let count = |s: ReplayStatus| prompts.iter().filter(|p| p.status == s).count();
     Ok(ReplayReport {
         tenant: tenant.to_string(),
@@ -205,7 +238,12 @@ pub fn replay(plane: &Plane, ledger: &str, tenant: &str, sel: &ReplaySelector) -
     })
 }
 
-fn replay_one(plane: &Plane, sent: &LedgerEntry) -> Result<PromptReplay, ReplayError> {
+fn replay_one(
+    plane: &Plane,
+    sent: &LedgerEntry,
+    received: Option<&LedgerEntry>,
+    providers: &Rerunnable,
+) -> Result<PromptReplay, ReplayError> {
     let s = |k: &str| sent.metadata.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
     let mut out = PromptReplay {
         seq: sent.seq,
@@ -214,6 +252,7 @@ fn replay_one(plane: &Plane, sent: &LedgerEntry) -> Result<PromptReplay, ReplayE
         recorded_context_hash: s("context_hash"),
         replayed_context_hash: None,
         causes: Vec::new(),
+        response: None,
     };
     let Some(rec) = sent.metadata.get("replay").and_then(|v| serde_json::from_value::<ReplayRecord>(v.clone()).ok())
     else {
@@ -227,6 +266,15 @@ fn replay_one(plane: &Plane, sent: &LedgerEntry) -> Result<PromptReplay, ReplayE
             out.replayed_context_hash = Some(ctx.context_hash.clone());
             if ctx.context_hash != rec.context_hash {
                 out.causes.extend(explain(&rec, &ctx, &record::reads_of(plane, &ctx)));
+            } else {
+                // Only a reproduced context is worth a call: a drifted one is already explained.
+                out.response = rerun::rerun(&rec, &ctx.context_text, sent, received, providers);
+            }
+            if let Some(r) = out.response.as_ref().filter(|r| !r.reproduces()) {
+                out.causes.push(DriftCause::ResponseChanged {
+                    provider: r.provider.clone(),
+                    prompt_differs: r.recorded_prompt_hash != r.replayed_prompt_hash,
+                });
             }
         }
     }

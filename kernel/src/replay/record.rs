@@ -69,20 +69,24 @@ pub struct ReplayRecord {
     pub reads: Vec<RecordedRead>,
     /// `context_hash` of the assembly.
     pub context_hash: String,
+    /// The request's input, added by the router only under `log_content: full` (it lets replay
+    /// re-run the call with the mock provider).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Value>,
 }
 
 /// The plane's ledgers, each bounded at `heads` (a ledger without a recorded head: empty).
 pub(crate) fn bounded_ledgers(
     plane: &Plane,
     heads: &BTreeMap<String, RecordedHead>,
-) -> Result<Vec<(String, Arc<dyn LedgerStore>)>, ReplayError> {
+) -> Result<BTreeMap<String, Arc<dyn LedgerStore>>, ReplayError> {
     let set = LedgerSet::new(plane);
-    let mut out: Vec<(String, Arc<dyn LedgerStore>)> = Vec::new();
+    let mut out: BTreeMap<String, Arc<dyn LedgerStore>> = BTreeMap::new();
     for name in set.list()? {
         let name = name.to_string();
         let inner = set.open_existing(&name)?;
         let last = heads.get(&name).and_then(|h| h.seq);
-        out.push((name, Arc::new(BoundedStore::new(inner, last))));
+        out.insert(name, Arc::new(BoundedStore::new(inner, last)));
     }
     Ok(out)
 }
@@ -153,6 +157,7 @@ pub fn assemble_recorded(
         ledger_heads: heads,
         reads: reads_of(plane, &ctx),
         context_hash: ctx.context_hash.clone(),
+        input: None,
     };
     Ok((ctx, record))
 }

@@ -17,19 +17,23 @@
 //!   candidate: source, source_id, stage, relevance, rank_before, rank_after, tokens,
 //!   content_sha256), prompt_hash,
 //!   prompt_text (log_content full) , log_content, provider, model, max_tokens, temperature,
-//!   input_tokens_estimate, input_tokens_bound, principal, dev_mode, budget (reservation)`;
+//!   input_tokens_estimate, input_tokens_bound, principal, dev_mode, budget (reservation),
+//!   degrade_profile (under a profile), replay (when the context was assembled: see
+//!   `crate::ReplayRecord`)`;
 //! * `PROMPT_RECEIVED` — `parent_event_id` = SENT id; `request_id, provider, model, attempts,
 //!   input_tokens, output_tokens, cached_input_tokens, cost_micros, price_book_version,
-//!   latency_ms, finish_reason, response_hash / response_text, output_validation {valid,
+//!   latency_ms, settled_at_ms, finish_reason, response_hash / response_text, output_validation {valid,
 //!   errors}, overrun {tokens?, micros?} (only when exceeded), budget (settle)`;
 //! * `PROMPT_FAILED` — `parent_event_id` = SENT id; `request_id, error_code, attempts[],
-//!   latency_ms, deadline {deadline_ms, elapsed_ms, reached}, budget (release)`;
+//!   latency_ms, settled_at_ms, deadline {deadline_ms, elapsed_ms, reached}, budget (release)`;
 //!
 //! A reservation is an upper bound of the settled usage wherever the provider honours
 //! `max_tokens`: input bound (prompt bytes, `budget_config.input_bound`) + the output cap the
 //! provider is asked for, priced at the dearest candidate. `dispatch_deadline_ms` bounds retries
 //! and fallbacks together. See `docs/ROUTER.md`.
 //! * `PROMPT_REJECTED` — `request_id, code, contract_id, …`, nothing sent.
+//! * `DEGRADE_ENTERED` / `DEGRADE_EXITED` — `profile, actor, policy_id, trigger` (see
+//!   `degrade.rs`); `COST_ADJUSTED` — see `crate::budget`.
 
 mod access;
 #[cfg(feature = "bench")]

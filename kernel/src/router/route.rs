@@ -293,7 +293,13 @@ impl PromptRouter {
             sent = sent.meta("degrade_profile", p.clone());
         }
         if let Some(r) = &req.context.replay {
-            sent = sent.meta("replay", r.clone());
+            let mut r = r.clone();
+            if self.config.log_content == LogContent::Full
+                && let Some(m) = r.as_object_mut()
+            {
+                m.insert("input".into(), req.input.clone());
+            }
+            sent = sent.meta("replay", r);
         }
         if let (Some(id), Some(hash)) = (&req.contract.prompt_pack_id, req.contract.prompt_pack_sha256()) {
             sent = sent.meta("prompt_pack_id", id.clone()).meta("prompt_pack_sha256", hash);

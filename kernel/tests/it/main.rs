@@ -28,6 +28,7 @@ mod policy_decisions;
 mod providers_http;
 mod read_scope;
 mod registry;
+mod replay_bounded;
 mod request_scope;
 #[cfg(feature = "bench")]
 mod router_bench;
