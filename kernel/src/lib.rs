@@ -215,14 +215,14 @@ pub use phase_report::{
 };
 
 // Work orders: document, lifecycle, state derived from the ledger.
+pub use router::{
+    ActiveDegrade, AdjustRequest, DEGRADE_POLICY_ID, DEGRADE_SYSTEM_ACTOR, DegradeActions, DegradeProfile,
+    DegradeStatus, DegradeTrigger,
+};
 pub use work_order::{
     HistoryItem as WorkOrderHistoryItem, LifecycleConfig, RefusalCode as WorkOrderRefusal, SHIPPED_WORK_ORDERS_CONFIG,
     TransitionRule, WORK_ORDER_SCHEMA, WORK_ORDERS_CONFIG_PATH, WORK_ORDERS_CONFIG_SCHEMA, WORK_ORDERS_PACKAGE,
     WorkOrder, WorkOrderBudget, WorkOrderError, WorkOrderState, WorkOrders, derive_work_orders,
-};
-pub use router::{
-    ActiveDegrade, AdjustRequest, DEGRADE_POLICY_ID, DEGRADE_SYSTEM_ACTOR, DegradeActions, DegradeProfile,
-    DegradeStatus, DegradeTrigger,
 };
 
 /// Benchmark drivers (feature `bench`): shared by the criterion benches and `cpctl bench`;

@@ -57,13 +57,13 @@ pub(crate) fn rerun(
     let contract = rec.attention_request.prompt_contract.as_ref()?;
     let recorded_response_hash = text(received, "response_hash")?.to_string();
     let prompt = crate::router::render(&contract.prompt_template, context_text, input).ok()?;
-    let req = ProviderRequest {
-        model: text(sent, "model").unwrap_or_default().to_string(),
-        prompt: prompt.clone(),
-        max_tokens: sent.metadata.get("max_tokens").and_then(Value::as_u64).unwrap_or(contract.boundary.max_tokens),
-        temperature: contract.boundary.temperature,
-        timeout_ms: u64::MAX,
-    };
+    let req = ProviderRequest::new(
+        text(sent, "model").unwrap_or_default().to_string(),
+        prompt.clone(),
+        sent.metadata.get("max_tokens").and_then(Value::as_u64).unwrap_or(contract.boundary.max_tokens),
+        contract.boundary.temperature,
+        u64::MAX,
+    );
     Some(ResponseCheck {
         provider: name.to_string(),
         recorded_prompt_hash: text(sent, "prompt_hash").unwrap_or_default().to_string(),
