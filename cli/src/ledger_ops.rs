@@ -422,11 +422,10 @@ fn query(s: &Settings, a: QueryArgs) -> CmdResult {
     // Decisions are filtered after the store's query, so the limit is applied after them.
     let decisions = a.policy.is_some() || a.decision.is_some();
     let mut provenance = a.prov.into_provenance();
+    let all_tenants = a.access.token.is_none() && !a.access.operator && provenance.tenant_id.is_none();
     if a.access.token.is_some() || a.access.operator {
         let g = a.access.grant(&plane, provenance.tenant_id.as_deref(), "ledger.query")?;
         provenance.tenant_id = Some(g.tenant);
-    } else if provenance.tenant_id.is_none() {
-        eprintln!("note: reading every tenant's entries as the local operator (pass --token to read one tenant)");
     }
     let q = LedgerQuery {
         event_types: a.event_type,
@@ -454,6 +453,9 @@ fn query(s: &Settings, a: QueryArgs) -> CmdResult {
         keep_most_recent(&mut out, n);
     }
     render_sets(s, &out)?;
+    if all_tenants && !s.json {
+        eprintln!("note: read every tenant's entries as the local operator (pass --token to read one tenant)");
+    }
     Ok(Outcome::Ok)
 }
 

@@ -5,15 +5,17 @@
 
 use clap::Args;
 
-use cp_kernel::{Plane, PromptRouter, ReadAccess, ReadGrant, RouterError, RouterOptions, env_vars};
+use cp_kernel::{Plane, PromptRouter, ReadAccess, ReadGrant, RouterError, RouterOptions};
 
 use crate::common::Refused;
 
 /// Identity flags of a read surface.
 #[derive(Debug, Args, Default)]
 pub(crate) struct ReadAccessArgs {
-    /// Auth token (a role granting ledger.read); only the token's tenant is read.
-    #[arg(long, env = env_vars::CP_AUTH_TOKEN, hide_env_values = true, conflicts_with = "operator")]
+    /// Auth token (a role granting ledger.read); only the token's tenant is read. Given
+    /// explicitly: `$CP_AUTH_TOKEN` is not read here, so a shell holding an agent's token keeps
+    /// the local operator's `ledger query`.
+    #[arg(long, conflicts_with = "operator")]
     pub(crate) token: Option<String>,
     /// Operator mode on a local plane: read the --tenant named without a token (needs the
     /// plane's auth secret; said on stderr and recorded as OPERATOR_READ).

@@ -25,8 +25,9 @@ use serde::{Deserialize, Serialize};
 ///
 /// Only the router builds one (its dispatch phase, after validation, auth, the work-order guard
 /// and the budget reservation), so no code outside the kernel can call a [`Provider`] around
-/// the router's checks: the private field makes a struct literal fail to compile, and there is
-/// no public constructor (the `testkit` feature's `provider_request` is for provider tests).
+/// the router's checks: `#[non_exhaustive]` makes a struct literal fail to compile outside the
+/// kernel, and there is no public constructor (the `testkit` feature's `provider_request` is for
+/// provider tests).
 ///
 /// ```compile_fail
 /// let req = cp_kernel::ProviderRequest {
@@ -34,6 +35,7 @@ use serde::{Deserialize, Serialize};
 /// };
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ProviderRequest {
     /// Model name.
     pub model: String,
@@ -45,15 +47,12 @@ pub struct ProviderRequest {
     pub temperature: f64,
     /// Timeout of this attempt (milliseconds).
     pub timeout_ms: u64,
-    /// Private: only the kernel constructs a request.
-    #[serde(skip)]
-    routed: (),
 }
 
 impl ProviderRequest {
     /// A request; crate-private so that only the router's dispatch (and the testkit) builds one.
     pub(crate) fn new(model: String, prompt: String, max_tokens: u64, temperature: f64, timeout_ms: u64) -> Self {
-        Self { model, prompt, max_tokens, temperature, timeout_ms, routed: () }
+        Self { model, prompt, max_tokens, temperature, timeout_ms }
     }
 }
 
