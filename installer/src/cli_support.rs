@@ -276,8 +276,11 @@ fn classify(cause: &(dyn Error + 'static)) -> Option<u8> {
     if let Some(e) = cause.downcast_ref::<RouterError>() {
         return router(e);
     }
-    if let Some(cp_kernel::LedgerError::Unavailable { .. }) = cause.downcast_ref::<cp_kernel::LedgerError>() {
-        // A ledger locked by another process: retryable, like an I/O failure.
+    if let Some(e) = cause.downcast_ref::<cp_kernel::LedgerError>()
+        && e.is_unavailable()
+    {
+        // A ledger locked by another process or a database not answering: retryable, like an
+        // I/O failure.
         return Some(IO);
     }
     None

@@ -115,3 +115,16 @@ pub enum LedgerError {
         source: postgres::Error,
     },
 }
+
+impl LedgerError {
+    /// Whether the ledger could not be reached through every attempt (a SQLite database locked
+    /// by another process, a PostgreSQL server that did not answer): retryable, nothing written.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Unavailable { .. } => true,
+            #[cfg(feature = "postgres")]
+            Self::PostgresUnavailable { .. } => true,
+            _ => false,
+        }
+    }
+}

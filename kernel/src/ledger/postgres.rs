@@ -86,6 +86,13 @@ impl PgTarget {
         Ok(Self { config, schema: schema.to_string() })
     }
 
+    /// The same target, connecting as `user` (e.g. the kernel's restricted role where an
+    /// administrator's string was given).
+    pub fn with_user(mut self, user: &str) -> Self {
+        self.config.user(user);
+        self
+    }
+
     /// The schema holding the ledger tables.
     pub fn schema(&self) -> &str {
         &self.schema

@@ -51,8 +51,7 @@ impl PostgresLedgerConfig {
                 path.display()
             ));
         }
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read postgres.url_file {}: {e}", path.display()))?;
+        let text = crate::fsx::read_to_string(&path).map_err(|e| format!("cannot read postgres.url_file: {e}"))?;
         Ok(text.trim().to_string())
     }
 }

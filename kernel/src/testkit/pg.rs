@@ -26,7 +26,10 @@ pub fn url() -> Option<String> {
                 std::env::var("CP_REQUIRE_SERVICES").as_deref() != Ok("1"),
                 "CP_REQUIRE_SERVICES=1 but {URL_ENV} is not set (.ci/run sets it to the machine's server)"
             );
-            println!("skipped: no PostgreSQL");
+            #[allow(clippy::print_stdout)] // the skip notice the test harness shows
+            {
+                println!("skipped: no PostgreSQL");
+            }
             None
         }
     }
@@ -80,7 +83,7 @@ impl PgSchema {
     /// A plane config whose ledgers live in this schema, the connection string read from
     /// `url_file` (which this writes).
     pub fn plane_config(&self, url_file: &std::path::Path) -> crate::PlaneConfig {
-        std::fs::write(url_file, &self.url).expect("write the connection string file");
+        crate::fsx::write(url_file, &self.url).expect("write the connection string file");
         crate::PlaneConfig {
             ledger_backend: Some(crate::LedgerBackend::Postgres),
             postgres: Some(crate::PostgresLedgerConfig {

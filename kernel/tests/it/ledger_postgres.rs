@@ -96,6 +96,27 @@ fn a_role_with_only_select_and_insert_cannot_update_even_without_the_trigger() {
 }
 
 #[test]
+fn the_kernel_runs_as_a_role_with_only_select_and_insert() {
+    let Some(fx) = PgSchema::new() else { return };
+    fill(&fx.open("HOT/test"), 2);
+    let role = format!("{}_k", fx.schema);
+    let mut c = fx.client();
+    c.batch_execute(&format!(
+        "CREATE ROLE {role} LOGIN; GRANT USAGE ON SCHEMA {sc} TO {role}; \
+         GRANT SELECT, INSERT ON entries, ledgers TO {role}; GRANT SELECT ON cp_schema_version TO {role};",
+        sc = fx.schema
+    ))
+    .unwrap();
+    let result = (|| {
+        let s = PgStore::open(&fx.target().with_user(&role), "HOT/test", test_options())?;
+        s.append(NewEntry::new("AS_KERNEL"))?;
+        Ok::<_, LedgerError>(check_chain(&s))
+    })();
+    c.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}")).unwrap();
+    assert_eq!(result.unwrap(), 3);
+}
+
+#[test]
 fn a_changed_row_is_reported_by_verification() {
     let Some(fx) = PgSchema::new() else { return };
     let (col, body) = (fx.open("HOT/col"), fx.open("HOT/body"));

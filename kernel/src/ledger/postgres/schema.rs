@@ -78,6 +78,21 @@ impl From<postgres::Error> for MigrateError {
 /// Creates the schema `schema` (a validated identifier) if needed and applies the missing
 /// migrations, in one transaction under an advisory lock keyed by the schema name.
 pub(crate) fn migrate(client: &mut Client, schema: &str, lock_key: i64) -> Result<i32, MigrateError> {
+    // Up to date already: nothing to create, so a role with only SELECT/INSERT grants opens it.
+    let exists: bool = client
+        .query_one("SELECT to_regclass(format('%I.cp_schema_version', $1::text)) IS NOT NULL", &[&schema])?
+        .get(0);
+    let current: Option<i32> = if exists {
+        let q = format!("SELECT COALESCE(max(version), 0) FROM \"{schema}\".cp_schema_version");
+        Some(client.query_one(&q, &[])?.get(0))
+    } else {
+        None
+    };
+    match current {
+        Some(v) if v == PG_SCHEMA_VERSION => return Ok(v),
+        Some(v) if v > PG_SCHEMA_VERSION => return Err(MigrateError::Newer(v)),
+        _ => {}
+    }
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key])?;
     tx.batch_execute(&format!(
