@@ -2,3 +2,4 @@
 #![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
 
 mod alerts;
+mod ingest;
