@@ -294,7 +294,9 @@ impl Ops {
         Ok(AdjustReport { entry_id: stored.id, event_id: event_id.to_string(), amount_usd })
     }
 
-    /// Reads the plane's `PROMPT_RECEIVED`/`PROMPT_FAILED` entries after the cursor into the views.
+    /// Reads the plane's `PROMPT_RECEIVED`/`PROMPT_FAILED` entries after the cursor into the views,
+    /// and the budget's `COST_ADJUSTED` entries (`cpctl budget adjust`, in the same ledger) as
+    /// spend of the adjusted request's tenant, attributed like the request.
     fn poll_prompts(&self, st: &mut State) -> Result<(), OpsError> {
         st.last_prompt_poll_ms = Some(self.clock.monotonic_ms());
         let store = match self.set.open_existing(&self.prompt_ledger) {
@@ -303,7 +305,7 @@ impl Ops {
             Err(e) => return Err(e.into()),
         };
         let q = cp_kernel::LedgerQuery {
-            event_types: vec![event::PROMPT_RECEIVED.into(), event::PROMPT_FAILED.into()],
+            event_types: vec![event::PROMPT_RECEIVED.into(), event::PROMPT_FAILED.into(), event::COST_ADJUSTED.into()],
             after_seq: st.prompt_cursor,
             limit: Some(ledgers::PAGE),
             ..cp_kernel::LedgerQuery::default()
@@ -312,6 +314,12 @@ impl Ops {
         let mut unattributed = 0;
         ledgers::for_each(store.as_ref(), q, &mut |e| {
             cursor = Some(e.seq);
+            if e.event_type == event::COST_ADJUSTED {
+                if !apply_budget_adjustment(&mut st.tenants, &e) {
+                    unattributed += 1;
+                }
+                return Ok(());
+            }
             match prompt_event(&e) {
                 Some((tenant, id, ev)) => {
                     let v = st.tenants.entry(tenant).or_default();
@@ -326,7 +334,10 @@ impl Ops {
             Ok(())
         })?;
         if unattributed > 0 {
-            tracing::warn!(count = unattributed, "prompt entries without a tenant_id are in no tenant's view");
+            tracing::warn!(
+                count = unattributed,
+                "prompt or budget-adjustment entries without a known tenant or request are in no tenant's view"
+            );
         }
         st.prompts_unattributed += unattributed;
         st.prompt_cursor = cursor;
@@ -460,6 +471,19 @@ fn cost_fact(tenant: &str, stored: &LedgerEntry) -> Result<NewEntry, OpsError> {
 }
 
 /// A plane prompt entry as an event of its tenant: (tenant, event id, event).
+/// Applies a budget `COST_ADJUSTED` entry (metadata `delta_micros`, parent = the adjusted
+/// request's `PROMPT_RECEIVED`) to its tenant's spend at the entry's time; false when it has no
+/// tenant, no parent the view knows, or no readable time or delta.
+fn apply_budget_adjustment(tenants: &mut BTreeMap<String, TenantView>, e: &LedgerEntry) -> bool {
+    let (Some(tenant), Some(parent)) = (e.tenant_id.as_deref(), e.parent_event_id.as_deref()) else { return false };
+    let Some(view) = tenants.get_mut(tenant) else { return false };
+    let Some(attr) = view.attribution(&format!("prompt:{parent}")).cloned() else { return false };
+    let Some(delta) = e.metadata.get("delta_micros").and_then(Value::as_i64) else { return false };
+    let Ok(ts) = e.timestamp.parse::<jiff::Timestamp>() else { return false };
+    view.apply_cost(ts.as_millisecond(), delta as f64 / 1e6, attr);
+    true
+}
+
 fn prompt_event(e: &LedgerEntry) -> Option<(String, String, Event)> {
     let tenant = e.tenant_id.clone()?;
     let m = &e.metadata;
