@@ -253,6 +253,10 @@ impl TenantView {
             add(&mut t, from, to);
             return t;
         }
+        let (lo, hi) = (hour_of(from), end + HOUR_MS);
+        // An edge hour whose runs all lie inside the window is read from its tally too.
+        let first = if self.runs_between(lo, from - 1).next().is_none() { lo } else { first };
+        let end = if self.runs_between(to.saturating_add(1), hi - 1).next().is_none() { hi } else { end };
         add(&mut t, from, first - 1);
         for (_, h) in self.hours.range(first..end) {
             t.merge(h);
@@ -304,6 +308,9 @@ impl TenantView {
         if *f != Filter::default() || scope.is_some() || first >= end {
             return round_usd(sum_of(from, to));
         }
+        let (lo, hi) = (hour_of(from), end + HOUR_MS);
+        let first = if self.spend_in(lo, from - 1).next().is_none() { lo } else { first };
+        let end = if self.spend_in(to.saturating_add(1), hi - 1).next().is_none() { hi } else { end };
         let whole: f64 = self.spend_hours.range(first..end).map(|(_, v)| v).sum();
         round_usd(sum_of(from, first - 1) + whole + sum_of(end, to))
     }
