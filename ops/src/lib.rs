@@ -10,6 +10,7 @@
 
 mod alerts;
 mod auth;
+mod commit;
 mod config;
 mod dashboard;
 mod error;

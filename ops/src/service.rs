@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use cp_kernel::{Clock, LedgerEntry, LedgerSet, NewEntry, Plane, Provenance, SchemaSet, event};
 
+use crate::commit::Lanes;
 use crate::config::OpsConfig;
 use crate::error::OpsError;
 use crate::event::{Event, Status};
@@ -54,6 +55,7 @@ pub struct Ops {
     clock: Arc<dyn Clock>,
     prompt_ledger: String,
     state: Mutex<State>,
+    lanes: Lanes,
 }
 
 impl std::fmt::Debug for Ops {
@@ -84,7 +86,15 @@ impl Ops {
         let schemas = SchemaSet::for_plane(&plane)?;
         let prompt_ledger = cp_kernel::load_router_configs(&plane, &schemas)?.router.ledger;
         let set = LedgerSet::new(&plane);
-        let ops = Self { plane, set, config, clock, prompt_ledger, state: Mutex::new(State::default()) };
+        let ops = Self {
+            plane,
+            set,
+            config,
+            clock,
+            prompt_ledger,
+            state: Mutex::new(State::default()),
+            lanes: Lanes::default(),
+        };
         ops.rebuild()?;
         Ok(ops)
     }
@@ -174,34 +184,57 @@ impl Ops {
 
     /// Stores `events` for `tenant` (all or nothing): events whose `id` is already stored, or
     /// repeats an earlier event of the batch, are counted as duplicates and not stored again.
+    /// Concurrent requests of a tenant are stored together (group commit);
+    /// this returns once the events are durable.
     pub fn ingest(&self, tenant: &str, events: Vec<Event>) -> Result<IngestReport, OpsError> {
-        let mut st = self.lock();
+        self.lanes.get(tenant).submit(events, &|batches| self.commit(tenant, batches))
+    }
+
+    /// Stores a group of requests of `tenant` in one transaction of the event store and one of
+    /// the cost facts; one report per request. Runs under the tenant's write lock, so the
+    /// duplicate check cannot race another ingest of the tenant; the views' lock is held only
+    /// while reading or updating memory, never across a ledger write.
+    fn commit(&self, tenant: &str, batches: Vec<Vec<Event>>) -> Result<Vec<IngestReport>, OpsError> {
         let (ev_name, cost_name, _) = ledgers::names(tenant);
-        let view = st.tenants.entry(tenant.to_string()).or_default();
-        let mut seen = HashSet::new();
-        let mut ids = Vec::with_capacity(events.len());
+        let mut reports = Vec::with_capacity(batches.len());
         let mut fresh = Vec::new();
-        for e in events {
-            let id = e.field("id").map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_string);
-            ids.push(id.clone());
-            if view.knows(&id) || !seen.insert(id.clone()) {
-                continue;
+        {
+            let mut st = self.lock();
+            let view = st.tenants.entry(tenant.to_string()).or_default();
+            let mut seen = HashSet::new();
+            for events in batches {
+                let mut ids = Vec::with_capacity(events.len());
+                let before = fresh.len();
+                for e in events {
+                    let id = e.field("id").map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_string);
+                    ids.push(id.clone());
+                    if view.knows(&id) || !seen.insert(id.clone()) {
+                        continue;
+                    }
+                    fresh.push((id, e));
+                }
+                let accepted = fresh.len() - before;
+                reports.push(IngestReport { accepted, duplicates: ids.len() - accepted, ids });
             }
-            fresh.push((id, e));
         }
-        let report = IngestReport { accepted: fresh.len(), duplicates: ids.len() - fresh.len(), ids };
         if fresh.is_empty() {
-            return Ok(report);
+            return Ok(reports);
         }
         let entries: Vec<NewEntry> = fresh.iter().map(|(id, e)| event_entry(tenant, id, e)).collect();
         let stored = self.set.open(&ev_name)?.append_batch(entries)?;
         // Applied as soon as they are stored: a retry of this request is then a duplicate even
         // if writing the cost facts fails (those are projected at the next open).
-        for (id, e) in &fresh {
-            view.apply_event(id, e);
+        {
+            let mut st = self.lock();
+            let view = st.tenants.entry(tenant.to_string()).or_default();
+            for (id, e) in &fresh {
+                view.apply_event(id, e);
+            }
         }
         let facts: Vec<NewEntry> = stored.iter().map(|e| cost_fact(tenant, e)).collect::<Result<_, _>>()?;
         let facts = self.set.open(&cost_name)?.append_batch(facts)?;
+        let mut st = self.lock();
+        let view = st.tenants.entry(tenant.to_string()).or_default();
         for f in facts {
             view.apply_cost(
                 f.metadata["ts_ms"].as_i64().unwrap_or(0),
@@ -209,7 +242,7 @@ impl Ops {
                 attribution_of(&f.metadata),
             );
         }
-        Ok(report)
+        Ok(reports)
     }
 
     /// Appends a compensating `COST_ADJUSTED` entry of `amount_usd` (signed) for a stored event.
@@ -261,7 +294,9 @@ impl Ops {
         Ok(AdjustReport { entry_id: stored.id, event_id: event_id.to_string(), amount_usd })
     }
 
-    /// Reads the plane's `PROMPT_RECEIVED`/`PROMPT_FAILED` entries after the cursor into the views.
+    /// Reads the plane's `PROMPT_RECEIVED`/`PROMPT_FAILED` entries after the cursor into the views,
+    /// and the budget's `COST_ADJUSTED` entries (`cpctl budget adjust`, in the same ledger) as
+    /// spend of the adjusted request's tenant, attributed like the request.
     fn poll_prompts(&self, st: &mut State) -> Result<(), OpsError> {
         st.last_prompt_poll_ms = Some(self.clock.monotonic_ms());
         let store = match self.set.open_existing(&self.prompt_ledger) {
@@ -270,7 +305,7 @@ impl Ops {
             Err(e) => return Err(e.into()),
         };
         let q = cp_kernel::LedgerQuery {
-            event_types: vec![event::PROMPT_RECEIVED.into(), event::PROMPT_FAILED.into()],
+            event_types: vec![event::PROMPT_RECEIVED.into(), event::PROMPT_FAILED.into(), event::COST_ADJUSTED.into()],
             after_seq: st.prompt_cursor,
             limit: Some(ledgers::PAGE),
             ..cp_kernel::LedgerQuery::default()
@@ -279,6 +314,12 @@ impl Ops {
         let mut unattributed = 0;
         ledgers::for_each(store.as_ref(), q, &mut |e| {
             cursor = Some(e.seq);
+            if e.event_type == event::COST_ADJUSTED {
+                if !apply_budget_adjustment(&mut st.tenants, &e) {
+                    unattributed += 1;
+                }
+                return Ok(());
+            }
             match prompt_event(&e) {
                 Some((tenant, id, ev)) => {
                     let v = st.tenants.entry(tenant).or_default();
@@ -293,7 +334,10 @@ impl Ops {
             Ok(())
         })?;
         if unattributed > 0 {
-            tracing::warn!(count = unattributed, "prompt entries without a tenant_id are in no tenant's view");
+            tracing::warn!(
+                count = unattributed,
+                "prompt or budget-adjustment entries without a known tenant or request are in no tenant's view"
+            );
         }
         st.prompts_unattributed += unattributed;
         st.prompt_cursor = cursor;
@@ -427,6 +471,19 @@ fn cost_fact(tenant: &str, stored: &LedgerEntry) -> Result<NewEntry, OpsError> {
 }
 
 /// A plane prompt entry as an event of its tenant: (tenant, event id, event).
+/// Applies a budget `COST_ADJUSTED` entry (metadata `delta_micros`, parent = the adjusted
+/// request's `PROMPT_RECEIVED`) to its tenant's spend at the entry's time; false when it has no
+/// tenant, no parent the view knows, or no readable time or delta.
+fn apply_budget_adjustment(tenants: &mut BTreeMap<String, TenantView>, e: &LedgerEntry) -> bool {
+    let (Some(tenant), Some(parent)) = (e.tenant_id.as_deref(), e.parent_event_id.as_deref()) else { return false };
+    let Some(view) = tenants.get_mut(tenant) else { return false };
+    let Some(attr) = view.attribution(&format!("prompt:{parent}")).cloned() else { return false };
+    let Some(delta) = e.metadata.get("delta_micros").and_then(Value::as_i64) else { return false };
+    let Ok(ts) = e.timestamp.parse::<jiff::Timestamp>() else { return false };
+    view.apply_cost(ts.as_millisecond(), delta as f64 / 1e6, attr);
+    true
+}
+
 fn prompt_event(e: &LedgerEntry) -> Option<(String, String, Event)> {
     let tenant = e.tenant_id.clone()?;
     let m = &e.metadata;

@@ -2,11 +2,16 @@
 //! entries, kept incrementally in memory, rebuildable from those stores at any time. Pure (no
 //! I/O): every answer is a function of what was applied and of `now_ms`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
 use crate::event::{Event, Status};
+
+mod hours;
+
+use hours::{HOUR_MS, Tally, hour_of};
 
 /// What an event is attributed to (kept per event id for adjustments and failures).
 #[derive(Debug, Clone, PartialEq)]
@@ -112,14 +117,20 @@ pub struct HourPoint {
     pub failures: u64,
 }
 
-/// The aggregates of one tenant.
+/// The aggregates of one tenant, indexed by time: runs by the time of their latest event (and
+/// tallied per hour), spend and failures by their time, so a window query touches only the
+/// entries in the window (whole hours from their tally when unfiltered).
 #[derive(Debug, Default)]
 pub struct TenantView {
     runs: HashMap<String, RunState>,
-    spend: Vec<Spend>,
-    failures: Vec<FailureRow>,
+    by_time: BTreeSet<(i64, String)>,
+    hours: BTreeMap<i64, Tally>,
+    spend: BTreeMap<(i64, u64), Spend>,
+    spend_hours: BTreeMap<i64, f64>,
+    failures: BTreeMap<(i64, Reverse<u64>), FailureRow>,
     events: HashMap<String, Attribution>,
     applied: u64,
+    spend_seq: u64,
 }
 
 /// Rounds a USD sum to micro-dollars (sums of many floats otherwise differ in the last bits
@@ -130,6 +141,13 @@ pub fn round_usd(x: f64) -> f64 {
 
 fn rfc3339(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map(|t| format!("{t:.3}")).unwrap_or_default()
+}
+
+/// The whole hours `[first, end)` inside `[from, to]` (empty when `first >= end`).
+fn whole_hours(from: i64, to: i64) -> (i64, i64) {
+    let first = hour_of(from + HOUR_MS - 1);
+    let end = hour_of(to.saturating_add(1));
+    (first, end)
 }
 
 impl TenantView {
@@ -157,7 +175,6 @@ impl TenantView {
             scope: e.field("budget_scope").unwrap_or("tenant").to_string(),
         };
         self.events.insert(event_id.to_string(), attr);
-        let key = e.run_key(event_id);
         let new = RunState {
             ts_ms: e.ts_ms,
             order: self.applied,
@@ -166,15 +183,9 @@ impl TenantView {
             workflow_id: e.workflow_id.clone(),
             agent_id: e.agent_id.clone(),
         };
-        match self.runs.get_mut(&key) {
-            Some(r) if (r.ts_ms, r.order) > (new.ts_ms, new.order) => {}
-            Some(r) => *r = new,
-            None => {
-                self.runs.insert(key, new);
-            }
-        }
+        self.set_run(e.run_key(event_id), new);
         if e.status == Status::Failure {
-            self.failures.push(FailureRow {
+            let row = FailureRow {
                 timestamp: e.timestamp.clone(),
                 agent_id: e.agent_id.clone(),
                 workflow_id: e.workflow_id.clone(),
@@ -184,39 +195,86 @@ impl TenantView {
                 cost_usd: e.cost_usd,
                 trace_id: e.field("trace_id").map(str::to_string),
                 ts_ms: e.ts_ms,
-            });
+            };
+            self.failures.insert((e.ts_ms, Reverse(self.applied)), row);
         }
+    }
+
+    /// Makes `new` the state of run `key` unless the run already has a later event, keeping the
+    /// time index and the hour tallies in step.
+    fn set_run(&mut self, key: String, new: RunState) {
+        if let Some(old) = self.runs.get(&key) {
+            if (old.ts_ms, old.order) > (new.ts_ms, new.order) {
+                return;
+            }
+            self.by_time.remove(&(old.ts_ms, key.clone()));
+            if let Some(t) = self.hours.get_mut(&hour_of(old.ts_ms)) {
+                t.count(old.status, old.latency_ms, false);
+                if t.is_empty() {
+                    self.hours.remove(&hour_of(old.ts_ms));
+                }
+            }
+        }
+        self.by_time.insert((new.ts_ms, key.clone()));
+        self.hours.entry(hour_of(new.ts_ms)).or_default().count(new.status, new.latency_ms, true);
+        self.runs.insert(key, new);
     }
 
     /// Applies a cost fact or an adjustment of `usd` at `ts_ms`.
     pub fn apply_cost(&mut self, ts_ms: i64, usd: f64, attr: Attribution) {
         if usd != 0.0 {
-            self.spend.push(Spend { ts_ms, usd, attr });
+            self.spend_seq += 1;
+            self.spend.insert((ts_ms, self.spend_seq), Spend { ts_ms, usd, attr });
+            *self.spend_hours.entry(hour_of(ts_ms)).or_default() += usd;
         }
+    }
+
+    /// The runs whose latest event lies in `[from, to]`.
+    fn runs_between(&self, from: i64, to: i64) -> impl Iterator<Item = &RunState> {
+        let range = if from <= to {
+            (from, String::new())..(to.saturating_add(1), String::new())
+        } else {
+            (0, String::new())..(0, String::new())
+        };
+        self.by_time.range(range).filter_map(|(_, k)| self.runs.get(k))
+    }
+
+    /// Tally of the runs in `[from, to]` matching `f`: whole hours from their tally when the
+    /// filter is empty, the rest run by run.
+    fn tally(&self, from: i64, to: i64, f: &Filter) -> Tally {
+        let mut t = Tally::default();
+        let add = |t: &mut Tally, a: i64, b: i64| {
+            for r in self.runs_between(a, b).filter(|r| f.admits(&r.workflow_id, &r.agent_id)) {
+                t.count(r.status, r.latency_ms, true);
+            }
+        };
+        let (first, end) = whole_hours(from, to);
+        if *f != Filter::default() || first >= end {
+            add(&mut t, from, to);
+            return t;
+        }
+        let (lo, hi) = (hour_of(from), end + HOUR_MS);
+        // An edge hour whose runs all lie inside the window is read from its tally too.
+        let first = if self.runs_between(lo, from - 1).next().is_none() { lo } else { first };
+        let end = if self.runs_between(to.saturating_add(1), hi - 1).next().is_none() { hi } else { end };
+        add(&mut t, from, first - 1);
+        for (_, h) in self.hours.range(first..end) {
+            t.merge(h);
+        }
+        add(&mut t, end, to);
+        t
     }
 
     /// The overview of the `window_hours` before `now_ms`.
     pub fn overview(&self, now_ms: i64, window_hours: u32, f: &Filter) -> Overview {
-        let from = now_ms - i64::from(window_hours) * 3_600_000;
-        let (mut s, mut fl, mut r) = (0u64, 0u64, 0u64);
-        let mut lat: Vec<u64> = Vec::new();
-        let mut last: Option<i64> = None;
-        for run in self.runs.values() {
-            if run.ts_ms < from || run.ts_ms > now_ms || !f.admits(&run.workflow_id, &run.agent_id) {
-                continue;
-            }
-            last = last.max(Some(run.ts_ms));
-            match run.status {
-                Status::Success => s += 1,
-                Status::Failure => fl += 1,
-                Status::Started => r += 1,
-            }
-            if run.status != Status::Started {
-                lat.push(run.latency_ms);
-            }
-        }
-        let spend = self.spend_between(from, now_ms, f, None);
-        let avg = (!lat.is_empty()).then(|| lat.iter().map(|&x| x as f64).sum::<f64>() / lat.len() as f64);
+        let from = now_ms - i64::from(window_hours) * HOUR_MS;
+        let t = self.tally(from, now_ms, f);
+        let last = if *f == Filter::default() {
+            self.by_time.range(..(now_ms.saturating_add(1), String::new())).next_back().map(|(ts, _)| *ts)
+        } else {
+            self.runs_between(from, now_ms).filter(|r| f.admits(&r.workflow_id, &r.agent_id)).map(|r| r.ts_ms).last()
+        };
+        let (s, fl, r) = (t.successes, t.failures, t.running);
         Overview {
             window_hours,
             runs: s + fl + r,
@@ -224,29 +282,43 @@ impl TenantView {
             failures: fl,
             running: r,
             success_rate: (s + fl > 0).then(|| s as f64 / (s + fl) as f64),
-            spend_usd: round_usd(spend),
-            avg_latency_ms: avg,
-            p95_latency_ms: p95(&mut lat),
-            last_event_at: last.map(rfc3339),
+            spend_usd: round_usd(self.spend_between(from, now_ms, f, None)),
+            avg_latency_ms: t.mean(),
+            p95_latency_ms: t.p95(),
+            last_event_at: last.filter(|ts| *ts >= from).map(rfc3339),
         }
+    }
+
+    /// The spend entries in `[from, to]`.
+    fn spend_in(&self, from: i64, to: i64) -> impl Iterator<Item = &Spend> {
+        let range = if from <= to { (from, 0)..(to.saturating_add(1), 0) } else { (0, 0)..(0, 0) };
+        self.spend.range(range).map(|(_, s)| s)
     }
 
     /// Spend in `[from, to]` matching `f` (and `scope` when given).
     pub fn spend_between(&self, from: i64, to: i64, f: &Filter, scope: Option<&str>) -> f64 {
-        let sum: f64 = self
-            .spend
-            .iter()
-            .filter(|x| x.ts_ms >= from && x.ts_ms <= to && f.admits(&x.attr.workflow_id, &x.attr.agent_id))
-            .filter(|x| scope.is_none_or(|s| s == x.attr.scope))
-            .map(|x| x.usd)
-            .sum();
-        round_usd(sum)
+        let sum_of = |a: i64, b: i64| -> f64 {
+            self.spend_in(a, b)
+                .filter(|x| f.admits(&x.attr.workflow_id, &x.attr.agent_id))
+                .filter(|x| scope.is_none_or(|s| s == x.attr.scope))
+                .map(|x| x.usd)
+                .sum()
+        };
+        let (first, end) = whole_hours(from, to);
+        if *f != Filter::default() || scope.is_some() || first >= end {
+            return round_usd(sum_of(from, to));
+        }
+        let (lo, hi) = (hour_of(from), end + HOUR_MS);
+        let first = if self.spend_in(lo, from - 1).next().is_none() { lo } else { first };
+        let end = if self.spend_in(to.saturating_add(1), hi - 1).next().is_none() { hi } else { end };
+        let whole: f64 = self.spend_hours.range(first..end).map(|(_, v)| v).sum();
+        round_usd(sum_of(from, first - 1) + whole + sum_of(end, to))
     }
 
     /// Spend per budget scope in `[from, to]`.
     pub fn spend_by_scope(&self, from: i64, to: i64) -> BTreeMap<String, f64> {
         let mut m: BTreeMap<String, f64> = BTreeMap::new();
-        for x in self.spend.iter().filter(|x| x.ts_ms >= from && x.ts_ms <= to) {
+        for x in self.spend_in(from, to) {
             *m.entry(x.attr.scope.clone()).or_default() += x.usd;
         }
         m.values_mut().for_each(|v| *v = round_usd(*v));
@@ -255,32 +327,30 @@ impl TenantView {
 
     /// The `limit` newest failures matching `f`, newest first.
     pub fn recent_failures(&self, limit: usize, f: &Filter) -> Vec<FailureRow> {
-        let mut v: Vec<&FailureRow> = self.failures.iter().filter(|x| f.admits(&x.workflow_id, &x.agent_id)).collect();
-        v.sort_by_key(|x| std::cmp::Reverse(x.ts_ms));
-        v.into_iter().take(limit).cloned().collect()
+        self.failures.values().rev().filter(|x| f.admits(&x.workflow_id, &x.agent_id)).take(limit).cloned().collect()
     }
 
     /// Spend, runs and failures per hour over the window, oldest hour first.
     pub fn timeseries(&self, now_ms: i64, window_hours: u32, f: &Filter) -> Vec<HourPoint> {
-        let hour = 3_600_000i64;
-        let last = now_ms.div_euclid(hour) * hour;
-        let first = last - i64::from(window_hours.saturating_sub(1)) * hour;
+        let last = hour_of(now_ms);
+        let first = last - i64::from(window_hours.saturating_sub(1)) * HOUR_MS;
         let n = window_hours.max(1) as usize;
         let mut pts: Vec<HourPoint> = (0..n)
-            .map(|i| HourPoint { hour: rfc3339(first + i as i64 * hour), spend_usd: 0.0, runs: 0, failures: 0 })
+            .map(|i| HourPoint { hour: rfc3339(first + i as i64 * HOUR_MS), spend_usd: 0.0, runs: 0, failures: 0 })
             .collect();
-        let idx = |ts: i64| (ts >= first && ts <= now_ms).then(|| ((ts - first) / hour) as usize).filter(|&i| i < n);
-        for r in self.runs.values().filter(|r| f.admits(&r.workflow_id, &r.agent_id)) {
+        let idx = |ts: i64| (ts >= first && ts <= now_ms).then(|| ((ts - first) / HOUR_MS) as usize).filter(|&i| i < n);
+        for r in self.runs_between(first, now_ms).filter(|r| f.admits(&r.workflow_id, &r.agent_id)) {
             if let Some(i) = idx(r.ts_ms) {
                 pts[i].runs += 1;
             }
         }
-        for x in self.failures.iter().filter(|x| f.admits(&x.workflow_id, &x.agent_id)) {
+        let fails = self.failures.range((first, Reverse(u64::MAX))..).map(|(_, x)| x);
+        for x in fails.filter(|x| x.ts_ms <= now_ms && f.admits(&x.workflow_id, &x.agent_id)) {
             if let Some(i) = idx(x.ts_ms) {
                 pts[i].failures += 1;
             }
         }
-        for x in self.spend.iter().filter(|x| f.admits(&x.attr.workflow_id, &x.attr.agent_id)) {
+        for x in self.spend_in(first, now_ms).filter(|x| f.admits(&x.attr.workflow_id, &x.attr.agent_id)) {
             if let Some(i) = idx(x.ts_ms) {
                 pts[i].spend_usd += x.usd;
             }
@@ -288,16 +358,6 @@ impl TenantView {
         pts.iter_mut().for_each(|p| p.spend_usd = round_usd(p.spend_usd));
         pts
     }
-}
-
-/// Nearest-rank 95th percentile.
-fn p95(v: &mut [u64]) -> Option<u64> {
-    if v.is_empty() {
-        return None;
-    }
-    let rank = ((v.len() as f64) * 0.95).ceil() as usize;
-    let k = rank.clamp(1, v.len()) - 1;
-    Some(*v.select_nth_unstable(k).1)
 }
 
 #[cfg(test)]

@@ -97,3 +97,65 @@ proptest! {
         prop_assert!((oa.spend_usd - ob.spend_usd).abs() < 1e-9);
     }
 }
+
+/// The overview computed the naive way: every run's latest event (latest time, then latest
+/// applied), then a sort of the window's latencies.
+fn naive(
+    events: &[(String, Event)],
+    now: i64,
+    hours: u32,
+    wf: Option<&str>,
+) -> (u64, u64, u64, Option<u64>, Option<f64>, Option<i64>, f64) {
+    let from = now - i64::from(hours) * H;
+    let mut latest: BTreeMap<String, (i64, usize, &Event)> = BTreeMap::new();
+    for (i, (id, e)) in events.iter().enumerate() {
+        let k = e.run_key(id);
+        if latest.get(&k).is_none_or(|(t, o, _)| (*t, *o) <= (e.ts_ms, i)) {
+            latest.insert(k, (e.ts_ms, i, e));
+        }
+    }
+    let admit = |e: &Event| wf.is_none_or(|w| w == e.workflow_id);
+    let inwin: Vec<&Event> =
+        latest.values().map(|x| x.2).filter(|e| e.ts_ms >= from && e.ts_ms <= now && admit(e)).collect();
+    let n = |s: Status| inwin.iter().filter(|e| e.status == s).count() as u64;
+    let mut lat: Vec<u64> = inwin.iter().filter(|e| e.status != Status::Started).map(|e| e.latency_ms).collect();
+    lat.sort_unstable();
+    let p95 = (!lat.is_empty()).then(|| lat[(((lat.len() as f64) * 0.95).ceil() as usize).clamp(1, lat.len()) - 1]);
+    let avg = (!lat.is_empty()).then(|| lat.iter().sum::<u64>() as f64 / lat.len() as f64);
+    let last = inwin.iter().map(|e| e.ts_ms).max();
+    let spend = events
+        .iter()
+        .map(|x| &x.1)
+        .filter(|e| e.ts_ms >= from && e.ts_ms <= now && admit(e))
+        .map(|e| e.cost_usd)
+        .sum::<f64>();
+    (n(Status::Success), n(Status::Failure), n(Status::Started), p95, avg, last, spend)
+}
+
+proptest! {
+    /// The time-indexed overview (whole hours from their tallies, edges run by run) equals the
+    /// naive computation over every run, with and without a filter, for any window and `now`.
+    #[test]
+    fn indexed_overview_equals_the_naive_one(
+        evs in proptest::collection::vec((0u8..8, 0i64..(40 * H), 0u8..3, 0u64..300, 0u32..1000, 0u8..2), 1..80),
+        shift in 0i64..(3 * H),
+        hours in 1u32..30,
+    ) {
+        let events: Vec<(String, Event)> = evs.iter().enumerate().map(|(i, (run, ago, st, lat, cost, wf))| {
+            let status = [Status::Started, Status::Success, Status::Failure][*st as usize];
+            (format!("e{i}"), ev(Some(&format!("r{run}")), NOW - ago, status, *lat, f64::from(*cost) / 100.0, ["w0", "w1"][*wf as usize]))
+        }).collect();
+        let mut v = TenantView::default();
+        for (id, e) in &events { apply(&mut v, id, e); }
+        let now = NOW - shift;
+        for wf in [None, Some("w1")] {
+            let f = Filter { workflow_id: wf.map(str::to_string), agent_id: None };
+            let o = v.overview(now, hours, &f);
+            let (s, fl, r, p95, avg, last, spend) = naive(&events, now, hours, wf);
+            prop_assert_eq!((o.successes, o.failures, o.running, o.p95_latency_ms), (s, fl, r, p95));
+            prop_assert_eq!(o.avg_latency_ms, avg);
+            prop_assert_eq!(o.last_event_at, last.map(rfc3339));
+            prop_assert!((o.spend_usd - round_usd(spend)).abs() < 1e-9);
+        }
+    }
+}

@@ -2,3 +2,5 @@
 #![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
 
 mod alerts;
+mod budget_adjust;
+mod ingest;
