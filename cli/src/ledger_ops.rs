@@ -16,7 +16,7 @@ use cp_kernel::{
 
 use cp_kernel::policy::PolicyDecision;
 
-use crate::read_access::ReadAccessArgs;
+use crate::read_access::{ReadAccessArgs, record_local_read};
 
 use crate::common::{CmdResult, Outcome, Refused, Settings, open_existing, render};
 
@@ -37,7 +37,8 @@ pub(crate) enum OpsCmd {
         cpctl ledger query --ledger HO1/prompts --event-type PROMPT_SENT --session s-1 --json\n  \
         cpctl ledger query --policy budget.hard_limit --decision DENY --json")]
     Query(Box<QueryArgs>),
-    /// Show the last entries of a ledger (every ledger without --ledger), optionally following.
+    /// Show the last entries of a ledger (every ledger without --ledger), optionally following
+    /// (the local operator's read of every tenant: said on stderr, recorded as OPERATOR_READ).
     #[command(after_help = "Example:\n  cpctl ledger tail --ledger HO1/prompts -n 20 --follow")]
     Tail(TailArgs),
     /// Remove a torn last line of a JSONL ledger and record LEDGER_REPAIRED.
@@ -205,7 +206,8 @@ pub(crate) struct QueryArgs {
     #[arg(long)]
     decision: Option<String>,
     /// Read as this token's tenant only (--tenant, when given, must be the token's); without
-    /// --token or --operator the local operator reads every tenant, as said on stderr.
+    /// --token or --operator the local operator reads every tenant (or the --tenant named),
+    /// said on stderr and recorded as OPERATOR_READ.
     #[command(flatten)]
     access: ReadAccessArgs,
 }
@@ -422,7 +424,7 @@ fn query(s: &Settings, a: QueryArgs) -> CmdResult {
     // Decisions are filtered after the store's query, so the limit is applied after them.
     let decisions = a.policy.is_some() || a.decision.is_some();
     let mut provenance = a.prov.into_provenance();
-    let all_tenants = a.access.token.is_none() && !a.access.operator && provenance.tenant_id.is_none();
+    let local = a.access.token.is_none() && !a.access.operator;
     if a.access.token.is_some() || a.access.operator {
         let g = a.access.grant(&plane, provenance.tenant_id.as_deref(), "ledger.query")?;
         provenance.tenant_id = Some(g.tenant);
@@ -453,8 +455,8 @@ fn query(s: &Settings, a: QueryArgs) -> CmdResult {
         keep_most_recent(&mut out, n);
     }
     render_sets(s, &out)?;
-    if all_tenants && !s.json {
-        eprintln!("note: read every tenant's entries as the local operator (pass --token to read one tenant)");
+    if local {
+        eprintln!("{}", record_local_read(&plane, q.provenance.tenant_id.as_deref(), "ledger.query"));
     }
     Ok(Outcome::Ok)
 }
@@ -491,6 +493,7 @@ fn tail(s: &Settings, a: TailArgs) -> CmdResult {
         out.push(LedgerEntries { ledger: name, entries });
     }
     render_sets(s, &out)?;
+    eprintln!("{}", record_local_read(&plane, None, "ledger.tail"));
     if !a.follow {
         return Ok(Outcome::Ok);
     }

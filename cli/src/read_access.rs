@@ -29,8 +29,7 @@ impl ReadAccessArgs {
     pub(crate) fn grant(&self, plane: &Plane, asked: Option<&str>, surface: &str) -> anyhow::Result<ReadGrant> {
         let router = PromptRouter::open(plane, RouterOptions::new())?;
         let access = if self.operator {
-            let user = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "local".into());
-            ReadAccess::Operator { user }
+            ReadAccess::Operator { user: local_user() }
         } else {
             ReadAccess::Token(self.token.clone().unwrap_or_default())
         };
@@ -52,5 +51,28 @@ impl ReadAccessArgs {
             );
         }
         Ok(g)
+    }
+}
+
+/// The local user recorded as `operator:<user>` (`$USER`, else `local`).
+fn local_user() -> String {
+    std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "local".into())
+}
+
+/// Records a read of the local plane's files made with no token and no operator mode
+/// (`OPERATOR_READ`, credential `local-files`, `asked` the tenant named or every tenant) and
+/// returns what to say on stderr: the record's `seq`, or why nothing could be recorded (a plane
+/// without a prompt router has no ledger for it).
+pub(crate) fn record_local_read(plane: &Plane, asked: Option<&str>, surface: &str) -> String {
+    let who = match asked {
+        Some(t) => format!("tenant {t}'s entries"),
+        None => "every tenant's entries".to_string(),
+    };
+    let said = format!("read {who} as the local operator without a token (pass --token to read as one tenant)");
+    let recorded = PromptRouter::open(plane, RouterOptions::new())
+        .and_then(|r| r.record_local_read(&local_user(), asked, surface));
+    match recorded {
+        Ok(seq) => format!("note: {said}; recorded as OPERATOR_READ seq {seq}"),
+        Err(e) => format!("note: {said}; not recorded: {e}"),
     }
 }

@@ -34,6 +34,22 @@ pub struct Refusal {
     pub message: String,
     /// Principal when the token verified.
     pub principal: Option<String>,
+    /// The tenant the request named, when it named one.
+    pub tenant_asked: Option<String>,
+    /// The tenant the verified token is bound to.
+    pub tenant_held: Option<String>,
+}
+
+impl Refusal {
+    /// The kernel's reject code of this refusal: `AUTH_DENIED` (no valid token), `ACCESS_DENIED`
+    /// (a token of another tenant) or `FORBIDDEN` (a role without the right).
+    pub fn code(&self) -> &'static str {
+        match (self.status, &self.tenant_asked, &self.tenant_held) {
+            (401, _, _) => "AUTH_DENIED",
+            (_, Some(a), Some(h)) if a != h => "ACCESS_DENIED",
+            _ => "FORBIDDEN",
+        }
+    }
 }
 
 /// The authoriser.
@@ -65,7 +81,13 @@ impl Gate {
         if self.dev {
             return Ok(Caller { principal: "dev".into(), tenant: None });
         }
-        let denied = |m: &str| Refusal { status: 401, message: m.to_string(), principal: None };
+        let denied = |m: &str| Refusal {
+            status: 401,
+            message: m.to_string(),
+            principal: None,
+            tenant_asked: None,
+            tenant_held: None,
+        };
         let Some(secret) = &self.secret else {
             return Err(denied("no auth secret is configured; every token is refused"));
         };
@@ -84,6 +106,8 @@ impl Gate {
                 status: 403,
                 message: format!("roles {} grant none of {}", claims.roles.join(","), allowed.join(",")),
                 principal: Some(claims.principal),
+                tenant_asked: None,
+                tenant_held: Some(claims.tenant),
             });
         }
         Ok(Caller { principal: claims.principal, tenant: Some(claims.tenant) })
@@ -99,6 +123,8 @@ impl Caller {
                 status: 403,
                 message: format!("token is bound to tenant {t:?}, not {a:?}"),
                 principal: Some(self.principal.clone()),
+                tenant_asked: Some(a.to_string()),
+                tenant_held: Some(t.clone()),
             }),
             (Some(t), _) => Ok(t.clone()),
             (None, Some(a)) => Ok(a.to_string()),

@@ -86,17 +86,17 @@ pub(crate) async fn authorize(app: &Arc<App>, headers: &HeaderMap, need: Need) -
     let h = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     match app.gate.check(h, need, app.ops.clock().as_ref()) {
         Ok(c) => Ok(c),
-        Err(r) => Err(refuse(app, r, None).await),
+        Err(r) => Err(refuse(app, r).await),
     }
 }
 
 /// Answers a refusal once it is logged (on the blocking pool).
-pub(crate) async fn refuse(app: &Arc<App>, r: Refusal, tenant: Option<String>) -> Response {
+pub(crate) async fn refuse(app: &Arc<App>, r: Refusal) -> Response {
     let ops = app.ops.clone();
-    let actor = r.principal.clone().unwrap_or_else(|| "anonymous".into());
-    let msg = r.message.clone();
-    tracing::warn!(status = r.status, principal = %actor, "refused: {msg}");
-    let logged = tokio::task::spawn_blocking(move || ops.record_denial(&msg, &actor, tenant.as_deref())).await;
+    let who = r.principal.as_deref().unwrap_or("anonymous");
+    tracing::warn!(status = r.status, principal = %who, "refused: {}", r.message);
+    let denial = r.clone();
+    let logged = tokio::task::spawn_blocking(move || ops.record_denial(&denial)).await;
     if let Err(e) = logged.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())) {
         tracing::error!(error = %e, "could not ledger ACCESS_DENIED");
     }
@@ -162,7 +162,7 @@ async fn ingest(State(app): Shared, headers: HeaderMap, body: Body) -> Response 
     let dev_tenant = &app.ops.config().views.dev_tenant;
     let tenant = match caller.tenant_for(events[0].field("tenant_id"), dev_tenant) {
         Ok(t) => t,
-        Err(r) => return refuse(&app, r, None).await,
+        Err(r) => return refuse(&app, r).await,
     };
     if let Some(i) = events.iter().position(|e| e.field("tenant_id").is_some_and(|t| t != tenant)) {
         let m = format!("events of one request belong to one tenant ({tenant:?})");
@@ -205,7 +205,7 @@ async fn adjust(State(app): Shared, headers: HeaderMap, body: Body) -> Response 
     };
     let tenant = match caller.tenant_for(s("tenant_id").as_deref(), &app.ops.config().views.dev_tenant) {
         Ok(t) => t,
-        Err(r) => return refuse(&app, r, None).await,
+        Err(r) => return refuse(&app, r).await,
     };
     let ops = app.ops.clone();
     let actor = caller.principal.clone();
@@ -239,7 +239,7 @@ pub(crate) async fn read_params(
             let h = format!("Bearer {t}");
             match app.gate.check(Some(&h), Need::Read, app.ops.clock().as_ref()) {
                 Ok(c) => c,
-                Err(r) => return Err(refuse(app, r, None).await),
+                Err(r) => return Err(refuse(app, r).await),
             }
         }
         None => authorize(app, headers, Need::Read).await?,
@@ -248,7 +248,7 @@ pub(crate) async fn read_params(
     let asked = q.get("tenant").filter(|t| !t.is_empty());
     let tenant = match caller.tenant_for(asked.map(String::as_str), &v.dev_tenant) {
         Ok(t) => t,
-        Err(r) => return Err(refuse(app, r, None).await),
+        Err(r) => return Err(refuse(app, r).await),
     };
     let num = |k: &str, d: u64, max: u64| -> Result<u64, Response> {
         match q.get(k).filter(|s| !s.is_empty()) {

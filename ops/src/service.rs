@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use cp_kernel::policy::{self, PolicyDecision};
 use cp_kernel::{Clock, LedgerEntry, LedgerSet, NewEntry, Plane, Provenance, SchemaSet, event};
 
+use crate::auth::Refusal;
 use crate::commit::Lanes;
 use crate::config::OpsConfig;
 use crate::error::OpsError;
@@ -406,14 +408,21 @@ impl Ops {
         Ok(())
     }
 
-    /// Logs a refused request to `HOT/governance` (`ACCESS_DENIED`).
-    pub fn record_denial(&self, reason: &str, actor: &str, tenant: Option<&str>) -> Result<(), OpsError> {
-        let e = NewEntry::new(event::ACCESS_DENIED)
-            .decision("DENY")
-            .reason(reason)
-            .provenance(Provenance { tenant_id: tenant.map(str::to_string), ..Provenance::default() })
-            .meta("policy_id", "ops.auth")
-            .meta("actor", actor);
+    /// Logs a refused request to `HOT/governance` (`ACCESS_DENIED` under the tenant asked, with
+    /// the kernel's reject code, `principal`, `tenant_asked` and `tenant_held`; `policy_id`
+    /// `tenant.sovereignty` for a token of another tenant, `router.auth` / `router.roles` else).
+    pub fn record_denial(&self, r: &Refusal) -> Result<(), OpsError> {
+        let code = r.code();
+        let actor = r.principal.as_deref().unwrap_or("anonymous");
+        let d = PolicyDecision::new(policy::of_reject_code(code), "DENY", r.message.clone(), actor);
+        let e = d
+            .apply(NewEntry::new(event::ACCESS_DENIED))
+            .provenance(Provenance { tenant_id: r.tenant_asked.clone(), ..Provenance::default() })
+            .meta("code", code)
+            .meta("action", "ops.api")
+            .meta("principal", r.principal.clone())
+            .meta("tenant_asked", r.tenant_asked.clone())
+            .meta("tenant_held", r.tenant_held.clone());
         self.set.open(cp_kernel::LedgerName::GOVERNANCE)?.append(e)?;
         Ok(())
     }

@@ -216,6 +216,19 @@ fn tokens_keep_tenants_apart_and_need_their_role() {
     assert_eq!(s, 403);
     let (s, _) = srv.call("GET", "/v1/failures/recent", None, b"");
     assert_eq!(s, 401);
+    // Expired an hour ago, relative to now.
+    let now_ms = jiff::Timestamp::now().as_millisecond() as u64;
+    let expired = cp_kernel::TokenClaims {
+        principal: "acme-client".into(),
+        roles: vec!["read".into()],
+        tenant: "acme".into(),
+        issued_at_ms: now_ms - 7_200_000,
+        expires_at_ms: now_ms - 3_600_000,
+        token_id: "t-expired".into(),
+    };
+    let expired = cp_kernel::issue_token(&cp_kernel::testkit::test_secret(), &expired);
+    let (s, _) = srv.call("GET", "/v1/metrics/overview", Some(&expired), b"");
+    assert_eq!(s, 401);
     let (s, _) = srv.call("GET", "/", None, b"");
     assert_eq!(s, 401);
     drop(srv);
@@ -227,7 +240,28 @@ fn tokens_keep_tenants_apart_and_need_their_role() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.matches("ACCESS_DENIED").count() >= 7, "{text}");
+    assert!(text.matches("ACCESS_DENIED").count() >= 8, "{text}");
+    // The kernel's shape: who asked for which tenant holding which, under which policy.
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let denials: Vec<&serde_json::Value> = v[0]["entries"].as_array().unwrap().iter().map(|e| &e["metadata"]).collect();
+    let cross = denials.iter().find(|m| m["tenant_asked"] == "acme").expect("the cross-tenant read is logged");
+    assert_eq!(
+        (&cross["tenant_held"], &cross["principal"], &cross["policy_id"], &cross["code"]),
+        (&json!("globex"), &json!("globex-client"), &json!("tenant.sovereignty"), &json!("ACCESS_DENIED")),
+        "{cross}"
+    );
+    let role = denials.iter().find(|m| m["code"] == "FORBIDDEN").expect("the role refusal is logged");
+    assert_eq!((&role["tenant_held"], &role["policy_id"]), (&json!("acme"), &json!("router.roles")), "{role}");
+    let entries = v[0]["entries"].as_array().unwrap();
+    let expired = entries
+        .iter()
+        .find(|e| e["reason"].as_str().is_some_and(|r| r.contains("expired")))
+        .expect("the expired token is logged");
+    let m = &expired["metadata"];
+    assert_eq!(
+        (&m["code"], &m["policy_id"], &m["principal"]),
+        (&json!("AUTH_DENIED"), &json!("router.auth"), &Value::Null)
+    );
 }
 
 #[test]

@@ -91,6 +91,14 @@ fn denials(fx: &Fx) -> Vec<LedgerEntry> {
     store.query(&LedgerQuery { event_types: vec![event::ACCESS_DENIED.into()], ..LedgerQuery::default() }).unwrap()
 }
 
+/// The `OPERATOR_READ` entries of local reads without a token (credential `local-files`).
+fn local_reads(fx: &Fx) -> Vec<LedgerEntry> {
+    let store = LedgerSet::new(&fx.tp.plane).open("HO1/prompts").unwrap();
+    let all =
+        store.query(&LedgerQuery { event_types: vec![event::OPERATOR_READ.into()], ..LedgerQuery::default() }).unwrap();
+    all.into_iter().filter(|e| e.metadata["credential"] == "local-files").collect()
+}
+
 /// Runs a denied case and returns the one `ACCESS_DENIED` it logged.
 fn denied(fx: &Fx, name: &str, case: &str, args: &[String], token: Option<&str>) -> LedgerEntry {
     let before = denials(fx).len();
@@ -122,11 +130,18 @@ fn every_read_surface_by_own_other_missing_and_expired_identity() {
         assert_eq!(e.metadata["tenant_held"], "acme", "{name}: {e:?}");
         assert_eq!(e.metadata["policy_id"], "tenant.sovereignty", "{name}");
         // No token, an expired token: denied as unauthenticated — except that `ledger query`
-        // without a token is the local operator's raw view of every ledger, which says so.
+        // without a token is the local operator's raw view of every ledger, which says so and
+        // records it.
         if name == "ledger query" {
+            let before = local_reads(&fx).len();
             let (code, text) = run(&fx, &["ledger".to_string(), "query".to_string()], None);
             assert_eq!(code, Some(0), "{text}");
-            assert!(text.contains("as the local operator"), "said on stderr: {text}");
+            assert!(text.contains("as the local operator") && text.contains("recorded as OPERATOR_READ"), "{text}");
+            let reads = local_reads(&fx);
+            assert_eq!(reads.len(), before + 1, "one OPERATOR_READ per local read: {text}");
+            let m = &reads.last().unwrap().metadata;
+            assert_eq!((m["tenant_asked"].as_str(), m["surface"].as_str()), (Some("*"), Some("ledger.query")), "{m:?}");
+            assert_eq!(m["policy_id"], "tenant.sovereignty", "{m:?}");
         }
         for (case, tok) in [("none", None), ("expired", Some(fx.expired.as_str()))] {
             if name == "ledger query" && case == "none" {

@@ -360,6 +360,8 @@ pub(crate) struct Denial {
     pub principal: Option<String>,
     /// Why.
     pub message: String,
+    /// The tenant the verified token is bound to, when it verified.
+    pub tenant_held: Option<String>,
 }
 
 /// An authenticated caller.
@@ -386,7 +388,7 @@ pub(crate) struct Authorizer {
 
 /// An `AUTH_DENIED` denial (no valid token) with `message`.
 fn auth_denied(message: String) -> Denial {
-    Denial { kind: DenialKind::AuthDenied, principal: None, message }
+    Denial { kind: DenialKind::AuthDenied, principal: None, message, tenant_held: None }
 }
 
 /// The principal of dev mode: nothing verified, the tenant the request names.
@@ -424,8 +426,12 @@ impl Authorizer {
             return Ok(dev_principal(tenant));
         }
         let c = self.verified(token, now_ms)?;
-        let forbidden =
-            |m: String| Denial { kind: DenialKind::Forbidden, principal: Some(c.principal.clone()), message: m };
+        let forbidden = |m: String| Denial {
+            kind: DenialKind::Forbidden,
+            principal: Some(c.principal.clone()),
+            message: m,
+            tenant_held: Some(c.tenant.clone()),
+        };
         let granted = c.roles.iter().any(|r| self.config.roles.get(r).is_some_and(|a| a.contains(&action)));
         if !granted {
             return Err(forbidden(format!("roles {:?} do not grant {}", c.roles, action.as_str())));
@@ -461,6 +467,7 @@ impl Authorizer {
                 kind: DenialKind::Forbidden,
                 principal: Some(c.principal.clone()),
                 message: format!("roles {:?} grant none of {}", c.roles, wanted.join(", ")),
+                tenant_held: Some(c.tenant.clone()),
             });
         }
         Ok(Principal::from(c))

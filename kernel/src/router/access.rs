@@ -204,7 +204,12 @@ impl PromptRouter {
                         format!("{} names session {:?}, which belongs to another tenant", f.pointer, f.value)
                     }
                 };
-                let d = Denial { kind: DenialKind::Forbidden, principal: Some(principal.principal.clone()), message };
+                let d = Denial {
+                    kind: DenialKind::Forbidden,
+                    principal: Some(principal.principal.clone()),
+                    message,
+                    tenant_held: Some(principal.tenant.clone()),
+                };
                 let tenant = Some(principal.tenant.as_str());
                 return Err(self.deny_scope(RejectCode::AccessDenied, &d, action, tenant, Some(f)));
             }
@@ -255,7 +260,8 @@ impl PromptRouter {
             .provenance(Provenance { tenant_id: tenant.map(str::to_string), ..Provenance::default() })
             .meta("code", code.as_str())
             .meta("action", action.as_str())
-            .meta("principal", d.principal.clone());
+            .meta("principal", d.principal.clone())
+            .meta("tenant_held", d.tenant_held.clone());
         if let Some(f) = field {
             e = e.meta("named", json!({"field": f.pointer, "kind": f.kind, "value": f.value}));
         }

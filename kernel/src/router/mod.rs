@@ -339,9 +339,15 @@ impl PromptRouter {
             .provenance(Provenance { tenant_id: Some(tenant.to_string()), ..Provenance::default() })
             .meta("code", code.as_str())
             .meta("action", action.as_str())
-            .meta("principal", d.principal.clone());
+            .meta("principal", d.principal.clone())
+            .meta("tenant_asked", tenant)
+            .meta("tenant_held", d.tenant_held.clone());
         let actor = crate::policy::principal_of(&e);
-        let e = crate::policy::stamp(e, crate::policy::of_reject_code(code.as_str()), &actor);
+        // A verified token of another tenant is a sovereignty decision; anything else is auth.
+        let other_tenant = d.tenant_held.as_deref().is_some_and(|h| h != tenant);
+        let pid =
+            if other_tenant { crate::policy::TENANT_SOVEREIGNTY } else { crate::policy::of_reject_code(code.as_str()) };
+        let e = crate::policy::stamp(e, pid, &actor);
         match self.budgeter.append(vec![e]).map(|v| v.into_iter().next()) {
             Ok(Some(entry)) => self.rejected(code, d.message.clone(), &entry),
             Ok(None) => RouterError::NotLogged { what: NotLogged::Denial },

@@ -100,15 +100,42 @@ impl PromptRouter {
             return Err(self.read_denied(RejectCode::AuthDenied, m, Some(&actor), tenant, None, surface));
         }
         let reason = format!("{actor} read tenant {tenant} through {surface} in operator mode (no token)");
-        let d = PolicyDecision::new(policy::TENANT_SOVEREIGNTY, "ALLOW", reason, actor.clone());
+        let seq = self.record_operator_read(&actor, tenant, surface, reason, "operator-mode")?;
+        Ok(ReadGrant { tenant: tenant.to_string(), actor, operator: true, recorded_seq: Some(seq) })
+    }
+
+    /// Records a read of the plane's ledgers made by a local user with no token and no
+    /// operator mode — `cpctl ledger query` over the plane's own files, which the caller can
+    /// read anyway — as `OPERATOR_READ` (decision `ALLOW`, actor `operator:<user>`,
+    /// `credential` `local-files`, `tenant_asked` the tenant named or `*` for every tenant).
+    /// Returns the entry's `seq`. Such a read is never a grant: it is said and recorded.
+    pub fn record_local_read(&self, user: &str, asked: Option<&str>, surface: &str) -> Result<u64, RouterError> {
+        let actor = format!("operator:{user}");
+        let tenant = asked.filter(|t| !t.is_empty()).unwrap_or("*");
+        let what = if tenant == "*" { "every tenant".to_string() } else { format!("tenant {tenant}") };
+        let reason = format!("{actor} read {what} through {surface} from the local plane's files (no token)");
+        self.record_operator_read(&actor, tenant, surface, reason, "local-files")
+    }
+
+    /// Appends one `OPERATOR_READ` and returns its `seq`.
+    fn record_operator_read(
+        &self,
+        actor: &str,
+        tenant: &str,
+        surface: &str,
+        reason: String,
+        credential: &str,
+    ) -> Result<u64, RouterError> {
+        let d = PolicyDecision::new(policy::TENANT_SOVEREIGNTY, "ALLOW", reason, actor);
         let e = d
             .apply(NewEntry::new(event::OPERATOR_READ))
             // No tenant provenance: the record is the operator's act, not the tenant's data (a
             // tenant-scoped export or follower does not pick it up); `tenant_asked` names it.
             .meta("surface", surface)
-            .meta("tenant_asked", tenant);
-        let seq = self.budgeter.append(vec![e])?.first().map(|e| e.seq);
-        Ok(ReadGrant { tenant: tenant.to_string(), actor, operator: true, recorded_seq: seq })
+            .meta("tenant_asked", tenant)
+            .meta("credential", credential);
+        let appended = self.budgeter.append(vec![e])?;
+        Ok(appended.first().map(|e| e.seq).unwrap_or_default())
     }
 
     /// Logs a read denial (`ACCESS_DENIED` under the tenant asked) and returns its error.

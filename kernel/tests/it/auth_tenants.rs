@@ -18,6 +18,17 @@ fn denied(err: RouterError, code: RejectCode, fx: &Fx, action: &str, tenant: &st
     assert_eq!(e.metadata["code"], code.as_str());
     assert_eq!(e.metadata["action"], action);
     assert_eq!(e.tenant_id.as_deref(), Some(tenant));
+    // Who asked for what, and what the token held: a verified token names its own tenant, and
+    // a token of another tenant is a sovereignty decision.
+    assert_eq!(e.metadata["tenant_asked"], tenant, "{e:?}");
+    match code {
+        RejectCode::AuthDenied => assert!(e.metadata["tenant_held"].is_null(), "{e:?}"),
+        _ => {
+            let held = e.metadata["tenant_held"].as_str().unwrap_or_else(|| panic!("tenant_held: {e:?}"));
+            let policy = if held == tenant { "router.roles" } else { "tenant.sovereignty" };
+            assert_eq!(e.metadata["policy_id"], policy, "{e:?}");
+        }
+    }
 }
 
 #[test]
