@@ -11,12 +11,15 @@
 //! (the plane config's `postgres_schema`), keyed `(ledger, seq)`; columns and indexes as in the
 //! SQLite backend, each index led by `ledger`. `body` holds the canonical bytes as hashed.
 //!
-//! Concurrency: the chain head read and the insert run in one transaction holding
-//! `pg_advisory_xact_lock(k)`, `k` derived from (schema, ledger name); every host appending to
-//! the same ledger takes the same lock, so `seq` stays dense across hosts and the closure of
-//! [`LedgerStore::transact`] (the budgeter's check-and-reserve) sees every committed entry.
-//! The primary key `(ledger, seq)` is the backstop: two writers that bypassed the lock could
-//! never both commit the same `seq`.
+//! Concurrency: [`LedgerStore::transact`] (the budgeter's check-and-reserve) reads the chain
+//! head and inserts in one transaction holding `pg_advisory_xact_lock(k)`, `k` derived from
+//! (schema, ledger name), so its closure sees every committed entry and two hosts' closures
+//! never interleave. A plain append ([`LedgerStore::append_batch`]) is optimistic: sealed on
+//! the head this connection last saw and inserted by one autocommit statement (one round trip,
+//! like a raw `INSERT`). The primary key `(ledger, seq)` decides every race: a writer whose
+//! head was stale conflicts, reads the head again and seals again (a locked transaction whose
+//! insert conflicts runs again whole). Entries are never removed, so an insert that succeeds at
+//! `head.seq + 1` proves the chain links and `seq` stays dense across hosts.
 //!
 //! Faults: a lost connection, a server restarting, or the advisory lock not granted within
 //! `wait` (`lock_timeout`) is retried — reconnecting as needed — `retries` more times, each
@@ -47,12 +50,16 @@ use sha2::{Digest, Sha256};
 use super::columns::{ColumnValue, N_COLUMNS};
 use super::memory::seal_all;
 use super::sqlite::decode_entry;
-use super::{ChainHead, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, RawRecord, TxnFn, TxnView};
+use super::{ChainHead, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, NewEntry, RawRecord, TxnFn, TxnView};
 use crate::plane::Durability;
 
 /// Rows fetched per round trip while streaming a ledger for verification (memory stays bounded
 /// by this many rows whatever the ledger's size). Tuning of the transfer, not policy.
 const SCAN_BATCH_ROWS: i32 = 4096;
+
+/// Times an append may lose the race for the next `seq` to another host before giving up
+/// (each loss means another host's append went through, so the ledger made progress).
+const MAX_SEQ_CONFLICTS: u32 = 64;
 
 /// Where a PostgreSQL ledger lives: the server connection and the schema (namespace) holding
 /// the ledger tables.
@@ -223,6 +230,9 @@ fn is_transient(e: &postgres::Error) -> bool {
 struct Live {
     client: Client,
     statements: std::collections::HashMap<&'static str, postgres::Statement>,
+    /// The chain head as this connection last committed or read it: a lower bound of the real
+    /// head (entries are never removed), the starting point of an optimistic append.
+    head: Option<ChainHead>,
 }
 
 impl std::ops::Deref for Live {
@@ -270,7 +280,7 @@ impl Conn {
             let result = match g.as_mut() {
                 Some(c) => op(c),
                 None => match self.target.connect(&self.opts) {
-                    Ok(client) => op(g.insert(Live { client, statements: Default::default() })),
+                    Ok(client) => op(g.insert(Live { client, statements: Default::default(), head: None })),
                     Err(e) => Err(Fail::Db(e)),
                 },
             };
@@ -400,8 +410,13 @@ fn row_entry(name: &str, r: &postgres::Row) -> Result<LedgerEntry, Fail> {
     Ok(decode_entry(name, seq, body, hash)?)
 }
 
-fn run_select(c: &mut impl postgres::GenericClient, name: &str, q: &LedgerQuery) -> Result<Vec<LedgerEntry>, Fail> {
-    let (text, params) = sql::build_query(name, q);
+fn run_select(
+    c: &mut impl postgres::GenericClient,
+    name: &str,
+    q: &LedgerQuery,
+    upto: Option<u64>,
+) -> Result<Vec<LedgerEntry>, Fail> {
+    let (text, params) = sql::build_query_upto(name, q, upto);
     let rows = c.query(&text, &sql::refs(&params))?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
@@ -426,8 +441,11 @@ impl TxnView for View<'_, '_> {
         self.head.clone()
     }
     fn query(&self, q: &LedgerQuery) -> Result<Vec<LedgerEntry>, LedgerError> {
+        // The chain as of the head the closure was given: an optimistic append committed
+        // since is not seen (the insert then conflicts and the transaction runs again).
+        let Some(head) = &self.head else { return Ok(Vec::new()) };
         let mut tx = self.tx.borrow_mut();
-        run_select(&mut **tx, self.name, q).map_err(|f| match f {
+        run_select(&mut **tx, self.name, q, Some(head.seq)).map_err(|f| match f {
             Fail::Db(source) | Fail::Final(source) => LedgerError::Postgres { ledger: self.name.to_string(), source },
             Fail::Ledger(e) => e,
         })
@@ -444,7 +462,7 @@ struct Statements {
 
 /// Inserts sealed entries (one row statement for one, one array statement for many).
 fn insert(
-    tx: &mut postgres::Transaction<'_>,
+    tx: &mut impl postgres::GenericClient,
     st: &Statements,
     name: &str,
     sealed: &[(LedgerEntry, Vec<u8>)],
@@ -519,15 +537,10 @@ impl LedgerStore for PgStore {
         let mut in_doubt: Option<Vec<LedgerEntry>> = None;
         self.conn.run(|c| {
             if let Some(sent) = in_doubt.take()
-                && let Some(last) = sent.last()
+                && in_place(c, name, &sent)?
             {
-                let found = c.query_opt(
-                    "SELECT 1 FROM entries WHERE ledger = $1 AND seq = $2 AND entry_hash = $3",
-                    &[&name, &(last.seq as i64), &last.entry_hash],
-                )?;
-                if found.is_some() {
-                    return Ok(sent);
-                }
+                c.head = sent.last().map(head_of);
+                return Ok(sent);
             }
             let st = Statements {
                 lock: c.prepared(sql::LOCK)?,
@@ -535,24 +548,83 @@ impl LedgerStore for PgStore {
                 one: c.prepared(sql::INSERT)?,
                 many: c.prepared(sql::INSERT_MANY)?,
             };
-            let mut tx = c.transaction()?;
-            tx.execute(&st.lock, &[&self.lock_key])?;
-            let head = Self::read_head(&mut tx, &st.head, name)?;
-            let new = {
-                let view = View { tx: std::cell::RefCell::new(&mut tx), name, head: head.clone() };
-                f(&view)?
-            };
-            let sealed = seal_all(head, new)?;
-            if sealed.is_empty() {
+            for _ in 0..=MAX_SEQ_CONFLICTS {
+                let mut tx = c.client.transaction()?;
+                tx.execute(&st.lock, &[&self.lock_key])?;
+                let head = Self::read_head(&mut tx, &st.head, name)?;
+                let new = {
+                    let view = View { tx: std::cell::RefCell::new(&mut tx), name, head: head.clone() };
+                    f(&view)?
+                };
+                let sealed = seal_all(head, new)?;
+                if sealed.is_empty() {
+                    tx.commit()?;
+                    return Ok(Vec::new());
+                }
+                match insert(&mut tx, &st, name, &sealed) {
+                    // An optimistic append (no lock) took the seq between the head read and
+                    // the insert: run the transaction again on the new head.
+                    Err(Fail::Db(e)) if is_seq_conflict(&e) => continue,
+                    r => r?,
+                }
+                let entries: Vec<LedgerEntry> = sealed.into_iter().map(|(e, _)| e).collect();
+                in_doubt = Some(entries.clone());
                 tx.commit()?;
-                return Ok(Vec::new());
+                in_doubt = None;
+                c.head = entries.last().map(head_of);
+                return Ok(entries);
             }
-            insert(&mut tx, &st, name, &sealed)?;
-            let entries: Vec<LedgerEntry> = sealed.into_iter().map(|(e, _)| e).collect();
-            in_doubt = Some(entries.clone());
-            tx.commit()?;
-            in_doubt = None;
-            Ok(entries)
+            Err(Fail::Ledger(seq_conflicts(name)))
+        })
+    }
+
+    /// An optimistic append: the entries are sealed on the head this connection last saw and
+    /// inserted in one autocommit statement — one round trip, no lock. The primary key
+    /// `(ledger, seq)` decides between writers: when another host appended meanwhile the insert
+    /// conflicts, the head is read again and the entries sealed again on it. Entries are never
+    /// removed, so a successful insert at `head.seq + 1` proves `head` is still the last entry
+    /// and the chain links.
+    fn append_batch(&self, entries: Vec<NewEntry>) -> Result<Vec<LedgerEntry>, LedgerError> {
+        let name = self.conn.name.as_str();
+        let mut in_doubt: Option<Vec<LedgerEntry>> = None;
+        self.conn.run(|c| {
+            if let Some(sent) = in_doubt.take()
+                && in_place(c, name, &sent)?
+            {
+                c.head = sent.last().map(head_of);
+                return Ok(sent);
+            }
+            let st = Statements {
+                lock: c.prepared(sql::LOCK)?,
+                head: c.prepared(sql::HEAD)?,
+                one: c.prepared(sql::INSERT)?,
+                many: c.prepared(sql::INSERT_MANY)?,
+            };
+            for _ in 0..=MAX_SEQ_CONFLICTS {
+                let head = match c.head.clone() {
+                    Some(h) => Some(h),
+                    None => Self::read_head(&mut c.client, &st.head, name)?,
+                };
+                let sealed = seal_all(head, entries.clone())?;
+                if sealed.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let sent: Vec<LedgerEntry> = sealed.iter().map(|(e, _)| e.clone()).collect();
+                in_doubt = Some(sent.clone());
+                match insert(&mut c.client, &st, name, &sealed) {
+                    Ok(()) => {
+                        in_doubt = None;
+                        c.head = sent.last().map(head_of);
+                        return Ok(sent);
+                    }
+                    Err(Fail::Db(e)) if is_seq_conflict(&e) => {
+                        in_doubt = None;
+                        c.head = Self::read_head(&mut c.client, &st.head, name)?;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(Fail::Ledger(seq_conflicts(name)))
         })
     }
 
@@ -572,7 +644,7 @@ impl LedgerStore for PgStore {
 
     fn query(&self, q: &LedgerQuery) -> Result<Vec<LedgerEntry>, LedgerError> {
         let name = self.conn.name.as_str();
-        self.conn.run(|c| run_select(&mut **c, name, q))
+        self.conn.run(|c| run_select(&mut **c, name, q, None))
     }
 
     fn scan_raw(&self, f: &mut dyn FnMut(RawRecord<'_>) -> ControlFlow<()>) -> Result<(), LedgerError> {
@@ -605,6 +677,35 @@ impl LedgerStore for PgStore {
             Ok(())
         })
     }
+}
+
+/// The chain head `e` makes.
+fn head_of(e: &LedgerEntry) -> ChainHead {
+    ChainHead { seq: e.seq, entry_hash: e.entry_hash.clone() }
+}
+
+/// Whether `sent` — entries whose commit was not answered — is in the ledger: its last entry
+/// by `seq` and `entry_hash` (its UUIDv7 `id` makes the hash unique).
+fn in_place(c: &mut Live, name: &str, sent: &[LedgerEntry]) -> Result<bool, Fail> {
+    let Some(last) = sent.last() else { return Ok(false) };
+    let found = c.client.query_opt(
+        "SELECT 1 FROM entries WHERE ledger = $1 AND seq = $2 AND entry_hash = $3",
+        &[&name, &(last.seq as i64), &last.entry_hash],
+    )?;
+    Ok(found.is_some())
+}
+
+/// Whether `e` is another writer having taken the `seq` (the primary key `(ledger, seq)`).
+fn is_seq_conflict(e: &postgres::Error) -> bool {
+    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+/// The error of an append that lost the race for the next `seq` more than
+/// [`MAX_SEQ_CONFLICTS`] times in a row.
+fn seq_conflicts(name: &str) -> LedgerError {
+    LedgerError::Aborted(format!(
+        "ledger {name}: other hosts took the next entry {MAX_SEQ_CONFLICTS} times in a row; nothing was written"
+    ))
 }
 
 /// Hands one scanned row to the verifier.

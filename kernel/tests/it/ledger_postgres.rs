@@ -190,6 +190,18 @@ fn writers_on_many_connections_keep_one_dense_chain() {
                 for i in 0..25 {
                     if i % 5 == 0 {
                         s.append_batch((0..3).map(full_entry).collect()).unwrap();
+                    } else if i % 7 == 3 {
+                        // A locked check-and-append racing the optimistic appends of the others.
+                        s.transact(&mut |v| {
+                            let seen = v.query(&LedgerQuery::default())?.len() as u64;
+                            assert_eq!(
+                                Some(seen),
+                                v.head().map(|h| h.seq + 1),
+                                "the closure sees the chain up to its head"
+                            );
+                            Ok(vec![NewEntry::new("T").meta("seen", seen)])
+                        })
+                        .unwrap();
                     } else {
                         s.append(NewEntry::new("W").meta("w", w).meta("i", i)).unwrap();
                     }

@@ -42,6 +42,12 @@ pub(crate) type Param = Box<dyn ToSql + Sync + Send>;
 
 /// The SQL and parameters answering `q` on ledger `name` (selecting `seq, body, entry_hash`).
 pub(crate) fn build_query(name: &str, q: &LedgerQuery) -> (String, Vec<Param>) {
+    build_query_upto(name, q, None)
+}
+
+/// [`build_query`] over the entries up to `seq` `upto` only (a transaction's view of the chain
+/// at the head it was given, whatever was committed after).
+pub(crate) fn build_query_upto(name: &str, q: &LedgerQuery, upto: Option<u64>) -> (String, Vec<Param>) {
     let mut params: Vec<Param> = vec![Box::new(name.to_string())];
     let mut conds = vec!["ledger = $1".to_string()];
     let push = |params: &mut Vec<Param>, p: Param| {
@@ -71,6 +77,10 @@ pub(crate) fn build_query(name: &str, q: &LedgerQuery) -> (String, Vec<Param>) {
     if let Some(a) = q.after_seq {
         let m = push(&mut params, Box::new(i64::try_from(a).unwrap_or(i64::MAX)));
         conds.push(format!("seq > {m}"));
+    }
+    if let Some(u) = upto {
+        let m = push(&mut params, Box::new(i64::try_from(u).unwrap_or(i64::MAX)));
+        conds.push(format!("seq <= {m}"));
     }
     let mut sql = format!("SELECT seq, body, entry_hash FROM entries WHERE {}", conds.join(" AND "));
     sql.push_str(match q.order {
