@@ -1,30 +1,38 @@
 //! Group commit of ingests, one lane per tenant: a request queues its events on its tenant's
 //! lane and waits for the lane's write lock; whoever holds it takes every queued request and
-//! stores them all in one ledger transaction, then hands each request its own report. A request
-//! is answered only after the transaction holding its events returned (is durable); when it
-//! fails, every request of that group gets the error and none of their events is stored.
-//! Tenants do not wait for each other.
+//! stores them all in one event-store transaction, then — holding the lane's cost lock, the
+//! write lock released so the next group can store its events meanwhile — their cost facts in
+//! one transaction, and hands each request its own report. A request is answered only after
+//! both transactions returned (are durable); when the events' fails, every request of that
+//! group gets the error and none of their events is stored. Tenants do not wait for each other.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{self, TryRecvError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::OpsError;
 use crate::event::Event;
-use crate::service::IngestReport;
+use crate::service::{IngestReport, Stored};
 
 type Reply = Result<IngestReport, OpsError>;
 
 struct Job {
+    id: u64,
     events: Vec<Event>,
     reply: mpsc::Sender<Reply>,
 }
 
-/// The commit queue and write lock of one tenant.
+/// The commit queue and the two stage locks of one tenant: `write` for the event store, then
+/// `costs` for the cost facts. A group takes `costs` before it lets `write` go, so the next
+/// group stores its events while this one stores its cost facts (two files, two syncs that
+/// overlap) and cost facts stay in the order of their events.
 #[derive(Default)]
 pub(crate) struct Lane {
     queue: Mutex<Vec<Job>>,
     write: Mutex<()>,
+    costs: Mutex<()>,
+    next: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -32,42 +40,55 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Lane {
-    /// Queues `events` and returns their report once they are stored. `commit` stores a group
-    /// of requests (in queue order) in one transaction and returns one report per request.
+    /// Queues `events` and returns their report once they are stored. `store` writes a group
+    /// of requests (in queue order) to the event store in one transaction; `project` writes
+    /// their cost facts and returns one report per request. A request is answered after both.
     pub(crate) fn submit(
         &self,
         events: Vec<Event>,
-        commit: &dyn Fn(Vec<Vec<Event>>) -> Result<Vec<IngestReport>, OpsError>,
+        store: &dyn Fn(Vec<Vec<Event>>) -> Result<Stored, OpsError>,
+        project: &dyn Fn(Stored) -> Result<Vec<IngestReport>, OpsError>,
     ) -> Reply {
         let (tx, rx) = mpsc::channel();
-        lock(&self.queue).push(Job { events, reply: tx });
-        let _write = lock(&self.write);
-        match rx.try_recv() {
-            Ok(reply) => return reply,
-            Err(TryRecvError::Disconnected) => {
-                return Err(OpsError::Serve("ingest: the group commit holding this request was interrupted".into()));
-            }
-            Err(TryRecvError::Empty) => {}
-        }
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        lock(&self.queue).push(Job { id, events, reply: tx });
+        let write = lock(&self.write);
         let jobs = std::mem::take(&mut *lock(&self.queue));
-        let (batches, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.events, j.reply)).unzip();
-        match commit(batches) {
-            Ok(reports) => {
-                for (r, tx) in reports.into_iter().zip(&replies) {
-                    let _ = tx.send(Ok(r));
+        // Empty: an earlier group took this request and answers it.
+        if !jobs.is_empty() {
+            let mine = jobs.iter().any(|j| j.id == id);
+            let (batches, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.events, j.reply)).unzip();
+            let outcome = match store(batches) {
+                Ok(stored) => {
+                    let _costs = lock(&self.costs);
+                    drop(write);
+                    project(stored)
+                }
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(reports) => {
+                    for (r, tx) in reports.into_iter().zip(&replies) {
+                        let _ = tx.send(Ok(r));
+                    }
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    for tx in &replies {
+                        let _ = tx.send(Err(OpsError::Serve(format!("ingest: group commit failed: {msg}"))));
+                    }
+                    // The original error is more precise for this request's own group.
+                    if mine {
+                        return Err(e);
+                    }
                 }
             }
-            Err(e) => {
-                let msg = e.to_string();
-                for tx in &replies {
-                    let _ = tx.send(Err(OpsError::Serve(format!("ingest: group commit failed: {msg}"))));
-                }
-                // This request's own job is in the group: its reply is on `rx`, but the
-                // original error is more precise.
-                return Err(e);
-            }
+        } else {
+            drop(write);
         }
-        rx.try_recv().unwrap_or_else(|_| Err(OpsError::Serve("ingest: no reply from the group commit".into())))
+        rx.recv().unwrap_or_else(|_| {
+            Err(OpsError::Serve("ingest: the group commit holding this request was interrupted".into()))
+        })
     }
 }
 

@@ -19,6 +19,13 @@ use crate::event::{Event, Status};
 use crate::ledgers::{self, EVENTS_PREFIX};
 use crate::views::{Attribution, FailureRow, Filter, HourPoint, Overview, TenantView};
 
+/// A group of ingests whose events are stored and whose cost facts are not yet: one report
+/// per request, and the stored event entries.
+pub(crate) struct Stored {
+    reports: Vec<IngestReport>,
+    entries: Vec<LedgerEntry>,
+}
+
 /// What an ingest did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IngestReport {
@@ -189,15 +196,16 @@ impl Ops {
     /// Concurrent requests of a tenant are stored together (group commit);
     /// this returns once the events are durable.
     pub fn ingest(&self, tenant: &str, events: Vec<Event>) -> Result<IngestReport, OpsError> {
-        self.lanes.get(tenant).submit(events, &|batches| self.commit(tenant, batches))
+        let lane = self.lanes.get(tenant);
+        lane.submit(events, &|batches| self.store_events(tenant, batches), &|stored| self.store_costs(tenant, stored))
     }
 
-    /// Stores a group of requests of `tenant` in one transaction of the event store and one of
-    /// the cost facts; one report per request. Runs under the tenant's write lock, so the
-    /// duplicate check cannot race another ingest of the tenant; the views' lock is held only
-    /// while reading or updating memory, never across a ledger write.
-    fn commit(&self, tenant: &str, batches: Vec<Vec<Event>>) -> Result<Vec<IngestReport>, OpsError> {
-        let (ev_name, cost_name, _) = ledgers::names(tenant);
+    /// Stores a group of requests of `tenant` in one transaction of the event store. Runs under
+    /// the tenant's write lock, so the duplicate check cannot race another ingest of the
+    /// tenant; the views' lock is held only while reading or updating memory, never across a
+    /// ledger write.
+    fn store_events(&self, tenant: &str, batches: Vec<Vec<Event>>) -> Result<Stored, OpsError> {
+        let (ev_name, _, _) = ledgers::names(tenant);
         let mut reports = Vec::with_capacity(batches.len());
         let mut fresh = Vec::new();
         {
@@ -220,19 +228,28 @@ impl Ops {
             }
         }
         if fresh.is_empty() {
-            return Ok(reports);
+            return Ok(Stored { reports, entries: Vec::new() });
         }
         let entries: Vec<NewEntry> = fresh.iter().map(|(id, e)| event_entry(tenant, id, e)).collect();
         let stored = self.set.open(&ev_name)?.append_batch(entries)?;
         // Applied as soon as they are stored: a retry of this request is then a duplicate even
         // if writing the cost facts fails (those are projected at the next open).
-        {
-            let mut st = self.lock();
-            let view = st.tenants.entry(tenant.to_string()).or_default();
-            for (id, e) in &fresh {
-                view.apply_event(id, e);
-            }
+        let mut st = self.lock();
+        let view = st.tenants.entry(tenant.to_string()).or_default();
+        for (id, e) in &fresh {
+            view.apply_event(id, e);
         }
+        Ok(Stored { reports, entries: stored })
+    }
+
+    /// Stores the cost facts of a stored group in one transaction (under the tenant's cost
+    /// lock, in the order the events were stored) and returns the group's reports.
+    fn store_costs(&self, tenant: &str, stored: Stored) -> Result<Vec<IngestReport>, OpsError> {
+        let Stored { reports, entries: stored } = stored;
+        if stored.is_empty() {
+            return Ok(reports);
+        }
+        let (_, cost_name, _) = ledgers::names(tenant);
         let facts: Vec<NewEntry> = stored.iter().map(|e| cost_fact(tenant, e)).collect::<Result<_, _>>()?;
         let facts = self.set.open(&cost_name)?.append_batch(facts)?;
         let mut st = self.lock();
