@@ -18,7 +18,13 @@ pub fn serve(ops: Arc<Ops>, gate: Gate, on_bound: impl FnOnce(SocketAddr)) -> Re
         .enable_all()
         .build()
         .map_err(|e| OpsError::Serve(format!("could not start the runtime: {e}")))?;
-    rt.block_on(run(ops, gate, on_bound))
+    // The last handle of the service is dropped here, outside the runtime: a PostgreSQL plane's
+    // ledger connections are synchronous clients, which may not be dropped on an async thread.
+    let keep = ops.clone();
+    let served = rt.block_on(run(ops, gate, on_bound));
+    drop(rt);
+    drop(keep);
+    served
 }
 
 async fn run(ops: Arc<Ops>, gate: Gate, on_bound: impl FnOnce(SocketAddr)) -> Result<(), OpsError> {

@@ -378,3 +378,45 @@ fn ledger_copy_refuses_a_source_that_does_not_verify() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not verify"));
     assert_eq!(fx.open("HOT/crash").len().unwrap(), 0);
 }
+
+/// The operations service follows the plane (issue 16): on a PostgreSQL plane its event store
+/// and cost facts are ledgers in the shared schema, so what one host's `cpctl serve` ingested,
+/// another host's service — its own plane directory, nothing copied — reports the same, and
+/// neither plane directory holds a ledger file.
+#[test]
+fn the_operations_service_stores_on_the_planes_postgresql() {
+    use crate::ops_support::{Server, token};
+    let Some(fx) = PgSchema::new() else { return };
+    let (a, b) = (fx.temp_plane(), fx.temp_plane());
+    let (r, bu, p) = router_test_configs();
+    for h in [&a, &b] {
+        write_router_configs(h, &r, &bu, &p);
+    }
+    let now = format!("{:.3}", jiff::Timestamp::now());
+    let body: Vec<String> = (0..20)
+        .map(|i| {
+            let status = if i % 4 == 0 { "failure" } else { "success" };
+            json!({"timestamp": now, "agent_id": "a", "workflow_id": "w", "run_id": format!("r{i}"), "status": status,
+                   "latency_ms": i, "cost_usd": 0.25, "id": format!("e{i}")})
+            .to_string()
+        })
+        .collect();
+    let srv = Server::start(&a, &[]);
+    let (s, v) = srv.post_json("/v1/events", Some(&token("acme", &["ingest"])), body.join("\n").as_bytes());
+    assert_eq!(s, 200, "{v}");
+    let on_a = srv.get_json("/v1/metrics/overview", Some(&token("acme", &["read"])));
+    assert!(srv.terminate());
+    let srv = Server::start(&b, &[]);
+    let on_b = srv.get_json("/v1/metrics/overview", Some(&token("acme", &["read"])));
+    assert_eq!(on_a, on_b, "host b reads what host a stored");
+    assert_eq!((on_b["runs"].as_u64(), on_b["failures"].as_u64()), (Some(20), Some(5)), "{on_b}");
+    assert_eq!(on_b["spend_usd"].as_f64(), Some(5.0), "{on_b}");
+    drop(srv);
+    let names: Vec<String> = LedgerSet::new(&b.plane).list().unwrap().iter().map(|n| n.to_string()).collect();
+    assert!(names.iter().any(|n| n.starts_with("HO1/ops-events-")), "{names:?}");
+    assert!(names.iter().any(|n| n.starts_with("HO1/ops-costs-")), "{names:?}");
+    for h in [&a, &b] {
+        let files = cp_kernel::testkit::dir_set(h.plane.root(), &[]);
+        assert!(!files.iter().any(|f| f.contains("/ledger/")), "{files:?}");
+    }
+}
