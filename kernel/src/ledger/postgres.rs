@@ -57,6 +57,10 @@ use crate::plane::Durability;
 /// by this many rows whatever the ledger's size). Tuning of the transfer, not policy.
 const SCAN_BATCH_ROWS: i32 = 4096;
 
+/// Query shapes whose prepared statements one connection keeps (a bound on memory; the shapes
+/// a plane uses are far fewer).
+const MAX_QUERY_SHAPES: usize = 256;
+
 /// Times an append may lose the race for the next `seq` to another host before giving up
 /// (each loss means another host's append went through, so the ledger made progress).
 const MAX_SEQ_CONFLICTS: u32 = 64;
@@ -233,6 +237,9 @@ struct Live {
     /// The chain head as this connection last committed or read it: a lower bound of the real
     /// head (entries are never removed), the starting point of an optimistic append.
     head: Option<ChainHead>,
+    /// Query statements built from a [`LedgerQuery`], prepared once per shape (the text holds
+    /// only column names and placeholders, so the shapes are few).
+    queries: std::collections::HashMap<String, postgres::Statement>,
 }
 
 impl std::ops::Deref for Live {
@@ -258,6 +265,20 @@ impl Live {
         self.statements.insert(text, st.clone());
         Ok(st)
     }
+
+    /// A query statement prepared on this connection (cached by its text, at most
+    /// [`MAX_QUERY_SHAPES`]; past that the cache starts over).
+    fn prepared_query(&mut self, text: String) -> Result<postgres::Statement, postgres::Error> {
+        if let Some(st) = self.queries.get(&text) {
+            return Ok(st.clone());
+        }
+        if self.queries.len() >= MAX_QUERY_SHAPES {
+            self.queries.clear();
+        }
+        let st = self.client.prepare(&text)?;
+        self.queries.insert(text, st.clone());
+        Ok(st)
+    }
 }
 
 /// A connection slot shared by the operations of one store.
@@ -280,7 +301,12 @@ impl Conn {
             let result = match g.as_mut() {
                 Some(c) => op(c),
                 None => match self.target.connect(&self.opts) {
-                    Ok(client) => op(g.insert(Live { client, statements: Default::default(), head: None })),
+                    Ok(client) => op(g.insert(Live {
+                        client,
+                        statements: Default::default(),
+                        head: None,
+                        queries: Default::default(),
+                    })),
                     Err(e) => Err(Fail::Db(e)),
                 },
             };
@@ -418,10 +444,15 @@ fn run_select(
 ) -> Result<Vec<LedgerEntry>, Fail> {
     let (text, params) = sql::build_query_upto(name, q, upto);
     let rows = c.query(&text, &sql::refs(&params))?;
+    decode_rows(name, q, &rows)
+}
+
+/// A query's rows as entries: the columns chose the row; the hashed body decides (as in the
+/// SQLite backend).
+fn decode_rows(name: &str, q: &LedgerQuery, rows: &[postgres::Row]) -> Result<Vec<LedgerEntry>, Fail> {
     let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
+    for r in rows {
         let e = row_entry(name, r)?;
-        // The columns chose the row; the hashed body decides (as in the SQLite backend).
         if q.matches(&e) {
             out.push(e);
         }
@@ -644,7 +675,12 @@ impl LedgerStore for PgStore {
 
     fn query(&self, q: &LedgerQuery) -> Result<Vec<LedgerEntry>, LedgerError> {
         let name = self.conn.name.as_str();
-        self.conn.run(|c| run_select(&mut **c, name, q, None))
+        self.conn.run(|c| {
+            let (text, params) = sql::build_query(name, q);
+            let st = c.prepared_query(text)?;
+            let rows = c.client.query(&st, &sql::refs(&params))?;
+            decode_rows(name, q, &rows)
+        })
     }
 
     fn scan_raw(&self, f: &mut dyn FnMut(RawRecord<'_>) -> ControlFlow<()>) -> Result<(), LedgerError> {
