@@ -491,6 +491,18 @@ struct Statements {
     many: postgres::Statement,
 }
 
+impl Statements {
+    /// The statements of `c` (prepared once per connection).
+    fn prepare(c: &mut Live) -> Result<Self, postgres::Error> {
+        Ok(Self {
+            lock: c.prepared(sql::LOCK)?,
+            head: c.prepared(sql::HEAD)?,
+            one: c.prepared(sql::INSERT)?,
+            many: c.prepared(sql::INSERT_MANY)?,
+        })
+    }
+}
+
 /// Inserts sealed entries (one row statement for one, one array statement for many).
 fn insert(
     tx: &mut impl postgres::GenericClient,
@@ -573,12 +585,7 @@ impl LedgerStore for PgStore {
                 c.head = sent.last().map(head_of);
                 return Ok(sent);
             }
-            let st = Statements {
-                lock: c.prepared(sql::LOCK)?,
-                head: c.prepared(sql::HEAD)?,
-                one: c.prepared(sql::INSERT)?,
-                many: c.prepared(sql::INSERT_MANY)?,
-            };
+            let st = Statements::prepare(c)?;
             for _ in 0..=MAX_SEQ_CONFLICTS {
                 let mut tx = c.client.transaction()?;
                 tx.execute(&st.lock, &[&self.lock_key])?;
@@ -625,12 +632,7 @@ impl LedgerStore for PgStore {
                 c.head = sent.last().map(head_of);
                 return Ok(sent);
             }
-            let st = Statements {
-                lock: c.prepared(sql::LOCK)?,
-                head: c.prepared(sql::HEAD)?,
-                one: c.prepared(sql::INSERT)?,
-                many: c.prepared(sql::INSERT_MANY)?,
-            };
+            let st = Statements::prepare(c)?;
             for _ in 0..=MAX_SEQ_CONFLICTS {
                 let head = match c.head.clone() {
                     Some(h) => Some(h),
@@ -767,12 +769,7 @@ impl super::SealedSink for PgStore {
         super::copy::check_continues(name, expected, batch)?;
         let last = batch.last().map(|(e, _)| e.entry_hash.clone());
         self.conn.run(|c| {
-            let st = Statements {
-                lock: c.prepared(sql::LOCK)?,
-                head: c.prepared(sql::HEAD)?,
-                one: c.prepared(sql::INSERT)?,
-                many: c.prepared(sql::INSERT_MANY)?,
-            };
+            let st = Statements::prepare(c)?;
             let mut tx = c.transaction()?;
             tx.execute(&st.lock, &[&self.lock_key])?;
             let head = Self::read_head(&mut tx, &st.head, name)?;
