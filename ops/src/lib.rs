@@ -17,6 +17,7 @@ mod error;
 mod event;
 mod http;
 mod ledgers;
+mod project;
 mod server;
 mod service;
 mod views;

@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
+
 use crate::alerts::AlertWorker;
 use crate::auth::Gate;
 use crate::error::OpsError;
@@ -35,6 +37,13 @@ async fn run(ops: Arc<Ops>, gate: Gate, on_bound: impl FnOnce(SocketAddr)) -> Re
         .await
         .map_err(|e| OpsError::Serve(format!("could not listen on {}:{}: {e}", cfg.bind, cfg.port)))?;
     let addr = listener.local_addr().map_err(|e| OpsError::Serve(e.to_string()))?;
+    // Small request/response exchanges: without TCP_NODELAY, Nagle's algorithm holds the tail
+    // of a response until the client's delayed ACK, tens of milliseconds per request.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
+        }
+    });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = AlertWorker::new(ops.clone());
     let alerts = tokio::spawn(worker.run(stop_rx.clone()));

@@ -6,25 +6,19 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use cp_kernel::policy::{self, PolicyDecision};
 use cp_kernel::{Clock, LedgerEntry, LedgerSet, NewEntry, Plane, Provenance, SchemaSet, event};
 
 use crate::auth::Refusal;
-use crate::commit::Lanes;
+use crate::commit::{Lanes, Stored};
 use crate::config::OpsConfig;
 use crate::error::OpsError;
 use crate::event::{Event, Status};
 use crate::ledgers::{self, EVENTS_PREFIX};
+use crate::project::{self, Projector, StoredEvent};
 use crate::views::{Attribution, FailureRow, Filter, HourPoint, Overview, TenantView};
-
-/// A group of ingests whose events are stored and whose cost facts are not yet: one report
-/// per request, and the stored event entries.
-pub(crate) struct Stored {
-    reports: Vec<IngestReport>,
-    entries: Vec<LedgerEntry>,
-}
 
 /// What an ingest did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -128,8 +122,9 @@ impl Ops {
     }
 
     /// Drops the aggregates and builds them again from the event store, the cost facts and the
-    /// plane's prompt entries.
+    /// plane's prompt entries (after the cost facts of every answered ingest are written).
     pub fn rebuild(&self) -> Result<(), OpsError> {
+        self.flush_cost_facts();
         let mut st = self.lock();
         *st = State::default();
         for name in self.set.list()? {
@@ -179,13 +174,13 @@ impl Ops {
                 Ok(())
             })?;
             tracing::warn!(tenant, count = missing.len(), "projecting cost facts an interrupted ingest left out");
-            let facts: Vec<NewEntry> = missing.iter().map(|e| cost_fact(tenant, e)).collect::<Result<_, _>>()?;
-            for f in costs.append_batch(facts)? {
-                view.apply_cost(
-                    f.metadata["ts_ms"].as_i64().unwrap_or(0),
-                    f.metadata["amount_usd"].as_f64().unwrap_or(0.0),
-                    attribution_of(&f.metadata),
-                );
+            let missing: Vec<StoredEvent> =
+                missing.iter().map(|e| stored_event(e).map(|(id, ev)| (id, ev, e.seq))).collect::<Result<_, _>>()?;
+            // Another process may project the same events meanwhile: the write skips the facts
+            // that are stored by then.
+            project::write_facts(tenant, costs.as_ref(), &missing)?;
+            for (_, e, _) in &missing {
+                view.apply_cost(e.ts_ms, e.cost_usd, Attribution::of(e));
             }
         }
         Ok(())
@@ -193,44 +188,56 @@ impl Ops {
 
     /// Stores `events` for `tenant` (all or nothing): events whose `id` is already stored, or
     /// repeats an earlier event of the batch, are counted as duplicates and not stored again.
-    /// Concurrent requests of a tenant are stored together (group commit);
-    /// this returns once the events are durable.
+    /// Concurrent requests of a tenant are stored together (group commit); this returns once
+    /// the events are durable, and their spend is in the views by then. Their cost facts are
+    /// written right after by the tenant's projector ([`Ops::flush_cost_facts`] waits for them).
     pub fn ingest(&self, tenant: &str, events: Vec<Event>) -> Result<IngestReport, OpsError> {
-        let lane = self.lanes.get(tenant);
-        lane.submit(events, &|batches| self.store_events(tenant, batches), &|stored| self.store_costs(tenant, stored))
+        let lane = self.lanes.get(tenant, || {
+            let (_, cost_name, _) = ledgers::names(tenant);
+            Projector::spawn(tenant, self.set.open(&cost_name)?)
+        })?;
+        // Built before queueing, in the request's own thread: the group's leader only checks
+        // for duplicates and appends.
+        let prepared = events.into_iter().map(|e| Prepared::new(tenant, e)).collect();
+        lane.submit(prepared, &|batches| self.store_events(tenant, batches))
     }
 
-    /// Stores a group of requests of `tenant` in one transaction of the event store. Runs under
-    /// the tenant's write lock, so the duplicate check cannot race another ingest of the
+    /// Waits until the cost facts of every event stored so far are in the cost ledgers.
+    pub fn flush_cost_facts(&self) {
+        self.lanes.flush();
+    }
+
+    /// Stores a group of requests of `tenant` in one transaction of the event store. Runs as
+    /// the tenant lane's only leader, so the duplicate check cannot race another ingest of the
     /// tenant; the views' lock is held only while reading or updating memory, never across a
     /// ledger write.
-    fn store_events(&self, tenant: &str, batches: Vec<Vec<Event>>) -> Result<Stored, OpsError> {
+    fn store_events(&self, tenant: &str, batches: Vec<Vec<Prepared>>) -> Result<Stored, OpsError> {
         let (ev_name, _, _) = ledgers::names(tenant);
         let mut reports = Vec::with_capacity(batches.len());
         let mut fresh = Vec::new();
+        let mut entries = Vec::new();
         {
             let mut st = self.lock();
             let view = st.tenants.entry(tenant.to_string()).or_default();
             let mut seen = HashSet::new();
-            for events in batches {
-                let mut ids = Vec::with_capacity(events.len());
+            for batch in batches {
+                let mut ids = Vec::with_capacity(batch.len());
                 let before = fresh.len();
-                for e in events {
-                    let id = e.field("id").map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_string);
-                    ids.push(id.clone());
-                    if view.knows(&id) || !seen.insert(id.clone()) {
+                for p in batch {
+                    ids.push(p.id.clone());
+                    if view.knows(&p.id) || !seen.insert(p.id.clone()) {
                         continue;
                     }
-                    fresh.push((id, e));
+                    entries.push(p.entry);
+                    fresh.push((p.id, p.event));
                 }
                 let accepted = fresh.len() - before;
                 reports.push(IngestReport { accepted, duplicates: ids.len() - accepted, ids });
             }
         }
         if fresh.is_empty() {
-            return Ok(Stored { reports, entries: Vec::new() });
+            return Ok((reports, Vec::new()));
         }
-        let entries: Vec<NewEntry> = fresh.iter().map(|(id, e)| event_entry(tenant, id, e)).collect();
         let stored = self.set.open(&ev_name)?.append_batch(entries)?;
         // Applied as soon as they are stored: a retry of this request is then a duplicate even
         // if writing the cost facts fails (those are projected at the next open).
@@ -238,30 +245,11 @@ impl Ops {
         let view = st.tenants.entry(tenant.to_string()).or_default();
         for (id, e) in &fresh {
             view.apply_event(id, e);
+            // The event's cost fact says the same; it is written after the answer.
+            view.apply_cost(e.ts_ms, e.cost_usd, Attribution::of(e));
         }
-        Ok(Stored { reports, entries: stored })
-    }
-
-    /// Stores the cost facts of a stored group in one transaction (under the tenant's cost
-    /// lock, in the order the events were stored) and returns the group's reports.
-    fn store_costs(&self, tenant: &str, stored: Stored) -> Result<Vec<IngestReport>, OpsError> {
-        let Stored { reports, entries: stored } = stored;
-        if stored.is_empty() {
-            return Ok(reports);
-        }
-        let (_, cost_name, _) = ledgers::names(tenant);
-        let facts: Vec<NewEntry> = stored.iter().map(|e| cost_fact(tenant, e)).collect::<Result<_, _>>()?;
-        let facts = self.set.open(&cost_name)?.append_batch(facts)?;
-        let mut st = self.lock();
-        let view = st.tenants.entry(tenant.to_string()).or_default();
-        for f in facts {
-            view.apply_cost(
-                f.metadata["ts_ms"].as_i64().unwrap_or(0),
-                f.metadata["amount_usd"].as_f64().unwrap_or(0.0),
-                attribution_of(&f.metadata),
-            );
-        }
-        Ok(reports)
+        let events = fresh.into_iter().zip(stored).map(|((id, e), s)| (id, e, s.seq)).collect();
+        Ok((reports, events))
     }
 
     /// Appends a compensating `COST_ADJUSTED` entry of `amount_usd` (signed) for a stored event.
@@ -450,6 +438,22 @@ impl Ops {
     }
 }
 
+/// An event ready to be stored: its id (the client's `id`, else a fresh UUIDv7) and its
+/// `OPS_EVENT` entry.
+pub(crate) struct Prepared {
+    id: String,
+    event: Event,
+    entry: NewEntry,
+}
+
+impl Prepared {
+    fn new(tenant: &str, event: Event) -> Self {
+        let id = event.field("id").map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_string);
+        let entry = event_entry(tenant, &id, &event);
+        Self { id, event, entry }
+    }
+}
+
 /// The `OPS_EVENT` entry of an event.
 fn event_entry(tenant: &str, id: &str, e: &Event) -> NewEntry {
     NewEntry::new(event::OPS_EVENT)
@@ -464,36 +468,6 @@ fn event_entry(tenant: &str, id: &str, e: &Event) -> NewEntry {
         })
         .meta("event_id", id)
         .meta("event", serde_json::to_value(e).unwrap_or(Value::Null))
-}
-
-/// The `COST_FACT` entry of a stored `OPS_EVENT` entry.
-fn cost_fact(tenant: &str, stored: &LedgerEntry) -> Result<NewEntry, OpsError> {
-    let (id, e) = stored_event(stored)?;
-    let mut n = NewEntry::new(event::COST_FACT)
-        .submission(&id)
-        .decision("RECORDED")
-        .provenance(Provenance {
-            tenant_id: Some(tenant.to_string()),
-            agent_id: Some(e.agent_id.clone()),
-            ..Provenance::default()
-        })
-        .meta("event_id", id)
-        .meta("event_seq", stored.seq)
-        .meta("amount_usd", e.cost_usd)
-        .meta("currency", "USD")
-        .meta("ts_ms", e.ts_ms)
-        .meta("workflow_id", e.workflow_id.clone())
-        .meta("agent_id", e.agent_id.clone())
-        .meta("budget_scope", e.field("budget_scope").unwrap_or("tenant"));
-    for k in ["run_id", "model_call_id", "provider", "model", "price_book_version"] {
-        if let Some(v) = e.field(k) {
-            n = n.meta(k, v);
-        }
-    }
-    if !e.tokens.is_empty() {
-        n = n.meta("tokens", json!(e.tokens));
-    }
-    Ok(n)
 }
 
 /// A plane prompt entry as an event of its tenant: (tenant, event id, event).

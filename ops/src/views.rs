@@ -24,6 +24,18 @@ pub struct Attribution {
     pub scope: String,
 }
 
+impl Attribution {
+    /// The attribution of an event: its workflow, agent and budget scope (`tenant` when it
+    /// names none).
+    pub fn of(e: &Event) -> Self {
+        Self {
+            workflow_id: e.workflow_id.clone(),
+            agent_id: e.agent_id.clone(),
+            scope: e.field("budget_scope").unwrap_or("tenant").to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct RunState {
     ts_ms: i64,
@@ -169,12 +181,7 @@ impl TenantView {
     /// Applies one event (its cost is applied separately, from its cost fact).
     pub fn apply_event(&mut self, event_id: &str, e: &Event) {
         self.applied += 1;
-        let attr = Attribution {
-            workflow_id: e.workflow_id.clone(),
-            agent_id: e.agent_id.clone(),
-            scope: e.field("budget_scope").unwrap_or("tenant").to_string(),
-        };
-        self.events.insert(event_id.to_string(), attr);
+        self.events.insert(event_id.to_string(), Attribution::of(e));
         let new = RunState {
             ts_ms: e.ts_ms,
             order: self.applied,

@@ -32,7 +32,8 @@ use super::columns::{COLUMNS, ColumnValue, N_COLUMNS};
 use super::memory::seal_all;
 use super::store::RecordFault;
 use super::{
-    ChainHead, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, Order, Provenance, RawRecord, TxnFn, TxnView,
+    ChainHead, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, NewEntry, Order, Provenance, RawRecord, TxnFn,
+    TxnView,
 };
 use crate::plane::Durability;
 
@@ -425,24 +426,41 @@ impl TxnView for View<'_> {
     }
 }
 
-impl LedgerStore for SqliteStore {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn transact(&self, f: &mut TxnFn<'_>) -> Result<Vec<LedgerEntry>, LedgerError> {
+impl SqliteStore {
+    /// One write transaction: takes the write lock, lets `make` see the chain and return the
+    /// entries to append, seals them after the head, inserts them and commits (runs `make`
+    /// exactly once; an error from it appends nothing).
+    fn write(
+        &self,
+        make: impl FnOnce(&dyn TxnView) -> Result<Vec<NewEntry>, LedgerError>,
+    ) -> Result<Vec<LedgerEntry>, LedgerError> {
         let err = sql_err(&self.name);
         let conn = self.lock();
-        // Only taking the write lock is retried: `f` has not run yet, so nothing is repeated.
+        // Only taking the write lock is retried: `make` has not run yet, so nothing is repeated.
         self.busy.run(&self.name, || conn.execute_batch("BEGIN IMMEDIATE").map_err(&err))?;
         let mut guard = RollbackUnlessCommitted { conn: &conn, committed: false };
         let head = read_head(&conn, &self.name)?;
-        let new = f(&View { conn: &conn, name: &self.name, head: head.clone() })?;
+        let new = make(&View { conn: &conn, name: &self.name, head: head.clone() })?;
         let sealed = seal_all(head, new)?;
         insert_rows(&conn, &self.name, &sealed)?;
         conn.execute_batch("COMMIT").map_err(&err)?;
         guard.committed = true;
         Ok(sealed.into_iter().map(|(e, _)| e).collect())
+    }
+}
+
+impl LedgerStore for SqliteStore {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn append_batch(&self, entries: Vec<NewEntry>) -> Result<Vec<LedgerEntry>, LedgerError> {
+        // The entries are moved into the one transaction: SQLite never runs it twice.
+        self.write(|_| Ok(entries))
+    }
+
+    fn transact(&self, f: &mut TxnFn<'_>) -> Result<Vec<LedgerEntry>, LedgerError> {
+        self.write(|view| f(view))
     }
 
     fn head(&self) -> Result<Option<ChainHead>, LedgerError> {

@@ -60,6 +60,7 @@ fn concurrent_requests_are_stored_once_each_in_their_tenant() {
     assert_eq!(per_tenant.values().copied().collect::<Vec<_>>(), [20, 20], "each id accepted exactly once");
     for t in ["acme", "globex"] {
         let (ev, costs, _) = cp_ops::ledger_names(t);
+        ops.flush_cost_facts();
         let mut ids = stored(&tp, &ev, event::OPS_EVENT);
         ids.sort();
         ids.dedup();
