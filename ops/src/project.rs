@@ -16,6 +16,7 @@ use cp_kernel::{LedgerQuery, LedgerStore, NewEntry, Order, Provenance, event};
 
 use crate::error::OpsError;
 use crate::event::Event;
+use crate::views::Attribution;
 
 /// A stored event: its id, the event, and the `seq` of its `OPS_EVENT` entry.
 pub(crate) type StoredEvent = (String, Event, u64);
@@ -137,24 +138,40 @@ pub(crate) fn write_facts(tenant: &str, costs: &dyn LedgerStore, events: &[Store
     Ok(written)
 }
 
-/// The `COST_FACT` entry of event `id`, stored at `seq` of the event store.
-fn cost_fact(tenant: &str, id: &str, e: &Event, seq: u64) -> NewEntry {
-    let mut n = NewEntry::new(event::COST_FACT)
-        .submission(id)
-        .decision("RECORDED")
+/// An entry of the cost ledger (`COST_FACT` or `COST_ADJUSTED`) for event `event_id`: its
+/// tenant and agent as provenance, and the members every reader of the cost ledger relies on —
+/// `event_id`, the signed `amount_usd` in `currency` USD, `ts_ms`, and the event's attribution
+/// (`workflow_id`, `agent_id`, `budget_scope`).
+pub(crate) fn cost_entry(
+    event_type: &str,
+    decision: &str,
+    tenant: &str,
+    event_id: &str,
+    amount_usd: f64,
+    ts_ms: i64,
+    attr: &Attribution,
+) -> NewEntry {
+    NewEntry::new(event_type)
+        .submission(event_id)
+        .decision(decision)
         .provenance(Provenance {
             tenant_id: Some(tenant.to_string()),
-            agent_id: Some(e.agent_id.clone()),
+            agent_id: Some(attr.agent_id.clone()),
             ..Provenance::default()
         })
-        .meta("event_id", id)
-        .meta("event_seq", seq)
-        .meta("amount_usd", e.cost_usd)
+        .meta("event_id", event_id)
+        .meta("amount_usd", amount_usd)
         .meta("currency", "USD")
-        .meta("ts_ms", e.ts_ms)
-        .meta("workflow_id", e.workflow_id.clone())
-        .meta("agent_id", e.agent_id.clone())
-        .meta("budget_scope", e.field("budget_scope").unwrap_or("tenant"));
+        .meta("ts_ms", ts_ms)
+        .meta("workflow_id", attr.workflow_id.clone())
+        .meta("agent_id", attr.agent_id.clone())
+        .meta("budget_scope", attr.scope.clone())
+}
+
+/// The `COST_FACT` entry of event `id`, stored at `seq` of the event store.
+fn cost_fact(tenant: &str, id: &str, e: &Event, seq: u64) -> NewEntry {
+    let attr = Attribution::of(e);
+    let mut n = cost_entry(event::COST_FACT, "RECORDED", tenant, id, e.cost_usd, e.ts_ms, &attr).meta("event_seq", seq);
     for k in ["run_id", "model_call_id", "provider", "model", "price_book_version"] {
         if let Some(v) = e.field(k) {
             n = n.meta(k, v);

@@ -278,22 +278,8 @@ impl Ops {
             return Err(OpsError::Usage(format!("event_id {event_id:?}: no such event of tenant {tenant:?}")));
         };
         let now = i64::try_from(self.clock.now_ms()).unwrap_or(i64::MAX);
-        let entry = NewEntry::new(event::COST_ADJUSTED)
-            .submission(event_id)
-            .decision("ADJUSTED")
+        let entry = project::cost_entry(event::COST_ADJUSTED, "ADJUSTED", tenant, event_id, amount_usd, now, &attr)
             .reason(reason)
-            .provenance(Provenance {
-                tenant_id: Some(tenant.into()),
-                agent_id: Some(attr.agent_id.clone()),
-                ..Provenance::default()
-            })
-            .meta("event_id", event_id)
-            .meta("amount_usd", amount_usd)
-            .meta("currency", "USD")
-            .meta("ts_ms", now)
-            .meta("workflow_id", attr.workflow_id.clone())
-            .meta("agent_id", attr.agent_id.clone())
-            .meta("budget_scope", attr.scope.clone())
             .meta("actor", actor);
         let (_, cost_name, _) = ledgers::names(tenant);
         let stored = self.set.open(&cost_name)?.append(entry)?;

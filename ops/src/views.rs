@@ -178,7 +178,7 @@ impl TenantView {
         self.applied
     }
 
-    /// Applies one event (its cost is applied separately, from its cost fact).
+    /// Applies one event (its cost is applied separately, by [`TenantView::apply_cost`]).
     pub fn apply_event(&mut self, event_id: &str, e: &Event) {
         self.applied += 1;
         self.events.insert(event_id.to_string(), Attribution::of(e));
