@@ -61,8 +61,10 @@ const SCAN_BATCH_ROWS: i32 = 4096;
 /// a plane uses are far fewer).
 const MAX_QUERY_SHAPES: usize = 256;
 
-/// Times an append may lose the race for the next `seq` to another host before giving up
-/// (each loss means another host's append went through, so the ledger made progress).
+/// Times a locked transaction may find its `seq` taken before giving up. Every writer of this
+/// kernel inserts only while holding the ledger's append lock or finding it free, so under the
+/// lock this happens only with a writer that ignores the lock (an older kernel); each time, that
+/// writer's append went through, so the ledger made progress.
 const MAX_SEQ_CONFLICTS: u32 = 64;
 
 /// Where a PostgreSQL ledger lives: the server connection and the schema (namespace) holding
@@ -369,6 +371,42 @@ impl PgStore {
         Ok(Self { conn, lock_key: lock_key(target.schema(), name) })
     }
 
+    /// One optimistic append of `entries` on the cached head (see
+    /// [`LedgerStore::append_batch`]): the stored entries, or `None` when another writer got
+    /// there first (the cached head is then dropped, to be read again).
+    fn append_optimistic(&self, entries: &[NewEntry]) -> Result<Option<Vec<LedgerEntry>>, LedgerError> {
+        let name = self.conn.name.as_str();
+        // Entries whose insert was sent but not answered: decided on the next attempt.
+        let mut in_doubt: Option<Vec<LedgerEntry>> = None;
+        self.conn.run(|c| {
+            if let Some(sent) = in_doubt.take()
+                && in_place(c, name, &sent)?
+            {
+                c.head = sent.last().map(head_of);
+                return Ok(Some(sent));
+            }
+            let st = Statements::prepare(c)?;
+            let head = match c.head.clone() {
+                Some(h) => Some(h),
+                None => Self::read_head(&mut c.client, &st.head, name)?,
+            };
+            let sealed = seal_all(head, entries.to_vec())?;
+            if sealed.is_empty() {
+                return Ok(Some(Vec::new()));
+            }
+            let sent: Vec<LedgerEntry> = sealed.iter().map(|(e, _)| e.clone()).collect();
+            in_doubt = Some(sent.clone());
+            let stored = match insert(&mut c.client, &st, name, self.lock_key, &sealed) {
+                Ok(stored) => stored,
+                Err(Fail::Db(e)) if is_seq_conflict(&e) => false,
+                Err(e) => return Err(e),
+            };
+            in_doubt = None;
+            c.head = if stored { sent.last().map(head_of) } else { None };
+            Ok(stored.then_some(sent))
+        })
+    }
+
     /// Names of the ledgers in `target` (empty when its schema does not exist yet), sorted.
     pub fn list(target: &PgTarget, opts: PgOptions) -> Result<Vec<String>, LedgerError> {
         let conn = Conn { target: target.clone(), opts, name: target.schema.clone(), client: Mutex::new(None) };
@@ -503,15 +541,17 @@ impl Statements {
     }
 }
 
-/// Inserts sealed entries (one row statement for one, one array statement for many).
+/// Inserts sealed entries (one row statement for one, one array statement for many) unless
+/// another connection holds the ledger's append lock `key`; whether they went in.
 fn insert(
     tx: &mut impl postgres::GenericClient,
     st: &Statements,
     name: &str,
+    key: i64,
     sealed: &[(LedgerEntry, Vec<u8>)],
-) -> Result<(), Fail> {
+) -> Result<bool, Fail> {
     if let [(e, body)] = sealed {
-        tx.execute(
+        let n = tx.execute(
             &st.one,
             &[
                 &name,
@@ -534,14 +574,15 @@ fn insert(
                 &e.previous_hash,
                 &e.entry_hash,
                 body,
+                &key,
             ],
         )?;
-        return Ok(());
+        return Ok(n > 0);
     }
     let col = |f: fn(&LedgerEntry) -> Option<&str>| sealed.iter().map(|(e, _)| f(e)).collect::<Vec<_>>();
     let seqs: Vec<i64> = sealed.iter().map(|(e, _)| e.seq as i64).collect();
     let bodies: Vec<&[u8]> = sealed.iter().map(|(_, b)| b.as_slice()).collect();
-    tx.execute(
+    let n = tx.execute(
         &st.many,
         &[
             &name,
@@ -564,9 +605,10 @@ fn insert(
             &col(|e| Some(&e.previous_hash)),
             &col(|e| Some(&e.entry_hash)),
             &bodies,
+            &key,
         ],
     )?;
-    Ok(())
+    Ok(n > 0)
 }
 
 impl LedgerStore for PgStore {
@@ -599,11 +641,14 @@ impl LedgerStore for PgStore {
                     tx.commit()?;
                     return Ok(Vec::new());
                 }
-                match insert(&mut tx, &st, name, &sealed) {
-                    // An optimistic append (no lock) took the seq between the head read and
-                    // the insert: run the transaction again on the new head.
+                match insert(&mut tx, &st, name, self.lock_key, &sealed) {
+                    Ok(true) => {}
+                    // Holding the lock, the insert is never refused, and only a writer that
+                    // does not take it (an older kernel) can take the seq meanwhile: run the
+                    // transaction again on the new head.
+                    Ok(false) => continue,
                     Err(Fail::Db(e)) if is_seq_conflict(&e) => continue,
-                    r => r?,
+                    Err(e) => return Err(e),
                 }
                 let entries: Vec<LedgerEntry> = sealed.into_iter().map(|(e, _)| e).collect();
                 in_doubt = Some(entries.clone());
@@ -617,48 +662,21 @@ impl LedgerStore for PgStore {
     }
 
     /// An optimistic append: the entries are sealed on the head this connection last saw and
-    /// inserted in one autocommit statement — one round trip, no lock. The primary key
-    /// `(ledger, seq)` decides between writers: when another host appended meanwhile the insert
-    /// conflicts, the head is read again and the entries sealed again on it. Entries are never
-    /// removed, so a successful insert at `head.seq + 1` proves `head` is still the last entry
-    /// and the chain links.
+    /// inserted in one autocommit statement — one round trip, no lock wait. The primary key
+    /// `(ledger, seq)` decides between writers, and entries are never removed, so a successful
+    /// insert at `head.seq + 1` proves `head` is still the last entry and the chain links.
+    ///
+    /// An append that loses the race (another host took the `seq`, or holds the append lock)
+    /// does not race again: it queues on the ledger's append lock as [`transact`] does, and
+    /// optimistic inserts yield to a lock holder. Racing again could lose for ever to a host
+    /// whose cached head is always right (four busy writers starved one within a second).
+    ///
+    /// [`transact`]: LedgerStore::transact
     fn append_batch(&self, entries: Vec<NewEntry>) -> Result<Vec<LedgerEntry>, LedgerError> {
-        let name = self.conn.name.as_str();
-        let mut in_doubt: Option<Vec<LedgerEntry>> = None;
-        self.conn.run(|c| {
-            if let Some(sent) = in_doubt.take()
-                && in_place(c, name, &sent)?
-            {
-                c.head = sent.last().map(head_of);
-                return Ok(sent);
-            }
-            let st = Statements::prepare(c)?;
-            for _ in 0..=MAX_SEQ_CONFLICTS {
-                let head = match c.head.clone() {
-                    Some(h) => Some(h),
-                    None => Self::read_head(&mut c.client, &st.head, name)?,
-                };
-                let sealed = seal_all(head, entries.clone())?;
-                if sealed.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let sent: Vec<LedgerEntry> = sealed.iter().map(|(e, _)| e.clone()).collect();
-                in_doubt = Some(sent.clone());
-                match insert(&mut c.client, &st, name, &sealed) {
-                    Ok(()) => {
-                        in_doubt = None;
-                        c.head = sent.last().map(head_of);
-                        return Ok(sent);
-                    }
-                    Err(Fail::Db(e)) if is_seq_conflict(&e) => {
-                        in_doubt = None;
-                        c.head = Self::read_head(&mut c.client, &st.head, name)?;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            Err(Fail::Ledger(seq_conflicts(name)))
-        })
+        match self.append_optimistic(&entries)? {
+            Some(done) => Ok(done),
+            None => self.transact(&mut |_| Ok(entries.clone())),
+        }
     }
 
     fn head(&self) -> Result<Option<ChainHead>, LedgerError> {
@@ -780,7 +798,9 @@ impl super::SealedSink for PgStore {
                 }
                 return Err(Fail::Ledger(LedgerError::Aborted(format!("ledger {name} changed during the copy"))));
             }
-            insert(&mut tx, &st, name, batch)?;
+            if !insert(&mut tx, &st, name, self.lock_key, batch)? {
+                return Err(Fail::Ledger(LedgerError::Aborted(format!("ledger {name}: the append lock was not held"))));
+            }
             tx.commit()?;
             Ok(())
         })

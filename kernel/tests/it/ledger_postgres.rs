@@ -215,6 +215,45 @@ fn writers_on_many_connections_keep_one_dense_chain() {
     assert_eq!(check_chain(&fx.open("HOT/test")), 4 * (20 + 5 * 3));
 }
 
+/// Hosts appending as fast as they can never starve one another: a writer whose optimistic
+/// append loses the race for the next `seq` queues on the ledger's append lock, and optimistic
+/// appends yield to a queued writer, so every append goes through however long the race runs.
+#[test]
+fn racing_writers_never_starve_one_another() {
+    let Some(fx) = PgSchema::new() else { return };
+    let t = fx.target();
+    const WRITERS: usize = 4;
+    const EACH: usize = 400;
+    let start = Arc::new(std::sync::Barrier::new(WRITERS));
+    let handles: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (t, start) = (t.clone(), start.clone());
+            std::thread::spawn(move || {
+                let s = PgStore::open(&t, "HOT/race", test_options()).unwrap();
+                s.append(NewEntry::new("WARM").meta("w", w)).unwrap();
+                start.wait();
+                for i in 0..EACH {
+                    s.append(NewEntry::new("W").meta("w", w).meta("i", i)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let s = fx.open("HOT/race");
+    assert_eq!(check_chain(&s), (WRITERS * (EACH + 1)) as u64);
+    for w in 0..WRITERS {
+        let mine = s.query(&LedgerQuery::default()).unwrap();
+        let mine: Vec<i64> = mine
+            .iter()
+            .filter(|e| e.event_type == "W" && e.metadata.get("w").and_then(|v| v.as_i64()) == Some(w as i64))
+            .map(|e| e.metadata["i"].as_i64().unwrap())
+            .collect();
+        assert_eq!(mine, (0..EACH as i64).collect::<Vec<_>>(), "writer {w}: each append once, in order");
+    }
+}
+
 #[test]
 fn appends_survive_the_server_dropping_every_connection() {
     let Some(fx) = PgSchema::new() else { return };

@@ -7,18 +7,25 @@ use postgres::types::ToSql;
 use crate::ledger::columns::COLUMNS;
 use crate::ledger::{LedgerQuery, Order, Provenance};
 
-/// Inserts one entry row.
+/// Inserts one entry row — unless another writer holds the ledger's append lock (`$21`), when
+/// it inserts nothing: an optimistic append yields to a writer queued on the lock, so no writer
+/// can lose the race for the next `seq` forever. Inside a transaction holding the lock the
+/// try-lock succeeds (advisory locks are re-entrant). The scalar subquery runs once.
 pub(crate) const INSERT: &str = "INSERT INTO entries (ledger, seq, id, timestamp, schema_version, event_type, \
     tenant_id, agent_id, agent_class, framework_id, package_id, work_order_id, session_id, trace_id, span_id, \
-    parent_event_id, tier, previous_hash, entry_hash, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-    $12, $13, $14, $15, $16, $17, $18, $19, $20)";
+    parent_event_id, tier, previous_hash, entry_hash, body) SELECT $1::text, $2::bigint, $3::text, $4::text, \
+    $5::text, $6::text, $7::text, $8::text, $9::text, $10::text, $11::text, $12::text, $13::text, $14::text, \
+    $15::text, $16::text, $17::text, $18::text, $19::text, $20::bytea \
+    WHERE (SELECT pg_try_advisory_xact_lock($21))";
 
-/// Inserts many entry rows in one statement (one array per column).
+/// Inserts many entry rows in one statement (one array per column), under the same condition
+/// as [`INSERT`].
 pub(crate) const INSERT_MANY: &str = "INSERT INTO entries (ledger, seq, id, timestamp, schema_version, event_type, \
     tenant_id, agent_id, agent_class, framework_id, package_id, work_order_id, session_id, trace_id, span_id, \
     parent_event_id, tier, previous_hash, entry_hash, body) SELECT $1, * FROM unnest($2::bigint[], $3::text[], \
     $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-    $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::bytea[])";
+    $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::bytea[]) \
+    WHERE (SELECT pg_try_advisory_xact_lock($21))";
 
 /// Takes the ledger's append lock until the transaction ends.
 pub(crate) const LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
