@@ -79,7 +79,7 @@ pub use ledger::verify::{
 };
 pub use ledger::{
     ChainHead, GENESIS_PREVIOUS_HASH, JsonlStore, LedgerEntry, LedgerError, LedgerName, LedgerQuery, LedgerSet,
-    LedgerStore, MemoryStore, NewEntry, Order, Provenance, RawRecord, RecordFault, RepairReport,
+    LedgerStore, MemoryStore, NewEntry, Order, PreparedEntry, Provenance, RawRecord, RecordFault, RepairReport,
     SCHEMA_VERSION as ENTRY_SCHEMA_VERSION, SqliteStore, TxnFn, TxnView, compute_entry_hash,
 };
 pub use ledger::{CopyReport, SealedSink, copy_ledger};

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use cp_kernel::policy::{self, PolicyDecision};
-use cp_kernel::{Clock, LedgerEntry, LedgerSet, NewEntry, Plane, Provenance, SchemaSet, event};
+use cp_kernel::{Clock, LedgerEntry, LedgerSet, NewEntry, Plane, PreparedEntry, Provenance, SchemaSet, event};
 
 use crate::auth::Refusal;
 use crate::commit::{Lanes, Stored};
@@ -238,7 +238,7 @@ impl Ops {
         if fresh.is_empty() {
             return Ok((reports, Vec::new()));
         }
-        let stored = self.set.open(&ev_name)?.append_batch(entries)?;
+        let stored = self.set.open(&ev_name)?.append_prepared(entries)?;
         // Applied as soon as they are stored: a retry of this request is then a duplicate even
         // if writing the cost facts fails (those are projected at the next open).
         let mut st = self.lock();
@@ -429,13 +429,14 @@ impl Ops {
 pub(crate) struct Prepared {
     id: String,
     event: Event,
-    entry: NewEntry,
+    entry: PreparedEntry,
 }
 
 impl Prepared {
     fn new(tenant: &str, event: Event) -> Self {
         let id = event.field("id").map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_string);
-        let entry = event_entry(tenant, &id, &event);
+        // Rendered here, in the request's thread, not in the lane's serial store.
+        let entry = event_entry(tenant, &id, &event).prepare();
         Self { id, event, entry }
     }
 }

@@ -153,6 +153,43 @@ impl NewEntry {
         self.provenance = p;
         self
     }
+
+    /// Renders the metadata as canonical JSON now, so that sealing the entry later (under a
+    /// store's write lock) only writes the chain fields around those bytes.
+    pub fn prepare(self) -> PreparedEntry {
+        let mut metadata_json = Vec::with_capacity(256);
+        canonical::write_object(&self.metadata, &mut metadata_json);
+        PreparedEntry { entry: self, metadata_json }
+    }
+}
+
+/// A [`NewEntry`] whose metadata is already rendered as canonical JSON (RFC 8785), built by
+/// [`NewEntry::prepare`]. Appending it ([`super::LedgerStore::append_prepared`]) seals the same
+/// bytes as appending the entry itself, with the rendering done before the store's write lock
+/// is taken rather than inside it. It cannot be changed, so the rendered bytes always say what
+/// the entry's metadata says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedEntry {
+    entry: NewEntry,
+    metadata_json: Vec<u8>,
+}
+
+impl PreparedEntry {
+    /// The entry.
+    pub fn entry(&self) -> &NewEntry {
+        &self.entry
+    }
+
+    /// The entry, giving up the rendering.
+    pub fn into_entry(self) -> NewEntry {
+        self.entry
+    }
+}
+
+impl From<NewEntry> for PreparedEntry {
+    fn from(e: NewEntry) -> Self {
+        e.prepare()
+    }
 }
 
 with_provenance! {
@@ -194,6 +231,18 @@ impl LedgerEntry {
     /// Builds the entry that `new` becomes at position `seq` after `previous_hash`, hashing it.
     /// Returns the entry and the canonical bytes that were hashed.
     pub fn seal(new: NewEntry, seq: u64, id: String, timestamp: String, previous_hash: String) -> (Self, Vec<u8>) {
+        Self::seal_prepared(new.prepare(), seq, id, timestamp, previous_hash)
+    }
+
+    /// [`LedgerEntry::seal`] of an entry whose metadata is rendered already.
+    pub fn seal_prepared(
+        prepared: PreparedEntry,
+        seq: u64,
+        id: String,
+        timestamp: String,
+        previous_hash: String,
+    ) -> (Self, Vec<u8>) {
+        let PreparedEntry { entry: new, metadata_json } = prepared;
         let p = new.provenance;
         let mut e = LedgerEntry {
             seq,
@@ -219,7 +268,8 @@ impl LedgerEntry {
             previous_hash,
             entry_hash: String::new(),
         };
-        let body = e.canonical_body();
+        let mut body = Vec::with_capacity(metadata_json.len() + 512);
+        e.write_body_around(&mut body, &mut |out| out.extend_from_slice(&metadata_json));
         e.entry_hash = compute_entry_hash(&body);
         (e, body)
     }
@@ -236,6 +286,11 @@ impl LedgerEntry {
     /// `canonical::to_vec` gives for the serialized entry without `entry_hash` (tested), without
     /// building an intermediate `serde_json::Value`.
     fn write_canonical_body(&self, out: &mut Vec<u8>) {
+        self.write_body_around(out, &mut |out| canonical::write_object(&self.metadata, out));
+    }
+
+    /// The canonical body with the metadata's canonical JSON written by `metadata`.
+    fn write_body_around(&self, out: &mut Vec<u8>, metadata: &mut dyn FnMut(&mut Vec<u8>)) {
         let mut first = true;
         let mut key = |out: &mut Vec<u8>, k: &str| {
             out.push(if first { b'{' } else { b',' });
@@ -258,7 +313,7 @@ impl LedgerEntry {
         key(out, "id");
         canonical::write_string(&self.id, out);
         key(out, "metadata");
-        canonical::write_object(&self.metadata, out);
+        metadata(out);
         opt(out, &mut key, "package_id", &self.package_id);
         opt(out, &mut key, "parent_event_id", &self.parent_event_id);
         key(out, "previous_hash");

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 
 use super::columns::columns_of_entry;
 use super::{
-    ChainHead, GENESIS_PREVIOUS_HASH, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, NewEntry, Order, RawRecord,
-    TxnFn, TxnView,
+    ChainHead, GENESIS_PREVIOUS_HASH, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, Order, PreparedEntry,
+    RawRecord, TxnFn, TxnView,
 };
 
 /// A ledger held in memory.
@@ -48,10 +48,10 @@ pub(crate) fn run_query<'a>(it: impl DoubleEndedIterator<Item = &'a LedgerEntry>
     }
 }
 
-/// Seals `new` entries after `head`, assigning ids and timestamps.
-pub(crate) fn seal_all(
+/// Seals `new` entries (plain or prepared) after `head`, assigning ids and timestamps.
+pub(crate) fn seal_all<E: Into<PreparedEntry>>(
     head: Option<ChainHead>,
-    new: Vec<NewEntry>,
+    new: Vec<E>,
 ) -> Result<Vec<(LedgerEntry, Vec<u8>)>, LedgerError> {
     let (mut seq, mut prev) = match head {
         Some(h) => (h.seq + 1, h.entry_hash),
@@ -59,12 +59,13 @@ pub(crate) fn seal_all(
     };
     let mut out = Vec::with_capacity(new.len());
     for n in new {
-        if n.event_type.is_empty() {
+        let n: PreparedEntry = n.into();
+        if n.entry().event_type.is_empty() {
             return Err(LedgerError::InvalidEntry("event_type is empty".into()));
         }
         let id = uuid::Uuid::now_v7().to_string();
         let ts = now_rfc3339();
-        let (e, body) = LedgerEntry::seal(n, seq, id, ts, prev);
+        let (e, body) = LedgerEntry::seal_prepared(n, seq, id, ts, prev);
         prev = e.entry_hash.clone();
         seq += 1;
         out.push((e, body));

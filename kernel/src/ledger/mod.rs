@@ -35,7 +35,9 @@ mod set;
 mod store;
 pub(crate) mod verify;
 
-pub use entry::{GENESIS_PREVIOUS_HASH, LedgerEntry, NewEntry, Provenance, SCHEMA_VERSION, compute_entry_hash};
+pub use entry::{
+    GENESIS_PREVIOUS_HASH, LedgerEntry, NewEntry, PreparedEntry, Provenance, SCHEMA_VERSION, compute_entry_hash,
+};
 pub use error::LedgerError;
 pub use manifest::{MANIFEST_FILE as LEDGER_MANIFEST_FILE, MissingLedger, missing_ledgers};
 pub use memory::MemoryStore;

@@ -50,7 +50,9 @@ use sha2::{Digest, Sha256};
 use super::columns::{ColumnValue, N_COLUMNS};
 use super::memory::seal_all;
 use super::sqlite::decode_entry;
-use super::{ChainHead, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, NewEntry, RawRecord, TxnFn, TxnView};
+use super::{
+    ChainHead, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, NewEntry, PreparedEntry, RawRecord, TxnFn, TxnView,
+};
 use crate::plane::Durability;
 
 /// Rows fetched per round trip while streaming a ledger for verification (memory stays bounded
@@ -374,7 +376,7 @@ impl PgStore {
     /// One optimistic append of `entries` on the cached head (see
     /// [`LedgerStore::append_batch`]): the stored entries, or `None` when another writer got
     /// there first (the cached head is then dropped, to be read again).
-    fn append_optimistic(&self, entries: &[NewEntry]) -> Result<Option<Vec<LedgerEntry>>, LedgerError> {
+    fn append_optimistic(&self, entries: &[PreparedEntry]) -> Result<Option<Vec<LedgerEntry>>, LedgerError> {
         let name = self.conn.name.as_str();
         // Entries whose insert was sent but not answered: decided on the next attempt.
         let mut in_doubt: Option<Vec<LedgerEntry>> = None;
@@ -673,9 +675,13 @@ impl LedgerStore for PgStore {
     ///
     /// [`transact`]: LedgerStore::transact
     fn append_batch(&self, entries: Vec<NewEntry>) -> Result<Vec<LedgerEntry>, LedgerError> {
+        self.append_prepared(entries.into_iter().map(NewEntry::prepare).collect())
+    }
+
+    fn append_prepared(&self, entries: Vec<PreparedEntry>) -> Result<Vec<LedgerEntry>, LedgerError> {
         match self.append_optimistic(&entries)? {
             Some(done) => Ok(done),
-            None => self.transact(&mut |_| Ok(entries.clone())),
+            None => self.transact(&mut |_| Ok(entries.iter().map(|p| p.entry().clone()).collect())),
         }
     }
 

@@ -19,6 +19,8 @@
 //!   commits may be missing, but the database is never corrupted and the chain stays intact
 //!   (a lost commit is lost whole).
 
+mod wal;
+
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -32,8 +34,8 @@ use super::columns::{COLUMNS, ColumnValue, N_COLUMNS};
 use super::memory::seal_all;
 use super::store::RecordFault;
 use super::{
-    ChainHead, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, NewEntry, Order, Provenance, RawRecord, TxnFn,
-    TxnView,
+    ChainHead, LedgerEntry, LedgerError, LedgerQuery, LedgerStore, NewEntry, Order, PreparedEntry, Provenance,
+    RawRecord, TxnFn, TxnView,
 };
 use crate::plane::Durability;
 
@@ -59,11 +61,6 @@ impl SqliteStore {
 /// their upper levels turns most of those walks into memory reads. Memory is used only as pages
 /// are touched. Tuning of the storage engine, not policy: it changes no result.
 pub(crate) const CACHE_KIB: i64 = 32 * 1024;
-
-/// WAL pages after which a commit checkpoints (SQLite's default is 1 000). Fewer, larger
-/// checkpoints write an index page that many commits touched once instead of once per
-/// checkpoint. Durability is unchanged: with `full` every commit still fsyncs the WAL.
-pub(crate) const WAL_AUTOCHECKPOINT_PAGES: i64 = 4_000;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS entries (
@@ -231,8 +228,9 @@ impl SqliteStore {
         };
         conn.pragma_update(None, "synchronous", sync).map_err(&err)?;
         conn.pragma_update(None, "cache_size", -CACHE_KIB).map_err(&err)?;
-        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES).map_err(&err)?;
         let mut conn = conn;
+        // Checkpoints in the background from here on (replaces the auto-checkpoint).
+        wal::install(&mut conn, path, busy_timeout, wal::WalLimits::DEFAULT).map_err(&err)?;
         {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&err)?;
             tx.execute_batch(SCHEMA).map_err(&err)?;
@@ -430,9 +428,9 @@ impl SqliteStore {
     /// One write transaction: takes the write lock, lets `make` see the chain and return the
     /// entries to append, seals them after the head, inserts them and commits (runs `make`
     /// exactly once; an error from it appends nothing).
-    fn write(
+    fn write<E: Into<PreparedEntry>>(
         &self,
-        make: impl FnOnce(&dyn TxnView) -> Result<Vec<NewEntry>, LedgerError>,
+        make: impl FnOnce(&dyn TxnView) -> Result<Vec<E>, LedgerError>,
     ) -> Result<Vec<LedgerEntry>, LedgerError> {
         let err = sql_err(&self.name);
         let conn = self.lock();
@@ -455,6 +453,11 @@ impl LedgerStore for SqliteStore {
     }
 
     fn append_batch(&self, entries: Vec<NewEntry>) -> Result<Vec<LedgerEntry>, LedgerError> {
+        // Rendered before the write lock is taken, so other writers wait less.
+        self.append_prepared(entries.into_iter().map(NewEntry::prepare).collect())
+    }
+
+    fn append_prepared(&self, entries: Vec<PreparedEntry>) -> Result<Vec<LedgerEntry>, LedgerError> {
         // The entries are moved into the one transaction: SQLite never runs it twice.
         self.write(|_| Ok(entries))
     }

@@ -3,7 +3,7 @@
 use std::ops::ControlFlow;
 
 use super::columns::ColumnRow;
-use super::{LedgerEntry, LedgerError, LedgerQuery, NewEntry};
+use super::{LedgerEntry, LedgerError, LedgerQuery, NewEntry, PreparedEntry};
 
 /// The last entry of a chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +80,14 @@ pub trait LedgerStore: Send + Sync {
     fn append_batch(&self, entries: Vec<NewEntry>) -> Result<Vec<LedgerEntry>, LedgerError> {
         // Cloned per run: a backend may run the closure again (see `transact`).
         self.transact(&mut |_| Ok(entries.clone()))
+    }
+
+    /// Appends entries prepared ahead of the write lock ([`NewEntry::prepare`]) in one
+    /// transaction: the same entries as [`LedgerStore::append_batch`] of theirs, with the
+    /// metadata rendered before the lock is taken (by backends that keep the rendering; the
+    /// default gives it up).
+    fn append_prepared(&self, entries: Vec<PreparedEntry>) -> Result<Vec<LedgerEntry>, LedgerError> {
+        self.append_batch(entries.into_iter().map(PreparedEntry::into_entry).collect())
     }
 
     /// Runs `f` under the write lock with a view of the current chain, then appends the
