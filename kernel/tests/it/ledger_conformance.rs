@@ -117,6 +117,24 @@ pub(crate) fn round_trip(open: Opener) {
     assert_eq!(check_chain(&*s), 2);
 }
 
+/// Prepared entries (metadata rendered ahead of the lock) are stored as the same entries as
+/// plain ones: same bodies, hashes that verify, an invalid one refusing the whole batch.
+pub(crate) fn prepared_equals_plain(open: Opener) {
+    let d = tempfile::tempdir().unwrap();
+    let s = open(d.path());
+    let plain = s.append_batch((0..5).map(full_entry).collect()).unwrap();
+    let prepared = s.append_prepared((0..5).map(|i| full_entry(i).prepare()).collect()).unwrap();
+    assert_eq!(seqs(&prepared), (5..10).collect::<Vec<_>>());
+    assert_eq!(prepared[0].previous_hash, plain[4].entry_hash);
+    for (a, b) in plain.iter().zip(&prepared) {
+        assert_eq!((&a.metadata, &a.reason, &a.provenance()), (&b.metadata, &b.reason, &b.provenance()));
+    }
+    assert_eq!(all(&*s)[5..], prepared[..], "what is read back is what was returned");
+    let r = s.append_prepared(vec![NewEntry::new("OK").prepare(), NewEntry::new("").prepare()]);
+    assert!(matches!(r, Err(LedgerError::InvalidEntry(_))), "{r:?}");
+    assert_eq!(check_chain(&*s), 10);
+}
+
 pub(crate) fn reopen(open: Opener) {
     let d = tempfile::tempdir().unwrap();
     let before = {
@@ -300,6 +318,10 @@ macro_rules! conformance {
             #[test]
             fn round_trip() {
                 super::round_trip(&$open)
+            }
+            #[test]
+            fn prepared_equals_plain() {
+                super::prepared_equals_plain(&$open)
             }
             #[test]
             fn reopen_persists() {

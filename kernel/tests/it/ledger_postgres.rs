@@ -29,6 +29,7 @@ macro_rules! pg_conformance {
 
 pg_conformance!(
     round_trip,
+    prepared_equals_plain,
     reopen,
     two_handles_interleave,
     batch_atomic,
