@@ -57,6 +57,12 @@ struct Report {
     overview_p50_ms: f64,
     overview_p99_ms: f64,
     overview_p99_target_ms: f64,
+    /// The same overview filtered by one workflow and one agent, alternately.
+    overview_filtered_p50_ms: f64,
+    overview_filtered_p99_ms: f64,
+    /// The dashboard's 24-hour time series, unfiltered.
+    timeseries_p50_ms: f64,
+    timeseries_p99_ms: f64,
     durability: String,
 }
 
@@ -88,7 +94,8 @@ pub(crate) fn run(s: &Settings, c: BenchOpsCmd) -> CmdResult {
     render(s, &r, |r| {
         format!(
             "ingest: {:.0} events/s over HTTP ({} clients, {} per request) vs {:.0} events/s raw batched SQLite = {:.2}x (target >= {})\n\
-             overview over {} events (loaded in {:.1} s): p50 {:.2} ms, p99 {:.2} ms (target <= {} ms); ledger durability {}",
+             overview over {} events (loaded in {:.1} s): p50 {:.2} ms, p99 {:.2} ms (target <= {} ms); filtered p50 {:.2} ms, p99 {:.2} ms; \
+             time series p50 {:.2} ms, p99 {:.2} ms; ledger durability {}",
             r.ingest_events_per_s,
             r.clients,
             r.batch,
@@ -100,6 +107,10 @@ pub(crate) fn run(s: &Settings, c: BenchOpsCmd) -> CmdResult {
             r.overview_p50_ms,
             r.overview_p99_ms,
             r.overview_p99_target_ms,
+            r.overview_filtered_p50_ms,
+            r.overview_filtered_p99_ms,
+            r.timeseries_p50_ms,
+            r.timeseries_p99_ms,
             r.durability
         )
     })?;
@@ -121,7 +132,7 @@ fn bench(
     let ingest = http_ingest(plane.root(), &all, clients, batch)?;
     let sync = if durability == "full" { "FULL" } else { "NORMAL" };
     let baseline = sqlite_baseline(&tmp.join("baseline.db"), &all, batch, sync)?;
-    let (load_s, p50, p99) = overview(&tmp.join("overview"), overview_events, queries, now)?;
+    let q = overview(&tmp.join("overview"), overview_events, queries, now)?;
     Ok(Report {
         events,
         clients,
@@ -131,10 +142,14 @@ fn bench(
         ingest_ratio: ingest / baseline,
         ingest_ratio_target: 0.3,
         overview_events,
-        overview_load_s: load_s,
-        overview_p50_ms: p50,
-        overview_p99_ms: p99,
+        overview_load_s: q.load_s,
+        overview_p50_ms: q.overview.0,
+        overview_p99_ms: q.overview.1,
         overview_p99_target_ms: 50.0,
+        overview_filtered_p50_ms: q.filtered.0,
+        overview_filtered_p99_ms: q.filtered.1,
+        timeseries_p50_ms: q.timeseries.0,
+        timeseries_p99_ms: q.timeseries.1,
         durability,
     })
 }
@@ -219,9 +234,17 @@ fn sqlite_baseline(db: &Path, all: &[Value], batch: u64, sync: &str) -> anyhow::
     Ok(all.len() as f64 / t0.elapsed().as_secs_f64())
 }
 
-/// Stores `n` events through the service core (batches of 1,000), then times `queries`
-/// overviews: (load seconds, p50 ms, p99 ms).
-fn overview(root: &Path, n: u64, queries: usize, now: i64) -> anyhow::Result<(f64, f64, f64)> {
+/// Query latencies over the stored events: (p50 ms, p99 ms) of each kind.
+struct Queries {
+    load_s: f64,
+    overview: (f64, f64),
+    filtered: (f64, f64),
+    timeseries: (f64, f64),
+}
+
+/// Stores `n` events through the service core (batches of 1,000), then times `queries` of
+/// each kind: unfiltered overviews, filtered ones, and 24-hour time series.
+fn overview(root: &Path, n: u64, queries: usize, now: i64) -> anyhow::Result<Queries> {
     let plane = fresh_plane(root)?;
     let cfg = OpsConfig::for_plane(&plane)?;
     let limits = cfg.limits.clone();
@@ -237,16 +260,25 @@ fn overview(root: &Path, n: u64, queries: usize, now: i64) -> anyhow::Result<(f6
         ops.ingest("bench", evs)?;
         done += k;
     }
-    let load = t0.elapsed().as_secs_f64();
-    let mut ms: Vec<f64> = (0..queries)
-        .map(|_| {
-            let t = Instant::now();
-            let o = ops.overview("bench", 24, &Filter::default());
-            std::hint::black_box(o.map(|o| o.runs)).ok();
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
+    let load_s = t0.elapsed().as_secs_f64();
+    let wf = Filter { workflow_id: Some("workflow-1".into()), agent_id: None };
+    let agent = Filter { workflow_id: None, agent_id: Some("agent-2".into()) };
+    let overview = percentiles(queries, |_| ops.overview("bench", 24, &Filter::default()).map(|o| o.runs))?;
+    let filtered =
+        percentiles(queries, |i| ops.overview("bench", 24, if i % 2 == 0 { &wf } else { &agent }).map(|o| o.runs))?;
+    let timeseries = percentiles(queries, |_| ops.timeseries("bench", 24, &Filter::default()).map(|t| t.len() as u64))?;
+    Ok(Queries { load_s, overview, filtered, timeseries })
+}
+
+/// (p50, p99) in ms of `n` calls of `q`.
+fn percentiles<E: std::fmt::Display>(n: usize, q: impl Fn(usize) -> Result<u64, E>) -> anyhow::Result<(f64, f64)> {
+    let mut ms = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        std::hint::black_box(q(i).map_err(|e| anyhow::anyhow!("{e}"))?);
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
     ms.sort_by(f64::total_cmp);
     let pct = |p: f64| ms[((ms.len() as f64 * p).ceil() as usize).clamp(1, ms.len()) - 1];
-    Ok((load, pct(0.50), pct(0.99)))
+    Ok((pct(0.50), pct(0.99)))
 }

@@ -10,8 +10,10 @@ use serde::Serialize;
 use crate::event::{Event, Status};
 
 mod hours;
+mod sliced;
 
 use hours::{HOUR_MS, Tally, hour_of};
+use sliced::Sliced;
 
 /// What an event is attributed to (kept per event id for adjustments and failures).
 #[derive(Debug, Clone, PartialEq)]
@@ -46,9 +48,9 @@ struct RunState {
     agent_id: String,
 }
 
+/// One cost fact or adjustment (its time is its key in `TenantView::spend`).
 #[derive(Debug, Clone)]
 struct Spend {
-    ts_ms: i64,
     usd: f64,
     attr: Attribution,
 }
@@ -129,17 +131,19 @@ pub struct HourPoint {
     pub failures: u64,
 }
 
-/// The aggregates of one tenant, indexed by time: runs by the time of their latest event (and
-/// tallied per hour), spend and failures by their time, so a window query touches only the
-/// entries in the window (whole hours from their tally when unfiltered).
+/// The aggregates of one tenant, indexed by time: runs by the time of their latest event, spend
+/// and failures by their time, and all three tallied per hour for every filter (none, a
+/// workflow, an agent, both), so a window query reads whole hours from their tally and visits
+/// single entries only in a partial hour at the window's edges.
 #[derive(Debug, Default)]
 pub struct TenantView {
     runs: HashMap<String, RunState>,
     by_time: BTreeSet<(i64, String)>,
-    hours: BTreeMap<i64, Tally>,
+    hours: Sliced<Tally>,
     spend: BTreeMap<(i64, u64), Spend>,
-    spend_hours: BTreeMap<i64, f64>,
+    spend_hours: Sliced<f64>,
     failures: BTreeMap<(i64, Reverse<u64>), FailureRow>,
+    failure_hours: Sliced<u64>,
     events: HashMap<String, Attribution>,
     applied: u64,
     spend_seq: u64,
@@ -204,6 +208,10 @@ impl TenantView {
                 ts_ms: e.ts_ms,
             };
             self.failures.insert((e.ts_ms, Reverse(self.applied)), row);
+            self.failure_hours.update(&e.workflow_id, &e.agent_id, hour_of(e.ts_ms), &mut |n| {
+                *n += 1;
+                true
+            });
         }
     }
 
@@ -215,15 +223,16 @@ impl TenantView {
                 return;
             }
             self.by_time.remove(&(old.ts_ms, key.clone()));
-            if let Some(t) = self.hours.get_mut(&hour_of(old.ts_ms)) {
+            self.hours.update(&old.workflow_id, &old.agent_id, hour_of(old.ts_ms), &mut |t| {
                 t.count(old.status, old.latency_ms, false);
-                if t.is_empty() {
-                    self.hours.remove(&hour_of(old.ts_ms));
-                }
-            }
+                !t.is_empty()
+            });
         }
         self.by_time.insert((new.ts_ms, key.clone()));
-        self.hours.entry(hour_of(new.ts_ms)).or_default().count(new.status, new.latency_ms, true);
+        self.hours.update(&new.workflow_id, &new.agent_id, hour_of(new.ts_ms), &mut |t| {
+            t.count(new.status, new.latency_ms, true);
+            true
+        });
         self.runs.insert(key, new);
     }
 
@@ -231,8 +240,11 @@ impl TenantView {
     pub fn apply_cost(&mut self, ts_ms: i64, usd: f64, attr: Attribution) {
         if usd != 0.0 {
             self.spend_seq += 1;
-            self.spend.insert((ts_ms, self.spend_seq), Spend { ts_ms, usd, attr });
-            *self.spend_hours.entry(hour_of(ts_ms)).or_default() += usd;
+            self.spend_hours.update(&attr.workflow_id, &attr.agent_id, hour_of(ts_ms), &mut |v| {
+                *v += usd;
+                true
+            });
+            self.spend.insert((ts_ms, self.spend_seq), Spend { usd, attr });
         }
     }
 
@@ -246,8 +258,8 @@ impl TenantView {
         self.by_time.range(range).filter_map(|(_, k)| self.runs.get(k))
     }
 
-    /// Tally of the runs in `[from, to]` matching `f`: whole hours from their tally when the
-    /// filter is empty, the rest run by run.
+    /// Tally of the runs in `[from, to]` matching `f`: whole hours from their tally, the rest
+    /// run by run.
     fn tally(&self, from: i64, to: i64, f: &Filter) -> Tally {
         let mut t = Tally::default();
         let add = |t: &mut Tally, a: i64, b: i64| {
@@ -256,16 +268,17 @@ impl TenantView {
             }
         };
         let (first, end) = whole_hours(from, to);
-        if *f != Filter::default() || first >= end {
+        if first >= end {
             add(&mut t, from, to);
             return t;
         }
         let (lo, hi) = (hour_of(from), end + HOUR_MS);
-        // An edge hour whose runs all lie inside the window is read from its tally too.
+        // An edge hour whose runs (any, filtered or not) all lie inside the window is read
+        // from its tally too.
         let first = if self.runs_between(lo, from - 1).next().is_none() { lo } else { first };
         let end = if self.runs_between(to.saturating_add(1), hi - 1).next().is_none() { hi } else { end };
         add(&mut t, from, first - 1);
-        for (_, h) in self.hours.range(first..end) {
+        for (_, h) in self.hours.hours(f).into_iter().flat_map(|h| h.range(first..end)) {
             t.merge(h);
         }
         add(&mut t, end, to);
@@ -276,12 +289,20 @@ impl TenantView {
     pub fn overview(&self, now_ms: i64, window_hours: u32, f: &Filter) -> Overview {
         let from = now_ms - i64::from(window_hours) * HOUR_MS;
         let t = self.tally(from, now_ms, f);
-        let last = if *f == Filter::default() {
-            self.by_time.range(..(now_ms.saturating_add(1), String::new())).next_back().map(|(ts, _)| *ts)
-        } else {
-            self.runs_between(from, now_ms).filter(|r| f.admits(&r.workflow_id, &r.agent_id)).map(|r| r.ts_ms).last()
-        };
         let (s, fl, r) = (t.successes, t.failures, t.running);
+        // The newest run of the window that `f` admits: none when the tally has none, else
+        // found walking back from `now_ms`.
+        let last = (s + fl + r > 0)
+            .then(|| {
+                self.by_time
+                    .range(..(now_ms.saturating_add(1), String::new()))
+                    .rev()
+                    .take_while(|(ts, _)| *ts >= from)
+                    .filter_map(|(_, k)| self.runs.get(k))
+                    .find(|r| f.admits(&r.workflow_id, &r.agent_id))
+                    .map(|r| r.ts_ms)
+            })
+            .flatten();
         Overview {
             window_hours,
             runs: s + fl + r,
@@ -312,13 +333,13 @@ impl TenantView {
                 .sum()
         };
         let (first, end) = whole_hours(from, to);
-        if *f != Filter::default() || scope.is_some() || first >= end {
+        if scope.is_some() || first >= end {
             return round_usd(sum_of(from, to));
         }
         let (lo, hi) = (hour_of(from), end + HOUR_MS);
         let first = if self.spend_in(lo, from - 1).next().is_none() { lo } else { first };
         let end = if self.spend_in(to.saturating_add(1), hi - 1).next().is_none() { hi } else { end };
-        let whole: f64 = self.spend_hours.range(first..end).map(|(_, v)| v).sum();
+        let whole: f64 = self.spend_hours.hours(f).into_iter().flat_map(|h| h.range(first..end)).map(|(_, v)| v).sum();
         round_usd(sum_of(from, first - 1) + whole + sum_of(end, to))
     }
 
@@ -346,24 +367,51 @@ impl TenantView {
             .map(|i| HourPoint { hour: rfc3339(first + i as i64 * HOUR_MS), spend_usd: 0.0, runs: 0, failures: 0 })
             .collect();
         let idx = |ts: i64| (ts >= first && ts <= now_ms).then(|| ((ts - first) / HOUR_MS) as usize).filter(|&i| i < n);
-        for r in self.runs_between(first, now_ms).filter(|r| f.admits(&r.workflow_id, &r.agent_id)) {
-            if let Some(i) = idx(r.ts_ms) {
-                pts[i].runs += 1;
+        // Every hour before `now_ms`'s is whole; so is that one unless it holds entries after
+        // `now_ms` — then it is counted entry by entry.
+        let partial = self.after(now_ms, last + HOUR_MS);
+        let whole_end = if partial { last } else { last + HOUR_MS };
+        for (h, t) in self.hours.hours(f).into_iter().flat_map(|m| m.range(first..whole_end)) {
+            if let Some(i) = idx(*h) {
+                pts[i].runs += t.successes + t.failures + t.running;
             }
         }
-        let fails = self.failures.range((first, Reverse(u64::MAX))..).map(|(_, x)| x);
-        for x in fails.filter(|x| x.ts_ms <= now_ms && f.admits(&x.workflow_id, &x.agent_id)) {
-            if let Some(i) = idx(x.ts_ms) {
-                pts[i].failures += 1;
+        for (h, c) in self.failure_hours.hours(f).into_iter().flat_map(|m| m.range(first..whole_end)) {
+            if let Some(i) = idx(*h) {
+                pts[i].failures += c;
             }
         }
-        for x in self.spend_in(first, now_ms).filter(|x| f.admits(&x.attr.workflow_id, &x.attr.agent_id)) {
-            if let Some(i) = idx(x.ts_ms) {
-                pts[i].spend_usd += x.usd;
+        for (h, usd) in self.spend_hours.hours(f).into_iter().flat_map(|m| m.range(first..whole_end)) {
+            if let Some(i) = idx(*h) {
+                pts[i].spend_usd += usd;
             }
+        }
+        if partial {
+            self.count_entries(&mut pts[n - 1], last, now_ms, f);
         }
         pts.iter_mut().for_each(|p| p.spend_usd = round_usd(p.spend_usd));
         pts
+    }
+
+    /// Whether any run, failure or spend lies in `(after, before)`.
+    fn after(&self, after: i64, before: i64) -> bool {
+        let (a, b) = (after.saturating_add(1), before - 1);
+        self.runs_between(a, b).next().is_some()
+            || self.spend_in(a, b).next().is_some()
+            || (a <= b && self.failures.range((a, Reverse(u64::MAX))..(before, Reverse(u64::MAX))).next().is_some())
+    }
+
+    /// Adds the runs, failures and spend in `[from, to]` matching `f` to `p`, one by one.
+    fn count_entries(&self, p: &mut HourPoint, from: i64, to: i64, f: &Filter) {
+        p.runs += self.runs_between(from, to).filter(|r| f.admits(&r.workflow_id, &r.agent_id)).count() as u64;
+        let fails = self.failures.range((from, Reverse(u64::MAX))..).map(|(_, x)| x);
+        p.failures +=
+            fails.take_while(|x| x.ts_ms <= to).filter(|x| f.admits(&x.workflow_id, &x.agent_id)).count() as u64;
+        p.spend_usd += self
+            .spend_in(from, to)
+            .filter(|x| f.admits(&x.attr.workflow_id, &x.attr.agent_id))
+            .map(|x| x.usd)
+            .sum::<f64>();
     }
 }
 

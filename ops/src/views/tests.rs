@@ -98,15 +98,8 @@ proptest! {
     }
 }
 
-/// The overview computed the naive way: every run's latest event (latest time, then latest
-/// applied), then a sort of the window's latencies.
-fn naive(
-    events: &[(String, Event)],
-    now: i64,
-    hours: u32,
-    wf: Option<&str>,
-) -> (u64, u64, u64, Option<u64>, Option<f64>, Option<i64>, f64) {
-    let from = now - i64::from(hours) * H;
+/// Each run's latest event (latest time, then latest applied).
+fn latest(events: &[(String, Event)]) -> Vec<&Event> {
     let mut latest: BTreeMap<String, (i64, usize, &Event)> = BTreeMap::new();
     for (i, (id, e)) in events.iter().enumerate() {
         let k = e.run_key(id);
@@ -114,9 +107,44 @@ fn naive(
             latest.insert(k, (e.ts_ms, i, e));
         }
     }
-    let admit = |e: &Event| wf.is_none_or(|w| w == e.workflow_id);
+    latest.into_values().map(|x| x.2).collect()
+}
+
+/// The time series computed the naive way: (runs, failures, spend) per hour of the window.
+fn naive_series(events: &[(String, Event)], now: i64, hours: u32, f: &Filter) -> Vec<(u64, u64, f64)> {
+    let n = hours.max(1) as usize;
+    let first = now.div_euclid(H) * H - (n as i64 - 1) * H;
+    let slot = |e: &Event| {
+        (e.ts_ms >= first && e.ts_ms <= now && f.admits(&e.workflow_id, &e.agent_id))
+            .then(|| ((e.ts_ms - first) / H) as usize)
+    };
+    let mut out = vec![(0, 0, 0.0); n];
+    for e in latest(events) {
+        if let Some(i) = slot(e) {
+            out[i].0 += 1;
+        }
+    }
+    for (_, e) in events {
+        if let Some(i) = slot(e) {
+            out[i].1 += u64::from(e.status == Status::Failure);
+            out[i].2 += e.cost_usd;
+        }
+    }
+    out
+}
+
+/// The overview computed the naive way: every run's latest event (latest time, then latest
+/// applied), then a sort of the window's latencies.
+fn naive(
+    events: &[(String, Event)],
+    now: i64,
+    hours: u32,
+    f: &Filter,
+) -> (u64, u64, u64, Option<u64>, Option<f64>, Option<i64>, f64) {
+    let from = now - i64::from(hours) * H;
+    let admit = |e: &Event| f.admits(&e.workflow_id, &e.agent_id);
     let inwin: Vec<&Event> =
-        latest.values().map(|x| x.2).filter(|e| e.ts_ms >= from && e.ts_ms <= now && admit(e)).collect();
+        latest(events).into_iter().filter(|e| e.ts_ms >= from && e.ts_ms <= now && admit(e)).collect();
     let n = |s: Status| inwin.iter().filter(|e| e.status == s).count() as u64;
     let mut lat: Vec<u64> = inwin.iter().filter(|e| e.status != Status::Started).map(|e| e.latency_ms).collect();
     lat.sort_unstable();
@@ -137,25 +165,34 @@ proptest! {
     /// naive computation over every run, with and without a filter, for any window and `now`.
     #[test]
     fn indexed_overview_equals_the_naive_one(
-        evs in proptest::collection::vec((0u8..8, 0i64..(40 * H), 0u8..3, 0u64..300, 0u32..1000, 0u8..2), 1..80),
+        evs in proptest::collection::vec((0u8..8, 0i64..(40 * H), 0u8..3, 0u64..300, 0u32..1000, (0u8..2, 0u8..2)), 1..80),
         shift in 0i64..(3 * H),
         hours in 1u32..30,
     ) {
-        let events: Vec<(String, Event)> = evs.iter().enumerate().map(|(i, (run, ago, st, lat, cost, wf))| {
+        let events: Vec<(String, Event)> = evs.iter().enumerate().map(|(i, (run, ago, st, lat, cost, (wf, agent)))| {
             let status = [Status::Started, Status::Success, Status::Failure][*st as usize];
-            (format!("e{i}"), ev(Some(&format!("r{run}")), NOW - ago, status, *lat, f64::from(*cost) / 100.0, ["w0", "w1"][*wf as usize]))
+            let mut e = ev(Some(&format!("r{run}")), NOW - ago, status, *lat, f64::from(*cost) / 100.0, ["w0", "w1"][*wf as usize]);
+            e.agent_id = ["a0", "a1"][*agent as usize].to_string();
+            (format!("e{i}"), e)
         }).collect();
         let mut v = TenantView::default();
         for (id, e) in &events { apply(&mut v, id, e); }
         let now = NOW - shift;
-        for wf in [None, Some("w1")] {
-            let f = Filter { workflow_id: wf.map(str::to_string), agent_id: None };
+        for (wf, agent) in [(None, None), (Some("w1"), None), (None, Some("a0")), (Some("w0"), Some("a1")), (Some("none"), None)] {
+            let f = Filter { workflow_id: wf.map(str::to_string), agent_id: agent.map(str::to_string) };
             let o = v.overview(now, hours, &f);
-            let (s, fl, r, p95, avg, last, spend) = naive(&events, now, hours, wf);
-            prop_assert_eq!((o.successes, o.failures, o.running, o.p95_latency_ms), (s, fl, r, p95));
+            let (s, fl, r, p95, avg, last, spend) = naive(&events, now, hours, &f);
+            prop_assert_eq!((o.successes, o.failures, o.running, o.p95_latency_ms), (s, fl, r, p95), "{:?}", f);
             prop_assert_eq!(o.avg_latency_ms, avg);
             prop_assert_eq!(o.last_event_at, last.map(rfc3339));
             prop_assert!((o.spend_usd - round_usd(spend)).abs() < 1e-9);
+            let series = v.timeseries(now, hours, &f);
+            let expect = naive_series(&events, now, hours, &f);
+            prop_assert_eq!(series.len(), expect.len());
+            for (p, (runs, failures, spend)) in series.iter().zip(&expect) {
+                prop_assert_eq!((p.runs, p.failures), (*runs, *failures), "{:?} {}", f, p.hour);
+                prop_assert!((p.spend_usd - round_usd(*spend)).abs() < 1e-9);
+            }
         }
     }
 }
