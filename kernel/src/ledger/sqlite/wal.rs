@@ -3,7 +3,7 @@
 //!
 //! With SQLite's auto-checkpoint, the commit that finds the WAL over its limit copies the whole
 //! WAL into the database file and fsyncs it before it returns: under a steady stream of
-//! appends, every few hundred commits one of them took ~75 ms instead of ~8 (docs/OPS.md).
+//! appends, every few hundred commits one of them took ~75 ms instead of ~8 (docs/BENCHMARKS.md).
 //! Instead, the writer's connection registers a WAL hook (which replaces the auto-checkpoint):
 //! a commit that leaves at least [`WalLimits::checkpoint`] frames in the WAL wakes the checkpointer,
 //! which runs a PASSIVE checkpoint — it never waits for, nor blocks, a reader or writer — while
