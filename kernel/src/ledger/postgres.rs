@@ -381,10 +381,7 @@ impl PgStore {
         // Entries whose insert was sent but not answered: decided on the next attempt.
         let mut in_doubt: Option<Vec<LedgerEntry>> = None;
         self.conn.run(|c| {
-            if let Some(sent) = in_doubt.take()
-                && in_place(c, name, &sent)?
-            {
-                c.head = sent.last().map(head_of);
+            if let Some(sent) = settled(c, name, &mut in_doubt)? {
                 return Ok(Some(sent));
             }
             let st = Statements::prepare(c)?;
@@ -623,10 +620,7 @@ impl LedgerStore for PgStore {
         // Entries whose COMMIT was sent but not answered: decided on the next attempt.
         let mut in_doubt: Option<Vec<LedgerEntry>> = None;
         self.conn.run(|c| {
-            if let Some(sent) = in_doubt.take()
-                && in_place(c, name, &sent)?
-            {
-                c.head = sent.last().map(head_of);
+            if let Some(sent) = settled(c, name, &mut in_doubt)? {
                 return Ok(sent);
             }
             let st = Statements::prepare(c)?;
@@ -744,6 +738,22 @@ impl LedgerStore for PgStore {
 /// The chain head `e` makes.
 fn head_of(e: &LedgerEntry) -> ChainHead {
     ChainHead { seq: e.seq, entry_hash: e.entry_hash.clone() }
+}
+
+/// The entries of an earlier attempt whose commit was not answered (`in_doubt`, taken), when
+/// they are in the ledger after all: then they are the append's result and the new head.
+fn settled(
+    c: &mut Live,
+    name: &str,
+    in_doubt: &mut Option<Vec<LedgerEntry>>,
+) -> Result<Option<Vec<LedgerEntry>>, Fail> {
+    match in_doubt.take() {
+        Some(sent) if in_place(c, name, &sent)? => {
+            c.head = sent.last().map(head_of);
+            Ok(Some(sent))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Whether `sent` — entries whose commit was not answered — is in the ledger: its last entry
