@@ -278,7 +278,7 @@ impl TenantView {
         let first = if self.runs_between(lo, from - 1).next().is_none() { lo } else { first };
         let end = if self.runs_between(to.saturating_add(1), hi - 1).next().is_none() { hi } else { end };
         add(&mut t, from, first - 1);
-        for (_, h) in self.hours.hours(f).into_iter().flat_map(|h| h.range(first..end)) {
+        for (_, h) in self.hours.range(f, first..end) {
             t.merge(h);
         }
         add(&mut t, end, to);
@@ -339,7 +339,7 @@ impl TenantView {
         let (lo, hi) = (hour_of(from), end + HOUR_MS);
         let first = if self.spend_in(lo, from - 1).next().is_none() { lo } else { first };
         let end = if self.spend_in(to.saturating_add(1), hi - 1).next().is_none() { hi } else { end };
-        let whole: f64 = self.spend_hours.hours(f).into_iter().flat_map(|h| h.range(first..end)).map(|(_, v)| v).sum();
+        let whole: f64 = self.spend_hours.range(f, first..end).map(|(_, v)| v).sum();
         round_usd(sum_of(from, first - 1) + whole + sum_of(end, to))
     }
 
@@ -371,21 +371,12 @@ impl TenantView {
         // `now_ms` — then it is counted entry by entry.
         let partial = self.after(now_ms, last + HOUR_MS);
         let whole_end = if partial { last } else { last + HOUR_MS };
-        for (h, t) in self.hours.hours(f).into_iter().flat_map(|m| m.range(first..whole_end)) {
-            if let Some(i) = idx(*h) {
-                pts[i].runs += t.successes + t.failures + t.running;
-            }
-        }
-        for (h, c) in self.failure_hours.hours(f).into_iter().flat_map(|m| m.range(first..whole_end)) {
-            if let Some(i) = idx(*h) {
-                pts[i].failures += c;
-            }
-        }
-        for (h, usd) in self.spend_hours.hours(f).into_iter().flat_map(|m| m.range(first..whole_end)) {
-            if let Some(i) = idx(*h) {
-                pts[i].spend_usd += usd;
-            }
-        }
+        let whole = first..whole_end;
+        add_hours(&mut pts, &idx, self.hours.range(f, whole.clone()), |p, t| {
+            p.runs += t.successes + t.failures + t.running
+        });
+        add_hours(&mut pts, &idx, self.failure_hours.range(f, whole.clone()), |p, c| p.failures += c);
+        add_hours(&mut pts, &idx, self.spend_hours.range(f, whole), |p, usd| p.spend_usd += usd);
         if partial {
             self.count_entries(&mut pts[n - 1], last, now_ms, f);
         }
@@ -412,6 +403,20 @@ impl TenantView {
             .filter(|x| f.admits(&x.attr.workflow_id, &x.attr.agent_id))
             .map(|x| x.usd)
             .sum::<f64>();
+    }
+}
+
+/// Adds each hour of `hours` to its point (`idx` of the hour's start), by `add`.
+fn add_hours<'a, T: 'a>(
+    pts: &mut [HourPoint],
+    idx: &dyn Fn(i64) -> Option<usize>,
+    hours: impl Iterator<Item = (&'a i64, &'a T)>,
+    add: impl Fn(&mut HourPoint, &T),
+) {
+    for (h, v) in hours {
+        if let Some(i) = idx(*h) {
+            add(&mut pts[i], v);
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! 1 M runs took ~1 s that way).
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 
 use super::Filter;
 
@@ -45,6 +46,11 @@ impl<T> Sliced<T> {
             (None, Some(a)) => self.agent.get(a),
             (Some(w), Some(a)) => self.pair.get(w).and_then(|m| m.get(a)),
         }
+    }
+
+    /// The hours in `hours` of the slice `f` selects, oldest first.
+    pub(crate) fn range(&self, f: &Filter, hours: Range<i64>) -> impl Iterator<Item = (&i64, &T)> {
+        self.hours(f).into_iter().flat_map(move |h| h.range(hours.clone()))
     }
 }
 
