@@ -15,13 +15,14 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::OpsError;
-use crate::project::{Projector, StoredEvent};
+use crate::project::{Projector, StoredEntry};
 use crate::service::{IngestReport, Prepared};
 
 type Reply = Result<IngestReport, OpsError>;
 
-/// What storing a group gives: one report per request (in queue order) and the stored events.
-pub(crate) type Stored = (Vec<IngestReport>, Vec<StoredEvent>);
+/// What storing a group gives: one report per request (in queue order) and the stored
+/// event-store entries.
+pub(crate) type Stored = (Vec<IngestReport>, Vec<StoredEntry>);
 
 /// What a queued request is woken with.
 enum Wake {
@@ -32,7 +33,7 @@ enum Wake {
 }
 
 struct Job {
-    events: Vec<Prepared>,
+    request: Prepared,
     wake: mpsc::Sender<Wake>,
 }
 
@@ -80,17 +81,13 @@ impl Lane {
         Self { queue: Mutex::default(), projector }
     }
 
-    /// Queues `events` and returns their report once they are stored. `store` writes a group
-    /// of requests (in queue order) to the event store in one transaction.
-    pub(crate) fn submit(
-        &self,
-        events: Vec<Prepared>,
-        store: &dyn Fn(Vec<Vec<Prepared>>) -> Result<Stored, OpsError>,
-    ) -> Reply {
+    /// Queues `request` and returns its report once it is stored. `store` writes a group of
+    /// requests (in queue order) to the event store in one transaction.
+    pub(crate) fn submit(&self, request: Prepared, store: &dyn Fn(Vec<Prepared>) -> Result<Stored, OpsError>) -> Reply {
         let (wake, woken) = mpsc::channel();
         let mut lead = {
             let mut q = lock(&self.queue);
-            q.jobs.push(Job { events, wake });
+            q.jobs.push(Job { request, wake });
             !std::mem::replace(&mut q.leading, true)
         };
         loop {
@@ -110,14 +107,14 @@ impl Lane {
     }
 
     /// Stores every queued request as one group, answers them, and passes the lead on.
-    fn lead(&self, store: &dyn Fn(Vec<Vec<Prepared>>) -> Result<Stored, OpsError>) {
+    fn lead(&self, store: &dyn Fn(Vec<Prepared>) -> Result<Stored, OpsError>) {
         let _hand_off = HandOff(self);
         let jobs = std::mem::take(&mut lock(&self.queue).jobs);
         if jobs.is_empty() {
             return;
         }
-        let (batches, wakes): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.events, j.wake)).unzip();
-        match store(batches) {
+        let (requests, wakes): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.request, j.wake)).unzip();
+        match store(requests) {
             Ok((reports, stored)) => {
                 self.projector.send(stored);
                 for (r, w) in reports.into_iter().zip(&wakes) {

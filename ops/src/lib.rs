@@ -13,6 +13,7 @@ mod auth;
 mod commit;
 mod config;
 mod dashboard;
+mod entries;
 mod error;
 mod event;
 mod http;

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use cp_kernel::policy::{self, PolicyDecision};
 use cp_kernel::{Clock, LedgerEntry, LedgerSet, NewEntry, Plane, PreparedEntry, Provenance, SchemaSet, event};
@@ -14,10 +14,11 @@ use cp_kernel::{Clock, LedgerEntry, LedgerSet, NewEntry, Plane, PreparedEntry, P
 use crate::auth::Refusal;
 use crate::commit::{Lanes, Stored};
 use crate::config::OpsConfig;
+use crate::entries::{self, IdEvent};
 use crate::error::OpsError;
 use crate::event::{Event, Status};
 use crate::ledgers::{self, EVENTS_PREFIX};
-use crate::project::{self, Projector, StoredEvent};
+use crate::project::{self, Projector, StoredEntry};
 use crate::views::{Attribution, FailureRow, Filter, HourPoint, Overview, TenantView};
 
 /// What an ingest did.
@@ -65,21 +66,6 @@ impl std::fmt::Debug for Ops {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ops").field("root", &self.plane.root()).finish()
     }
-}
-
-/// Decodes the event stored in an `OPS_EVENT` entry.
-fn stored_event(e: &LedgerEntry) -> Result<(String, Event), OpsError> {
-    let id = e.submission_id.clone().unwrap_or_else(|| e.id.clone());
-    let ev = e.metadata.get("event").cloned().unwrap_or(Value::Null);
-    let ev: Event = serde_json::from_value(ev).map_err(|err| {
-        OpsError::Usage(format!("{} entry {} (seq {}): undecodable event: {err}", e.event_type, e.id, e.seq))
-    })?;
-    Ok((id, ev))
-}
-
-fn attribution_of(m: &Map<String, Value>) -> Attribution {
-    let s = |k: &str, d: &str| m.get(k).and_then(Value::as_str).unwrap_or(d).to_string();
-    Attribution { workflow_id: s("workflow_id", ""), agent_id: s("agent_id", ""), scope: s("budget_scope", "tenant") }
 }
 
 impl Ops {
@@ -147,39 +133,33 @@ impl Ops {
         let costs = self.set.open(&cost_name)?;
         let view = st.tenants.entry(tenant.to_string()).or_default();
         let mut last_seq = None;
-        ledgers::for_each(events.as_ref(), ledgers::tenant_query(tenant, &[event::OPS_EVENT], None), &mut |e| {
-            let (id, ev) = stored_event(&e)?;
-            view.apply_event(&id, &ev);
+        ledgers::for_each(events.as_ref(), ledgers::tenant_query(tenant, &entries::EVENT_TYPES, None), &mut |e| {
+            for (id, ev) in entries::events_of(&e)? {
+                view.apply_event(&id, &ev);
+            }
             last_seq = Some(e.seq);
             Ok(())
         })?;
         let mut projected: Option<u64> = None;
-        let q = ledgers::tenant_query(tenant, &[event::COST_FACT, event::COST_ADJUSTED], None);
-        ledgers::for_each(costs.as_ref(), q, &mut |e| {
-            let m = &e.metadata;
-            let usd = m.get("amount_usd").and_then(Value::as_f64).unwrap_or(0.0);
-            let ts = m.get("ts_ms").and_then(Value::as_i64).unwrap_or(0);
-            if e.event_type == event::COST_FACT {
-                projected = projected.max(m.get("event_seq").and_then(Value::as_u64));
-            }
-            view.apply_cost(ts, usd, attribution_of(m));
+        let mut types = project::FACT_TYPES.to_vec();
+        types.push(event::COST_ADJUSTED);
+        ledgers::for_each(costs.as_ref(), ledgers::tenant_query(tenant, &types, None), &mut |e| {
+            let covered = project::each_fact(&e, &mut |ts, usd, attr| view.apply_cost(ts, usd, attr));
+            projected = projected.max(covered);
             Ok(())
         })?;
         if last_seq.is_some() && projected < last_seq {
-            let after = projected;
-            let q = ledgers::tenant_query(tenant, &[event::OPS_EVENT], after);
+            let q = ledgers::tenant_query(tenant, &entries::EVENT_TYPES, projected);
             let mut missing = Vec::new();
             ledgers::for_each(events.as_ref(), q, &mut |e| {
-                missing.push(e);
+                missing.push(StoredEntry { seq: e.seq, events: entries::events_of(&e)? });
                 Ok(())
             })?;
             tracing::warn!(tenant, count = missing.len(), "projecting cost facts an interrupted ingest left out");
-            let missing: Vec<StoredEvent> =
-                missing.iter().map(|e| stored_event(e).map(|(id, ev)| (id, ev, e.seq))).collect::<Result<_, _>>()?;
             // Another process may project the same events meanwhile: the write skips the facts
             // that are stored by then.
-            project::write_facts(tenant, costs.as_ref(), &missing)?;
-            for (_, e, _) in &missing {
+            project::write_facts(tenant, costs.as_ref(), &missing, &mut None)?;
+            for (_, e) in missing.iter().flat_map(|s| &s.events) {
                 view.apply_cost(e.ts_ms, e.cost_usd, Attribution::of(e));
             }
         }
@@ -198,8 +178,8 @@ impl Ops {
         })?;
         // Built before queueing, in the request's own thread: the group's leader only checks
         // for duplicates and appends.
-        let prepared = events.into_iter().map(|e| Prepared::new(tenant, e)).collect();
-        lane.submit(prepared, &|batches| self.store_events(tenant, batches))
+        let prepared = Prepared::new(tenant, events);
+        lane.submit(prepared, &|requests| self.store_events(tenant, requests))
     }
 
     /// Waits until the cost facts of every event stored so far are in the cost ledgers.
@@ -207,49 +187,49 @@ impl Ops {
         self.lanes.flush();
     }
 
-    /// Stores a group of requests of `tenant` in one transaction of the event store. Runs as
-    /// the tenant lane's only leader, so the duplicate check cannot race another ingest of the
-    /// tenant; the views' lock is held only while reading or updating memory, never across a
-    /// ledger write.
-    fn store_events(&self, tenant: &str, batches: Vec<Vec<Prepared>>) -> Result<Stored, OpsError> {
+    /// Stores a group of requests of `tenant` in one transaction of the event store, one
+    /// `OPS_EVENTS` entry per request with events not stored before. Runs as the tenant lane's
+    /// only leader, so the duplicate check cannot race another ingest of the tenant; the views'
+    /// lock is held only while reading or updating memory, never across a ledger write.
+    fn store_events(&self, tenant: &str, requests: Vec<Prepared>) -> Result<Stored, OpsError> {
         let (ev_name, _, _) = ledgers::names(tenant);
-        let mut reports = Vec::with_capacity(batches.len());
-        let mut fresh = Vec::new();
-        let mut entries = Vec::new();
+        let mut reports = Vec::with_capacity(requests.len());
+        let mut kept = Vec::with_capacity(requests.len());
         {
             let mut st = self.lock();
             let view = st.tenants.entry(tenant.to_string()).or_default();
             let mut seen = HashSet::new();
-            for batch in batches {
-                let mut ids = Vec::with_capacity(batch.len());
-                let before = fresh.len();
-                for p in batch {
-                    ids.push(p.id.clone());
-                    if view.knows(&p.id) || !seen.insert(p.id.clone()) {
-                        continue;
-                    }
-                    entries.push(p.entry);
-                    fresh.push((p.id, p.event));
+            for Prepared { ids, events, entry } in requests {
+                let n = events.len();
+                let fresh: Vec<IdEvent> =
+                    events.into_iter().filter(|(id, _)| !view.knows(id) && seen.insert(id.clone())).collect();
+                reports.push(IngestReport { accepted: fresh.len(), duplicates: ids.len() - fresh.len(), ids });
+                if !fresh.is_empty() {
+                    // The request's own rendering holds exactly these events unless some were
+                    // stored by an earlier request.
+                    kept.push((entry.filter(|_| fresh.len() == n), fresh));
                 }
-                let accepted = fresh.len() - before;
-                reports.push(IngestReport { accepted, duplicates: ids.len() - accepted, ids });
             }
         }
-        if fresh.is_empty() {
+        if kept.is_empty() {
             return Ok((reports, Vec::new()));
         }
-        let stored = self.set.open(&ev_name)?.append_prepared(entries)?;
+        let rendered: Vec<PreparedEntry> = kept
+            .iter_mut()
+            .map(|(entry, fresh)| entry.take().unwrap_or_else(|| entries::events_entry(tenant, fresh).prepare()))
+            .collect();
+        let stored = self.set.open(&ev_name)?.append_prepared(rendered)?;
         // Applied as soon as they are stored: a retry of this request is then a duplicate even
         // if writing the cost facts fails (those are projected at the next open).
         let mut st = self.lock();
         let view = st.tenants.entry(tenant.to_string()).or_default();
-        for (id, e) in &fresh {
+        for (id, e) in kept.iter().flat_map(|(_, fresh)| fresh) {
             view.apply_event(id, e);
             // The event's cost fact says the same; it is written after the answer.
             view.apply_cost(e.ts_ms, e.cost_usd, Attribution::of(e));
         }
-        let events = fresh.into_iter().zip(stored).map(|((id, e), s)| (id, e, s.seq)).collect();
-        Ok((reports, events))
+        let stored = kept.into_iter().zip(stored).map(|((_, events), s)| StoredEntry { seq: s.seq, events }).collect();
+        Ok((reports, stored))
     }
 
     /// Appends a compensating `COST_ADJUSTED` entry of `amount_usd` (signed) for a stored event.
@@ -424,37 +404,31 @@ impl Ops {
     }
 }
 
-/// An event ready to be stored: its id (the client's `id`, else a fresh UUIDv7) and its
-/// `OPS_EVENT` entry.
+/// A request's events ready to be stored: the id of each (the client's `id`, else a fresh
+/// UUIDv7) in request order, the events without repeats of an id earlier in the request, and
+/// their `OPS_EVENTS` entry rendered in the request's own thread (none when it has no events).
 pub(crate) struct Prepared {
-    id: String,
-    event: Event,
-    entry: PreparedEntry,
+    ids: Vec<String>,
+    events: Vec<IdEvent>,
+    entry: Option<PreparedEntry>,
 }
 
 impl Prepared {
-    fn new(tenant: &str, event: Event) -> Self {
-        let id = event.field("id").map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_string);
+    fn new(tenant: &str, events: Vec<Event>) -> Self {
+        let mut seen = HashSet::new();
+        let mut ids = Vec::with_capacity(events.len());
+        let mut fresh = Vec::with_capacity(events.len());
+        for e in events {
+            let id = e.field("id").map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_string);
+            ids.push(id.clone());
+            if seen.insert(id.clone()) {
+                fresh.push((id, e));
+            }
+        }
         // Rendered here, in the request's thread, not in the lane's serial store.
-        let entry = event_entry(tenant, &id, &event).prepare();
-        Self { id, event, entry }
+        let entry = (!fresh.is_empty()).then(|| entries::events_entry(tenant, &fresh).prepare());
+        Self { ids, events: fresh, entry }
     }
-}
-
-/// The `OPS_EVENT` entry of an event.
-fn event_entry(tenant: &str, id: &str, e: &Event) -> NewEntry {
-    NewEntry::new(event::OPS_EVENT)
-        .submission(id)
-        .decision(e.status.as_str())
-        .provenance(Provenance {
-            tenant_id: Some(tenant.to_string()),
-            agent_id: Some(e.agent_id.clone()),
-            trace_id: e.field("trace_id").map(str::to_string),
-            span_id: e.field("span_id").map(str::to_string),
-            ..Provenance::default()
-        })
-        .meta("event_id", id)
-        .meta("event", serde_json::to_value(e).unwrap_or(Value::Null))
 }
 
 /// A plane prompt entry as an event of its tenant: (tenant, event id, event).

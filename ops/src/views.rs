@@ -36,6 +36,13 @@ impl Attribution {
             scope: e.field("budget_scope").unwrap_or("tenant").to_string(),
         }
     }
+
+    /// The attribution a cost-ledger fact or adjustment records (`workflow_id`, `agent_id`,
+    /// `budget_scope`; empty, empty and `tenant` where it names none).
+    pub fn of_fact(m: &serde_json::Map<String, serde_json::Value>) -> Self {
+        let s = |k: &str, d: &str| m.get(k).and_then(serde_json::Value::as_str).unwrap_or(d).to_string();
+        Self { workflow_id: s("workflow_id", ""), agent_id: s("agent_id", ""), scope: s("budget_scope", "tenant") }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -67,15 +67,15 @@ fn every_acknowledged_event_survives_a_sigkill_exactly_once() {
     let out = Command::new(env!("CARGO_BIN_EXE_cpctl"))
         .arg("--root")
         .arg(tp.plane.root())
-        .args(["--json", "ledger", "query", "--ledger", "HO1/ops-events-t-acme", "--event-type", "OPS_EVENT"])
+        .args(["--json", "ledger", "query", "--ledger", "HO1/ops-events-t-acme", "--event-type", "OPS_EVENTS"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let entries = v[0]["entries"].as_array().or_else(|| v["entries"].as_array()).unwrap().clone();
     let mut stored: HashMap<String, usize> = HashMap::new();
-    for e in &entries {
-        *stored.entry(e["submission_id"].as_str().unwrap().to_string()).or_default() += 1;
+    for e in entries.iter().flat_map(|e| e["metadata"]["events"].as_array().unwrap()) {
+        *stored.entry(e["id"].as_str().unwrap().to_string()).or_default() += 1;
     }
     for id in &acked {
         assert_eq!(stored.get(id), Some(&1), "acknowledged event {id} stored {:?} times", stored.get(id));

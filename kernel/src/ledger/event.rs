@@ -59,10 +59,18 @@ pub const WO_TRANSITIONED: &str = "WO_TRANSITIONED";
 pub const WO_TRANSITION_REFUSED: &str = "WO_TRANSITION_REFUSED";
 /// A local operator read one tenant's data without a token (operator mode), recorded.
 pub const OPERATOR_READ: &str = "OPERATOR_READ";
-/// An agent run/step/model-call event ingested by the operations service (`cpctl serve`).
+/// One agent run/step/model-call event ingested by the operations service (`cpctl serve`), one
+/// entry per event: written by its first versions, still read (new ingests write
+/// [`OPS_EVENTS`]).
 pub const OPS_EVENT: &str = "OPS_EVENT";
-/// The cost fact of an ingested event (the operations service's cost ledger).
+/// The events of one accepted ingest request of the operations service (`metadata.events`:
+/// `{id, event}` in request order, duplicates left out).
+pub const OPS_EVENTS: &str = "OPS_EVENTS";
+/// The cost fact of one ingested event: written by the operations service's first versions,
+/// still read (new ingests write [`COST_FACTS`]).
 pub const COST_FACT: &str = "COST_FACT";
+/// The cost facts of the events of one event-store entry (`metadata.event_seq`, `metadata.facts`).
+pub const COST_FACTS: &str = "COST_FACTS";
 /// A budget alert was claimed for sending (before delivery, so that it is sent once).
 pub const ALERT_SENT: &str = "ALERT_SENT";
 /// Delivering a claimed budget alert failed after every retry (it is claimed again later).
@@ -100,7 +108,9 @@ pub const ALL: &[&str] = &[
     WO_TRANSITION_REFUSED,
     OPERATOR_READ,
     OPS_EVENT,
+    OPS_EVENTS,
     COST_FACT,
+    COST_FACTS,
     ALERT_SENT,
     ALERT_FAILED,
 ];

@@ -16,10 +16,15 @@ fn plane() -> TempPlane {
     tp
 }
 
-fn stored(tp: &TempPlane, ledger: &str, ty: &str) -> Vec<String> {
+/// The ids listed under `list` (with the id under `key`) in the `ty` entries of `ledger`.
+fn stored(tp: &TempPlane, ledger: &str, ty: &str, list: &str, key: &str) -> Vec<String> {
     let set = LedgerSet::new(&tp.plane);
     let q = LedgerQuery { event_types: vec![ty.into()], ..LedgerQuery::default() };
-    set.open(ledger).unwrap().query(&q).unwrap().into_iter().filter_map(|e| e.submission_id).collect()
+    let entries = set.open(ledger).unwrap().query(&q).unwrap();
+    entries
+        .iter()
+        .flat_map(|e| e.metadata[list].as_array().unwrap().iter().map(|v| v[key].as_str().unwrap().to_string()))
+        .collect()
 }
 
 #[test]
@@ -61,12 +66,14 @@ fn concurrent_requests_are_stored_once_each_in_their_tenant() {
     for t in ["acme", "globex"] {
         let (ev, costs, _) = cp_ops::ledger_names(t);
         ops.flush_cost_facts();
-        let mut ids = stored(&tp, &ev, event::OPS_EVENT);
+        let mut ids = stored(&tp, &ev, event::OPS_EVENTS, "events", "id");
+        assert_eq!(ids.len(), 20, "no id stored twice");
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), 20);
-        assert_eq!(stored(&tp, &ev, event::OPS_EVENT).len(), 20, "no id stored twice");
-        assert_eq!(stored(&tp, &costs, event::COST_FACT).len(), 20);
+        let mut facts = stored(&tp, &costs, event::COST_FACTS, "facts", "event_id");
+        facts.sort();
+        assert_eq!(facts, ids, "one cost fact per stored event");
         let o = ops.overview(t, 24, &Filter::default()).unwrap();
         assert_eq!((o.runs, o.spend_usd), (20, 10.0));
     }

@@ -4,3 +4,4 @@
 mod alerts;
 mod budget_adjust;
 mod ingest;
+mod legacy;
