@@ -186,11 +186,11 @@ pub fn validate(prefix: &str, v: Value, limits: &LimitsConfig) -> Result<Event, 
     let Value::Object(mut o) = v else {
         return Err(Invalid::new("not_an_object", prefix, format!("expected a JSON object, got {}", kind(&v))));
     };
-    let path = |f: &str| format!("{prefix}/{f}");
+    let path = |f: &'static str| At(prefix, f);
     if let Some(k) = o.keys().find(|k| !known(k)) {
         return Err(Invalid::new(
             "unknown_field",
-            path(k),
+            At(prefix, k),
             format!("unknown field {k:?}; see docs/OPS.md for the fields"),
         ));
     }
@@ -210,8 +210,8 @@ pub fn validate(prefix: &str, v: Value, limits: &LimitsConfig) -> Result<Event, 
             format!("{status_text:?}: expected started, success, failure (or completed, failed)"),
         )
     })?;
-    let latency_ms = integer(o.remove("latency_ms"), &path("latency_ms"), limits.max_latency_ms, true)?.unwrap_or(0);
-    let cost_usd = cost(o.remove("cost_usd"), &path("cost_usd"), limits.max_cost_usd)?;
+    let latency_ms = integer(o.remove("latency_ms"), path("latency_ms"), limits.max_latency_ms, true)?.unwrap_or(0);
+    let cost_usd = cost(o.remove("cost_usd"), path("cost_usd"), limits.max_cost_usd)?;
     let mut e = Event {
         timestamp: format!("{ts:.3}"),
         ts_ms: ts.as_millisecond(),
@@ -224,16 +224,27 @@ pub fn validate(prefix: &str, v: Value, limits: &LimitsConfig) -> Result<Event, 
         tokens: Default::default(),
     };
     for f in OPTIONAL_STRINGS {
-        if let Some(s) = optional_string(o.remove(f), &path(f), limits)? {
+        if let Some(s) = optional_string(o.remove(f), path(f), limits)? {
             e.fields.insert(f.to_string(), s);
         }
     }
     for f in TOKEN_FIELDS {
-        if let Some(n) = integer(o.remove(f), &path(f), limits.max_tokens, false)? {
+        if let Some(n) = integer(o.remove(f), path(f), limits.max_tokens, false)? {
             e.tokens.insert(f.to_string(), n);
         }
     }
     Ok(e)
+}
+
+/// Where a field is: its event's path in the body and the field's name. Rendered as a JSON
+/// pointer (`/3/latency_ms`) only for an error, so valid input formats nothing.
+#[derive(Debug, Clone, Copy)]
+struct At<'a>(&'a str, &'a str);
+
+impl From<At<'_>> for String {
+    fn from(at: At<'_>) -> Self {
+        format!("{}/{}", at.0, at.1)
+    }
 }
 
 fn known(k: &str) -> bool {
@@ -252,15 +263,16 @@ fn kind(v: &Value) -> &'static str {
 }
 
 fn required_string(o: &mut Map<String, Value>, f: &str, prefix: &str, l: &LimitsConfig) -> Result<String, Invalid> {
-    let path = format!("{prefix}/{f}");
+    let path = At(prefix, f);
     match o.remove(f) {
         None | Some(Value::Null) => Err(Invalid::new("missing_field", path, format!("{f} is required"))),
-        v => optional_string(v, &path, l)?
-            .ok_or_else(|| Invalid::new("missing_field", format!("{prefix}/{f}"), format!("{f} is required"))),
+        v => {
+            optional_string(v, path, l)?.ok_or_else(|| Invalid::new("missing_field", path, format!("{f} is required")))
+        }
     }
 }
 
-fn optional_string(v: Option<Value>, path: &str, l: &LimitsConfig) -> Result<Option<String>, Invalid> {
+fn optional_string(v: Option<Value>, path: At<'_>, l: &LimitsConfig) -> Result<Option<String>, Invalid> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => {
@@ -283,11 +295,10 @@ fn optional_string(v: Option<Value>, path: &str, l: &LimitsConfig) -> Result<Opt
     }
 }
 
-fn integer(v: Option<Value>, path: &str, max: u64, required: bool) -> Result<Option<u64>, Invalid> {
+fn integer(v: Option<Value>, path: At<'_>, max: u64, required: bool) -> Result<Option<u64>, Invalid> {
     let v = match v {
         None | Some(Value::Null) if required => {
-            let f = path.rsplit('/').next().unwrap_or(path);
-            return Err(Invalid::new("missing_field", path, format!("{f} is required")));
+            return Err(Invalid::new("missing_field", path, format!("{} is required", path.1)));
         }
         None | Some(Value::Null) => return Ok(None),
         Some(v) => v,
@@ -304,7 +315,7 @@ fn integer(v: Option<Value>, path: &str, max: u64, required: bool) -> Result<Opt
     Ok(Some(x))
 }
 
-fn cost(v: Option<Value>, path: &str, max: f64) -> Result<f64, Invalid> {
+fn cost(v: Option<Value>, path: At<'_>, max: f64) -> Result<f64, Invalid> {
     let v = v.filter(|v| !v.is_null()).ok_or_else(|| Invalid::new("missing_field", path, "cost_usd is required"))?;
     let Value::Number(n) = &v else {
         return Err(Invalid::new("wrong_type", path, format!("expected a number >= 0, got {}", kind(&v))));
