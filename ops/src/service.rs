@@ -224,9 +224,8 @@ impl Ops {
         let mut st = self.lock();
         let view = st.tenants.entry(tenant.to_string()).or_default();
         for (id, e) in kept.iter().flat_map(|(_, fresh)| fresh) {
-            view.apply_event(id, e);
-            // The event's cost fact says the same; it is written after the answer.
-            view.apply_cost(e.ts_ms, e.cost_usd, Attribution::of(e));
+            // The cost as the event's cost fact says it; the fact is written after the answer.
+            view.apply_event_and_cost(id, e);
         }
         let stored = kept.into_iter().zip(stored).map(|((_, events), s)| StoredEntry { seq: s.seq, events }).collect();
         Ok((reports, stored))

@@ -4,6 +4,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -51,15 +52,15 @@ struct RunState {
     order: u64,
     status: Status,
     latency_ms: u64,
-    workflow_id: String,
-    agent_id: String,
+    /// Its latest event's attribution (shared with the event's entry in `TenantView::events`).
+    attr: Arc<Attribution>,
 }
 
 /// One cost fact or adjustment (its time is its key in `TenantView::spend`).
 #[derive(Debug, Clone)]
 struct Spend {
     usd: f64,
-    attr: Attribution,
+    attr: Arc<Attribution>,
 }
 
 /// One row of `/v1/failures/recent`.
@@ -151,7 +152,7 @@ pub struct TenantView {
     spend_hours: Sliced<f64>,
     failures: BTreeMap<(i64, Reverse<u64>), FailureRow>,
     failure_hours: Sliced<u64>,
-    events: HashMap<String, Attribution>,
+    events: HashMap<String, Arc<Attribution>>,
     applied: u64,
     spend_seq: u64,
 }
@@ -181,7 +182,7 @@ impl TenantView {
 
     /// Attribution of a known event.
     pub fn attribution(&self, event_id: &str) -> Option<&Attribution> {
-        self.events.get(event_id)
+        self.events.get(event_id).map(|a| &**a)
     }
 
     /// Number of events applied.
@@ -191,15 +192,28 @@ impl TenantView {
 
     /// Applies one event (its cost is applied separately, by [`TenantView::apply_cost`]).
     pub fn apply_event(&mut self, event_id: &str, e: &Event) {
+        self.apply_event_shared(event_id, e);
+    }
+
+    /// Applies one event and its cost (as its cost fact says: `cost_usd` at the event's time,
+    /// attributed like the event).
+    pub fn apply_event_and_cost(&mut self, event_id: &str, e: &Event) {
+        let attr = self.apply_event_shared(event_id, e);
+        self.apply_cost(e.ts_ms, e.cost_usd, attr);
+    }
+
+    /// Applies one event; returns its attribution, kept once for the event, its run and its
+    /// spend.
+    fn apply_event_shared(&mut self, event_id: &str, e: &Event) -> Arc<Attribution> {
         self.applied += 1;
-        self.events.insert(event_id.to_string(), Attribution::of(e));
+        let attr = Arc::new(Attribution::of(e));
+        self.events.insert(event_id.to_string(), attr.clone());
         let new = RunState {
             ts_ms: e.ts_ms,
             order: self.applied,
             status: e.status,
             latency_ms: e.latency_ms,
-            workflow_id: e.workflow_id.clone(),
-            agent_id: e.agent_id.clone(),
+            attr: attr.clone(),
         };
         self.set_run(e.run_key(event_id), new);
         if e.status == Status::Failure {
@@ -220,6 +234,7 @@ impl TenantView {
                 true
             });
         }
+        attr
     }
 
     /// Makes `new` the state of run `key` unless the run already has a later event, keeping the
@@ -230,13 +245,13 @@ impl TenantView {
                 return;
             }
             self.by_time.remove(&(old.ts_ms, key.clone()));
-            self.hours.update(&old.workflow_id, &old.agent_id, hour_of(old.ts_ms), &mut |t| {
+            self.hours.update(&old.attr.workflow_id, &old.attr.agent_id, hour_of(old.ts_ms), &mut |t| {
                 t.count(old.status, old.latency_ms, false);
                 !t.is_empty()
             });
         }
         self.by_time.insert((new.ts_ms, key.clone()));
-        self.hours.update(&new.workflow_id, &new.agent_id, hour_of(new.ts_ms), &mut |t| {
+        self.hours.update(&new.attr.workflow_id, &new.attr.agent_id, hour_of(new.ts_ms), &mut |t| {
             t.count(new.status, new.latency_ms, true);
             true
         });
@@ -244,8 +259,9 @@ impl TenantView {
     }
 
     /// Applies a cost fact or an adjustment of `usd` at `ts_ms`.
-    pub fn apply_cost(&mut self, ts_ms: i64, usd: f64, attr: Attribution) {
+    pub fn apply_cost(&mut self, ts_ms: i64, usd: f64, attr: impl Into<Arc<Attribution>>) {
         if usd != 0.0 {
+            let attr = attr.into();
             self.spend_seq += 1;
             self.spend_hours.update(&attr.workflow_id, &attr.agent_id, hour_of(ts_ms), &mut |v| {
                 *v += usd;
@@ -270,7 +286,7 @@ impl TenantView {
     fn tally(&self, from: i64, to: i64, f: &Filter) -> Tally {
         let mut t = Tally::default();
         let add = |t: &mut Tally, a: i64, b: i64| {
-            for r in self.runs_between(a, b).filter(|r| f.admits(&r.workflow_id, &r.agent_id)) {
+            for r in self.runs_between(a, b).filter(|r| f.admits(&r.attr.workflow_id, &r.attr.agent_id)) {
                 t.count(r.status, r.latency_ms, true);
             }
         };
@@ -306,7 +322,7 @@ impl TenantView {
                     .rev()
                     .take_while(|(ts, _)| *ts >= from)
                     .filter_map(|(_, k)| self.runs.get(k))
-                    .find(|r| f.admits(&r.workflow_id, &r.agent_id))
+                    .find(|r| f.admits(&r.attr.workflow_id, &r.attr.agent_id))
                     .map(|r| r.ts_ms)
             })
             .flatten();
@@ -401,7 +417,8 @@ impl TenantView {
 
     /// Adds the runs, failures and spend in `[from, to]` matching `f` to `p`, one by one.
     fn count_entries(&self, p: &mut HourPoint, from: i64, to: i64, f: &Filter) {
-        p.runs += self.runs_between(from, to).filter(|r| f.admits(&r.workflow_id, &r.agent_id)).count() as u64;
+        p.runs +=
+            self.runs_between(from, to).filter(|r| f.admits(&r.attr.workflow_id, &r.attr.agent_id)).count() as u64;
         let fails = self.failures.range((from, Reverse(u64::MAX))..).map(|(_, x)| x);
         p.failures +=
             fails.take_while(|x| x.ts_ms <= to).filter(|x| f.admits(&x.workflow_id, &x.agent_id)).count() as u64;
