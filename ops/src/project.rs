@@ -180,34 +180,44 @@ fn last_covered(view: &dyn cp_kernel::TxnView) -> Result<Option<u64>, cp_kernel:
     Ok(covered)
 }
 
-/// An entry of the cost ledger (`COST_FACT` or `COST_ADJUSTED`) for event `event_id`: its
-/// tenant and agent as provenance, and the members every reader of the cost ledger relies on —
-/// `event_id`, the signed `amount_usd` in `currency` USD, `ts_ms`, and the event's attribution
-/// (`workflow_id`, `agent_id`, `budget_scope`).
-pub(crate) fn cost_entry(
-    event_type: &str,
-    decision: &str,
+/// The `COST_ADJUSTED` entry of a compensating `amount_usd` (signed) for event `event_id` at
+/// `ts_ms`: its tenant and agent as provenance, the members of a fact ([`fact_members`]) and
+/// `currency` USD.
+pub(crate) fn adjustment_entry(
     tenant: &str,
     event_id: &str,
     amount_usd: f64,
     ts_ms: i64,
     attr: &Attribution,
 ) -> NewEntry {
-    NewEntry::new(event_type)
+    let mut n = NewEntry::new(event::COST_ADJUSTED)
         .submission(event_id)
-        .decision(decision)
+        .decision("ADJUSTED")
         .provenance(Provenance {
             tenant_id: Some(tenant.to_string()),
             agent_id: Some(attr.agent_id.clone()),
             ..Provenance::default()
         })
-        .meta("event_id", event_id)
-        .meta("amount_usd", amount_usd)
-        .meta("currency", "USD")
-        .meta("ts_ms", ts_ms)
-        .meta("workflow_id", attr.workflow_id.clone())
-        .meta("agent_id", attr.agent_id.clone())
-        .meta("budget_scope", attr.scope.clone())
+        .meta("currency", "USD");
+    n.metadata.extend(fact_members(event_id, amount_usd, ts_ms, attr));
+    n
+}
+
+/// The members every reader of the cost ledger relies on, in a fact and in an adjustment:
+/// `event_id`, the signed `amount_usd`, `ts_ms`, and the event's attribution (`workflow_id`,
+/// `agent_id`, `budget_scope`).
+fn fact_members(event_id: &str, amount_usd: f64, ts_ms: i64, attr: &Attribution) -> serde_json::Map<String, Value> {
+    [
+        ("event_id", json!(event_id)),
+        ("amount_usd", json!(amount_usd)),
+        ("ts_ms", json!(ts_ms)),
+        ("workflow_id", json!(attr.workflow_id)),
+        ("agent_id", json!(attr.agent_id)),
+        ("budget_scope", json!(attr.scope)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 /// The `COST_FACTS` entry of a stored event-store entry.
@@ -224,24 +234,16 @@ fn cost_facts(tenant: &str, s: &StoredEntry) -> NewEntry {
 /// (`workflow_id`, `agent_id`, `budget_scope`), and the run, model-call, provider, model,
 /// price-book version and token counts the event names.
 fn fact(id: &str, e: &Event) -> Value {
-    let attr = Attribution::of(e);
-    let mut m = json!({
-        "event_id": id,
-        "amount_usd": e.cost_usd,
-        "ts_ms": e.ts_ms,
-        "workflow_id": attr.workflow_id,
-        "agent_id": attr.agent_id,
-        "budget_scope": attr.scope,
-    });
+    let mut m = fact_members(id, e.cost_usd, e.ts_ms, &Attribution::of(e));
     for k in ["run_id", "model_call_id", "provider", "model", "price_book_version"] {
         if let Some(v) = e.field(k) {
-            m[k] = json!(v);
+            m.insert(k.to_string(), json!(v));
         }
     }
     if !e.tokens.is_empty() {
-        m["tokens"] = json!(e.tokens);
+        m.insert("tokens".to_string(), json!(e.tokens));
     }
-    m
+    Value::Object(m)
 }
 
 /// Calls `f` with (time, amount, attribution) of every fact of a cost-ledger entry —

@@ -257,9 +257,8 @@ impl Ops {
             return Err(OpsError::Usage(format!("event_id {event_id:?}: no such event of tenant {tenant:?}")));
         };
         let now = i64::try_from(self.clock.now_ms()).unwrap_or(i64::MAX);
-        let entry = project::cost_entry(event::COST_ADJUSTED, "ADJUSTED", tenant, event_id, amount_usd, now, &attr)
-            .reason(reason)
-            .meta("actor", actor);
+        let entry =
+            project::adjustment_entry(tenant, event_id, amount_usd, now, &attr).reason(reason).meta("actor", actor);
         let (_, cost_name, _) = ledgers::names(tenant);
         let stored = self.set.open(&cost_name)?.append(entry)?;
         view.apply_cost(now, amount_usd, attr);
