@@ -251,10 +251,10 @@ fn fact(id: &str, e: &Event) -> Value {
 /// cover (none for an adjustment).
 pub(crate) fn each_fact(e: &cp_kernel::LedgerEntry, f: &mut dyn FnMut(i64, f64, Attribution)) -> Option<u64> {
     let m = &e.metadata;
-    let mut one = |m: &serde_json::Map<String, Value>| {
-        let usd = m.get("amount_usd").and_then(Value::as_f64).unwrap_or(0.0);
-        let ts = m.get("ts_ms").and_then(Value::as_i64).unwrap_or(0);
-        f(ts, usd, Attribution::of_fact(m));
+    let mut one = |fact: &serde_json::Map<String, Value>| {
+        let usd = fact.get("amount_usd").and_then(Value::as_f64).unwrap_or(0.0);
+        let ts = fact.get("ts_ms").and_then(Value::as_i64).unwrap_or(0);
+        f(ts, usd, Attribution::of_fact(fact));
     };
     if e.event_type == event::COST_FACTS {
         let facts = m.get("facts").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();

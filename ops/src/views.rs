@@ -96,6 +96,10 @@ pub struct Filter {
 }
 
 impl Filter {
+    fn admits_attr(&self, a: &Attribution) -> bool {
+        self.admits(&a.workflow_id, &a.agent_id)
+    }
+
     fn admits(&self, workflow: &str, agent: &str) -> bool {
         self.workflow_id.as_deref().is_none_or(|w| w == workflow) && self.agent_id.as_deref().is_none_or(|a| a == agent)
     }
@@ -286,7 +290,7 @@ impl TenantView {
     fn tally(&self, from: i64, to: i64, f: &Filter) -> Tally {
         let mut t = Tally::default();
         let add = |t: &mut Tally, a: i64, b: i64| {
-            for r in self.runs_between(a, b).filter(|r| f.admits(&r.attr.workflow_id, &r.attr.agent_id)) {
+            for r in self.runs_between(a, b).filter(|r| f.admits_attr(&r.attr)) {
                 t.count(r.status, r.latency_ms, true);
             }
         };
@@ -322,7 +326,7 @@ impl TenantView {
                     .rev()
                     .take_while(|(ts, _)| *ts >= from)
                     .filter_map(|(_, k)| self.runs.get(k))
-                    .find(|r| f.admits(&r.attr.workflow_id, &r.attr.agent_id))
+                    .find(|r| f.admits_attr(&r.attr))
                     .map(|r| r.ts_ms)
             })
             .flatten();
@@ -350,7 +354,7 @@ impl TenantView {
     pub fn spend_between(&self, from: i64, to: i64, f: &Filter, scope: Option<&str>) -> f64 {
         let sum_of = |a: i64, b: i64| -> f64 {
             self.spend_in(a, b)
-                .filter(|x| f.admits(&x.attr.workflow_id, &x.attr.agent_id))
+                .filter(|x| f.admits_attr(&x.attr))
                 .filter(|x| scope.is_none_or(|s| s == x.attr.scope))
                 .map(|x| x.usd)
                 .sum()
@@ -417,16 +421,11 @@ impl TenantView {
 
     /// Adds the runs, failures and spend in `[from, to]` matching `f` to `p`, one by one.
     fn count_entries(&self, p: &mut HourPoint, from: i64, to: i64, f: &Filter) {
-        p.runs +=
-            self.runs_between(from, to).filter(|r| f.admits(&r.attr.workflow_id, &r.attr.agent_id)).count() as u64;
+        p.runs += self.runs_between(from, to).filter(|r| f.admits_attr(&r.attr)).count() as u64;
         let fails = self.failures.range((from, Reverse(u64::MAX))..).map(|(_, x)| x);
         p.failures +=
             fails.take_while(|x| x.ts_ms <= to).filter(|x| f.admits(&x.workflow_id, &x.agent_id)).count() as u64;
-        p.spend_usd += self
-            .spend_in(from, to)
-            .filter(|x| f.admits(&x.attr.workflow_id, &x.attr.agent_id))
-            .map(|x| x.usd)
-            .sum::<f64>();
+        p.spend_usd += self.spend_in(from, to).filter(|x| f.admits_attr(&x.attr)).map(|x| x.usd).sum::<f64>();
     }
 }
 
